@@ -1,0 +1,26 @@
+"""ClickHouse access for the whole product. Import from here, nowhere deeper."""
+
+from .backend import Result
+from .client import execute, get_backend, insert, reset_backend
+from .errors import (
+    ClickHouseError,
+    ConnectionLost,
+    EmbeddedStoreLocked,
+    QueryError,
+    QueryTimeout,
+    UnsupportedServerVersion,
+)
+
+__all__ = [
+    "ClickHouseError",
+    "ConnectionLost",
+    "EmbeddedStoreLocked",
+    "QueryError",
+    "QueryTimeout",
+    "Result",
+    "UnsupportedServerVersion",
+    "execute",
+    "get_backend",
+    "insert",
+    "reset_backend",
+]

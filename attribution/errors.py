@@ -1,0 +1,31 @@
+"""One error type for business failures, turned into clean JSON by the DRF exception handler."""
+
+import logging
+
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+class ApplicationError(Exception):
+    def __init__(self, message: str, extra: dict | None = None, status_code: int = status.HTTP_400_BAD_REQUEST):
+        super().__init__(message)
+        self.message = message
+        self.extra = extra or {}
+        self.status_code = status_code
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, ApplicationError):
+        return Response({"error": exc.message, "extra": exc.extra}, status=exc.status_code)
+    response = exception_handler(exc, context)
+    if response is None:
+        logger.exception("Unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)
+        return Response({"error": "Internal server error."}, status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    if isinstance(response.data, dict) and "detail" in response.data:
+        response.data = {"error": str(response.data["detail"]), "extra": {}}
+    else:
+        response.data = {"error": "Invalid input.", "extra": {"fields": response.data}}
+    return response

@@ -1,0 +1,76 @@
+"""Liveness and readiness. Readiness checks every configured backend and names the one that is down."""
+
+import time
+from collections.abc import Callable
+
+from django.core.cache import cache
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from attribution import clickhouse
+from attribution.metrics import HEALTH_CHECK_UP
+from events.bus import get_bus
+
+_CHECK_TIMEOUT_SECONDS = 2.0
+
+
+def _oltp() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return connection.vendor
+
+
+def _olap() -> str:
+    backend = clickhouse.get_backend()
+    clickhouse.execute("SELECT 1", tag="health", timeout=_CHECK_TIMEOUT_SECONDS)
+    return backend.name
+
+
+def _bus() -> str:
+    bus = get_bus()
+    bus.check()
+    return bus.name
+
+
+def _cache() -> str:
+    probe = "health:probe"
+    cache.set(probe, "1", timeout=10)
+    if cache.get(probe) != "1":
+        raise RuntimeError("cache did not return the value just written")
+    return cache.__class__.__name__
+
+
+CHECKS: dict[str, Callable[[], str]] = {"oltp": _oltp, "olap": _olap, "bus": _bus, "cache": _cache}
+
+
+def _run(check: Callable[[], str]) -> dict:
+    started = time.perf_counter()
+    try:
+        backend = check()
+    except Exception as error:  # a readiness probe reports every failure instead of raising it
+        return {
+            "ok": False,
+            "error": f"{type(error).__name__}: {str(error)[:300]}",
+            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+        }
+    return {"ok": True, "backend": backend, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
+@never_cache
+@require_GET
+def live(request):
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def ready(request):
+    results = {name: _run(check) for name, check in CHECKS.items()}
+    for name, result in results.items():
+        HEALTH_CHECK_UP.labels(name).set(1 if result["ok"] else 0)
+    down = [name for name, result in results.items() if not result["ok"]]
+    body = {"status": "unavailable" if down else "ok", "down": down, "checks": results}
+    return JsonResponse(body, status=503 if down else 200)

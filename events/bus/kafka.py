@@ -1,0 +1,173 @@
+"""The production bus: Kafka through confluent-kafka.
+
+The producer is idempotent with ``acks=all``; ``publish`` waits for the delivery report of every
+message it sent (not for other threads' messages) and raises ``BusUnavailable`` on any failure or
+when the reports do not arrive within the delivery timeout.
+"""
+
+import threading
+import time
+from collections.abc import Sequence
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from .base import BusUnavailable, Delivery, Message
+from .topics import PARTITIONS
+
+
+class _Pending:
+    """Counts one publish call's outstanding delivery reports."""
+
+    def __init__(self, expected: int):
+        self.remaining = expected
+        self.errors: list[str] = []
+        self.lock = threading.Lock()
+
+    def on_delivery(self, error, message) -> None:
+        with self.lock:
+            self.remaining -= 1
+            if error is not None:
+                self.errors.append(str(error))
+
+
+class KafkaBus:
+    name = "kafka"
+
+    def __init__(self, bootstrap_servers: str, *, delivery_timeout: float, client_id: str = "unmogrowp"):
+        self.bootstrap_servers = bootstrap_servers
+        self.delivery_timeout = delivery_timeout
+        self.client_id = client_id
+        self._producer: Producer | None = None
+        self._producer_lock = threading.Lock()
+
+    def _get_producer(self) -> Producer:
+        if self._producer is None:
+            with self._producer_lock:
+                if self._producer is None:
+                    self._producer = Producer(
+                        {
+                            "bootstrap.servers": self.bootstrap_servers,
+                            "client.id": self.client_id,
+                            "enable.idempotence": True,
+                            "acks": "all",
+                            "linger.ms": 2,
+                            "compression.type": "lz4",
+                            "message.timeout.ms": int(self.delivery_timeout * 1000),
+                        }
+                    )
+        return self._producer
+
+    def publish(self, topic: str, messages: Sequence[Message]) -> None:
+        producer = self._get_producer()
+        pending = _Pending(len(messages))
+        try:
+            for message in messages:
+                self._produce(producer, topic, message, pending)
+        except KafkaException as error:
+            raise BusUnavailable(f"Kafka refused the message: {error}") from error
+        deadline = time.monotonic() + self.delivery_timeout
+        while pending.remaining > 0 and time.monotonic() < deadline:
+            producer.poll(0.01)
+        if pending.errors:
+            raise BusUnavailable(f"Kafka delivery failed: {pending.errors[0]}")
+        if pending.remaining > 0:
+            raise BusUnavailable(
+                f"Kafka did not confirm {pending.remaining} message(s) within {self.delivery_timeout}s."
+            )
+
+    @staticmethod
+    def _produce(producer: Producer, topic: str, message: Message, pending: _Pending) -> None:
+        while True:
+            try:
+                producer.produce(topic, value=message.value, key=message.key, on_delivery=pending.on_delivery)
+                return
+            except BufferError:
+                # Local queue full: serve delivery reports to make room, then try again.
+                producer.poll(0.05)
+
+    def subscribe(self, topic: str, group: str) -> "KafkaSubscription":
+        return KafkaSubscription(self.bootstrap_servers, topic, group)
+
+    def check(self) -> None:
+        try:
+            self._get_producer().list_topics(timeout=2)
+        except KafkaException as error:
+            raise BusUnavailable(f"Kafka brokers {self.bootstrap_servers} unreachable: {error}") from error
+
+    def ensure_topics(self, partitions: dict[str, int] | None = None) -> None:
+        """Create missing topics (idempotent)."""
+        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
+        wanted = partitions or PARTITIONS
+        existing = set(admin.list_topics(timeout=5).topics)
+        new = [NewTopic(name, num_partitions=count) for name, count in wanted.items() if name not in existing]
+        if not new:
+            return
+        for future in admin.create_topics(new, operation_timeout=10).values():
+            try:
+                future.result()
+            except KafkaException as error:
+                if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.flush(self.delivery_timeout)
+
+
+class KafkaSubscription:
+    """A consumer-group member with manual commits: nothing is committed until ``commit``."""
+
+    def __init__(self, bootstrap_servers: str, topic: str, group: str):
+        self.topic = topic
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap_servers,
+                "group.id": group,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "session.timeout.ms": 6000,
+                "heartbeat.interval.ms": 1000,
+            }
+        )
+        self._consumer.subscribe([topic])
+
+    def poll(self, max_messages: int, timeout: float) -> list[Delivery]:
+        try:
+            messages = self._consumer.consume(num_messages=max_messages, timeout=timeout)
+        except KafkaException as error:
+            raise BusUnavailable(f"Kafka consume failed: {error}") from error
+        deliveries = []
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    continue
+                raise BusUnavailable(f"Kafka consume failed: {error}")
+            key = message.key()
+            deliveries.append(
+                Delivery(
+                    topic=message.topic(),
+                    key=key.decode() if key else "",
+                    value=message.value(),
+                    partition=message.partition(),
+                    offset=message.offset(),
+                )
+            )
+        return deliveries
+
+    def commit(self, deliveries: Sequence[Delivery]) -> None:
+        next_offsets: dict[tuple[str, int], int] = {}
+        for d in deliveries:
+            position = (d.topic, d.partition)
+            next_offsets[position] = max(next_offsets.get(position, 0), d.offset + 1)
+        if not next_offsets:
+            return
+        offsets = [TopicPartition(topic, partition, offset) for (topic, partition), offset in next_offsets.items()]
+        try:
+            self._consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as error:
+            raise BusUnavailable(f"Kafka commit failed: {error}") from error
+
+    def close(self) -> None:
+        self._consumer.close()

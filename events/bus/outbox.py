@@ -1,0 +1,93 @@
+"""The embedded bus: messages are rows in the OLTP database (``events.OutboxMessage``)."""
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Sequence
+
+from django.db import DatabaseError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from events.models import OutboxMessage
+
+from .base import BusUnavailable, Delivery, Message
+
+_IDLE_SLEEP_SECONDS = 0.05
+
+
+class OutboxBus:
+    name = "outbox"
+
+    def __init__(self, lease_seconds: float):
+        self.lease_seconds = lease_seconds
+
+    def publish(self, topic: str, messages: Sequence[Message]) -> None:
+        rows = [OutboxMessage(topic=topic, key=m.key, payload=m.value) for m in messages]
+        try:
+            # durable=True: refuse to run inside an outer transaction, whose commit we could not see.
+            with transaction.atomic(durable=True):
+                OutboxMessage.objects.bulk_create(rows)
+        except DatabaseError as error:
+            raise BusUnavailable(f"Outbox write failed: {error}") from error
+
+    def subscribe(self, topic: str, group: str) -> "OutboxSubscription":
+        return OutboxSubscription(topic, self.lease_seconds)
+
+    def check(self) -> None:
+        try:
+            OutboxMessage.objects.exists()
+        except DatabaseError as error:
+            raise BusUnavailable(f"Outbox table unreachable: {error}") from error
+
+    def pending(self, topic: str) -> int:
+        return OutboxMessage.objects.filter(topic=topic).count()
+
+
+class OutboxSubscription:
+    """Leases batches of one topic. The outbox has no consumer groups: one logical consumer per topic."""
+
+    def __init__(self, topic: str, lease_seconds: float):
+        self.topic = topic
+        self.lease = dt.timedelta(seconds=lease_seconds)
+        self.owner = uuid.uuid4()
+
+    def _claim(self, max_messages: int) -> list[Delivery]:
+        now = timezone.now()
+        free = Q(leased_until__isnull=True) | Q(leased_until__lt=now)
+        with transaction.atomic():
+            ids = list(
+                OutboxMessage.objects.filter(free, topic=self.topic)
+                .order_by("id")
+                .values_list("id", flat=True)[:max_messages]
+            )
+            if not ids:
+                return []
+            OutboxMessage.objects.filter(free, id__in=ids).update(
+                lease_owner=self.owner, leased_until=now + self.lease, deliveries=F("deliveries") + 1
+            )
+            rows = OutboxMessage.objects.filter(id__in=ids, lease_owner=self.owner).order_by("id")
+            return [
+                Delivery(topic=self.topic, key=row.key, value=bytes(row.payload), partition=0, offset=row.id)
+                for row in rows
+            ]
+
+    def poll(self, max_messages: int, timeout: float) -> list[Delivery]:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                deliveries = self._claim(max_messages)
+            except DatabaseError as error:
+                raise BusUnavailable(f"Outbox read failed: {error}") from error
+            if deliveries or time.monotonic() >= deadline:
+                return deliveries
+            time.sleep(_IDLE_SLEEP_SECONDS)
+
+    def commit(self, deliveries: Sequence[Delivery]) -> None:
+        ids = [d.offset for d in deliveries]
+        with transaction.atomic():
+            OutboxMessage.objects.filter(id__in=ids, lease_owner=self.owner).delete()
+
+    def close(self) -> None:
+        """Hand back what this subscription leased but did not commit, so it is delivered at once."""
+        OutboxMessage.objects.filter(lease_owner=self.owner).update(lease_owner=None, leased_until=None)

@@ -1,0 +1,119 @@
+"""Shared fixtures.
+
+ClickHouse: the whole session uses a fresh chdb data directory and database, migrated once; tests
+isolate themselves with a fresh ``app_id`` instead of truncating tables.
+
+External services (PostgreSQL, Redis, Kafka, ClickHouse server): a test that needs one asks for its
+fixture. When the service is unreachable the test is skipped — or fails when REQUIRE_SERVICES=1, as
+in CI, so that a missing service can never pass silently.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings
+
+from attribution import clickhouse
+from attribution.clickhouse.migrator import apply, plan
+from events.bus import reset_bus
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def service_unavailable(name: str, reason: str):
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{name} is required (REQUIRE_SERVICES=1) but unavailable: {reason}")
+    pytest.skip(f"{name} unavailable: {reason}")
+
+
+def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_manage(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run manage.py in a fresh process with only the given environment on top of a clean one."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "DATABASE", "CLICKHOUSE", "KAFKA"))}
+    base.pop("REDIS_URL", None)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_DIR,
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def clickhouse_test_store(tmp_path_factory):
+    var_dir = tmp_path_factory.mktemp("var")
+    settings.CLICKHOUSE_URL = ""
+    settings.CLICKHOUSE_EMBEDDED_PATH = var_dir / "clickhouse"
+    settings.CLICKHOUSE_DATABASE = "test_unmogrowp"
+    clickhouse.reset_backend()
+    for migration in plan():
+        apply(migration)
+    yield var_dir
+    clickhouse.reset_backend()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_bus():
+    reset_bus()
+    yield
+    reset_bus()
+
+
+@pytest.fixture
+def app_id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
+    if not servers:
+        service_unavailable("Kafka", "KAFKA_BOOTSTRAP_SERVERS is not set")
+    host, port = servers.split(",")[0].rsplit(":", 1)
+    if not port_open(host, int(port)):
+        service_unavailable("Kafka", f"nothing listens on {servers}")
+    return servers
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = os.environ.get("REDIS_URL", "")
+    if not url:
+        service_unavailable("Redis", "REDIS_URL is not set")
+    parsed = urlparse(url)
+    if not port_open(parsed.hostname, parsed.port or 6379):
+        service_unavailable("Redis", f"nothing listens on {url}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server_url() -> str:
+    url = os.environ.get("CLICKHOUSE_TEST_SERVER_URL", "")
+    if not url:
+        service_unavailable("ClickHouse server", "CLICKHOUSE_TEST_SERVER_URL is not set")
+    parsed = urlparse(url)
+    if not port_open(parsed.hostname, parsed.port or 9000):
+        service_unavailable("ClickHouse server", f"nothing listens on {url}")
+    return url
