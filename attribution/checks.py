@@ -44,7 +44,7 @@ def check_clickhouse(app_configs, **kwargs):
         errors.append(
             Error(
                 f"CLICKHOUSE_DATABASE={settings.CLICKHOUSE_DATABASE!r} is not a plain identifier.",
-                hint="Use letters, digits and underscores only, e.g. CLICKHOUSE_DATABASE=unmogrowp.",
+                hint="Set CLICKHOUSE_DATABASE to letters, digits and underscores only, e.g. unmogrowp.",
                 id="attribution.E003",
             )
         )

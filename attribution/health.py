@@ -3,7 +3,7 @@
 import time
 from collections.abc import Callable
 
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
@@ -36,11 +36,12 @@ def _bus() -> str:
 
 
 def _cache() -> str:
+    cache = caches["default"]
     probe = "health:probe"
     cache.set(probe, "1", timeout=10)
     if cache.get(probe) != "1":
         raise RuntimeError("cache did not return the value just written")
-    return cache.__class__.__name__
+    return type(cache).__name__
 
 
 CHECKS: dict[str, Callable[[], str]] = {"oltp": _oltp, "olap": _olap, "bus": _bus, "cache": _cache}

@@ -89,7 +89,7 @@ class ServerBackend:
         )
 
     def _check_version(self, client: Client) -> None:
-        client.connection.force_connect()
+        client.execute("SELECT 1")
         info = client.connection.server_info
         version = (info.version_major, info.version_minor)
         self._tags_queries = version >= (21, 1)  # `log_comment` arrived in 21.1

@@ -1,0 +1,169 @@
+"""The event bus: publish -> consume -> commit, redelivery after a consumer dies, durability.
+
+The outbox tests run on whichever OLTP database is configured (SQLite, or PostgreSQL in CI's
+service configuration); the Kafka tests need a Kafka-protocol broker (Tansu in CI).
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+from django.db import connection
+
+from events.bus import BusUnavailable, Message, publish
+from events.bus.kafka import KafkaBus
+from events.bus.outbox import OutboxBus
+from events.models import OutboxMessage
+from tests.conftest import PROJECT_DIR, free_port
+
+
+def messages(count: int, prefix: str = "m") -> list[Message]:
+    return [Message(key=f"k{i % 3}", value=f"{prefix}-{i}".encode()) for i in range(count)]
+
+
+def drain(subscription, expected: int, timeout: float = 20.0) -> list:
+    received, deadline = [], time.monotonic() + timeout
+    while len(received) < expected and time.monotonic() < deadline:
+        received += subscription.poll(max_messages=expected - len(received), timeout=0.5)
+    return received
+
+
+def start_worker(topic: str, group: str, count: int, env: dict[str, str]) -> subprocess.Popen:
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tests.bus_worker", topic, group, str(count)],
+        cwd=PROJECT_DIR,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = worker.stdout.readline().strip()
+    assert line == f"RECEIVED {count}", f"worker said {line!r}"
+    return worker
+
+
+def database_url() -> str:
+    """The test database, as a URL another process can open."""
+    params = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{params['NAME']}"
+    return f"postgres://{params['USER']}:{params['PASSWORD']}@{params['HOST']}:{params['PORT']}/{params['NAME']}"
+
+
+# --- outbox -------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outbox_publish_consume_commit():
+    bus, topic = OutboxBus(lease_seconds=30), f"t-{uuid.uuid4().hex}"
+    bus.publish(topic, messages(50))
+    subscription = bus.subscribe(topic, "g")
+    received = drain(subscription, 50)
+    assert [d.value for d in received] == [f"m-{i}".encode() for i in range(50)]
+    assert subscription.poll(max_messages=10, timeout=0.1) == []  # leased, not delivered twice
+    subscription.commit(received)
+    assert bus.pending(topic) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outbox_redelivers_what_a_closed_consumer_did_not_commit():
+    bus, topic = OutboxBus(lease_seconds=30), f"t-{uuid.uuid4().hex}"
+    bus.publish(topic, messages(10))
+    first = bus.subscribe(topic, "g")
+    taken = drain(first, 10)
+    first.commit(taken[:4])
+    first.close()
+    again = drain(bus.subscribe(topic, "g"), 6)
+    assert [d.value for d in again] == [d.value for d in taken[4:]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outbox_redelivers_after_the_consumer_process_is_killed():
+    bus, topic = OutboxBus(lease_seconds=1), f"t-{uuid.uuid4().hex}"
+    bus.publish(topic, messages(200))
+    env = {"DATABASE_URL": database_url(), "OUTBOX_LEASE_SECONDS": "1", "KAFKA_BOOTSTRAP_SERVERS": ""}
+    worker = start_worker(topic, "g", 200, env)
+    assert bus.subscribe(topic, "g").poll(max_messages=200, timeout=0.1) == []  # the worker holds the lease
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+
+    survivor = bus.subscribe(topic, "g")
+    received = drain(survivor, 200, timeout=10)
+    assert sorted(d.value for d in received) == sorted(m.value for m in messages(200))
+    survivor.commit(received)
+    assert bus.pending(topic) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outbox_messages_survive_a_new_bus_instance():
+    topic = f"t-{uuid.uuid4().hex}"
+    OutboxBus(lease_seconds=30).publish(topic, messages(5))
+    assert OutboxMessage.objects.filter(topic=topic).count() == 5
+    assert len(drain(OutboxBus(lease_seconds=30).subscribe(topic, "g"), 5)) == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_publish_through_the_configured_bus_counts_metrics(settings):
+    settings.KAFKA_BOOTSTRAP_SERVERS = ""
+    from attribution.metrics import BUS_PUBLISHED
+
+    topic = f"t-{uuid.uuid4().hex}"
+    publish(topic, messages(3))
+    assert BUS_PUBLISHED.labels(topic, "outbox")._value.get() == 3
+
+
+# --- Kafka --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def kafka(kafka_bootstrap):
+    bus = KafkaBus(kafka_bootstrap, delivery_timeout=10)
+    topic = f"test-{uuid.uuid4().hex}"
+    bus.ensure_topics({topic: 3})
+    yield bus, topic
+    bus.close()
+
+
+@pytest.mark.services
+def test_kafka_publish_consume_commit(kafka):
+    bus, topic = kafka
+    bus.publish(topic, messages(300))
+    group = f"g-{uuid.uuid4().hex}"
+    subscription = bus.subscribe(topic, group)
+    received = drain(subscription, 300)
+    assert sorted(d.value for d in received) == sorted(m.value for m in messages(300))
+    subscription.commit(received)
+    subscription.close()
+
+    bus.publish(topic, messages(5, prefix="late"))
+    after_restart = bus.subscribe(topic, group)
+    assert sorted(d.value for d in drain(after_restart, 5)) == sorted(m.value for m in messages(5, prefix="late"))
+    assert after_restart.poll(max_messages=10, timeout=1.0) == []  # committed messages are not redelivered
+    after_restart.close()
+
+
+@pytest.mark.services
+def test_kafka_redelivers_after_the_consumer_process_is_killed(kafka, kafka_bootstrap):
+    bus, topic = kafka
+    bus.publish(topic, messages(500))
+    group = f"g-{uuid.uuid4().hex}"
+    worker = start_worker(topic, group, 500, {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap})
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+
+    survivor = bus.subscribe(topic, group)
+    received = drain(survivor, 500, timeout=40)  # the group rebalances once the dead member's session expires
+    assert sorted(d.value for d in received) == sorted(m.value for m in messages(500))
+    survivor.commit(received)
+    survivor.close()
+
+
+def test_kafka_publish_to_an_unreachable_broker_raises_bus_unavailable():
+    bus = KafkaBus(f"127.0.0.1:{free_port()}", delivery_timeout=1.5)
+    started = time.monotonic()
+    with pytest.raises(BusUnavailable):
+        bus.publish("nowhere", messages(1))
+    assert time.monotonic() - started < 5
