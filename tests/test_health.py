@@ -133,3 +133,4 @@ def test_admin_login_page_renders(client):
     response = client.get("/admin/login/")
     assert response.status_code == 200
     assert b'name="username"' in response.content
+    assert b"UnMoGrowP admin" in response.content
