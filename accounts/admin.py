@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 
-from .models import User
+from .models import SecurityEvent, User
 
 
 class UserCreateForm(UserCreationForm):
@@ -32,3 +32,34 @@ class UserAdmin(DjangoUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "name", "password1", "password2")}),)
     readonly_fields = ("last_login", "date_joined")
+
+
+@admin.action(description="Unlock sign-in (clear failed-login lockout)")
+def unlock_sign_in(modeladmin, request, queryset):
+    from .services import login_unlock
+
+    for user in queryset:
+        login_unlock(user=user)
+    modeladmin.message_user(request, f"Unlocked {queryset.count()} account(s).")
+
+
+UserAdmin.actions = [unlock_sign_in]
+
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(admin.ModelAdmin):
+    """Read-only: the security log is append-only; nobody edits or deletes it, here or anywhere."""
+
+    list_display = ("timestamp", "action", "success", "user_email", "resource", "ip")
+    list_filter = ("action", "success")
+    search_fields = ("user_email", "resource", "ip")
+    date_hierarchy = "timestamp"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

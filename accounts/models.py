@@ -48,3 +48,108 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self):
         return self.email
+
+
+class Capability(models.Model):
+    """Holds the seed's global permissions (``apps:read``...); no rows, only permissions."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [
+            ("apps_read", "apps:read — list and read the apps one has access to"),
+            ("apps_write", "apps:write — create apps"),
+            ("analytics_read", "analytics:read — read analytics"),
+            ("analytics_write", "analytics:write — change analytics configuration"),
+            ("dashboard_read", "dashboard:read — read dashboards"),
+            ("admin_all", "admin:* — administer users, roles and access"),
+        ]
+
+    def __str__(self):
+        return "capability"
+
+
+class TokenFamily(models.Model):
+    """All refresh tokens that descend from one login. Revoking the family ends every one of them."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="token_families")
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        verbose_name_plural = "token families"
+
+    def __str__(self):
+        return f"{self.user_id}:{self.id}"
+
+
+class Invitation(models.Model):
+    """An invitation to register (registration policy ``invite``). The token is stored hashed."""
+
+    email = models.EmailField()
+    role = models.CharField(max_length=16)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.email} as {self.role}"
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("Security events are append-only.")
+
+    def delete(self):
+        raise PermissionError("Security events are append-only.")
+
+
+class SecurityEvent(models.Model):
+    """The security log: append-only, never holds a password, token or key."""
+
+    class Action(models.TextChoices):
+        LOGIN_OK = "login_ok"
+        LOGIN_FAILED = "login_failed"
+        LOCKOUT = "lockout"
+        UNLOCK = "unlock"
+        TOKEN_REFRESH = "token_refresh"  # noqa: S105 - an action name, not a secret
+        REFRESH_REUSE = "refresh_reuse"
+        LOGOUT = "logout"
+        PERMISSION_DENIED = "permission_denied"
+        ROLE_GRANTED = "role_granted"
+        ROLE_REVOKED = "role_revoked"
+        APP_ACCESS_GRANTED = "app_access_granted"
+        APP_ACCESS_REVOKED = "app_access_revoked"
+        REGISTERED = "registered"
+        INVITATION_CREATED = "invitation_created"
+
+    id = models.BigAutoField(primary_key=True)
+    timestamp = models.DateTimeField(default=timezone.now, db_index=True)
+    user_id = models.UUIDField(null=True, blank=True, db_index=True)
+    user_email = models.CharField(max_length=254, blank=True)
+    action = models.CharField(max_length=32, choices=Action.choices, db_index=True)
+    resource = models.CharField(max_length=255, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    success = models.BooleanField()
+    metadata = models.JSONField(default=dict, blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"{self.timestamp:%Y-%m-%d %H:%M:%S} {self.action} {self.user_email or '-'}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("Security events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Security events are append-only.")

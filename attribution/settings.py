@@ -5,6 +5,7 @@ local-memory cache. ``DJANGO_ENV=production`` turns on the hardened profile, whi
 while a required variable is missing (see ``PRODUCTION_REQUIRED``).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -26,6 +27,7 @@ PRODUCTION_REQUIRED = (
     "CLICKHOUSE_URL",
     "KAFKA_BOOTSTRAP_SERVERS",
     "REDIS_URL",
+    "JWT_SIGNING_KEY",
 )
 if PRODUCTION:
     missing = [name for name in PRODUCTION_REQUIRED if not env.str(name, default="")]
@@ -62,6 +64,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_prometheus",
     "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "guardian",
+    "auditlog",
     "attribution.apps.AttributionConfig",
     "accounts",
     "apps_registry",
@@ -79,6 +84,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "auditlog.middleware.AuditlogMiddleware",
+    "accounts.context.RequestContextMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -126,6 +133,9 @@ CLICKHOUSE_EMBEDDED_PATH = VAR_DIR / "clickhouse"
 CLICKHOUSE_DATABASE = env.str("CLICKHOUSE_DATABASE", default="unmogrowp")
 CLICKHOUSE_QUERY_TIMEOUT_SECONDS = env.float("CLICKHOUSE_QUERY_TIMEOUT_SECONDS", default=30.0)
 CLICKHOUSE_CONNECT_TIMEOUT_SECONDS = env.float("CLICKHOUSE_CONNECT_TIMEOUT_SECONDS", default=5.0)
+# Periodic ClickHouse writers (attribution/background.py) run inside the web process by default only
+# in the embedded mode, where that process owns chdb; with a server they run as management commands.
+RUN_BACKGROUND_JOBS = env.bool("RUN_BACKGROUND_JOBS", default=not CLICKHOUSE_URL)
 
 # --- Event bus ----------------------------------------------------------------------------------
 # Unset: the durable outbox table in the OLTP database. Set: Kafka (comma-separated host:port list).
@@ -150,6 +160,13 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Auth ---------------------------------------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "guardian.backends.ObjectPermissionBackend",
+]
+ANONYMOUS_USER_NAME = None  # guardian: anonymous visitors hold no object permissions
+GUARDIAN_USER_OBJ_PERMS_MODEL = "apps_registry.AppUserObjectPermission"
+GUARDIAN_GROUP_OBJ_PERMS_MODEL = "apps_registry.AppGroupObjectPermission"
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -162,6 +179,45 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # Set by `make run` on first start when unset; otherwise a random password is printed once.
 DEMO_ADMIN_EMAIL = env.str("DEMO_ADMIN_EMAIL", default="admin@example.com")
+
+# JWT: its own signing key (not SECRET_KEY), a pinned algorithm, audience and issuer.
+DEVELOPMENT_JWT_SIGNING_KEY = "development-only-jwt-signing-key-never-use-in-production"
+JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default=DEVELOPMENT_JWT_SIGNING_KEY)
+if PRODUCTION and (JWT_SIGNING_KEY == DEVELOPMENT_JWT_SIGNING_KEY or len(JWT_SIGNING_KEY) < 50):
+    raise ImproperlyConfigured("JWT_SIGNING_KEY is the development default or shorter than 50 characters.")
+SIMPLE_JWT = {
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": JWT_SIGNING_KEY,
+    "AUDIENCE": "unmogrowp-api",
+    "ISSUER": "unmogrowp",
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_ACCESS_TOKEN_SECONDS", default=300)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_REFRESH_TOKEN_SECONDS", default=7 * 24 * 3600)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": True,
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "userId",
+    "CHECK_USER_IS_ACTIVE": True,
+}
+
+# Registration: closed (admins create users), invite (with an invitation token) or open.
+REGISTRATION_POLICY = env.str("REGISTRATION_POLICY", default="closed")
+if REGISTRATION_POLICY not in {"closed", "invite", "open"}:
+    raise ImproperlyConfigured("REGISTRATION_POLICY must be closed, invite or open.")
+
+# Brute-force protection (atomic counters in the cache: Redis in production).
+LOGIN_MAX_FAILURES_PER_ACCOUNT = env.int("LOGIN_MAX_FAILURES_PER_ACCOUNT", default=5)
+LOGIN_MAX_FAILURES_PER_IP = env.int("LOGIN_MAX_FAILURES_PER_IP", default=20)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
+# API rate limits: requests per minute per signed-in user, and per client IP.
+API_RATE_LIMIT_PER_USER = env.int("API_RATE_LIMIT_PER_USER", default=600)
+API_RATE_LIMIT_PER_IP = env.int("API_RATE_LIMIT_PER_IP", default=300)
+# Hops of trusted reverse proxies in front of the app (0: use the socket address).
+TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
+# Security alerts: this many failed logins (per IP or per account) or denials (per user) in a minute.
+SECURITY_ALERT_BURST = env.int("SECURITY_ALERT_BURST", default=10)
+# How long an authorization snapshot (roles, permissions, app grants) is cached; changes invalidate it.
+AUTHZ_CACHE_SECONDS = env.int("AUTHZ_CACHE_SECONDS", default=30)
 
 # --- HTTP hardening (production) ------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -193,6 +249,13 @@ WHITENOISE_AUTOREFRESH = DEBUG
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "attribution.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.ApiRateThrottle"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

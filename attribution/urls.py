@@ -1,11 +1,18 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts.urls import admin_urls, auth_urls
 from attribution import health
+from dashboard.urls import analytics_urls, dashboard_urls
 
 urlpatterns = [
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
+    path("api/auth/", include(auth_urls)),
+    path("api/admin/", include(admin_urls)),
+    path("api/apps/", include("apps_registry.urls")),
+    path("api/dashboard/", include(dashboard_urls)),
+    path("api/analytics/", include(analytics_urls)),
     path("admin/", admin.site.urls),
     path("", include("django_prometheus.urls")),
 ]

@@ -12,10 +12,31 @@ from attribution.clickhouse import migrator
 from tests.conftest import run_manage
 
 EVENT_COLUMNS = [
-    "app_id", "event_id", "event_name", "timestamp", "received_at", "clock_skew_ms", "user_id", "session_id",
-    "device_id", "device_ids", "platform", "app_version", "os_name", "os_version", "device_model", "locale",
-    "country", "ip_prefix", "user_agent", "attribution", "revenue", "currency", "properties", "consent",
-]  # fmt: skip
+    "app_id",
+    "event_id",
+    "event_name",
+    "timestamp",
+    "received_at",
+    "clock_skew_ms",
+    "user_id",
+    "session_id",
+    "device_id",
+    "device_ids",
+    "platform",
+    "app_version",
+    "os_name",
+    "os_version",
+    "device_model",
+    "locale",
+    "country",
+    "ip_prefix",
+    "user_agent",
+    "attribution",
+    "revenue",
+    "currency",
+    "properties",
+    "consent",
+]
 
 
 def full_event(app_id: uuid.UUID, **overrides) -> dict:

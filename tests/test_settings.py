@@ -12,6 +12,7 @@ PRODUCTION = {
     "CLICKHOUSE_URL": "clickhouse://app:pw@ch.example.com:9000/unmogrowp",
     "KAFKA_BOOTSTRAP_SERVERS": "kafka-1.example.com:9092,kafka-2.example.com:9092",
     "REDIS_URL": "redis://cache.example.com:6379/0",
+    "JWT_SIGNING_KEY": "y" * 20 + "-production-jwt-key-for-the-deploy-check-only-0123456789",
 }
 
 

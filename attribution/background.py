@@ -1,0 +1,58 @@
+"""Periodic jobs inside the web process.
+
+In the embedded default the web process owns chdb, so work that writes to ClickHouse runs here, in
+one daemon thread. With a ClickHouse server the same jobs run as management commands instead
+(e.g. ``export_security_events --follow``); RUN_BACKGROUND_JOBS chooses.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from prometheus_client import Counter
+
+logger = logging.getLogger(__name__)
+JOB_FAILURES = Counter("unmogrowp_background_job_failures_total", "Background job runs that raised.", ["job"])
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    run: Callable[[], object]
+    interval_seconds: float
+
+
+def _jobs() -> list[Job]:
+    from accounts.exports import security_events_export
+
+    return [Job("security_events_export", security_events_export, 5.0)]
+
+
+def _loop(jobs: list[Job], stop: threading.Event) -> None:
+    next_run = {job.name: 0.0 for job in jobs}
+    while not stop.is_set():
+        now = time.monotonic()
+        for job in jobs:
+            if now < next_run[job.name]:
+                continue
+            try:
+                job.run()
+            except Exception:
+                JOB_FAILURES.labels(job.name).inc()
+                logger.exception("background job %s failed; retrying in %ss", job.name, job.interval_seconds)
+            next_run[job.name] = time.monotonic() + job.interval_seconds
+        stop.wait(0.5)
+
+
+_started: threading.Event | None = None
+
+
+def start() -> threading.Event:
+    """Start the jobs once per process; returns the event that stops them."""
+    global _started
+    if _started is None:
+        _started = threading.Event()
+        threading.Thread(target=_loop, args=(_jobs(), _started), name="background-jobs", daemon=True).start()
+    return _started
