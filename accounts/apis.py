@@ -20,10 +20,18 @@ def _profile(user: User) -> dict:
     return {"userId": str(user.pk), "email": user.email, "name": user.name, **access_for(user).claims()}
 
 
-class LoginApi(APIView):
+class PublicApi(APIView):
+    """Endpoints that take credentials in the body (login, refresh, register): no prior authentication,
+    and a credential failure answers 401 with a WWW-Authenticate challenge."""
+
     permission_classes = [AllowAny]
     authentication_classes = []
 
+    def get_authenticate_header(self, request):
+        return 'Bearer realm="api"'
+
+
+class LoginApi(PublicApi):
     class Input(serializers.Serializer):
         email = serializers.CharField(max_length=254)
         password = serializers.CharField(max_length=4096, trim_whitespace=False)
@@ -34,10 +42,7 @@ class LoginApi(APIView):
         return Response(services.user_login(request=request, **data.validated_data))
 
 
-class RegisterApi(APIView):
-    permission_classes = [AllowAny]
-    authentication_classes = []
-
+class RegisterApi(PublicApi):
     class Input(serializers.Serializer):
         email = serializers.EmailField()
         password = serializers.CharField(max_length=4096, trim_whitespace=False)
@@ -51,10 +56,7 @@ class RegisterApi(APIView):
         return Response(_profile(user), status=status.HTTP_201_CREATED)
 
 
-class RefreshApi(APIView):
-    permission_classes = [AllowAny]
-    authentication_classes = []
-
+class RefreshApi(PublicApi):
     class Input(serializers.Serializer):
         refresh = serializers.CharField(max_length=4096)
 

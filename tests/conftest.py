@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
+from django.core.cache import caches
 
 from attribution import clickhouse
 from attribution.clickhouse.migrator import apply, plan
@@ -75,8 +76,10 @@ def clickhouse_test_store(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_bus():
+def _fresh_bus_and_cache():
+    """Each test starts with no bus instance and an empty cache (rate-limit and lockout counters)."""
     reset_bus()
+    caches["default"].clear()
     yield
     reset_bus()
 
@@ -117,3 +120,10 @@ def clickhouse_server_url() -> str:
     if not port_open(parsed.hostname, parsed.port or 9000):
         service_unavailable("ClickHouse server", f"nothing listens on {url}")
     return url
+
+
+@pytest.fixture
+def api():
+    from rest_framework.test import APIClient
+
+    return APIClient()

@@ -1,0 +1,107 @@
+"""The authorization matrix: every protected endpoint x every method x every kind of caller.
+
+Callers: anonymous; readonly (granted view_app on app A); user with access to app A; user whose
+grants are on app B only; admin. One table holds the expected status of every implemented cell;
+methods an endpoint does not implement must never answer 2xx either. A foreign app answers 404 and a
+list never contains a foreign row.
+"""
+
+import json
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import AppFactory, UserFactory, bearer, grant
+
+pytestmark = pytest.mark.django_db
+
+CALLERS = ("anonymous", "readonly", "user", "user_other_app", "admin")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+# (method, path template, request body, status per caller in CALLERS order)
+MATRIX = [
+    ("GET", "/api/auth/me", None, (401, 200, 200, 200, 200)),
+    ("POST", "/api/auth/logout", {"refresh": "x"}, (401, 401, 401, 401, 401)),  # authenticated, bad token
+    ("GET", "/api/dashboard/stats?app_id={app_a}", None, (401, 403, 200, 404, 200)),
+    ("GET", "/api/analytics/events?app_id={app_a}", None, (401, 403, 200, 404, 200)),
+    ("GET", "/api/apps/", None, (401, 200, 200, 200, 200)),
+    ("POST", "/api/apps/create", {"name": "New app"}, (401, 403, 403, 403, 201)),
+    ("GET", "/api/apps/{app_a}", None, (401, 200, 200, 404, 200)),
+    ("PATCH", "/api/apps/{app_a}", {"name": "Renamed"}, (401, 403, 200, 404, 200)),
+    ("GET", "/api/apps/{app_b}", None, (401, 404, 404, 200, 200)),
+    ("PATCH", "/api/apps/{app_b}", {"name": "Renamed"}, (401, 403, 404, 200, 200)),
+    ("GET", "/api/apps/not-a-uuid", None, (401, 404, 404, 404, 404)),
+    ("GET", "/api/admin/users", None, (401, 403, 403, 403, 200)),
+    ("POST", "/api/admin/users/{target}/roles", {"role": "user"}, (401, 403, 403, 403, 200)),
+    ("DELETE", "/api/admin/users/{target}/roles/readonly", None, (401, 403, 403, 403, 204)),
+    ("PUT", "/api/admin/users/{target}/apps/{app_a}", {"permissions": ["view_app"]}, (401, 403, 403, 403, 200)),
+    ("DELETE", "/api/admin/users/{target}/apps/{app_a}", None, (401, 403, 403, 403, 204)),
+    ("POST", "/api/admin/users/{target}/unlock", None, (401, 403, 403, 403, 204)),
+    ("POST", "/api/admin/invitations", {"email": "new@example.com", "role": "user"}, (401, 403, 403, 403, 201)),
+    ("GET", "/api/admin/security-events", None, (401, 403, 403, 403, 200)),
+]
+
+PATHS = sorted({path for _, path, _, _ in MATRIX})
+
+
+@pytest.fixture
+def world():
+    app_a, app_b = AppFactory(), AppFactory()
+    readonly = UserFactory(role="readonly")
+    grant(readonly, app_a, "view_app")
+    user = UserFactory(role="user")
+    grant(user, app_a, "view_app", "change_app", "view_analytics")
+    other = UserFactory(role="user")
+    grant(other, app_b, "view_app", "change_app", "view_analytics")
+    target = UserFactory(role="readonly")
+    admin = UserFactory(role="admin")
+    principals = {"anonymous": None, "readonly": readonly, "user": user, "user_other_app": other, "admin": admin}
+    return {"app_a": app_a.id, "app_b": app_b.id, "target": target.id}, principals
+
+
+def call(principal, method: str, path: str, body):
+    headers = bearer(principal) if principal is not None else {}
+    data = None if body is None else json.dumps(body)
+    return APIClient().generic(method, path, data=data, content_type="application/json", **headers)
+
+
+@pytest.mark.parametrize(("method", "path", "body", "statuses"), MATRIX, ids=[f"{m} {p}" for m, p, _, _ in MATRIX])
+def test_implemented_cells(world, method, path, body, statuses):
+    ids, principals = world
+    expected = dict(zip(CALLERS, statuses, strict=True))
+    actual = {name: call(principals[name], method, path.format(**ids), body).status_code for name in CALLERS}
+    assert actual == expected
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_no_method_answers_2xx_to_a_caller_the_matrix_does_not_allow(world, path):
+    ids, principals = world
+    allowed = {
+        (method, name)
+        for method, template, _, statuses in MATRIX
+        if template == path
+        for name, status in zip(CALLERS, statuses, strict=True)
+        if status < 300
+    }
+    for method in METHODS:
+        for name in CALLERS:
+            if (method, name) in allowed:
+                continue
+            status = call(principals[name], method, path.format(**ids), {}).status_code
+            assert status >= 400, f"{name} {method} {path} answered {status}"
+
+
+def test_lists_never_contain_a_foreign_row(world):
+    ids, principals = world
+    for name, visible in (("readonly", {ids["app_a"]}), ("user", {ids["app_a"]}), ("user_other_app", {ids["app_b"]})):
+        listed = {row["id"] for row in call(principals[name], "GET", "/api/apps/", None).json()}
+        assert listed == {str(app_id) for app_id in visible}
+    admin_listed = {row["id"] for row in call(principals["admin"], "GET", "/api/apps/", None).json()}
+    assert {str(ids["app_a"]), str(ids["app_b"])} <= admin_listed
+
+
+def test_a_denied_app_looks_exactly_like_a_missing_one(world):
+    ids, principals = world
+    foreign = call(principals["user"], "GET", f"/api/apps/{ids['app_b']}", None)
+    missing = call(principals["user"], "GET", "/api/apps/00000000-0000-4000-8000-000000000000", None)
+    assert (foreign.status_code, foreign.content) == (missing.status_code, missing.content)
