@@ -62,6 +62,7 @@ RUN SECRET_KEY="build-only-collectstatic-placeholder-not-a-secret-never-used-at-
     KAFKA_BOOTSTRAP_SERVERS="localhost:9092" \
     REDIS_URL="redis://localhost:6379/0" \
     JWT_SIGNING_KEY="build-only-jwt-placeholder-not-a-secret-never-used-at-runtime-00000" \
+    SDK_SIGNING_KEY="build-only-sdk-placeholder-not-a-secret-never-used-at-runtime-00000" \
     PSEUDONYMIZATION_KEY="build-only-pseudonymization-placeholder-not-a-secret-000000000" \
     python manage.py collectstatic --noinput \
     && mkdir -p /app/var \

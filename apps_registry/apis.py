@@ -1,55 +1,298 @@
+"""/api/apps/*: apps, keys, signing secrets, attribution settings, tracking links, ad spend.
+
+Reads need a role with ``apps:read`` and the per-app grant (readonly included); writes need the
+``user`` or ``admin`` role and the per-app grant (``change_app``, or ``manage_keys`` for keys).
+Every app lookup goes through ``app_access``: an app the caller may not see answers 404.
+"""
+
+import datetime as dt
+
+from django.shortcuts import get_object_or_404
 from rest_framework import serializers, status
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import roles
 from accounts.permissions import RoleRequired
+from attribution.errors import ApplicationError
 
-from . import services
-from .models import App
+from . import costs, keys, links, services
+from .models import AdSpend, ApiKey, App, AppPlatform, AttributionSettings, TrackingLink
 from .selectors import app_access, apps_for_user
+
+Read = RoleRequired(roles.ADMIN, roles.USER, roles.READONLY, permission="apps:read")
+Write = RoleRequired(roles.ADMIN, roles.USER, permission="apps:read")
+
+
+class ReadWriteApi(APIView):
+    """GET for readers; every other method for writers."""
+
+    def get_permissions(self):
+        return [Read() if self.request.method == "GET" else Write()]
+
+
+def parsed(serializer_class, data, **kwargs) -> dict:
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+# --- apps -----------------------------------------------------------------------------------------
+
+
+class PlatformIn(serializers.Serializer):
+    platform = serializers.ChoiceField(choices=AppPlatform.Platform.choices)
+    bundle_id = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    store_id = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    store_url = serializers.URLField(required=False, allow_blank=True)
+    web_domains = serializers.ListField(child=serializers.CharField(max_length=253), required=False, max_length=50)
+
+
+class AppIn(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    timezone = serializers.CharField(max_length=64, required=False)
+    currency = serializers.CharField(max_length=3, required=False)
+    signing_policy = serializers.ChoiceField(choices=App.SigningPolicy.choices, required=False)
+    platforms = PlatformIn(many=True, required=False)
+
+
+class AppPatch(AppIn):
+    name = serializers.CharField(max_length=200, required=False)
+    status = serializers.ChoiceField(choices=App.Status.choices, required=False)
 
 
 def app_out(app: App) -> dict:
-    return {"id": str(app.id), "name": app.name, "status": app.status, "createdAt": app.created_at.isoformat()}
+    return {
+        "id": str(app.id),
+        "name": app.name,
+        "status": app.status,
+        "timezone": app.timezone,
+        "currency": app.currency,
+        "signingPolicy": app.signing_policy,
+        "platforms": [
+            {
+                "platform": p.platform,
+                "bundleId": p.bundle_id,
+                "storeId": p.store_id,
+                "storeUrl": p.store_url,
+                "webDomains": p.web_domains,
+            }
+            for p in app.platforms.all()
+        ],
+        "createdAt": app.created_at.isoformat(),
+    }
 
 
 class AppListApi(APIView):
-    permission_classes = [RoleRequired(roles.ADMIN, roles.USER, roles.READONLY, permission="apps:read")]
+    permission_classes = [Read]
 
     def get(self, request):
-        return Response([app_out(app) for app in apps_for_user(user=request.user)])
+        apps = apps_for_user(user=request.user).prefetch_related("platforms")
+        if status_filter := request.query_params.get("status"):
+            apps = apps.filter(status=status_filter)
+        return Response([app_out(app) for app in apps])
 
 
 class AppCreateApi(APIView):
     permission_classes = [RoleRequired(roles.ADMIN, permission="apps:write")]
 
-    class Input(serializers.Serializer):
-        name = serializers.CharField(max_length=200)
-
     def post(self, request):
-        data = self.Input(data=request.data)
-        data.is_valid(raise_exception=True)
-        app = services.app_create(owner=request.user, name=data.validated_data["name"])
+        app = services.app_create(owner=request.user, **parsed(AppIn, request.data))
         return Response(app_out(app), status=status.HTTP_201_CREATED)
 
 
-class AppDetailApi(APIView):
-    """GET: anyone with view access to the app (readonly included); PATCH: user|admin with change access."""
-
-    class Input(serializers.Serializer):
-        name = serializers.CharField(max_length=200, required=False)
-
-    def get_permissions(self):
-        if self.request.method == "GET":
-            return [RoleRequired(roles.ADMIN, roles.USER, roles.READONLY, permission="apps:read")()]
-        return [RoleRequired(roles.ADMIN, roles.USER, permission="apps:read")()]
+class AppDetailApi(ReadWriteApi):
+    """PATCH changes the app; archiving is ``{"status": "archived"}`` (apps are never deleted)."""
 
     def get(self, request, app_id):
         return Response(app_out(app_access(request=request, app_id=app_id)))
 
     def patch(self, request, app_id):
         app = app_access(request=request, app_id=app_id, permission="change_app")
-        data = self.Input(data=request.data)
-        data.is_valid(raise_exception=True)
-        return Response(app_out(services.app_update(app=app, **data.validated_data)))
+        return Response(app_out(services.app_update(app=app, **parsed(AppPatch, request.data))))
+
+
+# --- API keys and signing secrets ---------------------------------------------------------------------
+
+
+def key_out(key: ApiKey) -> dict:
+    return {
+        "id": str(key.id),
+        "name": key.name,
+        "prefix": f"ump_{key.prefix}_",
+        "createdAt": key.created_at.isoformat(),
+        "lastUsedAt": key.last_used_at.isoformat() if key.last_used_at else None,
+        "expiresAt": key.expires_at.isoformat() if key.expires_at else None,
+        "revokedAt": key.revoked_at.isoformat() if key.revoked_at else None,
+        "active": key.is_usable(),
+    }
+
+
+class KeyIn(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False, default="")
+
+
+class RotateIn(serializers.Serializer):
+    overlap_hours = serializers.IntegerField(min_value=0, max_value=24 * 30, default=24)
+
+
+class KeyListApi(APIView):
+    permission_classes = [Write]
+
+    def get(self, request, app_id):
+        app = app_access(request=request, app_id=app_id, permission="manage_keys")
+        return Response([key_out(key) for key in app.api_keys.all()])
+
+    def post(self, request, app_id):
+        app = app_access(request=request, app_id=app_id, permission="manage_keys")
+        key, raw_key = keys.api_key_create(app=app, created_by=request.user, **parsed(KeyIn, request.data))
+        return Response({**key_out(key), "key": raw_key}, status=status.HTTP_201_CREATED)
+
+
+class KeyRevokeApi(APIView):
+    permission_classes = [Write]
+
+    def post(self, request, app_id, key_id):
+        app = app_access(request=request, app_id=app_id, permission="manage_keys")
+        return Response(key_out(keys.api_key_revoke(key=get_object_or_404(ApiKey, app=app, id=key_id))))
+
+
+class KeyRotateApi(APIView):
+    permission_classes = [Write]
+
+    def post(self, request, app_id, key_id):
+        app = app_access(request=request, app_id=app_id, permission="manage_keys")
+        old = get_object_or_404(ApiKey, app=app, id=key_id, revoked_at__isnull=True)
+        overlap = dt.timedelta(hours=parsed(RotateIn, request.data)["overlap_hours"])
+        new, raw_key = keys.api_key_rotate(key=old, created_by=request.user, overlap=overlap)
+        return Response({**key_out(new), "key": raw_key, "previous": key_out(old)}, status=status.HTTP_201_CREATED)
+
+
+class SigningSecretRotateApi(APIView):
+    """Shows the app's new request-signing secret once; the previous one stops working at once."""
+
+    permission_classes = [Write]
+
+    def post(self, request, app_id):
+        app = app_access(request=request, app_id=app_id, permission="manage_keys")
+        secret = keys.signing_secret_rotate(app=app)
+        return Response({"version": app.signing_secret_version, "secret": secret}, status=status.HTTP_201_CREATED)
+
+
+# --- attribution settings ---------------------------------------------------------------------------
+
+
+class SettingsIn(serializers.ModelSerializer):
+    class Meta:
+        model = AttributionSettings
+        fields = AttributionSettings.RULE_FIELDS
+
+
+def settings_out(version: AttributionSettings) -> dict:
+    return {"version": version.version, "changedAt": version.changed_at.isoformat(), "settings": version.rules()}
+
+
+class SettingsApi(ReadWriteApi):
+    def get(self, request, app_id):
+        app = app_access(request=request, app_id=app_id)
+        return Response(settings_out(services.settings_current(app=app)))
+
+    def patch(self, request, app_id):
+        app = app_access(request=request, app_id=app_id, permission="change_app")
+        changes = parsed(SettingsIn, request.data, partial=True)
+        return Response(settings_out(services.settings_update(app=app, changed_by=request.user, **changes)))
+
+
+class SettingsHistoryApi(APIView):
+    permission_classes = [Read]
+
+    def get(self, request, app_id):
+        return Response(services.settings_history(app=app_access(request=request, app_id=app_id)))
+
+
+# --- tracking links ----------------------------------------------------------------------------------
+
+
+class LinkIn(serializers.ModelSerializer):
+    class Meta:
+        model = TrackingLink
+        fields = links.LINK_FIELDS
+
+
+def link_out(link: TrackingLink) -> dict:
+    return {
+        "id": str(link.id),
+        "code": link.code,
+        **{field: getattr(link, field) for field in links.LINK_FIELDS},
+        **links.link_urls(link),
+        "createdAt": link.created_at.isoformat(),
+    }
+
+
+class LinkListApi(ReadWriteApi):
+    def get(self, request, app_id):
+        app = app_access(request=request, app_id=app_id)
+        return Response([link_out(link) for link in app.links.all()])
+
+    def post(self, request, app_id):
+        app = app_access(request=request, app_id=app_id, permission="change_app")
+        link = links.link_create(app=app, created_by=request.user, **parsed(LinkIn, request.data))
+        return Response(link_out(link), status=status.HTTP_201_CREATED)
+
+
+class LinkDetailApi(ReadWriteApi):
+    """PATCH changes a link; ``{"status": "archived"}`` retires it (its code then answers 404)."""
+
+    def get(self, request, app_id, link_id):
+        app = app_access(request=request, app_id=app_id)
+        return Response(link_out(get_object_or_404(TrackingLink, app=app, id=link_id)))
+
+    def patch(self, request, app_id, link_id):
+        app = app_access(request=request, app_id=app_id, permission="change_app")
+        link = get_object_or_404(TrackingLink, app=app, id=link_id)
+        return Response(link_out(links.link_update(link=link, **parsed(LinkIn, request.data, partial=True))))
+
+
+# --- ad spend ---------------------------------------------------------------------------------------
+
+
+class CsvParser(JSONParser):
+    media_type = "text/csv"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        return {"csv": stream.read().decode("utf-8-sig")}
+
+
+class CostsApi(ReadWriteApi):
+    """POST a CSV (``text/csv`` body, or JSON ``{"csv": "..."}``): imported whole or not at all."""
+
+    parser_classes = [CsvParser, JSONParser]
+
+    def get(self, request, app_id):
+        app = app_access(request=request, app_id=app_id)
+        rows = AdSpend.objects.filter(app=app).order_by("date", "source", "campaign", "adset", "ad")[:5000]
+        return Response(
+            [
+                {
+                    "date": r.date.isoformat(),
+                    "source": r.source,
+                    "campaign": r.campaign,
+                    "adset": r.adset,
+                    "ad": r.ad,
+                    "currency": r.currency,
+                    "cost": str(r.cost),
+                    "impressions": r.impressions,
+                    "clicks": r.clicks,
+                }
+                for r in rows
+            ]
+        )
+
+    def post(self, request, app_id):
+        app = app_access(request=request, app_id=app_id, permission="change_app")
+        data = request.data.get("csv") if isinstance(request.data, dict) else None
+        if not isinstance(data, str) or not data.strip():
+            raise ApplicationError('Send the CSV as a text/csv body or as JSON {"csv": "..."}.')
+        result = costs.costs_import(data=data, app=app)
+        return Response({"rows": result.rows, "totalCost": {c: str(v) for c, v in result.total_cost.items()}})

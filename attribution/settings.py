@@ -28,6 +28,7 @@ PRODUCTION_REQUIRED = (
     "KAFKA_BOOTSTRAP_SERVERS",
     "REDIS_URL",
     "JWT_SIGNING_KEY",
+    "SDK_SIGNING_KEY",
 )
 if PRODUCTION:
     missing = [name for name in PRODUCTION_REQUIRED if not env.str(name, default="")]
@@ -199,6 +200,16 @@ SIMPLE_JWT = {
     "USER_ID_CLAIM": "userId",
     "CHECK_USER_IS_ACTIVE": True,
 }
+
+# SDK keys: how long a verified key is cached (revocation clears it at once; see apps_registry/keys.py).
+API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=5)
+# Master key from which each app's request-signing secret is derived (never stored per app).
+DEVELOPMENT_SDK_SIGNING_KEY = "development-only-sdk-signing-key-never-use-in-production"
+SDK_SIGNING_KEY = env.str("SDK_SIGNING_KEY", default=DEVELOPMENT_SDK_SIGNING_KEY)
+if PRODUCTION and (SDK_SIGNING_KEY == DEVELOPMENT_SDK_SIGNING_KEY or len(SDK_SIGNING_KEY) < 50):
+    raise ImproperlyConfigured("SDK_SIGNING_KEY is the development default or shorter than 50 characters.")
+# Where tracking links point (click and impression URLs handed to ad networks).
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # Registration: closed (admins create users), invite (with an invitation token) or open.
 REGISTRATION_POLICY = env.str("REGISTRATION_POLICY", default="closed")

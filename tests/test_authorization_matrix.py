@@ -11,6 +11,7 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
+from apps_registry import keys, links
 from tests.factories import AppFactory, UserFactory, bearer, grant
 
 pytestmark = pytest.mark.django_db
@@ -31,6 +32,30 @@ MATRIX = [
     ("GET", "/api/apps/{app_b}", None, (401, 404, 404, 200, 200)),
     ("PATCH", "/api/apps/{app_b}", {"name": "Renamed"}, (401, 403, 404, 200, 200)),
     ("GET", "/api/apps/not-a-uuid", None, (401, 404, 404, 404, 404)),
+    ("GET", "/api/apps/{app_a}/keys", None, (401, 403, 200, 404, 200)),
+    ("POST", "/api/apps/{app_a}/keys", {"name": "sdk"}, (401, 403, 201, 404, 201)),
+    ("POST", "/api/apps/{app_a}/keys/{key_a}/revoke", None, (401, 403, 200, 404, 200)),
+    ("POST", "/api/apps/{app_a}/keys/{key_a}/rotate", {"overlap_hours": 1}, (401, 403, 201, 404, 201)),
+    ("POST", "/api/apps/{app_a}/signing-secret/rotate", None, (401, 403, 201, 404, 201)),
+    ("GET", "/api/apps/{app_a}/settings", None, (401, 200, 200, 404, 200)),
+    ("PATCH", "/api/apps/{app_a}/settings", {"click_lookback_hours": 48}, (401, 403, 200, 404, 200)),
+    ("GET", "/api/apps/{app_a}/settings/history", None, (401, 200, 200, 404, 200)),
+    ("GET", "/api/apps/{app_a}/links", None, (401, 200, 200, 404, 200)),
+    (
+        "POST",
+        "/api/apps/{app_a}/links",
+        {"name": "l", "media_source": "meta", "web_url": "https://example.com/"},
+        (401, 403, 201, 404, 201),
+    ),
+    ("GET", "/api/apps/{app_a}/links/{link_a}", None, (401, 200, 200, 404, 200)),
+    ("PATCH", "/api/apps/{app_a}/links/{link_a}", {"name": "renamed"}, (401, 403, 200, 404, 200)),
+    ("GET", "/api/apps/{app_a}/costs", None, (401, 200, 200, 404, 200)),
+    (
+        "POST",
+        "/api/apps/{app_a}/costs",
+        {"csv": "date,source,campaign,currency,cost\n2026-11-01,meta,c,EUR,1\n"},
+        (401, 403, 200, 404, 200),
+    ),
     ("GET", "/api/admin/users", None, (401, 403, 403, 403, 200)),
     ("POST", "/api/admin/users/{target}/roles", {"role": "user"}, (401, 403, 403, 403, 200)),
     ("DELETE", "/api/admin/users/{target}/roles/readonly", None, (401, 403, 403, 403, 204)),
@@ -50,13 +75,18 @@ def world():
     readonly = UserFactory(role="readonly")
     grant(readonly, app_a, "view_app")
     user = UserFactory(role="user")
-    grant(user, app_a, "view_app", "change_app", "view_analytics")
+    grant(user, app_a, "view_app", "change_app", "view_analytics", "manage_keys")
     other = UserFactory(role="user")
     grant(other, app_b, "view_app", "change_app", "view_analytics")
     target = UserFactory(role="readonly")
     admin = UserFactory(role="admin")
     principals = {"anonymous": None, "readonly": readonly, "user": user, "user_other_app": other, "admin": admin}
-    return {"app_a": app_a.id, "app_b": app_b.id, "target": target.id}, principals
+    key_a, _ = keys.api_key_create(app=app_a, created_by=admin)
+    link_a = links.link_create(
+        app=app_a, created_by=admin, name="l", media_source="meta", web_url="https://example.com/"
+    )
+    ids = {"app_a": app_a.id, "app_b": app_b.id, "target": target.id, "key_a": key_a.id, "link_a": link_a.id}
+    return ids, principals
 
 
 def call(principal, method: str, path: str, body):

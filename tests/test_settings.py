@@ -13,6 +13,7 @@ PRODUCTION = {
     "KAFKA_BOOTSTRAP_SERVERS": "kafka-1.example.com:9092,kafka-2.example.com:9092",
     "REDIS_URL": "redis://cache.example.com:6379/0",
     "JWT_SIGNING_KEY": "y" * 20 + "-production-jwt-key-for-the-deploy-check-only-0123456789",
+    "SDK_SIGNING_KEY": "z" * 20 + "-production-sdk-key-for-the-deploy-check-only-0123456789",
 }
 
 

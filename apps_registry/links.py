@@ -1,0 +1,109 @@
+"""Tracking links: creation with an unguessable code, the URLs handed to networks, and the cached
+lookup the click/impression endpoints use."""
+
+import secrets
+import string
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+
+from accounts.models import User
+from attribution.errors import ApplicationError
+
+from .models import App, TrackingLink
+from .services import _full_clean
+
+_ALPHABET = string.ascii_letters + string.digits
+CODE_LENGTH = 10  # 62^10 ≈ 8e17: not guessable by enumeration
+LINK_FIELDS = (
+    "name",
+    "media_source",
+    "campaign",
+    "campaign_id",
+    "adset",
+    "adset_id",
+    "ad",
+    "ad_id",
+    "site_id",
+    "sub_params",
+    "ios_url",
+    "android_url",
+    "web_url",
+    "deep_link",
+    "status",
+)
+
+# Filled in by the network when it serves the ad: {click_id} etc. are the network's macros.
+CLICK_MACROS = {
+    "click_id": "{click_id}",
+    "site_id": "{site_id}",
+    "idfa": "{idfa}",
+    "gaid": "{gaid}",
+    "ip": "{ip}",
+    "ua": "{user_agent}",
+}
+
+
+def _cache_key(code: str) -> str:
+    return f"link:v1:{code}"
+
+
+def _forget(link: TrackingLink) -> None:
+    cache.delete(_cache_key(link.code))
+    # Again after commit: a click between the change and the commit may have cached the old link.
+    transaction.on_commit(lambda: cache.delete(_cache_key(link.code)))
+
+
+def link_create(*, app: App, created_by: User, **fields) -> TrackingLink:
+    if not any(fields.get(name) for name in ("ios_url", "android_url", "web_url")):
+        raise ApplicationError("Invalid input.", extra={"web_url": ["Give at least one destination URL."]})
+    for _ in range(5):
+        link = TrackingLink(
+            app=app,
+            created_by=created_by,
+            code="".join(secrets.choice(_ALPHABET) for _ in range(CODE_LENGTH)),
+            **fields,
+        )
+        _full_clean(link)
+        try:
+            with transaction.atomic():
+                link.save()
+            return link
+        except IntegrityError:
+            continue  # code collision: astronomically rare, draw again
+    raise ApplicationError("Could not allocate a link code; try again.", status_code=503)
+
+
+def link_update(*, link: TrackingLink, **fields) -> TrackingLink:
+    for name, value in fields.items():
+        setattr(link, name, value)
+    _full_clean(link)
+    link.save()
+    _forget(link)
+    return link
+
+
+def link_urls(link: TrackingLink) -> dict:
+    base = settings.PUBLIC_BASE_URL
+    return {
+        "clickUrl": f"{base}/c/{link.code}",
+        "impressionUrl": f"{base}/i/{link.code}",
+        "clickUrlWithMacros": f"{base}/c/{link.code}?{urlencode(CLICK_MACROS, safe='{}')}",
+        "impressionUrlWithMacros": f"{base}/i/{link.code}?{urlencode(CLICK_MACROS, safe='{}')}",
+    }
+
+
+def link_by_code(code: str) -> TrackingLink | None:
+    """An active link by its code, cached: the click endpoint's only lookup."""
+    if len(code) != CODE_LENGTH:
+        return None
+    key = _cache_key(code)
+    link = cache.get(key)
+    if link is None:
+        link = TrackingLink.objects.filter(code=code, status=TrackingLink.Status.ACTIVE).first()
+        if link is None:
+            return None
+        cache.set(key, link, timeout=300)
+    return link

@@ -1,0 +1,65 @@
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from .app import App
+
+
+def _range(low: int, high: int) -> list:
+    return [MinValueValidator(low), MaxValueValidator(high)]
+
+
+class AttributionSettings(models.Model):
+    """One version of an app's attribution rules. Versions are never changed: an edit adds a version,
+    so a report can name exactly the rules that produced it."""
+
+    class Model(models.TextChoices):
+        LAST_TOUCH = "last_touch"
+        FIRST_TOUCH = "first_touch"
+        LINEAR = "linear"
+        TIME_DECAY = "time_decay"
+        POSITION_BASED = "position_based"
+        DATA_DRIVEN = "data_driven"
+
+    class FraudPolicy(models.TextChoices):
+        FLAG = "flag", "Keep flagged installs attributed, with the flag"
+        REJECT = "reject", "Reject flagged touches: the install goes to the next touch or organic"
+
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="attribution_settings")
+    version = models.PositiveIntegerField()
+    click_lookback_hours = models.PositiveIntegerField(default=7 * 24, validators=_range(1, 30 * 24))
+    view_through_hours = models.PositiveIntegerField(default=24, validators=_range(1, 7 * 24))
+    probabilistic_enabled = models.BooleanField(default=False)
+    probabilistic_window_hours = models.PositiveIntegerField(default=24, validators=_range(1, 7 * 24))
+    reattribution_window_days = models.PositiveIntegerField(default=90, validators=_range(1, 365))
+    reengagement_inactivity_days = models.PositiveIntegerField(default=7, validators=_range(1, 365))
+    default_model = models.CharField(max_length=16, choices=Model.choices, default=Model.LAST_TOUCH)
+    time_decay_half_life_days = models.PositiveIntegerField(default=7, validators=_range(1, 30))
+    fraud_min_ctit_seconds = models.PositiveIntegerField(default=10, validators=_range(0, 3600))
+    fraud_policy = models.CharField(max_length=8, choices=FraudPolicy.choices, default=FraudPolicy.FLAG)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    RULE_FIELDS = (
+        "click_lookback_hours",
+        "view_through_hours",
+        "probabilistic_enabled",
+        "probabilistic_window_hours",
+        "reattribution_window_days",
+        "reengagement_inactivity_days",
+        "default_model",
+        "time_decay_half_life_days",
+        "fraud_min_ctit_seconds",
+        "fraud_policy",
+    )
+
+    class Meta:
+        ordering = ["app", "-version"]
+        constraints = [models.UniqueConstraint(fields=["app", "version"], name="one_row_per_settings_version")]
+
+    def __str__(self):
+        return f"{self.app_id} v{self.version}"
+
+    def rules(self) -> dict:
+        return {name: getattr(self, name) for name in self.RULE_FIELDS}
