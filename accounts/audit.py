@@ -6,9 +6,9 @@ Never pass a password, token or API key: ``metadata`` keys that look like secret
 import logging
 
 from django.conf import settings
-from django.core.cache import cache
 from prometheus_client import Counter
 
+from attribution import counters
 from attribution.net import client_ip, user_agent
 
 from .context import current_request
@@ -64,8 +64,7 @@ def _burst(kind: str, subject: str) -> None:
     """Count one suspicious occurrence; the one that reaches the threshold raises the alert."""
     key = f"security:burst:{kind}:{subject}"
     try:
-        cache.add(key, 0, timeout=_BURST_WINDOW_SECONDS)
-        count = cache.incr(key)
+        (count,), _ = counters.hit([(key, _BURST_WINDOW_SECONDS)])
     except Exception as error:  # the event itself is recorded; only the burst detector is blind
         SECURITY_ALERTS.labels("detector_unavailable").inc()
         logger.error("security burst detector unavailable (cache): %s", error)

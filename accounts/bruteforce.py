@@ -16,6 +16,8 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.exceptions import APIException
 
+from attribution import counters
+
 logger = logging.getLogger(__name__)
 
 
@@ -43,27 +45,21 @@ def _ip_key(ip: str | None) -> str:
     return f"login:ip:{ip or 'unknown'}"
 
 
-def _take(key: str, limit: int) -> bool:
-    """Take one attempt slot; False when the limit was already used up (locked)."""
-    cache.add(key, 0, timeout=settings.LOGIN_LOCKOUT_SECONDS)
-    count = cache.incr(key)
-    if count == limit + 1:
-        cache.touch(key, settings.LOGIN_LOCKOUT_SECONDS)  # the lockout runs from the moment it starts
-    return count <= limit
-
-
 def take_attempt(*, email: str, ip: str | None) -> None:
     """Reserve an attempt or raise LockedOut; call before checking the password."""
+    lockout = settings.LOGIN_LOCKOUT_SECONDS
+    keys = (_account_key(email), _ip_key(ip))
+    limits = (settings.LOGIN_MAX_FAILURES_PER_ACCOUNT, settings.LOGIN_MAX_FAILURES_PER_IP)
     try:
-        account_ok = _take(_account_key(email), settings.LOGIN_MAX_FAILURES_PER_ACCOUNT)
-        ip_ok = _take(_ip_key(ip), settings.LOGIN_MAX_FAILURES_PER_IP)
-    except LockedOut:
-        raise
+        counts, _ = counters.hit([(key, lockout) for key in keys])
+        for key, count, limit in zip(keys, counts, limits, strict=True):
+            if count == limit + 1:
+                counters.extend(key, lockout)  # the lockout runs from the moment it starts
     except Exception as error:
         logger.error("sign-in guard unavailable (cache): %s", error)
         raise GuardUnavailable() from error
-    if not (account_ok and ip_ok):
-        raise LockedOut(retry_after=settings.LOGIN_LOCKOUT_SECONDS)
+    if any(count > limit for count, limit in zip(counts, limits, strict=True)):
+        raise LockedOut(retry_after=lockout)
 
 
 def succeeded(*, email: str, ip: str | None) -> None:

@@ -9,10 +9,10 @@ import logging
 import time
 
 from django.conf import settings
-from django.core.cache import cache
 from prometheus_client import Counter
 from rest_framework.throttling import BaseThrottle
 
+from attribution import counters
 from attribution.net import client_ip
 
 logger = logging.getLogger(__name__)
@@ -35,8 +35,7 @@ class ApiRateThrottle(BaseThrottle):
         window = int(now // _WINDOW_SECONDS)
         key = f"ratelimit:{scope}:{subject}:{window}"
         try:
-            cache.add(key, 0, timeout=_WINDOW_SECONDS + 5)
-            count = cache.incr(key)
+            (count,), _ = counters.hit([(key, _WINDOW_SECONDS + 5)])
         except Exception as error:
             RATE_LIMIT_BYPASSED.inc()
             logger.error("rate limit store unavailable, letting the request through: %s", error)

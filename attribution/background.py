@@ -1,8 +1,9 @@
 """Periodic jobs inside the web process.
 
 In the embedded default the web process owns chdb, so work that writes to ClickHouse runs here, in
-one daemon thread. With a ClickHouse server the same jobs run as management commands instead
-(e.g. ``export_security_events --follow``); RUN_BACKGROUND_JOBS chooses.
+one daemon thread: draining the bus into ClickHouse and exporting the security log. With a ClickHouse
+server the same work runs as management commands instead (``consume_events``,
+``export_security_events --follow``); RUN_BACKGROUND_JOBS chooses.
 """
 
 import logging
@@ -26,8 +27,16 @@ class Job:
 
 def _jobs() -> list[Job]:
     from accounts.exports import security_events_export
+    from events.bus import get_bus
+    from events.consumer import GROUP, TopicConsumer
+    from events.topics import TABLES
 
-    return [Job("security_events_export", security_events_export, 5.0)]
+    bus = get_bus()
+    drains = [TopicConsumer(bus.subscribe(topic, GROUP), topic) for topic in sorted(TABLES)]
+    return [
+        *(Job(f"drain:{c.topic}", lambda c=c: c.drain(max_seconds=2.0), 0.2) for c in drains),
+        Job("security_events_export", security_events_export, 5.0),
+    ]
 
 
 def _loop(jobs: list[Job], stop: threading.Event) -> None:

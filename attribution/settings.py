@@ -29,6 +29,7 @@ PRODUCTION_REQUIRED = (
     "REDIS_URL",
     "JWT_SIGNING_KEY",
     "SDK_SIGNING_KEY",
+    "PSEUDONYMIZATION_KEY",
 )
 if PRODUCTION:
     missing = [name for name in PRODUCTION_REQUIRED if not env.str(name, default="")]
@@ -210,6 +211,26 @@ if PRODUCTION and (SDK_SIGNING_KEY == DEVELOPMENT_SDK_SIGNING_KEY or len(SDK_SIG
     raise ImproperlyConfigured("SDK_SIGNING_KEY is the development default or shorter than 50 characters.")
 # Where tracking links point (click and impression URLs handed to ad networks).
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+# Privacy at the edge (events/privacy.py): IP truncation and the key for pseudonymising identifiers.
+PRIVACY_IPV4_PREFIX_BITS = env.int("PRIVACY_IPV4_PREFIX_BITS", default=24)
+PRIVACY_IPV6_PREFIX_BITS = env.int("PRIVACY_IPV6_PREFIX_BITS", default=48)
+DEVELOPMENT_PSEUDONYMIZATION_KEY = "development-only-pseudonymization-key-never-use-in-production"
+PSEUDONYMIZATION_KEY = env.str("PSEUDONYMIZATION_KEY", default=DEVELOPMENT_PSEUDONYMIZATION_KEY)
+if PRODUCTION and (PSEUDONYMIZATION_KEY == DEVELOPMENT_PSEUDONYMIZATION_KEY or len(PSEUDONYMIZATION_KEY) < 50):
+    raise ImproperlyConfigured("PSEUDONYMIZATION_KEY is the development default or shorter than 50 characters.")
+PSEUDONYMIZATION_KEY_BYTES = PSEUDONYMIZATION_KEY.encode()
+
+# Ingestion limits (events/views.py).
+INGEST_MAX_BODY_BYTES = env.int("INGEST_MAX_BODY_BYTES", default=1_048_576)
+INGEST_MAX_DECOMPRESSED_BYTES = env.int("INGEST_MAX_DECOMPRESSED_BYTES", default=5 * 1_048_576)
+INGEST_MAX_EVENTS_PER_BATCH = env.int("INGEST_MAX_EVENTS_PER_BATCH", default=1000)
+INGEST_MAX_PAST_DAYS = env.int("INGEST_MAX_PAST_DAYS", default=30)
+INGEST_MAX_FUTURE_SECONDS = env.int("INGEST_MAX_FUTURE_SECONDS", default=600)
+INGEST_SIGNATURE_TOLERANCE_SECONDS = 300
+INGEST_RATE_LIMIT_PER_KEY = env.int("INGEST_RATE_LIMIT_PER_KEY", default=600_000)  # requests per minute
+# Port of the consumer's own /metrics (manage.py consume_events); 0 turns it off.
+CONSUMER_METRICS_PORT = env.int("METRICS_PORT", default=9101)
 
 # Registration: closed (admins create users), invite (with an invitation token) or open.
 REGISTRATION_POLICY = env.str("REGISTRATION_POLICY", default="closed")

@@ -4,10 +4,15 @@ from django.urls import include, path
 from accounts.urls import admin_urls, auth_urls
 from attribution import health
 from dashboard.urls import analytics_urls, dashboard_urls
+from events import views as ingestion
 
 urlpatterns = [
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
+    path("api/events", ingestion.events, name="ingest-events"),
+    path("api/touchpoints", ingestion.touchpoints_s2s, name="ingest-touchpoints"),
+    path("c/<str:code>", ingestion.click, name="click"),
+    path("i/<str:code>", ingestion.impression, name="impression"),
     path("api/auth/", include(auth_urls)),
     path("api/admin/", include(admin_urls)),
     path("api/apps/", include("apps_registry.urls")),

@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlparse
@@ -127,3 +128,51 @@ def api():
     from rest_framework.test import APIClient
 
     return APIClient()
+
+
+@pytest.fixture(scope="session")
+def _kafka_drains():
+    """Kafka consumers for the whole session: joining a group costs seconds, so tests share them."""
+    from events.bus.kafka import KafkaBus
+    from events.consumer import TopicConsumer
+    from events.topics import PARTITIONS, TABLES
+
+    consumers = {}
+
+    def get():
+        if not consumers:
+            bus = KafkaBus(settings.KAFKA_BOOTSTRAP_SERVERS, delivery_timeout=10)
+            bus.ensure_topics(PARTITIONS)
+            group = f"test-{uuid.uuid4().hex}"
+            for topic in TABLES:
+                consumers[topic] = TopicConsumer(bus.subscribe(topic, group), topic, max_wait=0.5)
+        return consumers
+
+    yield get
+    for consumer in consumers.values():
+        consumer.subscription.close()
+
+
+@pytest.fixture
+def store_all(_kafka_drains):
+    """``store_all()`` moves everything published so far from the configured bus into ClickHouse."""
+    from events.bus import get_bus
+    from events.consumer import GROUP, TopicConsumer
+    from events.topics import TABLES
+
+    def flush(until=None, timeout: float = 30.0) -> None:
+        """Drain until the bus is idle, or until ``until()`` is true (Kafka may deliver late)."""
+        if settings.KAFKA_BOOTSTRAP_SERVERS:
+            consumers = _kafka_drains()
+        else:
+            bus = get_bus()
+            consumers = {t: TopicConsumer(bus.subscribe(t, GROUP), t) for t in TABLES}
+        deadline = time.monotonic() + timeout
+        while True:
+            moved = sum(c.drain(max_seconds=5) for c in consumers.values())
+            if (until is None and moved == 0) or (until is not None and until()):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"bus not drained into ClickHouse within {timeout}s")
+
+    return flush

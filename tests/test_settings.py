@@ -14,6 +14,7 @@ PRODUCTION = {
     "REDIS_URL": "redis://cache.example.com:6379/0",
     "JWT_SIGNING_KEY": "y" * 20 + "-production-jwt-key-for-the-deploy-check-only-0123456789",
     "SDK_SIGNING_KEY": "z" * 20 + "-production-sdk-key-for-the-deploy-check-only-0123456789",
+    "PSEUDONYMIZATION_KEY": "p" * 20 + "-production-pseudonymization-key-for-the-check-0123456789",
 }
 
 

@@ -35,6 +35,9 @@ class Subscription(Protocol):
 
     def commit(self, deliveries: Sequence[Delivery]) -> None: ...
 
+    def lag(self) -> int:
+        """Messages on the topic this subscription has not stored yet."""
+
     def close(self) -> None: ...
 
 

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from events.topics import PARTITIONS
+
 from .base import BusUnavailable, Delivery, Message
-from .topics import PARTITIONS
 
 
 class _Pending:
@@ -168,6 +169,14 @@ class KafkaSubscription:
             self._consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as error:
             raise BusUnavailable(f"Kafka commit failed: {error}") from error
+
+    def lag(self) -> int:
+        """Messages after this member's position, over the partitions assigned to it."""
+        total = 0
+        for position in self._consumer.position(self._consumer.assignment()):
+            _, high = self._consumer.get_watermark_offsets(position, timeout=2, cached=False)
+            total += max(0, high - max(position.offset, 0))
+        return total
 
     def close(self) -> None:
         self._consumer.close()

@@ -88,6 +88,9 @@ class OutboxSubscription:
         with transaction.atomic():
             OutboxMessage.objects.filter(id__in=ids, lease_owner=self.owner).delete()
 
+    def lag(self) -> int:
+        return OutboxMessage.objects.filter(topic=self.topic).count()
+
     def close(self) -> None:
         """Hand back what this subscription leased but did not commit, so it is delivered at once."""
         OutboxMessage.objects.filter(lease_owner=self.owner).update(lease_owner=None, leased_until=None)

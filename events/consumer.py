@@ -1,0 +1,175 @@
+"""The consumer: bus batches into ClickHouse, exactly once as seen by the reports.
+
+For each batch: decode every message into its typed row (a message that does not fit is
+dead-lettered with the reason), drop ids already stored (a redelivery after a crash) or repeated in
+the batch, insert with a deduplication token derived from the batch's offsets (a retried insert is a
+no-op), and only then commit. ClickHouse down: keep the batch, back off, retry; nothing is committed
+meanwhile. Invariant: every accepted message ends up stored or dead-lettered.
+"""
+
+import datetime as dt
+import hashlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+
+import msgspec
+from prometheus_client import Counter, Gauge
+
+from attribution import clickhouse
+
+from .bus import Delivery, Subscription
+from .rows import ROW_TYPES
+from .topics import TABLES
+
+logger = logging.getLogger(__name__)
+
+ROWS_STORED = Counter("unmogrowp_consumer_rows_stored_total", "Rows inserted into ClickHouse.", ["topic"])
+DUPLICATES = Counter("unmogrowp_consumer_duplicates_total", "Messages skipped as already stored.", ["topic"])
+DEAD_LETTERED = Counter("unmogrowp_dead_letters_total", "Messages dead-lettered, by topic.", ["topic"])
+LAG = Gauge("unmogrowp_consumer_lag_messages", "Messages on the bus not yet stored.", ["topic"])
+BATCH_SECONDS = Gauge("unmogrowp_consumer_last_batch_seconds", "Duration of the last batch.", ["topic"])
+
+GROUP = "ump-clickhouse-writer"
+MAX_BACKOFF_SECONDS = 30.0
+
+
+def _token(kind: str, identities: Sequence[str]) -> str:
+    """The insert deduplication token of a batch: derived from what it contains (never from bus
+    offsets alone, which an emptied SQLite outbox may hand out again), so a retried insert of the
+    same rows is dropped by ClickHouse and any other batch is not."""
+    digest = hashlib.sha256("\n".join(sorted(identities)).encode()).hexdigest()[:40]
+    return f"{kind}:{digest}"
+
+
+def dead_letter(topic: str, failures: list[tuple[Delivery, str]]) -> None:
+    if not failures:
+        return
+    now = dt.datetime.now(dt.UTC)
+    rows = [
+        {
+            "dead_letter_id": uuid.uuid4(),
+            "topic": topic,
+            "partition": d.partition,
+            "offset": d.offset,
+            "message_key": d.key,
+            "payload": d.value.decode("utf-8", "replace"),
+            "reason": reason[:2000],
+            "failed_at": now,
+        }
+        for d, reason in failures
+    ]
+    clickhouse.insert(
+        "dead_letters",
+        rows,
+        columns=list(rows[0]),
+        tag="consumer.dead_letters",
+        deduplication_token=_token(
+            f"dead:{topic}", [f"{d.partition}:{d.offset}:{d.key}:{d.value!r}" for d, _ in failures]
+        ),
+    )
+    DEAD_LETTERED.labels(topic).inc(len(rows))
+    logger.warning("dead-lettered %d message(s) of %s; first reason: %s", len(rows), topic, failures[0][1])
+
+
+class TableWriter:
+    """Stores the deliveries of one topic in its table."""
+
+    def __init__(self, topic: str):
+        self.topic = topic
+        self.table = TABLES[topic]
+        self.row_type, self.id_column = ROW_TYPES[topic]
+        self.columns = list(self.row_type.__struct_fields__)
+        self.decoder = msgspec.json.Decoder(self.row_type)
+
+    def _stored_ids(self, rows: list) -> set[tuple[str, str]]:
+        pairs = [(str(r.app_id), str(getattr(r, self.id_column))) for r in rows]
+        result = clickhouse.execute(
+            f"SELECT DISTINCT toString(app_id), toString({self.id_column}) FROM {self.table} "
+            f"WHERE (app_id, {self.id_column}) IN {{pairs:Array(Tuple(UUID, UUID))}}",
+            {"pairs": pairs},
+            tag=f"consumer.{self.table}.seen",
+        )
+        return set(result.rows)
+
+    def _insert(self, rows: list, token: str) -> None:
+        clickhouse.insert(
+            self.table,
+            [msgspec.structs.asdict(r) for r in rows],
+            columns=self.columns,
+            tag=f"consumer.{self.table}",
+            deduplication_token=token,
+        )
+
+    def store(self, deliveries: Sequence[Delivery]) -> int:
+        """Returns the number of rows inserted. Raises ClickHouseError (other than QueryError) for the
+        caller to retry; rows ClickHouse refuses outright are dead-lettered one by one."""
+        decoded, failures = [], []
+        for delivery in deliveries:
+            try:
+                decoded.append((delivery, self.decoder.decode(delivery.value)))
+            except (msgspec.ValidationError, msgspec.DecodeError) as error:
+                failures.append((delivery, f"message does not fit {self.table}: {error}"))
+        unique: dict[tuple[str, str], tuple] = {}
+        for delivery, row in decoded:
+            unique.setdefault((str(row.app_id), str(getattr(row, self.id_column))), (delivery, row))
+        seen = self._stored_ids([row for _, row in unique.values()]) if unique else set()
+        fresh = {key: pair for key, pair in unique.items() if key not in seen}
+        DUPLICATES.labels(self.topic).inc(len(decoded) - len(fresh))
+        stored = 0
+        if fresh:
+            try:
+                self._insert([row for _, row in fresh.values()], _token(self.table, [":".join(k) for k in fresh]))
+                stored = len(fresh)
+            except clickhouse.QueryError:
+                for key, (delivery, row) in fresh.items():  # find the rows ClickHouse refuses; store the rest
+                    try:
+                        self._insert([row], _token(self.table, [":".join(key)]))
+                        stored += 1
+                    except clickhouse.QueryError as error:
+                        failures.append((delivery, f"ClickHouse refused the row: {error}"))
+        dead_letter(self.topic, failures)
+        ROWS_STORED.labels(self.topic).inc(stored)
+        return stored
+
+
+class TopicConsumer:
+    def __init__(self, subscription: Subscription, topic: str, *, batch_size: int = 10_000, max_wait: float = 1.0):
+        self.subscription = subscription
+        self.writer = TableWriter(topic)
+        self.topic = topic
+        self.batch_size = batch_size
+        self.max_wait = max_wait
+
+    def step(self, stop: threading.Event | None = None) -> int:
+        """Take one batch and store it (retrying with backoff while ClickHouse is down); returns its size."""
+        deliveries = self.subscription.poll(self.batch_size, timeout=self.max_wait)
+        if not deliveries:
+            return 0
+        started, backoff = time.monotonic(), 0.5
+        while True:
+            try:
+                self.writer.store(deliveries)
+                break
+            except (clickhouse.ConnectionLost, clickhouse.QueryTimeout) as error:
+                logger.warning("ClickHouse unavailable (%s); retrying %s in %.1fs", error, self.topic, backoff)
+                if stop is not None and stop.wait(backoff):
+                    return 0  # shutting down: the batch stays uncommitted and is delivered again
+                if stop is None:
+                    time.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+        self.subscription.commit(deliveries)
+        BATCH_SECONDS.labels(self.topic).set(time.monotonic() - started)
+        return len(deliveries)
+
+    def drain(self, max_seconds: float) -> int:
+        """Store batches until the topic is empty or ``max_seconds`` passed."""
+        deadline, total = time.monotonic() + max_seconds, 0
+        while time.monotonic() < deadline:
+            stored = self.step()
+            total += stored
+            if stored == 0:
+                break
+        return total

@@ -1,0 +1,89 @@
+"""The SDK event contract, checked with msgspec (fast, strict, with a path in every error).
+
+A request is ``{"events": [event, ...]}``; a single event is a batch of one. Each event is checked
+on its own, so a bad event is reported by its index and the good ones in the same batch are kept.
+"""
+
+import datetime as dt
+import uuid
+from typing import Annotated
+
+import msgspec
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\- ]+$")]
+Short = Annotated[str, msgspec.Meta(max_length=128)]
+Medium = Annotated[str, msgspec.Meta(max_length=256)]
+Long = Annotated[str, msgspec.Meta(max_length=1024)]
+Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
+Money = Annotated[float, msgspec.Meta(ge=0, lt=1e12)]
+PropertyValue = Annotated[str, msgspec.Meta(max_length=1024)] | int | float | bool
+Properties = Annotated[
+    dict[Annotated[str, msgspec.Meta(min_length=1, max_length=64)], PropertyValue], msgspec.Meta(max_length=50)
+]
+
+STANDARD_EVENTS = frozenset({"install", "first_open", "open", "session_start", "purchase", "sign_up"})
+PLATFORMS = ("ios", "android", "web")
+
+
+class DeviceIds(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    idfa: Short | None = None
+    gaid: Short | None = None
+    idfv: Short | None = None
+    android_id: Short | None = None
+    web_id: Short | None = None
+
+
+class Attribution(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    source: Medium | None = None
+    medium: Medium | None = None
+    campaign: Medium | None = None
+    content: Medium | None = None
+    term: Medium | None = None
+    click_id: Short | None = None
+    link_code: Short | None = None
+
+
+class Event(msgspec.Struct, forbid_unknown_fields=True):
+    event_name: Name
+    event_id: uuid.UUID | None = None
+    timestamp: dt.datetime | int | None = None  # ISO 8601 with offset, or Unix epoch milliseconds
+    device_ids: DeviceIds = msgspec.field(default_factory=DeviceIds)
+    user_id: Medium | None = None
+    session_id: Short | None = None
+    platform: Annotated[str, msgspec.Meta(pattern=r"^(ios|android|web)$")] | None = None
+    app_version: Short | None = None
+    os_name: Short | None = None
+    os_version: Short | None = None
+    device_model: Short | None = None
+    locale: Annotated[str, msgspec.Meta(max_length=35)] | None = None
+    country: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")] | None = None
+    ip: Annotated[str, msgspec.Meta(max_length=45)] | None = None  # server-to-server senders pass the device's IP
+    user_agent: Long | None = None
+    attribution: Attribution = msgspec.field(default_factory=Attribution)
+    revenue: Money | None = None
+    currency: Currency | None = None
+    properties: Properties = msgspec.field(default_factory=dict)
+    consent: bool = True
+
+
+class Batch(msgspec.Struct, forbid_unknown_fields=True):
+    events: list[msgspec.Raw]
+
+
+class Touch(msgspec.Struct, forbid_unknown_fields=True):
+    """A click or impression reported server to server by a network."""
+
+    type: Annotated[str, msgspec.Meta(pattern=r"^(click|impression)$")]
+    link_code: Short
+    touch_id: uuid.UUID | None = None
+    timestamp: dt.datetime | int | None = None
+    network_click_id: Short | None = None
+    site_id: Medium | None = None
+    device_ids: DeviceIds = msgspec.field(default_factory=DeviceIds)
+    ip: Annotated[str, msgspec.Meta(max_length=45)] | None = None
+    user_agent: Long | None = None
+    consent: bool = True
+
+
+class TouchBatch(msgspec.Struct, forbid_unknown_fields=True):
+    touchpoints: list[msgspec.Raw]
