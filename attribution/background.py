@@ -28,11 +28,11 @@ class Job:
 def _jobs() -> list[Job]:
     from accounts.exports import security_events_export
     from events.bus import get_bus
-    from events.consumer import GROUP, TopicConsumer
+    from events.consumer import TopicConsumer, consumer_group
     from events.topics import TABLES
 
     bus = get_bus()
-    drains = [TopicConsumer(bus.subscribe(topic, GROUP), topic) for topic in sorted(TABLES)]
+    drains = [TopicConsumer(bus.subscribe(topic, consumer_group(topic)), topic) for topic in sorted(TABLES)]
     return [
         *(Job(f"drain:{c.topic}", lambda c=c: c.drain(max_seconds=2.0), 0.2) for c in drains),
         Job("security_events_export", security_events_export, 5.0),

@@ -32,7 +32,12 @@ DEAD_LETTERED = Counter("unmogrowp_dead_letters_total", "Messages dead-lettered,
 LAG = Gauge("unmogrowp_consumer_lag_messages", "Messages on the bus not yet stored.", ["topic"])
 BATCH_SECONDS = Gauge("unmogrowp_consumer_last_batch_seconds", "Duration of the last batch.", ["topic"])
 
-GROUP = "ump-clickhouse-writer"
+
+def consumer_group(topic: str) -> str:
+    """One consumer group per topic: members of a group then all subscribe to the same topic."""
+    return f"ump-clickhouse-writer.{topic}"
+
+
 MAX_BACKOFF_SECONDS = 30.0
 
 

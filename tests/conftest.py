@@ -145,7 +145,7 @@ def _kafka_drains():
             bus.ensure_topics(PARTITIONS)
             group = f"test-{uuid.uuid4().hex}"
             for topic in TABLES:
-                consumers[topic] = TopicConsumer(bus.subscribe(topic, group), topic, max_wait=0.5)
+                consumers[topic] = TopicConsumer(bus.subscribe(topic, f"{group}.{topic}"), topic, max_wait=0.5)
         return consumers
 
     yield get
@@ -157,7 +157,7 @@ def _kafka_drains():
 def store_all(_kafka_drains):
     """``store_all()`` moves everything published so far from the configured bus into ClickHouse."""
     from events.bus import get_bus
-    from events.consumer import GROUP, TopicConsumer
+    from events.consumer import TopicConsumer, consumer_group
     from events.topics import TABLES
 
     def flush(until=None, timeout: float = 30.0) -> None:
@@ -166,7 +166,7 @@ def store_all(_kafka_drains):
             consumers = _kafka_drains()
         else:
             bus = get_bus()
-            consumers = {t: TopicConsumer(bus.subscribe(t, GROUP), t) for t in TABLES}
+            consumers = {t: TopicConsumer(bus.subscribe(t, consumer_group(t)), t) for t in TABLES}
         deadline = time.monotonic() + timeout
         while True:
             moved = sum(c.drain(max_seconds=5) for c in consumers.values())
@@ -176,3 +176,12 @@ def store_all(_kafka_drains):
                 raise AssertionError(f"bus not drained into ClickHouse within {timeout}s")
 
     return flush
+
+
+def pytest_sessionstart(session):
+    """A test run killed half-way can leave the SQLite test database's WAL files behind; a new test
+    database next to a stale WAL fails with "disk I/O error". Nothing else uses them: remove them."""
+    test_name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and test_name:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{test_name}{suffix}").unlink(missing_ok=True)

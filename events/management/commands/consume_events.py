@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 from prometheus_client import start_http_server
 
 from events.bus import get_bus
-from events.consumer import GROUP, LAG, TopicConsumer
+from events.consumer import LAG, TopicConsumer, consumer_group
 from events.topics import TABLES
 
 LAG_EVERY_SECONDS = 10.0
@@ -33,7 +33,10 @@ class Command(BaseCommand):
             bus.ensure_topics()
         consumers = [
             TopicConsumer(
-                bus.subscribe(topic, GROUP), topic, batch_size=options["batch_size"], max_wait=options["max_wait"]
+                bus.subscribe(topic, consumer_group(topic)),
+                topic,
+                batch_size=options["batch_size"],
+                max_wait=options["max_wait"],
             )
             for topic in options["topic"] or sorted(TABLES)
         ]
