@@ -1,13 +1,23 @@
 """Test data made through the same services users go through."""
 
 import factory
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 
-from accounts import services, tokens
+from accounts import roles, services, tokens
 from accounts.models import User
 from apps_registry.models import App
 
 PASSWORD = "correct horse battery staple"
+
+
+def role_group(name: str) -> Group:
+    """The role's group, recreated as the data migration makes it when a transactional test's flush
+    removed it (flushes keep permissions, which post_migrate recreates, but not migration data)."""
+    group, created = Group.objects.get_or_create(name=name)
+    if created:
+        codenames = [roles.PERMISSIONS[seed] for seed in roles.ROLE_PERMISSIONS[name]]
+        group.permissions.set(Permission.objects.filter(content_type__app_label="accounts", codename__in=codenames))
+    return group
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -26,7 +36,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def role(self, create, extracted, **kwargs):
         if extracted:
-            self.groups.add(Group.objects.get(name=extracted))
+            self.groups.add(role_group(extracted))
 
 
 class AppFactory(factory.django.DjangoModelFactory):
