@@ -21,9 +21,10 @@ migrate: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py migrate_clickhouse
 
-## make run: install, migrate, create the first admin, serve the product on http://127.0.0.1:8000
+## make run: install, migrate, create the first admin, load a small demo, serve on http://127.0.0.1:8000
 run: migrate
 	$(BIN)/python manage.py ensure_admin
+	$(BIN)/python manage.py seed_demo --if-empty
 	$(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
 
 ## make test: install and run the whole test suite
