@@ -7,6 +7,7 @@ GET  /i/<code>          impression: records a touchpoint, 1x1 GIF
 """
 
 import datetime as dt
+import functools
 import gzip
 import hashlib
 import hmac
@@ -90,7 +91,8 @@ def _check_signature(request, principal: keys.ApiKeyPrincipal, body: bytes) -> s
 
 
 def _authenticate(request):
-    principal = keys.authenticate_api_key(request.headers.get("X-Api-Key", ""))
+    # The web SDK's sendBeacon cannot set headers, so the key may also come as ?api_key=.
+    principal = keys.authenticate_api_key(request.headers.get("X-Api-Key") or request.GET.get("api_key", ""))
     if principal is None:
         return None, _error(401, "Unknown, revoked or missing X-Api-Key.")
     return principal, None
@@ -131,7 +133,30 @@ def _ingest(request, handler) -> HttpResponse:
     return HttpResponse(_json.encode(body), status=202, content_type="application/json")
 
 
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Content-Type, Content-Encoding, X-Api-Key, X-Ump-Timestamp, X-Ump-Signature",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+def cross_origin(view):
+    """Browsers post from the customer's site: answer the CORS preflight and mark every answer.
+    No cookies are involved (the API key authenticates), so any origin may send."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        response = HttpResponse(status=204) if request.method == "OPTIONS" else view(request, *args, **kwargs)
+        for name, value in CORS_HEADERS.items():
+            response[name] = value
+        return response
+
+    return wrapper
+
+
 @csrf_exempt
+@cross_origin
 @require_POST
 def events(request):
     def handle(principal, body):

@@ -282,3 +282,15 @@ def test_a_message_that_does_not_fit_is_dead_lettered_with_its_reason(store_all)
     ).rows
     assert len(dead) == 1
     assert dead[0][0] == topics.EVENTS and "does not fit events" in dead[0][2]
+
+
+def test_browsers_get_cors_answers_and_beacons_may_carry_the_key_in_the_url(app_key):
+    from django.test import Client
+
+    preflight = Client().options("/api/events", HTTP_ORIGIN="https://shop.example.com")
+    assert preflight.status_code == 204
+    assert "X-Api-Key" in preflight["Access-Control-Allow-Headers"]
+    beacon = Client().post(
+        f"/api/events?api_key={app_key[1]}", orjson.dumps({"events": [event()]}), content_type="text/plain"
+    )
+    assert beacon.status_code == 202 and beacon["Access-Control-Allow-Origin"] == "*"

@@ -1,0 +1,130 @@
+/*
+ * UnMoGrowP web SDK: no dependencies, ~3 KB.
+ *
+ *   <script src="https://track.example.com/static/sdk/ump.js"></script>
+ *   <script>
+ *     ump.init({ apiKey: "ump_XXXXXXXX_...", endpoint: "https://track.example.com" });
+ *     ump.track("sign_up", { properties: { plan: "pro" } });
+ *     ump.track("purchase", { revenue: 9.99, currency: "EUR" });
+ *   </script>
+ *
+ * It captures the UTM parameters and the click id (ump_click_id) from the landing URL and keeps the
+ * first touch, sends a page view per page, batches events (flush every 5 s or 20 events), retries
+ * failed sends with backoff, and flushes with navigator.sendBeacon when the page is hidden.
+ * Event ids are generated here, so a retried batch is counted once by the server.
+ */
+(function (window) {
+  "use strict";
+  var STORAGE = "ump:v1";
+  var MAX_BATCH = 20;
+  var FLUSH_MS = 5000;
+  var config = null;
+  var queue = [];
+  var timer = null;
+  var backoff = 1000;
+
+  function uuid() {
+    if (window.crypto && window.crypto.randomUUID) return window.crypto.randomUUID();
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    var hex = Array.prototype.map.call(bytes, function (b) { return (b + 0x100).toString(16).slice(1); }).join("");
+    return hex.slice(0, 8) + "-" + hex.slice(8, 12) + "-" + hex.slice(12, 16) + "-" + hex.slice(16, 20) + "-" + hex.slice(20);
+  }
+
+  function load() {
+    try { return JSON.parse(window.localStorage.getItem(STORAGE)) || {}; } catch (e) { return {}; }
+  }
+
+  function save(state) {
+    try { window.localStorage.setItem(STORAGE, JSON.stringify(state)); } catch (e) { /* private mode: keep in memory */ }
+  }
+
+  function touchFromUrl(href) {
+    var params = new URL(href).searchParams;
+    var touch = {};
+    [["utm_source", "source"], ["utm_medium", "medium"], ["utm_campaign", "campaign"],
+     ["utm_content", "content"], ["utm_term", "term"], ["ump_click_id", "click_id"]].forEach(function (pair) {
+      var value = params.get(pair[0]);
+      if (value) touch[pair[1]] = value.slice(0, 256);
+    });
+    return Object.keys(touch).length ? touch : null;
+  }
+
+  function send(events, useBeacon) {
+    var body = JSON.stringify({ events: events });
+    var url = config.endpoint + "/api/events";
+    if (useBeacon && navigator.sendBeacon) {
+      // sendBeacon cannot set headers: the key travels in the query string for this one call.
+      var blob = new Blob([body], { type: "text/plain" }); // a CORS-safelisted type: no preflight
+      if (navigator.sendBeacon(url + "?api_key=" + encodeURIComponent(config.apiKey), blob)) return Promise.resolve();
+    }
+    return fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-Api-Key": config.apiKey },
+      body: body,
+      keepalive: true,
+    }).then(function (response) {
+      if (response.status >= 500 || response.status === 429) throw new Error("retry " + response.status);
+    });
+  }
+
+  function flush(useBeacon) {
+    if (!config || !queue.length) return;
+    var batch = queue.splice(0, MAX_BATCH);
+    send(batch, useBeacon).then(function () {
+      backoff = 1000;
+      if (queue.length) schedule(0);
+    }, function () {
+      queue = batch.concat(queue); // same event ids: the server counts them once
+      backoff = Math.min(backoff * 2, 60000);
+      schedule(backoff);
+    });
+  }
+
+  function schedule(delay) {
+    if (timer) window.clearTimeout(timer);
+    timer = window.setTimeout(function () { timer = null; flush(false); }, delay);
+  }
+
+  function track(name, options) {
+    if (!config) throw new Error("ump.init() first");
+    options = options || {};
+    var state = load();
+    var event = {
+      event_id: uuid(),
+      event_name: name,
+      timestamp: new Date().toISOString(),
+      platform: "web",
+      device_ids: { web_id: state.webId },
+      session_id: state.sessionId,
+      locale: navigator.language ? navigator.language.slice(0, 35) : undefined,
+      attribution: state.firstTouch || {},
+      properties: options.properties || {},
+      consent: config.consent !== false,
+    };
+    if (options.userId) event.user_id = String(options.userId);
+    if (options.revenue != null) { event.revenue = options.revenue; event.currency = options.currency; }
+    queue.push(event);
+    if (queue.length >= MAX_BATCH) flush(false); else if (!timer) schedule(FLUSH_MS);
+  }
+
+  function init(options) {
+    config = { apiKey: options.apiKey, endpoint: (options.endpoint || "").replace(/\/$/, ""), consent: options.consent };
+    var state = load();
+    state.webId = state.webId || uuid();
+    var now = Date.now();
+    if (!state.sessionId || now - (state.lastSeen || 0) > 30 * 60 * 1000) state.sessionId = uuid();
+    state.lastSeen = now;
+    var touch = touchFromUrl(window.location.href);
+    if (touch && !state.firstTouch) state.firstTouch = touch; // first touch wins, as attribution expects
+    save(state);
+    if (options.pageViews !== false) track("page_view", { properties: { path: window.location.pathname.slice(0, 1024) } });
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "hidden") flush(true);
+    });
+  }
+
+  window.ump = { init: init, track: track, flush: function () { flush(false); } };
+})(window);
