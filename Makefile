@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format migrate clean
+.PHONY: install run test lint format migrate bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,15 @@ run: migrate
 ## make test: install and run the whole test suite
 test: $(VENV)/.installed
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## make bench: throughput and latency ratios against bare endpoints; writes BENCHMARKS.md
+bench: $(VENV)/.installed
+	command -v wrk >/dev/null && command -v hey >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk hey)
+	$(BIN)/python -m events.benchmarks.run
+
+## make soak: the long fault tests (200k events through a consumer killed again and again)
+soak: $(VENV)/.installed
+	SOAK_EVENTS=200000 $(BIN)/pytest -x tests/test_ingestion_faults.py -k killing
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -229,6 +229,8 @@ INGEST_MAX_PAST_DAYS = env.int("INGEST_MAX_PAST_DAYS", default=30)
 INGEST_MAX_FUTURE_SECONDS = env.int("INGEST_MAX_FUTURE_SECONDS", default=600)
 INGEST_SIGNATURE_TOLERANCE_SECONDS = 300
 INGEST_RATE_LIMIT_PER_KEY = env.int("INGEST_RATE_LIMIT_PER_KEY", default=600_000)  # requests per minute
+# Bare parse-only endpoints for `make bench` (never on in production).
+BENCHMARK_ENDPOINTS = env.bool("BENCHMARK_ENDPOINTS", default=False) and not PRODUCTION
 # Port of the consumer's own /metrics (manage.py consume_events); 0 turns it off.
 CONSUMER_METRICS_PORT = env.int("METRICS_PORT", default=9101)
 

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -21,3 +22,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("django_prometheus.urls")),
 ]
+
+if settings.BENCHMARK_ENDPOINTS:
+    from events.benchmarks import views as bare
+
+    urlpatterns += [path("bench/parse", bare.bare_parse), path("bench/redirect/<str:code>", bare.bare_redirect)]

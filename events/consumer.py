@@ -49,7 +49,8 @@ def _token(kind: str, identities: Sequence[str]) -> str:
     return f"{kind}:{digest}"
 
 
-def dead_letter(topic: str, failures: list[tuple[Delivery, str]]) -> None:
+def dead_letter(topic: str, failures: list[tuple[Delivery, bytes, str]]) -> None:
+    """Keep each row that cannot be stored, with its message's position and the reason."""
     if not failures:
         return
     now = dt.datetime.now(dt.UTC)
@@ -60,11 +61,11 @@ def dead_letter(topic: str, failures: list[tuple[Delivery, str]]) -> None:
             "partition": d.partition,
             "offset": d.offset,
             "message_key": d.key,
-            "payload": d.value.decode("utf-8", "replace"),
+            "payload": payload.decode("utf-8", "replace"),
             "reason": reason[:2000],
             "failed_at": now,
         }
-        for d, reason in failures
+        for d, payload, reason in failures
     ]
     clickhouse.insert(
         "dead_letters",
@@ -72,11 +73,11 @@ def dead_letter(topic: str, failures: list[tuple[Delivery, str]]) -> None:
         columns=list(rows[0]),
         tag="consumer.dead_letters",
         deduplication_token=_token(
-            f"dead:{topic}", [f"{d.partition}:{d.offset}:{d.key}:{d.value!r}" for d, _ in failures]
+            f"dead:{topic}", [f"{d.partition}:{d.offset}:{d.key}:{p!r}" for d, p, _ in failures]
         ),
     )
     DEAD_LETTERED.labels(topic).inc(len(rows))
-    logger.warning("dead-lettered %d message(s) of %s; first reason: %s", len(rows), topic, failures[0][1])
+    logger.warning("dead-lettered %d row(s) of %s; first reason: %s", len(rows), topic, failures[0][2])
 
 
 class TableWriter:
@@ -88,6 +89,7 @@ class TableWriter:
         self.row_type, self.id_column = ROW_TYPES[topic]
         self.columns = list(self.row_type.__struct_fields__)
         self.decoder = msgspec.json.Decoder(self.row_type)
+        self.encode = msgspec.json.Encoder().encode
 
     def _stored_ids(self, rows: list) -> set[tuple[str, str]]:
         pairs = [(str(r.app_id), str(getattr(r, self.id_column))) for r in rows]
@@ -113,10 +115,11 @@ class TableWriter:
         caller to retry; rows ClickHouse refuses outright are dead-lettered one by one."""
         decoded, failures = [], []
         for delivery in deliveries:
-            try:
-                decoded.append((delivery, self.decoder.decode(delivery.value)))
-            except (msgspec.ValidationError, msgspec.DecodeError) as error:
-                failures.append((delivery, f"message does not fit {self.table}: {error}"))
+            for line in delivery.value.split(b"\n"):
+                try:
+                    decoded.append((delivery, self.decoder.decode(line)))
+                except (msgspec.ValidationError, msgspec.DecodeError) as error:
+                    failures.append((delivery, line, f"row does not fit {self.table}: {error}"))
         unique: dict[tuple[str, str], tuple] = {}
         for delivery, row in decoded:
             unique.setdefault((str(row.app_id), str(getattr(row, self.id_column))), (delivery, row))
@@ -134,7 +137,7 @@ class TableWriter:
                         self._insert([row], _token(self.table, [":".join(key)]))
                         stored += 1
                     except clickhouse.QueryError as error:
-                        failures.append((delivery, f"ClickHouse refused the row: {error}"))
+                        failures.append((delivery, self.encode(row), f"ClickHouse refused the row: {error}"))
         dead_letter(self.topic, failures)
         ROWS_STORED.labels(self.topic).inc(stored)
         return stored

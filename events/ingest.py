@@ -109,7 +109,7 @@ def ingest_events(*, principal: ApiKeyPrincipal, body: bytes, ip: str | None, us
         raise BadRequest(f"At most {settings.INGEST_MAX_EVENTS_PER_BATCH} events per request.", status=413)
     received_at = dt.datetime.now(dt.UTC)
     app_id = str(principal.app_id)
-    outcome, messages = Outcome(), []
+    outcome, lines = Outcome(), []
     for index, raw in enumerate(batch.events):
         try:
             row = event_row(
@@ -119,7 +119,7 @@ def ingest_events(*, principal: ApiKeyPrincipal, body: bytes, ip: str | None, us
             outcome.rejected.append({"index": index, "reason": _reason(error)})
             continue
         outcome.accepted.append(row["event_id"])
-        messages.append(Message(key=row["event_id"], value=_encoder.encode(row)))
-    if messages:
-        publish(topics.EVENTS, messages)
+        lines.append(_encoder.encode(row))
+    if lines:
+        publish(topics.EVENTS, [Message(key=outcome.accepted[0], value=b"\n".join(lines))])
     return outcome

@@ -1,19 +1,20 @@
 """Privacy at the edge, applied before anything reaches the bus, a database or a log.
 
 * IP addresses are truncated (IPv4 to /24, IPv6 to /48 by default); the raw address is dropped.
-* ``user_id`` and device ids are pseudonymised with a keyed HMAC scoped to the app, so the same
+* ``user_id`` and device ids are pseudonymised with keyed BLAKE2b (a MAC) scoped to the app, so the same
   device still matches across its clicks and installs, but the value cannot be reversed or linked
   across apps without PSEUDONYMIZATION_KEY.
 * Without consent, no identifier is kept at all.
 """
 
+import functools
 import hashlib
-import hmac
 import ipaddress
 
 from django.conf import settings
 
 
+@functools.lru_cache(maxsize=65_536)
 def truncate_ip(raw: str | None) -> str:
     """The network prefix of ``raw`` (e.g. 203.0.113.0), or "" when it is not an IP address."""
     if not raw:
@@ -33,4 +34,4 @@ def pseudonymize(app_id: str, kind: str, value: str | None) -> str:
     if not value:
         return ""
     message = f"{app_id}\x1f{kind}\x1f{value.strip().lower()}".encode()
-    return hmac.new(settings.PSEUDONYMIZATION_KEY_BYTES, message, hashlib.sha256).hexdigest()[:32]
+    return hashlib.blake2b(message, key=settings.PSEUDONYMIZATION_KEY_BYTES[:64], digest_size=16).hexdigest()

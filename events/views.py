@@ -185,7 +185,7 @@ def touchpoints_s2s(request):
         if len(batch.touchpoints) > settings.INGEST_MAX_EVENTS_PER_BATCH:
             raise ingest.BadRequest(f"At most {settings.INGEST_MAX_EVENTS_PER_BATCH} touchpoints per request.", 413)
         received_at = dt.datetime.now(dt.UTC)
-        accepted, rejected, messages = [], [], []
+        accepted, rejected, lines = [], [], []
         for index, raw in enumerate(batch.touchpoints):
             try:
                 touch = _touch.decode(raw)
@@ -211,9 +211,9 @@ def touchpoints_s2s(request):
                 rejected.append({"index": index, "reason": str(error)})
                 continue
             accepted.append(row["touch_id"])
-            messages.append(Message(key=row["touch_id"], value=_json.encode(row)))
-        if messages:
-            publish(topics.TOUCHPOINTS, messages)
+            lines.append(_json.encode(row))
+        if lines:
+            publish(topics.TOUCHPOINTS, [Message(key=accepted[0], value=b"\n".join(lines))])
         return accepted, rejected
 
     return _ingest(request, handle)

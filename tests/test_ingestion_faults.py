@@ -176,7 +176,7 @@ def test_killing_the_consumer_repeatedly_loses_and_duplicates_nothing(tmp_path, 
     assert kills == 3
     assert len(set(accepted)) == total
     assert stored == f"[({total}, {total})]"  # every accepted event once: nothing lost, nothing doubled
-    dead = _query_store(env, "SELECT count() FROM dead_letters")
+    dead = _query_store(env, f"SELECT count() FROM dead_letters WHERE position(payload, '{app.id}') > 0")
     assert dead == "[(0,)]"
     hourly = _query_store(env, f"SELECT sum(events) FROM events_hourly WHERE app_id = '{uuid.UUID(str(app.id))}'")
     assert hourly == f"[({total},)]"  # the dashboards' pre-aggregates are exact too

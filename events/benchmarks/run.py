@@ -1,0 +1,278 @@
+"""`make bench`: ingestion, click redirect and consumer throughput, each as a ratio to a bare endpoint
+measured in the same run on the same server stack. Writes BENCHMARKS.md.
+
+The server (gunicorn) is pinned to core 0 and the load generators (wrk, hey) to core 1. Every figure
+is a ratio against the bare parse-only endpoint measured minutes apart on the same machine, so a
+noisy machine moves both sides together.
+"""
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+PORT = 18500
+BASE = f"http://127.0.0.1:{PORT}"
+
+
+def run(cmd, env, **kwargs) -> str:
+    return subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, text=True, **kwargs).stdout
+
+
+def manage_shell(env, code: str) -> str:
+    return run([PYTHON, "manage.py", "shell", "-c", code], env).strip().splitlines()[-1]
+
+
+def event(i: int) -> dict:
+    return {
+        "event_id": str(uuid.uuid4()),
+        "event_name": "purchase" if i % 10 == 0 else "session_start",
+        "timestamp": dt.datetime.now(dt.UTC).isoformat(),
+        "device_ids": {"idfa": str(uuid.uuid4())},
+        "user_id": f"user-{i}",
+        "platform": "ios",
+        "app_version": "3.2.0",
+        "attribution": {"source": "meta", "campaign": "spring"},
+        "properties": {"level": str(i % 50), "screen": "shop"},
+        **({"revenue": 4.99, "currency": "USD"} if i % 10 == 0 else {}),
+    }
+
+
+def wrk(url: str, script: Path | None, seconds: int, connections: int) -> tuple[float, float]:
+    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    cmd += (["-s", str(script)] if script else []) + [url]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        raise RuntimeError(f"{url}: {non2xx.group(1)} failed requests\n{out}")
+    return rps, _ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1))
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def hey_p99(url: str, rate: float, seconds: int, body: Path | None, key: str | None) -> float:
+    workers = 8
+    cmd = [
+        "taskset",
+        "-c",
+        "1",
+        "hey",
+        "-z",
+        f"{seconds}s",
+        "-c",
+        str(workers),
+        "-q",
+        f"{max(rate / workers, 1):.0f}",
+        "-disable-redirects",
+    ]
+    if body:
+        cmd += ["-m", "POST", "-T", "application/json", "-D", str(body), "-H", f"X-Api-Key: {key}"]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    return float(re.search(r"99%+ in ([\d.]+) secs", out).group(1)) * 1000
+
+
+def lua_post(path: Path, body: Path, key: str) -> Path:
+    path.write_text(
+        f'wrk.method = "POST"\nwrk.body = io.open("{body}", "rb"):read("*a")\n'
+        f'wrk.headers["Content-Type"] = "application/json"\nwrk.headers["X-Api-Key"] = "{key}"\n'
+    )
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
+    args = parser.parse_args()
+    for tool in ("wrk", "hey", "taskset"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is missing: apt-get install -y wrk hey util-linux")
+
+    work = Path(tempfile.mkdtemp(prefix="ump-bench-"))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS", "CLICKHOUSE_URL"}
+    }
+    env.update(
+        {
+            "VAR_DIR": str(work),
+            "BENCHMARK_ENDPOINTS": "1",
+            "RUN_BACKGROUND_JOBS": "0",
+            "DEBUG": "0",
+            "LOG_LEVEL": "WARNING",
+            "INGEST_RATE_LIMIT_PER_KEY": "100000000",
+        }
+    )
+    run([PYTHON, "manage.py", "migrate", "-v0"], env)
+    run([PYTHON, "manage.py", "migrate_clickhouse"], env)
+    setup = (
+        "from accounts.models import User; from apps_registry import services, keys, links;"
+        "u = User.objects.create_superuser(email='bench@example.com', password=None);"
+        "a = services.app_create(owner=u, name='bench');"
+        "k = keys.api_key_create(app=a, created_by=u)[1];"
+        "l = links.link_create(app=a, created_by=u, name='l', media_source='meta', web_url='https://example.com/');"
+        "print(k + ' ' + l.code)"
+    )
+    key, code = manage_shell(env, setup).split()
+    batch, single = work / "batch100.json", work / "single.json"
+    batch.write_text(json.dumps({"events": [event(i) for i in range(100)]}))
+    single.write_text(json.dumps({"events": [event(0)]}))
+    post_batch, post_single = lua_post(work / "batch.lua", batch, key), lua_post(work / "single.lua", single, key)
+
+    server = subprocess.Popen(
+        [
+            "taskset",
+            "-c",
+            "0",
+            str(Path(PYTHON).parent / "gunicorn"),
+            "attribution.wsgi:application",
+            "-b",
+            f"127.0.0.1:{PORT}",
+            "-w",
+            "2",
+            "--threads",
+            "1",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{BASE}/health/live", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        s, c = args.seconds, args.connections
+        results = {
+            "bare_batch": wrk(f"{BASE}/bench/parse", post_batch, s, c),
+            "events_batch": wrk(f"{BASE}/api/events", post_batch, s, c),
+            "bare_single": wrk(f"{BASE}/bench/parse", post_single, s, c),
+            "events_single": wrk(f"{BASE}/api/events", post_single, s, c),
+            "bare_redirect": wrk(f"{BASE}/bench/redirect/{code}", None, s, c),
+            "click": wrk(f"{BASE}/c/{code}", None, s, c),
+        }
+        half_single = hey_p99(f"{BASE}/api/events", results["events_single"][0] / 2, s, single, key)
+        half_click = hey_p99(f"{BASE}/c/{code}", results["click"][0] / 2, s, None, None)
+        memory_kb = []
+        for pid in subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split():
+            status = Path(f"/proc/{pid}/status").read_text()
+            memory_kb.append(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+    consumer = json.loads(manage_shell(env, CONSUMER_BENCH))
+    write_report(args, results, half_single, half_click, memory_kb, consumer)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+CONSUMER_BENCH = """
+import json, time, msgspec
+from attribution import clickhouse
+from events.bus import get_bus
+from events.consumer import TopicConsumer, consumer_group
+from events.models import OutboxMessage
+from events.rows import EventRow
+from events.topics import EVENTS
+pending = OutboxMessage.objects.filter(topic=EVENTS).count()
+sample = [msgspec.structs.asdict(msgspec.json.decode(bytes(p), type=EventRow))
+          for p in OutboxMessage.objects.filter(topic=EVENTS).order_by('id').values_list('payload', flat=True)[:100000]]
+clickhouse.execute('CREATE TABLE IF NOT EXISTS events_raw_bench AS events', tag='bench')
+columns = list(EventRow.__struct_fields__)
+started = time.perf_counter()
+for i in range(0, len(sample), 10000):
+    clickhouse.insert('events_raw_bench', sample[i:i + 10000], columns=columns, tag='bench.raw')
+raw_rate = len(sample) / (time.perf_counter() - started)
+consumer = TopicConsumer(get_bus().subscribe(EVENTS, consumer_group(EVENTS)), EVENTS, batch_size=10000, max_wait=0.2)
+started = time.perf_counter()
+stored = consumer.drain(max_seconds=600)
+elapsed = time.perf_counter() - started
+print(json.dumps({"pending": pending, "stored": stored, "rate": stored / elapsed, "raw_rate": raw_rate}))
+"""
+
+
+def write_report(args, results, half_single, half_click, memory_kb, consumer) -> None:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    ratio = lambda a, b: results[a][0] / results[b][0]  # noqa: E731
+    rows = [
+        ("100-event batches, bare parse-only", results["bare_batch"], None, ""),
+        (
+            "100-event batches, POST /api/events (outbox, durable)",
+            results["events_batch"],
+            ratio("events_batch", "bare_batch"),
+            "≥ 0.5",
+        ),
+        ("single event, bare parse-only", results["bare_single"], None, ""),
+        ("single event, POST /api/events", results["events_single"], ratio("events_single", "bare_single"), "≥ 0.6"),
+        ("GET bare redirect", results["bare_redirect"], None, ""),
+        ("GET /c/<code> click redirect", results["click"], ratio("click", "bare_redirect"), "≥ 0.7"),
+    ]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Command: `make bench` (`python -m events.benchmarks.run --seconds {args.seconds} --connections {args.connections}`)",
+        f"Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC. Machine: {os.cpu_count()} cores ({cpu}), "
+        f"{round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB RAM.",
+        "",
+        "Server: gunicorn, 2 sync workers, pinned to core 0 (`taskset -c 0`); embedded default (SQLite outbox as the",
+        "durable bus, each request's events committed before 202). Load: wrk (1 thread, "
+        f"{args.connections} connections, {args.seconds} s) and hey (fixed rate) pinned to core 1.",
+        "",
+        "| measurement | requests/s | events/s | p99 ms (saturated) | ratio to bare | target |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, (rps, p99), rel, target in rows:
+        per = 100 if "100-event" in name else 1
+        met = "" if rel is None else (f"{rel:.2f} {'✅' if rel >= float(target[2:]) else '❌'}")
+        lines.append(f"| {name} | {rps:,.0f} | {rps * per:,.0f} | {p99:.1f} | {met} | {target} |")
+    lines += [
+        "",
+        f"p99 at half the maximum rate (hey, fixed rate): single event {half_single:.1f} ms (target ≤ 10 ms "
+        f"{'✅' if half_single <= 10 else '❌'}), click redirect {half_click:.1f} ms (target ≤ 5 ms "
+        f"{'✅' if half_click <= 5 else '❌'}).",
+        "",
+        f"Consumer into ClickHouse (chdb), from the outbox filled above: {consumer['stored']:,} events at "
+        f"{consumer['rate']:,.0f} events/s; a raw insert of the same rows (10k-row batches) ran at "
+        f"{consumer['raw_rate']:,.0f} rows/s: ratio {consumer['rate'] / consumer['raw_rate']:.2f} "
+        f"(targets ≥ 100k events/s {'✅' if consumer['rate'] >= 100_000 else '❌'}, ≥ 0.8 x raw "
+        f"{'✅' if consumer['rate'] >= 0.8 * consumer['raw_rate'] else '❌'}).",
+        "",
+        f"Peak memory (VmHWM) of the web workers under this load: {', '.join(f'{kb / 1024:.0f} MiB' for kb in memory_kb)}.",
+    ]
+    Path(args.output).write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
