@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 
+from attribution.admin import ReadOnlyAdmin
+
 from .models import SecurityEvent, User
 
 
@@ -47,19 +49,10 @@ UserAdmin.actions = [unlock_sign_in]
 
 
 @admin.register(SecurityEvent)
-class SecurityEventAdmin(admin.ModelAdmin):
+class SecurityEventAdmin(ReadOnlyAdmin):
     """Read-only: the security log is append-only; nobody edits or deletes it, here or anywhere."""
 
     list_display = ("timestamp", "action", "success", "user_email", "resource", "ip")
     list_filter = ("action", "success")
     search_fields = ("user_email", "resource", "ip")
     date_hierarchy = "timestamp"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

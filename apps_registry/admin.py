@@ -1,6 +1,8 @@
 from django.contrib import admin
 from guardian.admin import GuardedModelAdmin
 
+from attribution.admin import ReadOnlyAdmin
+
 from . import keys
 from .models import AdSpend, ApiKey, App, AppPlatform, AttributionSettings, TrackingLink
 
@@ -51,7 +53,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(AttributionSettings)
-class AttributionSettingsAdmin(admin.ModelAdmin):
+class AttributionSettingsAdmin(ReadOnlyAdmin):
     """History of every app's attribution rules (read-only: changes are new versions via the API)."""
 
     list_display = (
@@ -65,15 +67,6 @@ class AttributionSettingsAdmin(admin.ModelAdmin):
     )
     list_filter = ("default_model", "fraud_policy")
     search_fields = ("app__name",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(TrackingLink)

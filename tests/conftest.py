@@ -185,3 +185,13 @@ def pytest_sessionstart(session):
     if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and test_name:
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{test_name}{suffix}").unlink(missing_ok=True)
+
+
+def database_url() -> str:
+    """The test database as a URL, for a second process to open."""
+    from django.db import connection
+
+    params = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{params['NAME']}"
+    return f"postgres://{params['USER']}:{params['PASSWORD']}@{params['HOST']}:{params['PORT']}/{params['NAME']}"

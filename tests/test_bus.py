@@ -12,13 +12,12 @@ import time
 import uuid
 
 import pytest
-from django.db import connection
 
 from events.bus import BusUnavailable, Message, publish
 from events.bus.kafka import KafkaBus
 from events.bus.outbox import OutboxBus
 from events.models import OutboxMessage
-from tests.conftest import PROJECT_DIR, free_port
+from tests.conftest import PROJECT_DIR, database_url, free_port
 
 
 def messages(count: int, prefix: str = "m") -> list[Message]:
@@ -43,14 +42,6 @@ def start_worker(topic: str, group: str, count: int, env: dict[str, str]) -> sub
     line = worker.stdout.readline().strip()
     assert line == f"RECEIVED {count}", f"worker said {line!r}"
     return worker
-
-
-def database_url() -> str:
-    """The test database, as a URL another process can open."""
-    params = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{params['NAME']}"
-    return f"postgres://{params['USER']}:{params['PASSWORD']}@{params['HOST']}:{params['PORT']}/{params['NAME']}"
 
 
 # --- outbox -------------------------------------------------------------------------------------

@@ -10,12 +10,11 @@ import uuid
 
 import orjson
 import pytest
-from django.db import connection
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from tests.conftest import PROJECT_DIR, free_port
+from tests.conftest import PROJECT_DIR, database_url, free_port
 from tests.ingestion import app_with_key, event, post_events
 
 pytestmark = pytest.mark.django_db
@@ -130,15 +129,9 @@ def test_killing_the_consumer_repeatedly_loses_and_duplicates_nothing(tmp_path, 
     """Bounded here (20k events, 3 kills); `make soak` runs it with SOAK_EVENTS=200000."""
     total = int(os.environ.get("SOAK_EVENTS", "20000"))
     app, raw_key = app_with_key()
-    params = connection.settings_dict
-    database_url = (
-        f"sqlite:///{params['NAME']}"
-        if connection.vendor == "sqlite"
-        else f"postgres://{params['USER']}:{params['PASSWORD']}@{params['HOST']}:{params['PORT']}/{params['NAME']}"
-    )
     env = {
         **os.environ,
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": database_url(),
         "VAR_DIR": str(tmp_path),
         "OUTBOX_LEASE_SECONDS": "2",
         "REDIS_URL": "",
