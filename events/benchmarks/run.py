@@ -148,7 +148,7 @@ def main() -> None:
             "-b",
             f"127.0.0.1:{PORT}",
             "-w",
-            "2",
+            "1",
             "--threads",
             "1",
             "--log-level",
@@ -255,7 +255,8 @@ def write_report(args, results, half_single, half_click, memory_kb, consumer) ->
         f"Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC. Machine: {os.cpu_count()} cores ({cpu}), "
         f"{round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB RAM.",
         "",
-        "Server: gunicorn, 2 sync workers, pinned to core 0 (`taskset -c 0`); embedded default (SQLite outbox as the",
+        "Server: gunicorn, 1 sync worker (the embedded default is one process: chdb and SQLite have one writer),",
+        "pinned to core 0 (`taskset -c 0`); SQLite outbox as the",
         "durable bus, each request's events committed before 202). Load: wrk (1 thread, "
         f"{args.connections} connections, {args.seconds} s) and hey (fixed rate) pinned to core 1.",
         "",
