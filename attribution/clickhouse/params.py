@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-_ESCAPES = {
+_ESCAPE_CHARS = {
     "\\": "\\\\",
     "\t": "\\t",
     "\n": "\\n",
@@ -20,11 +20,12 @@ _ESCAPES = {
     "\b": "\\b",
     "\f": "\\f",
 }
-_QUOTED_ESCAPES = {**_ESCAPES, "'": "\\'"}
+_ESCAPES = str.maketrans(_ESCAPE_CHARS)
+_QUOTED_ESCAPES = str.maketrans({**_ESCAPE_CHARS, "'": "\\'"})
 
 
-def _escape(text: str, table: Mapping[str, str]) -> str:
-    return "".join(table.get(char, char) for char in text)
+def _escape(text: str, table: dict[int, str]) -> str:
+    return text.translate(table)
 
 
 def _scalar_text(value: Any) -> str:
