@@ -294,3 +294,22 @@ def test_browsers_get_cors_answers_and_beacons_may_carry_the_key_in_the_url(app_
         f"/api/events?api_key={app_key[1]}", orjson.dumps({"events": [event()]}), content_type="text/plain"
     )
     assert beacon.status_code == 202 and beacon["Access-Control-Allow-Origin"] == "*"
+
+
+def test_dead_letters_can_be_replayed_after_a_fix(store_all):
+    from django.core.management import call_command
+
+    app, _ = app_with_key()
+    row_id = uuid.uuid4()
+    broken = {"app_id": str(app.id), "event_id": str(row_id), "event_name": "open"}  # fields missing
+    get_bus().publish(topics.EVENTS, [Message(key="broken", value=orjson.dumps(broken))])
+    pending = "SELECT count() FROM dead_letters FINAL WHERE replayed_at IS NULL AND position(payload, {a:String}) > 0"
+
+    def dead_letters() -> int:
+        return clickhouse.execute(pending, {"a": str(row_id)}, tag="t").scalar()
+
+    store_all(until=lambda: dead_letters() == 1)
+    call_command("replay_dead_letters", topic=topics.EVENTS)
+    assert dead_letters() == 0
+    store_all(until=lambda: dead_letters() == 1)  # still does not fit: dead-lettered anew, never lost
+    assert dead_letters() == 1
