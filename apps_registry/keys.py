@@ -4,10 +4,10 @@ A key is ``ump_<prefix>_<secret>``: 8 random base62 characters of prefix (the lo
 in lists) and 32 random bytes of secret (256 bits). Only SHA-256 of the whole key is stored; the key
 itself is returned once, by ``api_key_create``.
 
-``authenticate_api_key`` is what the ingestion endpoint calls. Verified keys are cached for
-``API_KEY_CACHE_SECONDS``; revoking or rotating deletes the cache entry at once, so a revoked key is
-refused immediately by the process that revoked it and by every process sharing its cache (Redis),
-and within API_KEY_CACHE_SECONDS by processes with a private cache.
+``authenticate_api_key`` is what the ingestion endpoint calls. A verified key is remembered in the
+process for ``API_KEY_CACHE_SECONDS`` (no cache round trip on the hot path), then in the shared cache.
+Revoking marks the key in the shared cache and forgets it in the revoking process at once, so a revoked
+key is refused immediately there and within API_KEY_CACHE_SECONDS everywhere else.
 """
 
 import datetime as dt
@@ -15,6 +15,8 @@ import hashlib
 import hmac
 import secrets
 import string
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -29,6 +31,8 @@ from .models import ApiKey, App
 
 _ALPHABET = string.ascii_letters + string.digits
 _LAST_USED_RESOLUTION_SECONDS = 60
+_local: dict[str, tuple["ApiKeyPrincipal", str, float]] = {}  # key hash -> (principal, prefix, expiry)
+_local_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -64,9 +68,22 @@ def api_key_create(*, app: App, created_by: User | None, name: str = "") -> tupl
     return key, raw_key
 
 
+def _forget_locally(prefix: str) -> None:
+    with _local_lock:
+        for digest in [d for d, (_, p, _) in _local.items() if p == prefix]:
+            del _local[digest]
+
+
+def forget_all_locally() -> None:
+    """Drop this process's memory of verified keys (as API_KEY_CACHE_SECONDS passing would)."""
+    with _local_lock:
+        _local.clear()
+
+
 def _forget(key: ApiKey) -> None:
     # Cached principals are keyed by the key, which we no longer know: mark the prefix revoked instead,
     # for longer than any cached principal can live.
+    _forget_locally(key.prefix)
     cache.set(f"apikey:revoked:{key.prefix}", True, timeout=settings.API_KEY_CACHE_SECONDS * 2 + 60)
 
 
@@ -97,11 +114,16 @@ def authenticate_api_key(raw_key: str) -> ApiKeyPrincipal | None:
     if split is None:
         return None
     prefix, _ = split
+    digest = _hash(raw_key)
+    remembered = _local.get(digest)
+    if remembered is not None and remembered[2] > time.monotonic():
+        return remembered[0]
     cached = cache.get_many([_cache_key(raw_key), f"apikey:revoked:{prefix}"])
     if cached.get(f"apikey:revoked:{prefix}"):
         return None
     principal = cached.get(_cache_key(raw_key))
     if principal is not None:
+        _remember(digest, principal, prefix, settings.API_KEY_CACHE_SECONDS)
         return principal
     key = ApiKey.objects.select_related("app").filter(prefix=prefix).first()
     now = timezone.now()
@@ -114,8 +136,16 @@ def authenticate_api_key(raw_key: str) -> ApiKeyPrincipal | None:
     if key.expires_at is not None:
         ttl = max(1, min(ttl, int((key.expires_at - now).total_seconds())))
     cache.set(_cache_key(raw_key), principal, timeout=ttl)
+    _remember(digest, principal, prefix, ttl)
     _touch(key, now)
     return principal
+
+
+def _remember(digest: str, principal: ApiKeyPrincipal, prefix: str, ttl: float) -> None:
+    with _local_lock:
+        if len(_local) > 10_000:
+            _local.clear()
+        _local[digest] = (principal, prefix, time.monotonic() + ttl)
 
 
 def signing_secret(*, app_id: uuid.UUID, version: int) -> str:
