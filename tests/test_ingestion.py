@@ -228,9 +228,9 @@ def test_signatures_when_required():
     assert signed(app, raw_key, [event(event_name="open")], tamper=True).status_code == 401  # bad
     assert signed(app, raw_key, [event()], at=time.time() - 301).status_code == 401  # stale
     assert signed(app, raw_key, [event()], secret="another secret").status_code == 401  # wrong secret
-    body = [event()]
-    assert signed(app, raw_key, body).status_code == 202
-    replay = signed(app, raw_key, body)
+    body, at = [event()], time.time()
+    assert signed(app, raw_key, body, at=at).status_code == 202
+    replay = signed(app, raw_key, body, at=at)  # the very same request again
     assert replay.status_code == 409 and "replay" in replay.json()["error"]
 
 
