@@ -73,10 +73,6 @@ def succeeded(*, email: str, ip: str | None) -> None:
         logger.error("sign-in guard could not reset counters (cache): %s", error)
 
 
-def is_locked(*, email: str) -> bool:
-    return (cache.get(_account_key(email)) or 0) > settings.LOGIN_MAX_FAILURES_PER_ACCOUNT
-
-
 def unlock(*, email: str | None = None, ip: str | None = None) -> None:
     if email:
         cache.delete(_account_key(email))

@@ -137,9 +137,6 @@ class EmbeddedBackend:
             except RuntimeError as error:
                 raise _typed_error(error) from error
 
-    def server_version(self) -> str:
-        return self.query("SELECT version()", {}, timeout=5, tag="version").scalar()
-
     def close(self) -> None:
         with self._lock:
             if self._session is not None:

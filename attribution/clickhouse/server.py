@@ -164,9 +164,6 @@ class ServerBackend:
         except (*_CONNECTION_ERRORS, driver_errors.Error) as error:
             raise _typed_error(error) from error
 
-    def server_version(self) -> str:
-        return self.query("SELECT version()", {}, timeout=5, tag="version").scalar()
-
     def close(self) -> None:
         with self._clients_lock:
             for client in self._clients:

@@ -40,9 +40,6 @@ class OutboxBus:
         except DatabaseError as error:
             raise BusUnavailable(f"Outbox table unreachable: {error}") from error
 
-    def pending(self, topic: str) -> int:
-        return OutboxMessage.objects.filter(topic=topic).count()
-
 
 class OutboxSubscription:
     """Leases batches of one topic. The outbox has no consumer groups: one logical consumer per topic."""
