@@ -81,7 +81,7 @@ class Consumer:
 
     def __init__(self, env: dict):
         self.port = free_port()
-        command = ["manage.py", "consume_events", "--metrics-port", str(self.port), "--batch-size", "2000"]
+        command = ["manage.py", "consume_events", "--metrics-port", str(self.port), "--batch-size", "20"]
         self.process = subprocess.Popen(
             [sys.executable, *command], cwd=PROJECT_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )

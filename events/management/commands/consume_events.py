@@ -18,7 +18,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--topic", action="append", choices=sorted(TABLES), help="Default: every topic.")
-        parser.add_argument("--batch-size", type=int, default=10_000)
+        parser.add_argument(
+            "--batch-size", type=int, default=100, help="Messages per batch (each carries one request's rows)."
+        )
         parser.add_argument("--max-wait", type=float, default=1.0, help="Seconds to fill a batch.")
         parser.add_argument("--metrics-port", type=int, default=settings.CONSUMER_METRICS_PORT, help="0: off.")
 
