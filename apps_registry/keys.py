@@ -13,6 +13,7 @@ key is refused immediately there and within API_KEY_CACHE_SECONDS everywhere els
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import secrets
 import string
 import threading
@@ -29,6 +30,7 @@ from accounts.models import User
 
 from .models import ApiKey, App
 
+logger = logging.getLogger(__name__)
 _ALPHABET = string.ascii_letters + string.digits
 _LAST_USED_RESOLUTION_SECONDS = 60
 _local: dict[str, tuple["ApiKeyPrincipal", str, float]] = {}  # key hash -> (principal, prefix, expiry)
@@ -118,7 +120,11 @@ def authenticate_api_key(raw_key: str) -> ApiKeyPrincipal | None:
     remembered = _local.get(digest)
     if remembered is not None and remembered[2] > time.monotonic():
         return remembered[0]
-    cached = cache.get_many([_cache_key(raw_key), f"apikey:revoked:{prefix}"])
+    try:
+        cached = cache.get_many([_cache_key(raw_key), f"apikey:revoked:{prefix}"])
+    except Exception as error:  # the database decides alone while the cache is down
+        logger.error("API key cache unavailable, checking the database: %s", error)
+        cached = {}
     if cached.get(f"apikey:revoked:{prefix}"):
         return None
     principal = cached.get(_cache_key(raw_key))
@@ -135,9 +141,12 @@ def authenticate_api_key(raw_key: str) -> ApiKeyPrincipal | None:
     ttl = settings.API_KEY_CACHE_SECONDS
     if key.expires_at is not None:
         ttl = max(1, min(ttl, int((key.expires_at - now).total_seconds())))
-    cache.set(_cache_key(raw_key), principal, timeout=ttl)
     _remember(digest, principal, prefix, ttl)
-    _touch(key, now)
+    try:
+        cache.set(_cache_key(raw_key), principal, timeout=ttl)
+        _touch(key, now)
+    except Exception as error:
+        logger.error("API key cache unavailable, not caching: %s", error)
     return principal
 
 

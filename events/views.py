@@ -18,6 +18,7 @@ import zlib
 
 import msgspec
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseNotFound, HttpResponseRedirect
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -36,6 +37,9 @@ from .touchpoints import destination, touch_row
 logger = logging.getLogger(__name__)
 _json = msgspec.json.Encoder()
 EVENTS_RESULT = Counter("unmogrowp_events_total", "Events received, by result.", ["result"])
+GUARD_UNAVAILABLE = Counter(
+    "unmogrowp_ingest_guard_unavailable_total", "Ingestion requests accepted without replay/rate checks."
+)
 TOUCHES = Counter("unmogrowp_touchpoints_total", "Touchpoints received, by type and result.", ["type", "result"])
 PIXEL = (
     b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,"
@@ -98,15 +102,25 @@ def _authenticate(request):
     return principal, None
 
 
+def _replay_mark(request) -> str | None:
+    signature = request.headers.get("X-Ump-Signature", "")
+    return f"ingest:sig:{signature.lower()}" if signature else None
+
+
 def _guard(request, principal, body: bytes) -> HttpResponse | None:
-    """Signature, replay and rate limit: one cache round trip."""
+    """Signature, replay and rate limit, in one cache round trip. Without the cache (Redis down) the
+    replay and rate checks are skipped rather than refusing data: logged and counted."""
     reason = _check_signature(request, principal, body)
     if reason:
         return _error(401, reason)
-    signature = request.headers.get("X-Ump-Signature", "")
-    window = int(time.time() // 60)
-    marks = [(f"ingest:sig:{signature.lower()}", 2 * settings.INGEST_SIGNATURE_TOLERANCE_SECONDS)] if signature else []
-    (count,), fresh = counters.hit([(f"ingest:rate:{principal.key_id}:{window}", 65)], marks)
+    mark = _replay_mark(request)
+    marks = [(mark, 2 * settings.INGEST_SIGNATURE_TOLERANCE_SECONDS)] if mark else []
+    try:
+        (count,), fresh = counters.hit([(f"ingest:rate:{principal.key_id}:{int(time.time() // 60)}", 65)], marks)
+    except Exception as error:
+        GUARD_UNAVAILABLE.inc()
+        logger.error("ingestion guard unavailable (cache), accepting without replay/rate checks: %s", error)
+        return None
     if marks and not fresh[0]:
         return _error(409, "This signed request was already received (replay).")
     if count > settings.INGEST_RATE_LIMIT_PER_KEY:
@@ -128,6 +142,8 @@ def _ingest(request, handler) -> HttpResponse:
         return _error(error.status, str(error))
     except BusUnavailable as error:
         logger.error("ingestion refused, bus unavailable: %s", error)
+        if mark := _replay_mark(request):
+            cache.delete(mark)  # nothing was accepted: the client's retry of this request must not be a "replay"
         return _error(503, "Temporarily unable to store events; retry later.", Retry_After=str(RETRY_AFTER_SECONDS))
     body = {"accepted": len(accepted), "rejected": rejected, "ids": accepted}
     return HttpResponse(_json.encode(body), status=202, content_type="application/json")

@@ -313,3 +313,32 @@ def test_dead_letters_can_be_replayed_after_a_fix(store_all):
     assert dead_letters() == 0
     store_all(until=lambda: dead_letters() == 1)  # still does not fit: dead-lettered anew, never lost
     assert dead_letters() == 1
+
+
+def test_a_signed_request_refused_with_503_can_be_retried(settings):
+    app, raw_key = app_with_key(signing_policy="required")
+    body, at = [event()], time.time()
+    settings.KAFKA_BOOTSTRAP_SERVERS = "127.0.0.1:9"  # nothing listens: the bus cannot confirm
+    settings.KAFKA_DELIVERY_TIMEOUT_SECONDS = 0.5
+    assert signed(app, raw_key, body, at=at).status_code == 503
+    settings.KAFKA_BOOTSTRAP_SERVERS = ""
+    from events.bus import reset_bus
+
+    reset_bus()
+    assert signed(app, raw_key, body, at=at).status_code == 202  # the same request again: not a replay
+
+
+@pytest.mark.services
+def test_ingestion_keeps_accepting_when_redis_is_down(settings, redis_url):
+    from tests.conftest import free_port
+
+    _, raw_key = app_with_key()
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+        }
+    }
+    response = post_events(raw_key, [event()])
+    assert response.status_code == 202, response.content
