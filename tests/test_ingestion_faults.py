@@ -144,28 +144,32 @@ def test_killing_the_consumer_repeatedly_loses_and_duplicates_nothing(tmp_path, 
     )
 
     accepted, consumer, kills = [], Consumer(env), 0
-    batch_size, sent = 500, 0
-    while sent < total:
-        batch = [event(event_name="open", timestamp="2026-11-25T08:00:00Z") for _ in range(batch_size)]
-        response = post_events(raw_key, batch)
-        assert response.status_code == 202
-        accepted += response.json()["ids"]
-        sent += batch_size
-        if sent % (total // 4) == 0 and kills < 3:
-            consumer.wait_until_storing()  # killed while it is busy writing, not while it starts up
-            consumer.kill()
-            kills += 1
+    try:
+        batch_size, sent = 500, 0
+        while sent < total:
+            batch = [event(event_name="open", timestamp="2026-11-25T08:00:00Z") for _ in range(batch_size)]
+            response = post_events(raw_key, batch)
+            assert response.status_code == 202
+            accepted += response.json()["ids"]
+            sent += batch_size
+            if sent % (total // 4) == 0 and kills < 3:
+                consumer.wait_until_storing()  # killed while it is busy writing, not while it starts up
+                consumer.kill()
+                kills += 1
+                consumer = Consumer(env)
+        sql = f"SELECT count(), uniqExact(event_id) FROM events WHERE app_id = '{app.id}'"
+        # chdb has one owner: stop the consumer to look at the store; give it longer each round.
+        for wait in (5, 10, 20, 40):
+            consumer.wait_until_storing()
+            time.sleep(wait)
+            consumer.stop()
+            stored = _query_store(env, sql)
+            if stored == f"[({total}, {total})]" or wait == 40:
+                break
             consumer = Consumer(env)
-    sql = f"SELECT count(), uniqExact(event_id) FROM events WHERE app_id = '{app.id}'"
-    # chdb has one owner: stop the consumer to look at the store; give it longer each round.
-    for wait in (5, 10, 20, 40):
-        consumer.wait_until_storing()
-        time.sleep(wait)
-        consumer.stop()
-        stored = _query_store(env, sql)
-        if stored == f"[({total}, {total})]" or wait == 40:
-            break
-        consumer = Consumer(env)
+    finally:
+        if consumer.process.poll() is None:  # a failed assertion must not leave a consumer running
+            consumer.kill()
     assert kills == 3
     assert len(set(accepted)) == total
     assert stored == f"[({total}, {total})]"  # every accepted event once: nothing lost, nothing doubled
