@@ -13,7 +13,7 @@ from accounts.models import User
 from attribution.errors import ApplicationError
 
 from .models import App, TrackingLink
-from .services import _full_clean
+from .services import full_clean_or_error
 
 _ALPHABET = string.ascii_letters + string.digits
 CODE_LENGTH = 10  # 62^10 ≈ 8e17: not guessable by enumeration
@@ -66,7 +66,7 @@ def link_create(*, app: App, created_by: User, **fields) -> TrackingLink:
             code="".join(secrets.choice(_ALPHABET) for _ in range(CODE_LENGTH)),
             **fields,
         )
-        _full_clean(link)
+        full_clean_or_error(link)
         try:
             with transaction.atomic():
                 link.save()
@@ -79,7 +79,7 @@ def link_create(*, app: App, created_by: User, **fields) -> TrackingLink:
 def link_update(*, link: TrackingLink, **fields) -> TrackingLink:
     for name, value in fields.items():
         setattr(link, name, value)
-    _full_clean(link)
+    full_clean_or_error(link)
     link.save()
     _forget(link)
     return link

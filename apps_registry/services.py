@@ -8,7 +8,8 @@ from attribution.errors import ApplicationError
 from .models import App, AppPlatform, AttributionSettings
 
 
-def _full_clean(instance) -> None:
+def full_clean_or_error(instance) -> None:
+    """Model validation, with its field messages as an ApplicationError (400)."""
     from django.core.exceptions import ValidationError
 
     try:
@@ -27,7 +28,7 @@ def _set_platforms(app: App, platforms: list[dict]) -> None:
         for field in ("bundle_id", "store_id", "store_url", "web_domains"):
             if field in values:
                 setattr(platform, field, values[field])
-        _full_clean(platform)
+        full_clean_or_error(platform)
         platform.save()
 
 
@@ -42,7 +43,7 @@ def app_create(
     platforms: list[dict] | None = None,
 ) -> App:
     app = App(owner=owner, name=name.strip(), timezone=timezone, currency=currency, signing_policy=signing_policy)
-    _full_clean(app)
+    full_clean_or_error(app)
     app.save()
     _set_platforms(app, platforms or [])
     AttributionSettings.objects.create(app=app, version=1, changed_by=owner)
@@ -53,7 +54,7 @@ def app_create(
 def app_update(*, app: App, platforms: list[dict] | None = None, **fields) -> App:
     for name, value in fields.items():
         setattr(app, name, value.strip() if name == "name" else value)
-    _full_clean(app)
+    full_clean_or_error(app)
     app.save()
     if platforms is not None:
         _set_platforms(app, platforms)
@@ -75,7 +76,7 @@ def settings_update(*, app: App, changed_by: User, **changes) -> AttributionSett
     new = AttributionSettings(
         app=app, version=current.version + 1, changed_by=changed_by, **{**current.rules(), **changes}
     )
-    _full_clean(new)
+    full_clean_or_error(new)
     if new.rules() == current.rules():
         return current
     new.save()

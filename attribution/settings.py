@@ -40,16 +40,21 @@ if PRODUCTION:
             + ". See README.md, section 'Production configuration'."
         )
 
-DEVELOPMENT_SECRET_KEY = "django-insecure-development-only-never-use-in-production"  # noqa: S105 - refused in production
-SECRET_KEY = env.str("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
-if PRODUCTION and (
-    SECRET_KEY == DEVELOPMENT_SECRET_KEY or len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure")
-):
-    raise ImproperlyConfigured(
-        "SECRET_KEY is the development default or too weak for production: set at least 50 random "
-        "characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(64))'."
-    )
 
+def secret_setting(name: str) -> str:
+    """A key from the environment. Development gets a fixed, public default; production refuses that
+    default and anything shorter than 50 characters."""
+    development_default = f"django-insecure-development-only-{name.lower()}-never-use-in-production"
+    value = env.str(name, default=development_default)
+    if PRODUCTION and (len(value) < 50 or value.startswith("django-insecure")):
+        raise ImproperlyConfigured(
+            f"{name} is the development default or too weak for production: set at least 50 random characters, "
+            "e.g. python -c 'import secrets; print(secrets.token_urlsafe(64))'."
+        )
+    return value
+
+
+SECRET_KEY = secret_setting("SECRET_KEY")
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -182,10 +187,7 @@ AUTH_PASSWORD_VALIDATORS = [
 DEMO_ADMIN_EMAIL = env.str("DEMO_ADMIN_EMAIL", default="admin@example.com")
 
 # JWT: its own signing key (not SECRET_KEY), a pinned algorithm, audience and issuer.
-DEVELOPMENT_JWT_SIGNING_KEY = "development-only-jwt-signing-key-never-use-in-production"
-JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default=DEVELOPMENT_JWT_SIGNING_KEY)
-if PRODUCTION and (JWT_SIGNING_KEY == DEVELOPMENT_JWT_SIGNING_KEY or len(JWT_SIGNING_KEY) < 50):
-    raise ImproperlyConfigured("JWT_SIGNING_KEY is the development default or shorter than 50 characters.")
+JWT_SIGNING_KEY = secret_setting("JWT_SIGNING_KEY")
 SIMPLE_JWT = {
     "ALGORITHM": "HS256",
     "SIGNING_KEY": JWT_SIGNING_KEY,
@@ -204,20 +206,14 @@ SIMPLE_JWT = {
 # SDK keys: how long a verified key is cached (revocation clears it at once; see apps_registry/keys.py).
 API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=5)
 # Master key from which each app's request-signing secret is derived (never stored per app).
-DEVELOPMENT_SDK_SIGNING_KEY = "development-only-sdk-signing-key-never-use-in-production"
-SDK_SIGNING_KEY = env.str("SDK_SIGNING_KEY", default=DEVELOPMENT_SDK_SIGNING_KEY)
-if PRODUCTION and (SDK_SIGNING_KEY == DEVELOPMENT_SDK_SIGNING_KEY or len(SDK_SIGNING_KEY) < 50):
-    raise ImproperlyConfigured("SDK_SIGNING_KEY is the development default or shorter than 50 characters.")
+SDK_SIGNING_KEY = secret_setting("SDK_SIGNING_KEY")
 # Where tracking links point (click and impression URLs handed to ad networks).
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # Privacy at the edge (events/privacy.py): IP truncation and the key for pseudonymising identifiers.
 PRIVACY_IPV4_PREFIX_BITS = env.int("PRIVACY_IPV4_PREFIX_BITS", default=24)
 PRIVACY_IPV6_PREFIX_BITS = env.int("PRIVACY_IPV6_PREFIX_BITS", default=48)
-DEVELOPMENT_PSEUDONYMIZATION_KEY = "development-only-pseudonymization-key-never-use-in-production"
-PSEUDONYMIZATION_KEY = env.str("PSEUDONYMIZATION_KEY", default=DEVELOPMENT_PSEUDONYMIZATION_KEY)
-if PRODUCTION and (PSEUDONYMIZATION_KEY == DEVELOPMENT_PSEUDONYMIZATION_KEY or len(PSEUDONYMIZATION_KEY) < 50):
-    raise ImproperlyConfigured("PSEUDONYMIZATION_KEY is the development default or shorter than 50 characters.")
+PSEUDONYMIZATION_KEY = secret_setting("PSEUDONYMIZATION_KEY")
 PSEUDONYMIZATION_KEY_BYTES = PSEUDONYMIZATION_KEY.encode()
 
 # Ingestion limits (events/views.py).
