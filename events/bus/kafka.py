@@ -2,9 +2,16 @@
 
 The producer is idempotent with ``acks=all``; ``publish`` waits for the delivery report of every
 message it sent (not for other threads' messages) and raises ``BusUnavailable`` on any failure or
-when the reports do not arrive within the delivery timeout.
+when the reports do not arrive within the delivery timeout — including the time spent waiting for
+room in a full local queue, so a request never hangs past the timeout.
+
+An idempotent producer can become unusable for good — a fatal error (e.g. ``UNKNOWN_PRODUCER_ID``
+after a broker restarted without its producer state) or the broker fencing its producer id (after
+a stall past the request timeout). The bus then retires that instance and the next ``publish``
+builds a fresh one, so ingestion recovers when the broker does, without restarting the process.
 """
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -16,20 +23,39 @@ from events.topics import PARTITIONS
 
 from .base import BusUnavailable, Delivery, Message
 
+logger = logging.getLogger(__name__)
+
 
 class _Pending:
     """Counts one publish call's outstanding delivery reports."""
 
     def __init__(self, expected: int):
         self.remaining = expected
-        self.errors: list[str] = []
+        self.errors: list[KafkaError] = []
         self.lock = threading.Lock()
 
     def on_delivery(self, error, message) -> None:
         with self.lock:
             self.remaining -= 1
             if error is not None:
-                self.errors.append(str(error))
+                self.errors.append(error)
+
+
+# Errors after which this producer instance never delivers again: librdkafka's fatal errors, and
+# the broker rejecting the producer's identity (PRODUCER_FENCED is reported per message, not as fatal,
+# but every later message gets it too — seen after a broker stalled past the request timeout).
+_BROKEN_PRODUCER = {
+    KafkaError._FATAL,
+    KafkaError.PRODUCER_FENCED,
+    KafkaError.INVALID_PRODUCER_EPOCH,
+    KafkaError.UNKNOWN_PRODUCER_ID,
+    KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER,
+    KafkaError.INVALID_PRODUCER_ID_MAPPING,
+}
+
+
+def _broken(error: KafkaError) -> bool:
+    return error.fatal() or error.code() in _BROKEN_PRODUCER
 
 
 class KafkaBus:
@@ -43,7 +69,8 @@ class KafkaBus:
         self._producer_lock = threading.Lock()
 
     def _get_producer(self) -> Producer:
-        if self._producer is None:
+        producer = self._producer
+        if producer is None:
             with self._producer_lock:
                 if self._producer is None:
                     self._producer = Producer(
@@ -57,34 +84,51 @@ class KafkaBus:
                             "message.timeout.ms": int(self.delivery_timeout * 1000),
                         }
                     )
-        return self._producer
+                producer = self._producer
+        return producer
+
+    def _retire_if_broken(self, producer: Producer, errors: Sequence[KafkaError]) -> None:
+        """Drop a producer that can never deliver again; the next publish builds a new one (a new
+        producer id). Messages still inside the old one fail or time out in their own publish calls."""
+        error = next((e for e in errors if _broken(e)), None)
+        if error is None:
+            return
+        with self._producer_lock:
+            if self._producer is producer:
+                self._producer = None
+                logger.error("Kafka producer unusable (%s); the next publish uses a new one", error)
 
     def publish(self, topic: str, messages: Sequence[Message]) -> None:
         producer = self._get_producer()
         pending = _Pending(len(messages))
+        deadline = time.monotonic() + self.delivery_timeout
         try:
             for message in messages:
-                self._produce(producer, topic, message, pending)
+                self._produce(producer, topic, message, pending, deadline)
+            while pending.remaining > 0 and time.monotonic() < deadline:
+                # confluent-kafka raises a producer's fatal error from poll() (not through error_cb).
+                producer.poll(0.01)
         except KafkaException as error:
+            self._retire_if_broken(producer, [error.args[0]])
             raise BusUnavailable(f"Kafka refused the message: {error}") from error
-        deadline = time.monotonic() + self.delivery_timeout
-        while pending.remaining > 0 and time.monotonic() < deadline:
-            producer.poll(0.01)
-        if pending.errors:
-            raise BusUnavailable(f"Kafka delivery failed: {pending.errors[0]}")
-        if pending.remaining > 0:
-            raise BusUnavailable(
-                f"Kafka did not confirm {pending.remaining} message(s) within {self.delivery_timeout}s."
-            )
+        with pending.lock:
+            errors, remaining = list(pending.errors), pending.remaining
+        self._retire_if_broken(producer, errors)
+        if errors:
+            raise BusUnavailable(f"Kafka delivery failed: {errors[0]}")
+        if remaining > 0:
+            raise BusUnavailable(f"Kafka did not confirm {remaining} message(s) within {self.delivery_timeout}s.")
 
     @staticmethod
-    def _produce(producer: Producer, topic: str, message: Message, pending: _Pending) -> None:
+    def _produce(producer: Producer, topic: str, message: Message, pending: _Pending, deadline: float) -> None:
         while True:
             try:
                 producer.produce(topic, value=message.value, key=message.key, on_delivery=pending.on_delivery)
                 return
             except BufferError:
-                # Local queue full: serve delivery reports to make room, then try again.
+                # Local queue full: serve delivery reports to make room, then try again until the deadline.
+                if time.monotonic() >= deadline:
+                    raise BusUnavailable("Kafka producer queue full (broker slow or down).") from None
                 producer.poll(0.05)
 
     def subscribe(self, topic: str, group: str) -> "KafkaSubscription":
@@ -112,8 +156,9 @@ class KafkaBus:
                     raise
 
     def close(self) -> None:
-        if self._producer is not None:
-            self._producer.flush(self.delivery_timeout)
+        producer = self._producer
+        if producer is not None:
+            producer.flush(self.delivery_timeout)
 
 
 class KafkaSubscription:
