@@ -10,8 +10,9 @@
  *
  * It captures the UTM parameters and the click id (ump_click_id) from the landing URL and keeps the
  * first touch, sends a page view per page, batches events (flush every 5 s or 20 events), retries
- * failed sends with backoff, and flushes with navigator.sendBeacon when the page is hidden.
- * Event ids are generated here, so a retried batch is counted once by the server.
+ * failed sends with backoff, and sends everything queued with navigator.sendBeacon when the page is
+ * hidden or left. Event ids are generated here, so a retried batch is counted once by the server.
+ * With ump.init({ ..., consent: false }) no identifier (web id, session id, user id) leaves the browser.
  */
 (function (window) {
   "use strict";
@@ -19,9 +20,11 @@
   var MAX_BATCH = 20;
   var FLUSH_MS = 5000;
   var config = null;
+  var state = {}; // kept in memory too: storage may be unavailable (private mode, sandboxed frames)
   var queue = [];
   var timer = null;
   var backoff = 1000;
+  var listening = false;
 
   function uuid() {
     if (window.crypto && window.crypto.randomUUID) return window.crypto.randomUUID();
@@ -44,10 +47,11 @@
   function touchFromUrl(href) {
     var params = new URL(href).searchParams;
     var touch = {};
-    [["utm_source", "source"], ["utm_medium", "medium"], ["utm_campaign", "campaign"],
-     ["utm_content", "content"], ["utm_term", "term"], ["ump_click_id", "click_id"]].forEach(function (pair) {
-      var value = params.get(pair[0]);
-      if (value) touch[pair[1]] = value.slice(0, 256);
+    // Lengths as the server's contract allows them: a longer value would get the whole event rejected.
+    [["utm_source", "source", 256], ["utm_medium", "medium", 256], ["utm_campaign", "campaign", 256],
+     ["utm_content", "content", 256], ["utm_term", "term", 256], ["ump_click_id", "click_id", 128]].forEach(function (field) {
+      var value = params.get(field[0]);
+      if (value) touch[field[1]] = value.slice(0, field[2]);
     });
     return Object.keys(touch).length ? touch : null;
   }
@@ -70,9 +74,15 @@
     });
   }
 
-  function flush(useBeacon) {
-    if (!config || !queue.length) return;
-    var batch = queue.splice(0, MAX_BATCH);
+  function flush(leaving) {
+    if (!config) return;
+    do {
+      if (!queue.length) return;
+      sendBatch(queue.splice(0, MAX_BATCH), leaving);
+    } while (leaving); // the page is going away and no timer may run again: everything goes now
+  }
+
+  function sendBatch(batch, useBeacon) {
     send(batch, useBeacon).then(function () {
       backoff = 1000;
       if (queue.length) schedule(0);
@@ -91,20 +101,22 @@
   function track(name, options) {
     if (!config) throw new Error("ump.init() first");
     options = options || {};
-    var state = load();
+    var consent = config.consent !== false;
     var event = {
       event_id: uuid(),
       event_name: name,
       timestamp: new Date().toISOString(),
       platform: "web",
-      device_ids: { web_id: state.webId },
-      session_id: state.sessionId,
       locale: navigator.language ? navigator.language.slice(0, 35) : undefined,
       attribution: state.firstTouch || {},
       properties: options.properties || {},
-      consent: config.consent !== false,
+      consent: consent,
     };
-    if (options.userId) event.user_id = String(options.userId);
+    if (consent) {
+      event.device_ids = { web_id: state.webId };
+      event.session_id = state.sessionId;
+      if (options.userId) event.user_id = String(options.userId);
+    }
     if (options.revenue != null) { event.revenue = options.revenue; event.currency = options.currency; }
     queue.push(event);
     if (queue.length >= MAX_BATCH) flush(false); else if (!timer) schedule(FLUSH_MS);
@@ -112,18 +124,26 @@
 
   function init(options) {
     config = { apiKey: options.apiKey, endpoint: (options.endpoint || "").replace(/\/$/, ""), consent: options.consent };
-    var state = load();
-    state.webId = state.webId || uuid();
+    state = load();
     var now = Date.now();
-    if (!state.sessionId || now - (state.lastSeen || 0) > 30 * 60 * 1000) state.sessionId = uuid();
+    if (config.consent === false) {
+      delete state.webId; // consent withdrawn: forget the identifiers kept from earlier visits
+      delete state.sessionId;
+    } else {
+      state.webId = state.webId || uuid();
+      if (!state.sessionId || now - (state.lastSeen || 0) > 30 * 60 * 1000) state.sessionId = uuid();
+    }
     state.lastSeen = now;
     var touch = touchFromUrl(window.location.href);
     if (touch && !state.firstTouch) state.firstTouch = touch; // first touch wins, as attribution expects
     save(state);
     if (options.pageViews !== false) track("page_view", { properties: { path: window.location.pathname.slice(0, 1024) } });
+    if (listening) return;
+    listening = true;
     document.addEventListener("visibilitychange", function () {
       if (document.visibilityState === "hidden") flush(true);
     });
+    window.addEventListener("pagehide", function () { flush(true); }); // where visibilitychange does not fire on unload
   }
 
   window.ump = { init: init, track: track, flush: function () { flush(false); } };
