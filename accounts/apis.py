@@ -1,12 +1,15 @@
 """Auth and admin APIs. Each view parses, authorizes, calls one service or selector, serializes."""
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps_registry.models import App
+from attribution.openapi import errors
 
 from . import roles, services, tokens
 from .authz import access_for
@@ -14,10 +17,28 @@ from .models import SecurityEvent, User
 from .permissions import RoleRequired
 
 AdminOnly = RoleRequired(roles.ADMIN, permission="admin:*")
+LOCKED_OUT = "Too many failed sign-ins for this account or address; retry after `Retry-After` seconds."
 
 
 def _profile(user: User) -> dict:
     return {"userId": str(user.pk), "email": user.email, "name": user.name, **access_for(user).claims()}
+
+
+# The shape ``_profile`` returns, for the OpenAPI schema.
+@extend_schema_serializer(component_name="Profile")
+class ProfileOut(serializers.Serializer):
+    userId = serializers.UUIDField()
+    email = serializers.EmailField()
+    name = serializers.CharField()
+    roles = serializers.ListField(child=serializers.ChoiceField(choices=roles.ROLES))
+    permissions = serializers.ListField(child=serializers.CharField(), help_text="Seed names, e.g. apps:read.")
+    appAccess = serializers.ListField(child=serializers.UUIDField(), help_text="Apps with at least one grant.")
+
+
+@extend_schema_serializer(component_name="TokenPair")
+class TokenPairOut(serializers.Serializer):
+    access = serializers.CharField(help_text="Short-lived JWT: send as `Authorization: Bearer <access>`.")
+    refresh = serializers.CharField(help_text="Rotating refresh token for /api/auth/refresh; each works once.")
 
 
 class PublicApi(APIView):
@@ -32,10 +53,20 @@ class PublicApi(APIView):
 
 
 class LoginApi(PublicApi):
+    @extend_schema_serializer(component_name="Login")
     class Input(serializers.Serializer):
         email = serializers.CharField(max_length=254)
         password = serializers.CharField(max_length=4096, trim_whitespace=False)
 
+    @extend_schema(
+        description="Sign in: a JWT access token and a rotating refresh token.",
+        request=Input,
+        responses={
+            200: TokenPairOut,
+            **errors(400, 401, 429, e401="Wrong email or password (or an inactive account).", e429=LOCKED_OUT),
+        },
+        auth=[],
+    )
     def post(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -43,12 +74,19 @@ class LoginApi(PublicApi):
 
 
 class RegisterApi(PublicApi):
+    @extend_schema_serializer(component_name="Register")
     class Input(serializers.Serializer):
         email = serializers.EmailField()
         password = serializers.CharField(max_length=4096, trim_whitespace=False)
         name = serializers.CharField(max_length=255, required=False, default="")
         invitation = serializers.CharField(max_length=200, required=False, default="")
 
+    @extend_schema(
+        description="Create an account (when REGISTRATION_POLICY allows: open, or invite with an invitation token).",
+        request=Input,
+        responses={201: ProfileOut, **errors(400, 403, e403="Registration is closed, or the invitation is not valid.")},
+        auth=[],
+    )
     def post(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -57,9 +95,19 @@ class RegisterApi(PublicApi):
 
 
 class RefreshApi(PublicApi):
+    @extend_schema_serializer(component_name="Refresh")
     class Input(serializers.Serializer):
         refresh = serializers.CharField(max_length=4096)
 
+    @extend_schema(
+        description="Trade a refresh token for a new pair; the old refresh token stops working.",
+        request=Input,
+        responses={
+            200: TokenPairOut,
+            **errors(400, 401, e401="Invalid, expired or already used refresh token (reuse revokes the login)."),
+        },
+        auth=[],
+    )
     def post(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -69,9 +117,14 @@ class RefreshApi(PublicApi):
 class LogoutApi(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema_serializer(component_name="Logout")
     class Input(serializers.Serializer):
         refresh = serializers.CharField(max_length=4096)
 
+    @extend_schema(
+        request=Input,
+        responses={204: None, **errors(400, 401, e401="Not signed in, or the refresh token is not valid.")},
+    )
     def post(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -82,6 +135,7 @@ class LogoutApi(APIView):
 class MeApi(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(responses={200: ProfileOut, **errors(401)})
     def get(self, request):
         return Response(_profile(request.user))
 
@@ -89,9 +143,19 @@ class MeApi(APIView):
 # --- /api/admin/* ---------------------------------------------------------------------------------
 
 
+@extend_schema_serializer(component_name="AdminUser")
+class AdminUserOut(serializers.Serializer):
+    userId = serializers.UUIDField()
+    email = serializers.EmailField()
+    name = serializers.CharField()
+    isActive = serializers.BooleanField()
+    roles = serializers.ListField(child=serializers.ChoiceField(choices=roles.ROLES))
+
+
 class AdminUserListApi(APIView):
     permission_classes = [AdminOnly]
 
+    @extend_schema(responses={200: AdminUserOut(many=True), **errors(401, 403)})
     def get(self, request):
         users = User.objects.prefetch_related("groups").order_by("email")[:500]
         return Response(
@@ -109,13 +173,15 @@ class AdminUserListApi(APIView):
 
 
 class AdminUserRolesApi(APIView):
-    """POST {"role": "user"} grants a role; DELETE /roles/<role> revokes it."""
+    """POST {"role": "user"} grants a role."""
 
     permission_classes = [AdminOnly]
 
+    @extend_schema_serializer(component_name="RoleGrant")
     class Input(serializers.Serializer):
         role = serializers.ChoiceField(choices=roles.ROLES)
 
+    @extend_schema(request=Input, responses={200: ProfileOut, **errors(400, 401, 403, 404)})
     def post(self, request, user_id):
         user = get_object_or_404(User, pk=user_id)
         data = self.Input(data=request.data)
@@ -123,6 +189,16 @@ class AdminUserRolesApi(APIView):
         services.role_grant(user=user, role=data.validated_data["role"])
         return Response(_profile(user))
 
+
+class AdminUserRoleApi(APIView):
+    """DELETE revokes the role in the path."""
+
+    permission_classes = [AdminOnly]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("role", str, OpenApiParameter.PATH, enum=roles.ROLES)],
+        responses={204: None, **errors(400, 401, 403, 404)},
+    )
     def delete(self, request, user_id, role):
         user = get_object_or_404(User, pk=user_id)
         services.role_revoke(user=user, role=role)
@@ -134,9 +210,11 @@ class AdminUserAppAccessApi(APIView):
 
     permission_classes = [AdminOnly]
 
+    @extend_schema_serializer(component_name="AppAccessGrant")
     class Input(serializers.Serializer):
         permissions = serializers.ListField(child=serializers.ChoiceField(choices=list(roles.APP_PERMISSIONS)))
 
+    @extend_schema(request=Input, responses={200: ProfileOut, **errors(400, 401, 403, 404)})
     def put(self, request, user_id, app_id):
         user = get_object_or_404(User, pk=user_id)
         app = get_object_or_404(App, pk=app_id)
@@ -145,6 +223,19 @@ class AdminUserAppAccessApi(APIView):
         services.app_access_grant(user=user, app=app, permissions=data.validated_data["permissions"])
         return Response(_profile(user))
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "permission",
+                OpenApiTypes.STR,
+                OpenApiParameter.QUERY,
+                many=True,
+                enum=list(roles.APP_PERMISSIONS),
+                description="Revoke only these (repeatable); absent: revoke every grant on the app.",
+            )
+        ],
+        responses={204: None, **errors(400, 401, 403, 404)},
+    )
     def delete(self, request, user_id, app_id):
         user = get_object_or_404(User, pk=user_id)
         app = get_object_or_404(App, pk=app_id)
@@ -155,6 +246,7 @@ class AdminUserAppAccessApi(APIView):
 class AdminUserUnlockApi(APIView):
     permission_classes = [AdminOnly]
 
+    @extend_schema(request=None, responses={204: None, **errors(401, 403, 404)})
     def post(self, request, user_id):
         services.login_unlock(user=get_object_or_404(User, pk=user_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -163,10 +255,20 @@ class AdminUserUnlockApi(APIView):
 class AdminInvitationApi(APIView):
     permission_classes = [AdminOnly]
 
+    @extend_schema_serializer(component_name="InvitationCreate")
     class Input(serializers.Serializer):
         email = serializers.EmailField()
         role = serializers.ChoiceField(choices=roles.ROLES)
 
+    @extend_schema_serializer(component_name="Invitation")
+    class Output(serializers.Serializer):
+        invitation = serializers.CharField(help_text="The invitation token, shown once: hand it to the invitee.")
+        email = serializers.EmailField()
+
+    @extend_schema(
+        request=Input,
+        responses={201: Output, **errors(400, 401, 403)},
+    )
     def post(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -179,6 +281,27 @@ class AdminSecurityEventListApi(APIView):
 
     permission_classes = [AdminOnly]
 
+    @extend_schema_serializer(component_name="SecurityEvent")
+    class Output(serializers.Serializer):
+        id = serializers.IntegerField()
+        timestamp = serializers.DateTimeField()
+        userId = serializers.UUIDField(allow_null=True)
+        email = serializers.CharField()
+        action = serializers.ChoiceField(choices=SecurityEvent.Action.choices)
+        resource = serializers.CharField()
+        ip = serializers.IPAddressField(allow_null=True)
+        userAgent = serializers.CharField()
+        success = serializers.BooleanField()
+        metadata = serializers.DictField()
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "action", OpenApiTypes.STR, enum=SecurityEvent.Action.values, description="Only this action."
+            )
+        ],
+        responses={200: Output(many=True), **errors(401, 403)},
+    )
     def get(self, request):
         events = SecurityEvent.objects.all()
         if action := request.query_params.get("action"):

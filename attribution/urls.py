@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
 
 from accounts.urls import admin_urls, auth_urls
 from attribution import health
@@ -19,6 +20,7 @@ urlpatterns = [
     path("api/apps/", include("apps_registry.urls")),
     path("api/dashboard/", include(dashboard_urls)),
     path("api/analytics/", include(analytics_urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("admin/", admin.site.urls),
     path("", include("django_prometheus.urls")),
 ]

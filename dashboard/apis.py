@@ -1,6 +1,7 @@
 import datetime as dt
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -8,6 +9,7 @@ from rest_framework.views import APIView
 from accounts import roles
 from accounts.permissions import RoleRequired
 from apps_registry.selectors import app_access
+from attribution.openapi import errors
 
 from . import selectors
 
@@ -15,6 +17,33 @@ from . import selectors
 class ReportQuery(serializers.Serializer):
     app_id = serializers.UUIDField()
     days = serializers.IntegerField(min_value=1, max_value=730, default=30)
+
+
+@extend_schema_serializer(component_name="DashboardStats")
+class DashboardStatsOut(serializers.Serializer):
+    appId = serializers.UUIDField()
+    since = serializers.DateTimeField()
+    totalEvents = serializers.IntegerField()
+    activeUsers = serializers.IntegerField()
+    installs = serializers.IntegerField()
+    revenue = serializers.DecimalField(max_digits=24, decimal_places=6, help_text="Sum over every currency sent.")
+    conversionRate = serializers.FloatField(help_text="Purchasers / active users.")
+
+
+class EventsPerDay(serializers.Serializer):
+    day = serializers.DateField()
+    event = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+@extend_schema_serializer(component_name="AnalyticsEvents")
+class AnalyticsEventsOut(serializers.Serializer):
+    appId = serializers.UUIDField()
+    since = serializers.DateTimeField()
+    series = EventsPerDay(many=True)
+
+
+REPORT_ERRORS = errors(400, 401, 403, 404)
 
 
 def _parse(request):
@@ -27,6 +56,7 @@ def _parse(request):
 class DashboardStatsApi(APIView):
     permission_classes = [RoleRequired(roles.ADMIN, roles.USER, permission="dashboard:read")]
 
+    @extend_schema(parameters=[ReportQuery], responses={200: DashboardStatsOut, **REPORT_ERRORS})
     def get(self, request):
         app, since = _parse(request)
         return Response(
@@ -37,6 +67,7 @@ class DashboardStatsApi(APIView):
 class AnalyticsEventsApi(APIView):
     permission_classes = [RoleRequired(roles.ADMIN, roles.USER, permission="analytics:read")]
 
+    @extend_schema(parameters=[ReportQuery], responses={200: AnalyticsEventsOut, **REPORT_ERRORS})
     def get(self, request):
         app, since = _parse(request)
         return Response(
