@@ -66,7 +66,15 @@ class Event(msgspec.Struct, forbid_unknown_fields=True):
     consent: bool = True
 
 
+class EventBatch(msgspec.Struct, forbid_unknown_fields=True):
+    """A batch decoded in one pass, when every event in it is valid (the common case)."""
+
+    events: list[Event]
+
+
 class Batch(msgspec.Struct, forbid_unknown_fields=True):
+    """A batch whose events are checked one by one, so each invalid one is reported by its index."""
+
     events: list[msgspec.Raw]
 
 

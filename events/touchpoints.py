@@ -1,6 +1,7 @@
 """Clicks and impressions: the touchpoint row (privacy applied) and where a click is sent."""
 
 import datetime as dt
+import functools
 import uuid
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -74,14 +75,36 @@ def destination(link: TrackingLink, user_agent: str, click_id: str) -> str | Non
     url = url or link.ios_url or link.android_url
     if not url:
         return None
+    around = _around_click_id(url, link.deep_link)
+    if around is None:
+        return _with_click_id(url, link.deep_link, click_id)
+    return f"{around[0]}{click_id}{around[1]}"
+
+
+_CLICK_ID_SLOT = "UMPCLICKIDSLOT"  # letters only: url-encoding, once or twice, leaves it as it is
+
+
+@functools.lru_cache(maxsize=4096)
+def _around_click_id(url: str, deep_link: str) -> tuple[str, str] | None:
+    """The destination split where the click id goes (None if the link itself holds the slot text).
+    Parsing and re-encoding the URL is a click's costliest step and depends only on the link, so it
+    is done once per link; a click id (hex) reads the same encoded once or twice."""
+    text = _with_click_id(url, deep_link, _CLICK_ID_SLOT)
+    if text.count(_CLICK_ID_SLOT) != 1:
+        return None
+    before, _, after = text.partition(_CLICK_ID_SLOT)
+    return before, after
+
+
+def _with_click_id(url: str, deep_link: str, click_id: str) -> str:
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     if parts.netloc == "play.google.com":
         # The Play Store hands `referrer` to the installed app: the SDK reads the click id from it.
-        referrer = urlencode({"ump_click_id": click_id, **({"ump_dl": link.deep_link} if link.deep_link else {})})
+        referrer = urlencode({"ump_click_id": click_id, **({"ump_dl": deep_link} if deep_link else {})})
         query.append(("referrer", referrer))
     else:
         query.append(("ump_click_id", click_id))
-        if link.deep_link:
-            query.append(("ump_dl", link.deep_link))
+        if deep_link:
+            query.append(("ump_dl", deep_link))
     return urlunsplit(parts._replace(query=urlencode(query)))

@@ -5,6 +5,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
+def row_values(row: Any, columns: Sequence[str]) -> tuple:
+    """A row's values in column order; a row is a mapping keyed by column or an object (e.g. a
+    msgspec struct) with an attribute per column."""
+    if isinstance(row, Mapping):
+        return tuple(row.get(c) for c in columns)
+    return tuple(getattr(row, c) for c in columns)
+
+
 @dataclass(frozen=True)
 class Result:
     columns: list[str]
@@ -27,11 +35,12 @@ class Backend(Protocol):
         self,
         table: str,
         columns: Sequence[str],
-        rows: Sequence[Mapping[str, Any]],
+        rows: Sequence[Any],
         *,
         timeout: float,
         tag: str,
         deduplication_token: str | None,
+        encoded: Sequence[bytes] | None = None,
     ) -> None: ...
 
     def close(self) -> None: ...

@@ -97,15 +97,22 @@ def execute(
 
 def insert(
     table: str,
-    rows: Sequence[Mapping[str, Any]],
+    rows: Sequence[Any],
     *,
     columns: Sequence[str],
     tag: str,
     deduplication_token: str | None = None,
     timeout: float | None = None,
     backend: Backend | None = None,
+    encoded: Sequence[bytes] | None = None,
 ) -> None:
-    """Insert rows (mappings keyed by column) in one batch. The same token twice inserts once."""
+    """Insert rows (mappings keyed by column, or objects with an attribute per column) in one batch.
+    The same token twice inserts once. ``encoded``, when given, holds the same rows already encoded
+    as JSON objects keyed by column (one per row, e.g. as they came off the bus): the embedded backend
+    inserts those bytes as they are instead of encoding the rows again; the native protocol of the
+    server backend takes the values of ``rows``."""
+    if encoded is not None and len(encoded) != len(rows):
+        raise ValueError(f"{len(encoded)} encoded rows for {len(rows)} rows.")
     _check_tag(tag)
     for name in (table, *columns):
         if not _IDENTIFIER.match(name):
@@ -118,5 +125,7 @@ def insert(
     limit = timeout or settings.CLICKHOUSE_QUERY_TIMEOUT_SECONDS
     _timed(
         tag,
-        lambda: chosen.insert(table, columns, rows, timeout=limit, tag=tag, deduplication_token=deduplication_token),
+        lambda: chosen.insert(
+            table, columns, rows, timeout=limit, tag=tag, deduplication_token=deduplication_token, encoded=encoded
+        ),
     )

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from .backend import Result
+from .backend import Result, row_values
 from .errors import ClickHouseError, EmbeddedStoreLocked, QueryError, QueryTimeout
 from .params import to_parameter_text
 from .types import converter_for
@@ -118,17 +118,23 @@ class EmbeddedBackend:
         self,
         table: str,
         columns: Sequence[str],
-        rows: Sequence[Mapping[str, Any]],
+        rows: Sequence[Any],
         *,
         timeout: float,
         tag: str,
         deduplication_token: str | None,
+        encoded: Sequence[bytes] | None = None,
     ) -> None:
         settings = ["date_time_input_format='best_effort'"]
         if deduplication_token:
             settings.append(f"insert_deduplication_token='{to_parameter_text(deduplication_token)}'")
         header = f"INSERT INTO {table} ({', '.join(columns)}) SETTINGS {', '.join(settings)} FORMAT JSONEachRow\n"
-        body = b"\n".join(orjson.dumps({c: row.get(c) for c in columns}, default=_json_default) for row in rows)
+        if encoded is None:
+            encoded = [
+                orjson.dumps(dict(zip(columns, row_values(row, columns), strict=True)), default=_json_default)
+                for row in rows
+            ]
+        body = b"\n".join(encoded)
         with self._lock:
             session = self._open()
             self._set_timeout(session, timeout)

@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlparse
 from clickhouse_driver import Client
 from clickhouse_driver import errors as driver_errors
 
-from .backend import Result
+from .backend import Result, row_values
 from .errors import ClickHouseError, ConnectionLost, QueryError, QueryTimeout, UnsupportedServerVersion
 from .params import normalize
 from .types import normalize_driver_value
@@ -144,12 +144,14 @@ class ServerBackend:
         self,
         table: str,
         columns: Sequence[str],
-        rows: Sequence[Mapping[str, Any]],
+        rows: Sequence[Any],
         *,
         timeout: float,
         tag: str,
         deduplication_token: str | None,
+        encoded: Sequence[bytes] | None = None,
     ) -> None:
+        # The native protocol sends typed columns, never JSON: ``encoded`` has no use here.
         client = self._client()
         settings = self._settings(timeout, tag)
         if deduplication_token:
@@ -157,7 +159,7 @@ class ServerBackend:
         try:
             client.execute(
                 f"INSERT INTO {table} ({', '.join(columns)}) VALUES",
-                [tuple(row.get(c) for c in columns) for row in rows],
+                [row_values(row, columns) for row in rows],
                 settings=settings,
                 types_check=True,
             )

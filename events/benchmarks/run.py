@@ -208,20 +208,30 @@ for _ in range(1000):
     body = json.dumps({'events': [event(i) for i in range(100)]}).encode()
     ingest.ingest_events(principal=principal, body=body, ip='203.0.113.5', user_agent='bench')
 payloads = OutboxMessage.objects.filter(topic=EVENTS).order_by('id').values_list('payload', flat=True)
-lines = itertools.islice((line for p in payloads.iterator() for line in bytes(p).split(b'\\n')), 100000)
-sample = [msgspec.structs.asdict(msgspec.json.decode(line, type=EventRow)) for line in lines]
-clickhouse.execute('CREATE TABLE IF NOT EXISTS events_raw_bench AS events', tag='bench')
+lines = list(itertools.islice((line for p in payloads.iterator() for line in bytes(p).split(b'\\n')), 100000))
+rows = [msgspec.json.decode(line, type=EventRow) for line in lines]
+sample = [msgspec.structs.asdict(row) for row in rows]
 columns = list(EventRow.__struct_fields__)
-started = time.perf_counter()
-for i in range(0, len(sample), 10000):
-    clickhouse.insert('events_raw_bench', sample[i:i + 10000], columns=columns, tag='bench.raw')
-raw_rate = len(sample) / (time.perf_counter() - started)
+# Two raw baselines, each into a fresh copy of the table: the same rows from Python dicts (encoded
+# on the way, the baseline before the consumer learnt to pass its JSON lines through), and the same
+# rows as the JSON lines they are on the bus (nothing left to do but ClickHouse's own insert).
+# The consumer's ratio is taken against the faster one.
+raw_rates = {}
+for name, batches in (
+    ('dicts', lambda i: {'rows': sample[i:i + 10000]}),
+    ('lines', lambda i: {'rows': rows[i:i + 10000], 'encoded': lines[i:i + 10000]}),
+):
+    clickhouse.execute(f'CREATE TABLE IF NOT EXISTS events_raw_{name} AS events', tag='bench')
+    started = time.perf_counter()
+    for i in range(0, len(sample), 10000):
+        clickhouse.insert(f'events_raw_{name}', columns=columns, tag='bench.raw', **batches(i))
+    raw_rates[name] = len(sample) / (time.perf_counter() - started)
 consumer = TopicConsumer(get_bus().subscribe(EVENTS, consumer_group(EVENTS)), EVENTS, batch_size=200, max_wait=0.2)
 started = time.perf_counter()
 consumer.drain(max_seconds=900)
 elapsed = time.perf_counter() - started
 stored = clickhouse.execute('SELECT count() FROM events WHERE app_id = {a:UUID}', {'a': principal.app_id}, tag='bench').scalar()
-print(json.dumps({"stored": stored, "rate": stored / elapsed, "raw_rate": raw_rate}))
+print(json.dumps({"stored": stored, "rate": stored / elapsed, "raw_rate": max(raw_rates.values()), "raw_dicts_rate": raw_rates['dicts']}))
 """
 
 
@@ -275,7 +285,8 @@ def write_report(args, results, half_single, half_click, memory_kb, consumer) ->
         "",
         f"Consumer into ClickHouse (chdb), outbox -> events, 100-event messages: {consumer['stored']:,} events at "
         f"{consumer['rate']:,.0f} events/s; a raw insert of the same rows (10k-row batches) ran at "
-        f"{consumer['raw_rate']:,.0f} rows/s: ratio {consumer['rate'] / consumer['raw_rate']:.2f} "
+        f"{consumer['raw_rate']:,.0f} rows/s as the JSON lines they are on the bus "
+        f"({consumer['raw_dicts_rate']:,.0f} rows/s from Python dicts): ratio {consumer['rate'] / consumer['raw_rate']:.2f} "
         f"(targets ≥ 100k events/s {'✅' if consumer['rate'] >= 100_000 else '❌'}, ≥ 0.8 x raw "
         f"{'✅' if consumer['rate'] >= 0.8 * consumer['raw_rate'] else '❌'}).",
         "",

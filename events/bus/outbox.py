@@ -5,7 +5,7 @@ import time
 import uuid
 from collections.abc import Sequence
 
-from django.db import DatabaseError, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -21,13 +21,26 @@ class OutboxBus:
 
     def __init__(self, lease_seconds: float):
         self.lease_seconds = lease_seconds
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(name) for name in ("topic", "key", "payload", "created_at", "deliveries"))
+        # Every request publishes here: one plain INSERT costs a quarter of what the ORM's
+        # bulk_create (model instances, field preparation, RETURNING) costs on this path.
+        self._insert = f"INSERT INTO {quote(OutboxMessage._meta.db_table)} ({columns}) VALUES (%s, %s, %s, %s, 0)"
 
     def publish(self, topic: str, messages: Sequence[Message]) -> None:
-        rows = [OutboxMessage(topic=topic, key=m.key, payload=m.value) for m in messages]
+        db = connections[DEFAULT_DB_ALIAS]  # once: each `connection.x` goes through a context-local lookup
+        created_at = db.ops.adapt_datetimefield_value(timezone.now())
+        rows = [(topic, m.key, m.value, created_at) for m in messages]
         try:
+            if len(rows) == 1 and db.get_autocommit():
+                # One statement in autocommit mode is its own transaction: committed when execute()
+                # returns, without atomic()'s bookkeeping, which costs more than the INSERT itself.
+                with db.cursor() as cursor:
+                    cursor.execute(self._insert, rows[0])
+                return
             # durable=True: refuse to run inside an outer transaction, whose commit we could not see.
-            with transaction.atomic(durable=True):
-                OutboxMessage.objects.bulk_create(rows)
+            with transaction.atomic(durable=True), db.cursor() as cursor:
+                cursor.executemany(self._insert, rows)
         except DatabaseError as error:
             raise BusUnavailable(f"Outbox write failed: {error}") from error
 
