@@ -1,9 +1,10 @@
 """Periodic jobs inside the web process.
 
 In the embedded default the web process owns chdb, so work that writes to ClickHouse runs here, in
-one daemon thread: draining the bus into ClickHouse and exporting the security log. With a ClickHouse
-server the same work runs as management commands instead (``consume_events``,
-``export_security_events --follow``); RUN_BACKGROUND_JOBS chooses.
+one daemon thread: draining the bus into ClickHouse, exporting the security log and attributing new
+conversions. With a ClickHouse server the same work runs as management commands instead
+(``consume_events``, ``export_security_events --follow``, ``run_attribution --follow``);
+RUN_BACKGROUND_JOBS chooses.
 """
 
 import logging
@@ -26,9 +27,12 @@ class Job:
 
 
 def _jobs() -> list[Job]:
+    from django.conf import settings
+
     from accounts.exports import security_events_export
     from events.bus import get_bus
     from events.consumer import TopicConsumer, consumer_group
+    from events.engine.services import attribution_follow_all
     from events.topics import TABLES
 
     bus = get_bus()
@@ -36,6 +40,7 @@ def _jobs() -> list[Job]:
     return [
         *(Job(f"drain:{c.topic}", lambda c=c: c.drain(max_seconds=2.0), 0.2) for c in drains),
         Job("security_events_export", security_events_export, 5.0),
+        Job("attribution", attribution_follow_all, settings.ATTRIBUTION_INTERVAL_SECONDS),
     ]
 
 

@@ -5,6 +5,7 @@ local-memory cache. ``DJANGO_ENV=production`` turns on the hardened profile, whi
 while a required variable is missing (see ``PRODUCTION_REQUIRED``).
 """
 
+import tomllib
 from datetime import timedelta
 from pathlib import Path
 
@@ -72,6 +73,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
     "guardian",
     "auditlog",
     "attribution.apps.AttributionConfig",
@@ -142,6 +144,13 @@ CLICKHOUSE_CONNECT_TIMEOUT_SECONDS = env.float("CLICKHOUSE_CONNECT_TIMEOUT_SECON
 # Periodic ClickHouse writers (attribution/background.py) run inside the web process by default only
 # in the embedded mode, where that process owns chdb; with a server they run as management commands.
 RUN_BACKGROUND_JOBS = env.bool("RUN_BACKGROUND_JOBS", default=not CLICKHOUSE_URL)
+
+# --- Attribution engine -------------------------------------------------------------------------
+# The continuous run attributes conversions once they are this old (their touches arrive on another
+# topic), every ATTRIBUTION_INTERVAL_SECONDS; history runs may take long, hence their own timeout.
+ATTRIBUTION_SETTLE_SECONDS = env.int("ATTRIBUTION_SETTLE_SECONDS", default=60)
+ATTRIBUTION_INTERVAL_SECONDS = env.float("ATTRIBUTION_INTERVAL_SECONDS", default=60.0)
+ATTRIBUTION_QUERY_TIMEOUT_SECONDS = env.float("ATTRIBUTION_QUERY_TIMEOUT_SECONDS", default=600.0)
 
 # --- Event bus ----------------------------------------------------------------------------------
 # Unset: the durable outbox table in the OLTP database. Set: Kafka (comma-separated host:port list).
@@ -285,6 +294,33 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.ApiRateThrottle"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_SCHEMA_CLASS": "attribution.openapi.AutoSchema",
+}
+
+# The API contract at GET /api/schema/ (attribution/openapi.py). OpenAPI 3.1 because its schemas are
+# JSON Schema 2020-12, which is what msgspec generates for the ingestion contract.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "UnMoGrowP API",
+    "VERSION": tomllib.loads((BASE_DIR / "pyproject.toml").read_text())["project"]["version"],
+    "DESCRIPTION": (
+        "Self-hosted marketing attribution. SDKs and ad networks send data to the ingestion endpoints "
+        "(`/api/events`, `/api/touchpoints`: an app API key in `X-Api-Key`, optionally HMAC-signed; "
+        "`/c/{code}`, `/i/{code}`: public tracking URLs). People and tools manage apps and read reports "
+        "under `/api/auth`, `/api/admin`, `/api/apps`, `/api/dashboard` and `/api/analytics` with a JWT "
+        'bearer token from `POST /api/auth/login`. Every API error is JSON `{"error": "...", "extra": {...}}`.'
+    ),
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Public, like AppsFlyer's and Adjust's docs: it documents shapes, no data. Tokens are not read.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"RoleEnum": "accounts.roles.ROLES"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "attribution.openapi.drop_unreachable_defaults",
+        "attribution.openapi.add_ingestion_endpoints",
+    ],
 }
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -23,3 +23,33 @@ class OutboxMessage(models.Model):
 
     def __str__(self):
         return f"{self.topic}#{self.pk}"
+
+
+class AttributionRun(models.Model):
+    """One run of the attribution engine over a window of conversions: what it covered, with which
+    settings version, what it decided about the period (flooding sources, data-driven weights).
+
+    The newest finished ``follow`` run of an app is the continuous run's cursor (``window_end``)."""
+
+    class Mode(models.TextChoices):
+        FOLLOW = "follow", "Continuous, by arrival"
+        WINDOW = "window", "A window of conversion times"
+        RECOMPUTE = "recompute", "History recomputed with the current settings"
+
+    app = models.ForeignKey("apps_registry.App", on_delete=models.CASCADE, related_name="attribution_runs")
+    mode = models.CharField(max_length=16, choices=Mode.choices)
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    settings_version = models.PositiveIntegerField()
+    conversions = models.PositiveBigIntegerField(default=0)
+    flooding_sources = models.JSONField(default=list)
+    data_driven_weights = models.JSONField(default=dict)
+    decided_at = models.DateTimeField(default=timezone.now, help_text="When the period decisions were computed.")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["app", "mode", "-window_end"], name="attribution_run_cursor")]
+
+    def __str__(self):
+        return f"{self.app_id} {self.mode} {self.window_start:%Y-%m-%d %H:%M}..{self.window_end:%Y-%m-%d %H:%M}"

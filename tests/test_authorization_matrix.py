@@ -56,14 +56,18 @@ MATRIX = [
         {"csv": "date,source,campaign,currency,cost\n2026-11-01,meta,c,EUR,1\n"},
         (401, 403, 200, 404, 200),
     ),
+    # No attribution stored for this id: 404 once allowed (the attributed cells: test_attribution_runs.py).
+    ("GET", "/api/apps/{app_a}/conversions/{key_a}/attribution", None, (401, 403, 404, 404, 404)),
     ("GET", "/api/admin/users", None, (401, 403, 403, 403, 200)),
     ("POST", "/api/admin/users/{target}/roles", {"role": "user"}, (401, 403, 403, 403, 200)),
     ("DELETE", "/api/admin/users/{target}/roles/readonly", None, (401, 403, 403, 403, 204)),
+    ("DELETE", "/api/admin/users/{target}/roles", None, (401, 403, 403, 403, 405)),  # the role goes in the path
     ("PUT", "/api/admin/users/{target}/apps/{app_a}", {"permissions": ["view_app"]}, (401, 403, 403, 403, 200)),
     ("DELETE", "/api/admin/users/{target}/apps/{app_a}", None, (401, 403, 403, 403, 204)),
     ("POST", "/api/admin/users/{target}/unlock", None, (401, 403, 403, 403, 204)),
     ("POST", "/api/admin/invitations", {"email": "new@example.com", "role": "user"}, (401, 403, 403, 403, 201)),
     ("GET", "/api/admin/security-events", None, (401, 403, 403, 403, 200)),
+    ("GET", "/api/schema/", None, (200, 200, 200, 200, 200)),  # public: the API contract, no data
 ]
 
 PATHS = sorted({path for _, path, _, _ in MATRIX})
@@ -118,7 +122,7 @@ def test_no_method_answers_2xx_to_a_caller_the_matrix_does_not_allow(world, path
             if (method, name) in allowed:
                 continue
             status = call(principals[name], method, path.format(**ids), {}).status_code
-            assert status >= 400, f"{name} {method} {path} answered {status}"
+            assert 400 <= status < 500, f"{name} {method} {path} answered {status}"
 
 
 def test_lists_never_contain_a_foreign_row(world):

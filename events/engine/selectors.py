@@ -1,0 +1,163 @@
+"""Reading attribution results: why one conversion was attributed the way it was."""
+
+import datetime as dt
+import uuid
+
+from apps_registry.models import App, AttributionSettings
+from apps_registry.services import settings_current
+from attribution import clickhouse
+
+from . import sql
+from .rules import HOUR_MS, MODELS, Rules
+
+RESULTS_SQL = """
+SELECT model, conversion_name, conversion_kind, conversion_time, conversion_date, match_type, touch_id,
+       ctit_seconds, confidence, fraud_status, rejection_reason, rejected_touch_id, settings_version,
+       path.touch_id, path.credit, path.match_type, computed_at
+FROM attributions FINAL
+WHERE app_id = {app_id:UUID} AND conversion_id = {conversion_id:UUID}
+"""
+_NO_TOUCH = uuid.UUID(int=0)
+
+
+def _rules(app: App, version: int) -> Rules:
+    stored = AttributionSettings.objects.filter(app=app, version=version).first()
+    return Rules.of(app, stored or settings_current(app=app))
+
+
+def _hours(ms: int) -> str:
+    return f"{ms / HOUR_MS:g} h"
+
+
+def _candidate_reason(candidate: dict, on_path: set, winners: set, rules: Rules, tier: str) -> str:
+    age_ms, window_ms = candidate["age_ms"], candidate["best_window_ms"]
+    if age_ms < 0:
+        return "after the conversion: a touch must come first"
+    if not candidate["in_window"]:
+        if age_ms > window_ms:
+            return f"outside its window: {_hours(age_ms)} before the conversion, the window is {_hours(window_ms)}"
+        return "not eligible: a re-engagement needs a deterministic click after the last activity"
+    if candidate["touch_id"] in winners:
+        return f"winner: the best tier matched ({tier}), the latest touch of that tier"
+    if candidate["touch_id"] in on_path:
+        return "on the path: shares the credit under multi-touch models"
+    if candidate["match_type"] != tier:
+        return f"matched as {candidate['match_type']}, but {tier} is a better tier"
+    return "rejected as fraud under the app's policy"
+
+
+def conversion_explanation(*, app: App, conversion_id: uuid.UUID) -> dict | None:
+    """Every model's result for one conversion, the touches that were considered and why each did or
+    did not get credit. None when the engine has not attributed this event (yet)."""
+    result = clickhouse.execute(
+        RESULTS_SQL, {"app_id": app.id, "conversion_id": conversion_id}, tag="attribution_explain_results"
+    )
+    rows = {row[0]: dict(zip(result.columns, row, strict=True)) for row in result.rows}
+    if not rows:
+        return None
+    last = rows.get("last_touch") or next(iter(rows.values()))
+    rules = _rules(app, last["settings_version"])
+    conversion_time: dt.datetime = last["conversion_time"]
+    params = sql.parameters(
+        app_id=app.id,
+        rules=rules,
+        since=conversion_time,
+        until=conversion_time + dt.timedelta(milliseconds=1),
+        window="conversion",
+        conversion_id=conversion_id,
+    )
+    found = clickhouse.execute(sql.explain_candidates(), params, tag="attribution_explain_candidates")
+    candidates = [dict(zip(found.columns, row, strict=True)) for row in found.rows]
+    on_path = set(last["path.touch_id"])
+    winners = {last["touch_id"]} - {_NO_TOUCH}
+    tier = last["match_type"]
+    return {
+        "conversion": {
+            "id": str(conversion_id),
+            "name": last["conversion_name"],
+            "kind": last["conversion_kind"],
+            "time": conversion_time.isoformat(),
+            "date": last["conversion_date"].isoformat(),
+            "computedAt": last["computed_at"].isoformat(),
+        },
+        "rules": rules.describe(),
+        "decision": {
+            "matchType": tier,
+            "touchId": str(last["touch_id"]) if last["touch_id"] != _NO_TOUCH else None,
+            "ctitSeconds": last["ctit_seconds"],
+            "confidence": last["confidence"],
+            "fraudStatus": last["fraud_status"],
+            "rejectionReason": last["rejection_reason"],
+            "rejectedTouchId": str(last["rejected_touch_id"]) if last["rejected_touch_id"] != _NO_TOUCH else None,
+        },
+        "candidates": [
+            {
+                "touchId": str(c["touch_id"]),
+                "type": c["touch_type"],
+                "time": c["touch_time"].isoformat(),
+                "mediaSource": c["media_source"],
+                "campaign": c["campaign"],
+                "linkCode": c["link_code"],
+                "matchType": c["match_type"],
+                "matchedBy": sorted(c["matched_by"]),
+                "secondsBeforeConversion": c["age_ms"] / 1000,
+                "windowSeconds": c["best_window_ms"] / 1000,
+                "inWindow": bool(c["in_window"]),
+                "onPath": c["touch_id"] in on_path,
+                "why": _candidate_reason(c, on_path, winners, rules, tier),
+            }
+            for c in candidates
+        ],
+        "models": {
+            model: [
+                {"touchId": str(touch), "credit": credit, "matchType": match}
+                for touch, credit, match in zip(
+                    rows[model]["path.touch_id"],
+                    rows[model]["path.credit"],
+                    rows[model]["path.match_type"],
+                    strict=True,
+                )
+            ]
+            for model in MODELS
+            if model in rows
+        },
+    }
+
+
+REVENUE_SQL = """
+SELECT
+    share.1 AS media_source,
+    sum(toFloat64(revenue) * share.2) AS revenue,
+    sum(share.2) AS purchases
+FROM (
+    SELECT if(device_id != '', device_id, user_id) AS device_key, timestamp, revenue
+    FROM events FINAL
+    WHERE app_id = {app_id:UUID} AND event_name = 'purchase'
+      AND timestamp >= {since:DateTime64(3, 'UTC')} AND timestamp < {until:DateTime64(3, 'UTC')}
+      AND device_key != ''
+) AS e
+ASOF LEFT JOIN (
+    SELECT device_key, conversion_time, path.media_source AS sources, path.credit AS credits
+    FROM attributions FINAL
+    WHERE app_id = {app_id:UUID} AND model = {model:String} AND conversion_kind IN ('install', 'reattribution')
+) AS a ON e.device_key = a.device_key AND e.timestamp >= a.conversion_time
+ARRAY JOIN multiIf(
+    a.device_key = '', [('unattributed', 1.)],
+    empty(a.credits), [('organic', 1.)],
+    arrayFilter(x -> x.2 > 0, arrayZip(a.sources, a.credits))
+) AS share
+GROUP BY media_source
+ORDER BY revenue DESC, media_source
+"""
+
+
+def revenue_by_source(*, app_id: uuid.UUID, model: str, since: dt.datetime, until: dt.datetime) -> list[dict]:
+    """Purchases inherit the attribution of their device's latest install before them; under a
+    multi-touch model each purchase's revenue is split by the install's credits. A purchase with no
+    attributed install before it is "unattributed"."""
+    if model not in MODELS:
+        raise ValueError(f"Unknown model {model!r}; one of {', '.join(MODELS)}.")
+    result = clickhouse.execute(
+        REVENUE_SQL, {"app_id": app_id, "model": model, "since": since, "until": until}, tag="attribution_revenue"
+    )
+    return [{"mediaSource": s, "revenue": round(r, 6), "purchases": round(p, 6)} for s, r, p in result.rows]

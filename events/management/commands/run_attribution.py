@@ -1,0 +1,91 @@
+import argparse
+import datetime as dt
+import logging
+import signal
+import threading
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from tqdm import tqdm
+
+from apps_registry.models import App
+from events.engine import services
+
+logger = logging.getLogger(__name__)
+
+
+def moment(text: str) -> dt.datetime:
+    """An ISO date (midnight UTC) or datetime (UTC unless it has an offset)."""
+    value = parse_datetime(text)
+    if value is None:
+        day = parse_date(text)
+        if day is None:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not an ISO date or datetime (e.g. 2026-11-01 or 2026-11-01T12:00Z)."
+            )
+        value = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+class Command(BaseCommand):
+    help = (
+        "Attribute conversions: --since [--until] for a window of conversion times, "
+        "--recompute --from --to to redo history under the current settings, --follow to run continuously."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--app", action="append", help="App id (repeatable). Default: every active app.")
+        parser.add_argument("--since", type=moment, help="Conversions at or after this time.")
+        parser.add_argument("--until", type=moment, help="Conversions before this time (default: now).")
+        parser.add_argument("--recompute", action="store_true", help="Recompute --from .. --to with current settings.")
+        parser.add_argument("--from", dest="from_", type=moment, help="With --recompute: start of history.")
+        parser.add_argument("--to", type=moment, help="With --recompute: end of history (default: now).")
+        parser.add_argument("--follow", action="store_true", help="Attribute new conversions until SIGTERM.")
+
+    def handle(self, *args, **options):
+        apps = App.objects.filter(status=App.Status.ACTIVE)
+        if options["app"]:
+            apps = App.objects.filter(pk__in=options["app"])
+            if apps.count() != len(set(options["app"])):
+                raise CommandError("Unknown app id among --app.")
+        if options["follow"]:
+            return self._follow(apps)
+        if options["recompute"]:
+            since, until = options["from_"], options["to"] or timezone.now()
+            if since is None:
+                raise CommandError("--recompute needs --from.")
+        else:
+            since, until = options["since"], options["until"] or timezone.now()
+            if since is None:
+                raise CommandError("Give --since (or --recompute --from, or --follow).")
+        if until <= since:
+            raise CommandError("The window is empty: its start must be before its end.")
+        for app in apps:
+            with tqdm(total=0, desc=app.name, unit="day", disable=None) as bar:
+
+                def progress(done, total, bar=bar):
+                    bar.total = total
+                    bar.update(done - bar.n)
+
+                run = services.attribution_run(
+                    app=app, since=since, until=until, recompute=options["recompute"], progress=progress
+                )
+            self.stdout.write(
+                f"{app.name}: {run.conversions} conversions attributed (settings v{run.settings_version}); "
+                f"flooding sources: {', '.join(run.flooding_sources) or 'none'}"
+            )
+
+    def _follow(self, apps) -> None:
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        self.stdout.write(f"attributing new conversions every {settings.ATTRIBUTION_INTERVAL_SECONDS}s")
+        while not stop.is_set():
+            try:
+                services.attribution_follow_all(apps=apps.all())
+            except Exception:
+                logger.exception("attribution run failed; retrying in %ss", settings.ATTRIBUTION_INTERVAL_SECONDS)
+            stop.wait(settings.ATTRIBUTION_INTERVAL_SECONDS)
+        self.stdout.write("stopped cleanly")
