@@ -22,6 +22,8 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+from events.benchmarks import attribution
+
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 PORT = 18500
@@ -292,7 +294,10 @@ def write_report(args, results, half_single, half_click, memory_kb, consumer) ->
         "",
         f"Peak memory (VmHWM) of the web workers under this load: {', '.join(f'{kb / 1024:.0f} MiB' for kb in memory_kb)}.",
     ]
-    Path(args.output).write_text("\n".join(lines) + "\n")
+    output = Path(args.output)
+    # The attribution engine writes its own section (events/benchmarks/attribution.py): keep it.
+    kept = output.read_text().partition(attribution.SECTION)[1:] if output.exists() else ("", "")
+    output.write_text("\n".join(lines) + "\n" + ("\n" + "".join(kept) if kept[0] else ""))
     print("\n".join(lines))
 
 

@@ -57,9 +57,13 @@ class SourceStats:
         )
 
 
-def source_stats(*, app_id, rules: Rules, since: dt.datetime, until: dt.datetime) -> list[SourceStats]:
-    params = sql.parameters(app_id=app_id, rules=rules, since=since, until=until)
-    installs = clickhouse.execute(sql.winners_by_source("timestamp"), params, tag="attribution_flood_stats")
+def source_stats(*, app_id, rules: Rules, scratch_id: int, since: dt.datetime, until: dt.datetime) -> list[SourceStats]:
+    """Per source, over the conversions of a run's scratch partition in [since, until)."""
+    params = {
+        **sql.parameters(app_id=app_id, rules=rules, since=since, until=until, scratch_id=scratch_id),
+        "reject_fraud": False,  # what each source would win before any fraud decision
+    }
+    installs = clickhouse.execute(sql.winners_by_source(), params, tag="attribution_flood_stats")
     clicks = dict(
         clickhouse.execute(
             CLICKS_SQL,
@@ -73,7 +77,6 @@ def source_stats(*, app_id, rules: Rules, since: dt.datetime, until: dt.datetime
     ]
 
 
-def flooding_sources(*, app_id, rules: Rules, since: dt.datetime, until: dt.datetime) -> list[str]:
-    return sorted(
-        s.media_source for s in source_stats(app_id=app_id, rules=rules, since=since, until=until) if s.floods
-    )
+def flooding_sources(*, app_id, rules: Rules, scratch_id: int, since: dt.datetime, until: dt.datetime) -> list[str]:
+    stats = source_stats(app_id=app_id, rules=rules, scratch_id=scratch_id, since=since, until=until)
+    return sorted(s.media_source for s in stats if s.floods)

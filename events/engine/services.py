@@ -1,13 +1,17 @@
 """Running the engine: a window of conversion times, a recompute of history, or the continuous run.
 
-Every run writes one row per (conversion, model) into ``attributions``; the table keeps the newest row
-per (app, model, conversion), so running a window again — or recomputing it after the settings
-changed — replaces results instead of adding to them.
+A run matches conversions to touches into its own scratch partition (``sql.insert_candidates``),
+decides what holds for the whole period (click-flooding sources, data-driven weights), then writes one
+row per (conversion, model) into ``attributions`` (``sql.insert_results``) and drops its scratch.
+``attributions`` keeps the newest row per (app, model, conversion), so running a window again — or
+recomputing it after the settings changed — replaces results instead of adding to them.
 """
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.utils import timezone
@@ -27,6 +31,9 @@ STATS_PERIOD = dt.timedelta(days=7)
 # The continuous run reuses the period decisions of its previous run for this long.
 STATS_REUSE = dt.timedelta(minutes=10)
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+# Conversion time matched per statement: bounds memory on long histories; each statement also reads
+# the touches of one lookback before its chunk, so shorter chunks read touches more often.
+MATCH_CHUNK = dt.timedelta(days=7)
 
 COUNT_SQL = """
 SELECT count() FROM attributions FINAL
@@ -34,33 +41,70 @@ WHERE app_id = {app_id:UUID} AND model = 'last_touch'
   AND conversion_time >= {since:DateTime64(3, 'UTC')} AND conversion_time < {until:DateTime64(3, 'UTC')}
 """
 
+Progress = Callable[[int, int], None]
+
 
 def rules_for(*, app: App) -> Rules:
     return Rules.of(app, settings_current(app=app))
 
 
-def _period_decisions(*, app: App, rules: Rules, since: dt.datetime, until: dt.datetime) -> tuple[list[str], dict]:
-    since = min(since, until - STATS_PERIOD)
-    flooding = fraud.flooding_sources(app_id=app.id, rules=rules, since=since, until=until)
+@contextmanager
+def _scratch() -> Iterator[int]:
+    scratch_id = secrets.randbits(63) or 1
+    try:
+        yield scratch_id
+    finally:
+        clickhouse.execute(sql.drop_scratch(scratch_id), tag="attribution_scratch_drop")
+
+
+def _run(statement: str, params: dict, tag: str) -> None:
+    clickhouse.execute(statement, params, tag=tag, timeout=settings.ATTRIBUTION_QUERY_TIMEOUT_SECONDS)
+
+
+def _match(
+    *,
+    app: App,
+    rules: Rules,
+    scratch_id: int,
+    window: str,
+    since: dt.datetime,
+    until: dt.datetime,
+    chunk: dt.timedelta | None = None,
+    progress: Progress | None = None,
+) -> None:
+    """Match the conversions chosen by ``window`` in [since, until) into the scratch partition,
+    ``chunk`` of conversion time per statement (bounded memory on long histories)."""
+    bounds, start = [], since
+    while start < until:
+        end = min(start + chunk, until) if chunk else until
+        bounds.append((start, end))
+        start = end
+    for done, (start, end) in enumerate(bounds, 1):
+        params = sql.parameters(
+            app_id=app.id, rules=rules, since=start, until=end, window=window, scratch_id=scratch_id
+        )
+        _run(sql.insert_candidates(window), params, "attribution_match")
+        if progress:
+            progress(done, len(bounds))
+
+
+def _decide_period(*, app: App, rules: Rules, scratch_id: int, since, until) -> tuple[list[str], dict]:
+    flooding = fraud.flooding_sources(app_id=app.id, rules=rules, scratch_id=scratch_id, since=since, until=until)
     weights = datadriven.channel_weights(app_id=app.id, since=since, until=until)
     return flooding, weights
 
 
-def _insert(*, app: App, rules: Rules, window: str, since, until, flooding, weights) -> None:
-    clickhouse.execute(
-        sql.insert_results(window),
-        sql.parameters(
-            app_id=app.id,
-            rules=rules,
-            since=since,
-            until=until,
-            window=window,
-            flood_sources=flooding,
-            data_driven_weights=weights,
-        ),
-        tag="attribution_run",
-        timeout=settings.ATTRIBUTION_QUERY_TIMEOUT_SECONDS,
+def _write(*, app: App, rules: Rules, scratch_id: int, since, until, flooding, weights) -> None:
+    params = sql.parameters(
+        app_id=app.id,
+        rules=rules,
+        since=since,
+        until=until,
+        scratch_id=scratch_id,
+        flood_sources=flooding,
+        data_driven_weights=weights,
     )
+    _run(sql.insert_results(), params, "attribution_write")
 
 
 def attribution_run(
@@ -69,39 +113,53 @@ def attribution_run(
     since: dt.datetime,
     until: dt.datetime,
     recompute: bool = False,
-    chunk: dt.timedelta = dt.timedelta(days=1),
-    progress: Callable[[int, int], None] | None = None,
+    chunk: dt.timedelta = MATCH_CHUNK,
+    progress: Progress | None = None,
 ) -> AttributionRun:
-    """Attribute every conversion with ``since <= time < until`` under the app's current settings,
-    one chunk of conversion time per statement. ``progress(done, total)`` after each chunk."""
+    """Attribute every conversion with ``since <= time < until`` under the app's current settings.
+    The period decisions cover at least the STATS_PERIOD before ``until``. ``progress(done, total)``."""
     if until <= since:
         raise ValueError("The window is empty: --since must be before --until.")
     rules = rules_for(app=app)
-    flooding, weights = _period_decisions(app=app, rules=rules, since=since, until=until)
-    run = AttributionRun.objects.create(
+    period_start = min(since, until - STATS_PERIOD)
+    started_at = timezone.now()
+    with _scratch() as scratch_id:
+        _match(
+            app=app,
+            rules=rules,
+            scratch_id=scratch_id,
+            window="timestamp",
+            since=period_start,
+            until=until,
+            chunk=chunk,
+            progress=progress,
+        )
+        flooding, weights = _decide_period(app=app, rules=rules, scratch_id=scratch_id, since=period_start, until=until)
+        _write(
+            app=app,
+            rules=rules,
+            scratch_id=scratch_id,
+            since=since,
+            until=until,
+            flooding=flooding,
+            weights=weights,
+        )
+    conversions = clickhouse.execute(
+        COUNT_SQL, {"app_id": app.id, "since": since, "until": until}, tag="attribution_count"
+    ).scalar()
+    return AttributionRun.objects.create(
         app=app,
         mode=AttributionRun.Mode.RECOMPUTE if recompute else AttributionRun.Mode.WINDOW,
         window_start=since,
         window_end=until,
         settings_version=rules.settings_version,
+        conversions=conversions,
         flooding_sources=flooding,
         data_driven_weights=weights,
+        decided_at=started_at,
+        started_at=started_at,
+        finished_at=timezone.now(),
     )
-    bounds = []
-    start = since
-    while start < until:
-        bounds.append((start, min(start + chunk, until)))
-        start += chunk
-    for done, (start, end) in enumerate(bounds, 1):
-        _insert(app=app, rules=rules, window="timestamp", since=start, until=end, flooding=flooding, weights=weights)
-        if progress:
-            progress(done, len(bounds))
-    run.conversions = clickhouse.execute(
-        COUNT_SQL, {"app_id": app.id, "since": since, "until": until}, tag="attribution_count"
-    ).rows[0][0]
-    run.finished_at = timezone.now()
-    run.save(update_fields=["conversions", "finished_at"])
-    return run
 
 
 def attribution_follow(*, app: App, now: dt.datetime | None = None) -> AttributionRun | None:
@@ -109,22 +167,34 @@ def attribution_follow(*, app: App, now: dt.datetime | None = None) -> Attributi
     ATTRIBUTION_SETTLE_SECONDS old (their touches, on another topic, have had time to arrive)."""
     now = now or timezone.now()
     until = now - dt.timedelta(seconds=settings.ATTRIBUTION_SETTLE_SECONDS)
-    previous = (
-        AttributionRun.objects.filter(app=app, mode=AttributionRun.Mode.FOLLOW, finished_at__isnull=False)
-        .order_by("-window_end")
-        .first()
-    )
+    previous = AttributionRun.objects.filter(app=app, mode=AttributionRun.Mode.FOLLOW).order_by("-window_end").first()
     since = previous.window_end if previous else EPOCH
     if until <= since:
         return None
     rules = rules_for(app=app)
     reuse = previous and previous.settings_version == rules.settings_version and now - previous.decided_at < STATS_REUSE
-    if reuse:
-        flooding, weights, decided_at = previous.flooding_sources, previous.data_driven_weights, previous.decided_at
-    else:
-        flooding, weights = _period_decisions(app=app, rules=rules, since=until - STATS_PERIOD, until=until)
-        decided_at = now
-    run = AttributionRun.objects.create(
+    with _scratch() as scratch_id:
+        _match(app=app, rules=rules, scratch_id=scratch_id, window="inserted_at", since=since, until=until)
+        if reuse:
+            flooding, weights, decided_at = previous.flooding_sources, previous.data_driven_weights, previous.decided_at
+        else:
+            with _scratch() as period_id:
+                period_start = until - STATS_PERIOD
+                _match(app=app, rules=rules, scratch_id=period_id, window="timestamp", since=period_start, until=until)
+                flooding, weights = _decide_period(
+                    app=app, rules=rules, scratch_id=period_id, since=period_start, until=until
+                )
+            decided_at = now
+        _write(
+            app=app,
+            rules=rules,
+            scratch_id=scratch_id,
+            since=EPOCH,
+            until=until,
+            flooding=flooding,
+            weights=weights,
+        )
+    return AttributionRun.objects.create(
         app=app,
         mode=AttributionRun.Mode.FOLLOW,
         window_start=since,
@@ -133,11 +203,9 @@ def attribution_follow(*, app: App, now: dt.datetime | None = None) -> Attributi
         flooding_sources=flooding,
         data_driven_weights=weights,
         decided_at=decided_at,
+        started_at=now,
+        finished_at=timezone.now(),
     )
-    _insert(app=app, rules=rules, window="inserted_at", since=since, until=until, flooding=flooding, weights=weights)
-    run.finished_at = timezone.now()
-    run.save(update_fields=["finished_at"])
-    return run
 
 
 def attribution_follow_all(*, apps=None) -> int:

@@ -1,22 +1,33 @@
 """The attribution pipeline as ClickHouse SQL. Python only fills in parameters.
 
-Stages (CTEs), each a step a person can check:
+A run has two statements, with a scratch table between them (``attribution_candidates``, one
+partition per run) so that the expensive matching happens once even though the click-flooding
+decision needs every match of the period before any conversion can be decided.
+
+Matching (``insert_candidates``), CTE by CTE:
 
 1. ``history``/``sequenced``: the app's install and activity events, each with the previous install and
    the previous activity of the same device (window functions).
 2. ``conversions``: installs (new, a reinstall inside the re-attribution window, or a re-attribution
    after it) and re-engagements (an open after the inactivity window).
-3. ``conversion_keys`` / ``touch_keys``: the match keys of each side — ``c:<click id>``,
-   ``d:<pseudonymous device id>``, ``p:<ip prefix|os|version>`` (probabilistic, only when enabled).
-   One hash join on the key replaces five joins, one per waterfall tier.
-4. ``joined``: every (conversion, touch) sharing a key, with its tier and age; ``matches``: those
-   inside their tier's window, one row per touch with its best tier and fraud flag.
-5. ``decided``: per conversion, the waterfall — the best tier wins; the path is every matched touch of
-   the winning kind (deterministic clicks, probabilistic clicks, device impressions or probabilistic
-   impressions), in time order; flagged touches are dropped first when the app rejects fraud.
-6. ``credited``: one credit array per model over that path; the final SELECT has one row per model.
+3. ``conversion_keys`` / ``touch_keys``: the match keys of each side, hashed with their kind — click id
+   (1), pseudonymous device id (2), ip prefix + os + version (3, probabilistic, only when enabled).
+   One hash join on the key replaces five joins, one per waterfall tier; a 64-bit hash of kind and
+   value makes the join cheap (a false match needs a collision: about 1 in 10^6 for a whole run of
+   10M touches x 1M conversions).
+4. ``joined``: every (conversion, touch) sharing a key, with its tier, age and whether it is inside
+   its tier's window (``eligible``); every conversion appears, matched or not (a RIGHT JOIN).
+5. ``candidates``: per conversion, its eligible touches, each once at its best tier.
 
-Touch tuples in arrays are (time, touch_id, tier, type, media_source, campaign, link_code, flag).
+Deciding (``insert_results``, from the scratch rows of a run):
+
+6. ``decided``: fraud flags per touch; the waterfall — the best tier wins; the path is every matched
+   touch of the winning kind (deterministic clicks, probabilistic clicks, device impressions or
+   probabilistic impressions), in time order; flagged touches are dropped first when the app rejects fraud.
+7. ``credited``: one credit array per model over that path; the final SELECT has one row per model.
+
+Touch tuples are (time, touch_id, tier, type, media_source, campaign, link_code) in the scratch
+table, with the fraud flag appended in ``decided``.
 """
 
 import datetime as dt
@@ -55,6 +66,7 @@ def parameters(
     flood_sources: Iterable[str] = (),
     data_driven_weights: Mapping[str, float] | None = None,
     conversion_id: uuid.UUID | None = None,
+    scratch_id: int = 0,
 ) -> dict:
     """Query parameters for conversions chosen by ``window`` between ``since`` and ``until``.
 
@@ -69,6 +81,7 @@ def parameters(
         "since": since,
         "until": until,
         "conversion_id": conversion_id or uuid.UUID(int=0),
+        "scratch_id": scratch_id,
         "history_from": earliest - dt.timedelta(milliseconds=rules.history_ms),
         "history_until": until + margin,
         "touches_from": earliest - dt.timedelta(milliseconds=rules.touch_lookback_ms) - margin,
@@ -82,7 +95,7 @@ def tier_name(expression: str) -> str:
 
 
 def pipeline(window: str) -> str:
-    """The CTEs up to ``decided`` for conversions chosen by ``window`` (a WINDOW_FILTERS key)."""
+    """The matching CTEs up to ``candidates`` for conversions chosen by ``window``."""
     conversion_filter = WINDOW_FILTERS[window]
     return f"""
 WITH
@@ -91,7 +104,7 @@ history AS (
         event_id, event_name, timestamp, inserted_at, user_id,
         if(device_id != '', device_id, user_id) AS device_key,
         mapValues(device_ids) AS device_values,
-        lower(replaceAll(attribution['click_id'], '-', '')) AS click_id,
+        toUUIDOrZero(attribution['click_id']) AS click_id,
         if(ip_prefix = '', '', concat(ip_prefix, '|', lower(os_name), '|', os_version)) AS fingerprint,
         event_name IN ({_CONVERSION_NAMES}) AS is_install
     FROM events FINAL
@@ -136,82 +149,136 @@ conversions AS (
       )
 ),
 conversion_keys AS (
-    SELECT conversion_id, conversion_time, conversion_kind, touches_after, key
+    -- Key 0 matches no touch: it keeps every conversion in the (right) join, organic ones included.
+    SELECT conversion_id, conversion_name, conversion_kind, conversion_time, device_key, user_id, touches_after, key
     FROM conversions
-    ARRAY JOIN arrayFilter(k -> k != '', arrayConcat(
-        [if(click_id = '', '', concat('c:', click_id))],
-        arrayMap(v -> concat('d:', v), device_values),
-        [if({{probabilistic:Bool}} AND fingerprint != '', concat('p:', fingerprint), '')]
-    )) AS key
-    WHERE conversion_kind != 'reinstall'
+    ARRAY JOIN arrayConcat([0], if(conversion_kind = 'reinstall', [], arrayFilter(k -> k != 0, arrayConcat(
+        [if(click_id = {_ZERO_UUID}, 0, cityHash64(1, click_id))],
+        arrayMap(v -> cityHash64(2, v), device_values),
+        [if({{probabilistic:Bool}} AND fingerprint != '', cityHash64(3, fingerprint), 0)]
+    )))) AS key
+),
+named_clicks AS (
+    SELECT toUUIDOrZero(attribution['click_id']) AS touch_id FROM events
+    WHERE app_id = {{app_id:UUID}} AND mapContains(attribution, 'click_id')
+      AND timestamp >= {{history_from:DateTime64(3, 'UTC')}} AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
 ),
 touch_keys AS (
-    SELECT touch_id, touch_type, timestamp AS touch_time, media_source, campaign, link_code, key
-    FROM touchpoints FINAL
-    ARRAY JOIN arrayFilter(k -> k != '', arrayConcat(
-        [if(touch_type = 'click', concat('c:', replaceAll(toString(touch_id), '-', '')), '')],
-        arrayMap(v -> concat('d:', v), mapValues(device_ids)),
-        [if({{probabilistic:Bool}} AND ip_prefix != '',
-            concat('p:', ip_prefix, '|', lower(os_name), '|', os_version), '')]
-    )) AS key
-    WHERE app_id = {{app_id:UUID}}
-      AND timestamp >= {{touches_from:DateTime64(3, 'UTC')}}
-      AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
+    -- One branch per kind of key; each reads only the touches that carry that kind.
+    SELECT touch_id, touch_type, timestamp AS touch_time, media_source, campaign, link_code,
+           2 AS kind, cityHash64(2, device_id) AS key
+    FROM touchpoints
+    PREWHERE app_id = {{app_id:UUID}} AND device_id != ''
+      AND timestamp >= {{touches_from:DateTime64(3, 'UTC')}} AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
+    UNION ALL
+    -- the other ids of touches that carry several (device_id is the first of them)
+    SELECT touch_id, touch_type, timestamp, media_source, campaign, link_code, 2, cityHash64(2, device)
+    FROM touchpoints
+    ARRAY JOIN arrayFilter(v -> v != device_id, mapValues(device_ids)) AS device
+    PREWHERE app_id = {{app_id:UUID}} AND device_ids.size0 > 1
+      AND timestamp >= {{touches_from:DateTime64(3, 'UTC')}} AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
+    UNION ALL
+    SELECT touch_id, touch_type, timestamp, media_source, campaign, link_code, 1, cityHash64(1, touch_id)
+    FROM touchpoints
+    PREWHERE app_id = {{app_id:UUID}} AND touch_type = 'click' AND touch_id IN (SELECT touch_id FROM named_clicks)
+      AND timestamp >= {{touches_from:DateTime64(3, 'UTC')}} AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
+    UNION ALL
+    SELECT touch_id, touch_type, timestamp, media_source, campaign, link_code,
+           3, cityHash64(3, concat(ip_prefix, '|', lower(os_name), '|', os_version))
+    FROM touchpoints
+    PREWHERE {{probabilistic:Bool}} AND app_id = {{app_id:UUID}} AND ip_prefix != ''
+      AND timestamp >= {{touches_from:DateTime64(3, 'UTC')}} AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
 ),
 joined AS (
-    SELECT
-        c.conversion_id AS conversion_id, c.conversion_time AS conversion_time,
-        c.conversion_kind AS conversion_kind, c.touches_after AS touches_after,
-        t.touch_id AS touch_id, t.touch_type AS touch_type, t.touch_time AS touch_time,
-        t.media_source AS media_source, t.campaign AS campaign, t.link_code AS link_code,
-        multiIf(
-            startsWith(key, 'c:'), 1,
-            startsWith(key, 'd:') AND t.touch_type = 'click', 2,
-            startsWith(key, 'p:') AND t.touch_type = 'click', 3,
-            startsWith(key, 'd:'), 4,
-            5
-        ) AS tier,
-        dateDiff('millisecond', t.touch_time, c.conversion_time) AS age_ms,
-        multiIf(tier <= 2, {{click_ms:Int64}}, tier = 3, {{probabilistic_click_ms:Int64}},
-                tier = 4, {{view_ms:Int64}}, {{probabilistic_view_ms:Int64}}) AS window_ms,
-        age_ms >= 0 AND age_ms <= window_ms
-            AND (c.touches_after IS NULL OR t.touch_time > c.touches_after)
-            AND (c.conversion_kind != 're_engagement' OR tier <= 2) AS eligible
-    FROM touch_keys AS t
-    INNER JOIN conversion_keys AS c ON t.key = c.key
-),
-matches AS (
-    SELECT
-        conversion_id, touch_id,
-        any(touch_type) AS touch_type, any(touch_time) AS touch_time, any(media_source) AS media_source,
-        any(campaign) AS campaign, any(link_code) AS link_code, any(age_ms) AS age_ms,
-        min(tier) AS tier,
-        multiIf(
-            touch_type = 'click' AND age_ms < {{min_ctit_ms:Int64}}, 'click_injection',
-            touch_type = 'click' AND has({{flood_sources:Array(String)}}, media_source), 'click_flooding',
-            ''
-        ) AS flag
-    FROM joined
-    WHERE eligible
-    GROUP BY conversion_id, touch_id
-),
-candidates AS (
-    SELECT
-        conversion_id,
-        groupArray((touch_time, touch_id, tier, touch_type, media_source, campaign, link_code, flag)) AS touches
-    FROM matches
-    GROUP BY conversion_id
-),
-decided AS (
     SELECT
         c.conversion_id AS conversion_id, c.conversion_name AS conversion_name,
         c.conversion_kind AS conversion_kind, c.conversion_time AS conversion_time,
         c.device_key AS device_key, c.user_id AS user_id,
-        k.touches AS touches,
-        if(empty(touches), 0, arrayMin(x -> x.3, touches)) AS first_tier,
-        arrayReverseSort(x -> (x.1, x.2), arrayFilter(x -> x.3 = first_tier, touches)) AS first_winners,
+        t.touch_id AS touch_id, t.touch_type AS touch_type, t.touch_time AS touch_time,
+        t.media_source AS media_source, t.campaign AS campaign, t.link_code AS link_code,
+        t.touch_id != {_ZERO_UUID} AS matched,
+        toUInt8(multiIf(
+            t.kind = 1, 1,
+            t.kind = 2 AND t.touch_type = 'click', 2,
+            t.kind = 3 AND t.touch_type = 'click', 3,
+            t.kind = 2, 4,
+            5
+        )) AS tier,
+        dateDiff('millisecond', t.touch_time, c.conversion_time) AS age_ms,
+        multiIf(tier <= 2, {{click_ms:Int64}}, tier = 3, {{probabilistic_click_ms:Int64}},
+                tier = 4, {{view_ms:Int64}}, {{probabilistic_view_ms:Int64}}) AS window_ms,
+        matched AND age_ms >= 0 AND age_ms <= window_ms
+            AND (c.touches_after IS NULL OR t.touch_time > c.touches_after)
+            AND (c.conversion_kind != 're_engagement' OR tier <= 2) AS eligible
+    FROM touch_keys AS t
+    RIGHT JOIN conversion_keys AS c ON t.key = c.key
+),
+candidates AS (
+    SELECT
+        conversion_id,
+        any(conversion_name) AS conversion_name,
+        any(conversion_kind) AS conversion_kind,
+        any(conversion_time) AS conversion_time,
+        any(device_key) AS device_key,
+        any(user_id) AS user_id,
+        -- by touch, best tier first; a touch matched by several keys (or stored twice) counts once
+        arraySort(x -> (x.2, x.3), groupArrayIf(
+            (touch_time, touch_id, tier, touch_type, media_source, campaign, link_code), eligible
+        )) AS matched_touches,
+        arrayFilter(
+            (x, i) -> i = 1 OR x.2 != matched_touches[i - 1].2, matched_touches, arrayEnumerate(matched_touches)
+        ) AS touches
+    FROM joined
+    GROUP BY conversion_id
+)
+"""
+
+
+SCRATCH_COLUMNS = (
+    "scratch_id, conversion_id, conversion_name, conversion_kind, conversion_time, device_key, user_id, touches"
+)
+
+
+def insert_candidates(window: str) -> str:
+    """Every conversion chosen by ``window`` with its matched touches, into the run's scratch partition."""
+    return (
+        f"INSERT INTO attribution_candidates ({SCRATCH_COLUMNS})\n"
+        + pipeline(window)
+        + """
+SELECT
+    {scratch_id:UInt64}, conversion_id, conversion_name, conversion_kind, conversion_time, device_key, user_id,
+    touches
+FROM candidates
+WHERE NOT (conversion_kind = 're_engagement' AND empty(touches))
+SETTINGS optimize_on_insert = 0
+"""
+    )
+
+
+def drop_scratch(scratch_id: int) -> str:
+    # A partition is named by a literal; the id is an integer we generated, never input.
+    return f"ALTER TABLE attribution_candidates DROP PARTITION {int(scratch_id)}"
+
+
+def decided() -> str:
+    """The waterfall over one run's scratch rows (conversion times in [since, until))."""
+    return """
+WITH decided AS (
+    SELECT
+        conversion_id, conversion_name, conversion_kind, conversion_time, device_key, user_id,
+        arrayMap(
+            x -> tuple(x.1, x.2, x.3, x.4, x.5, x.6, x.7, multiIf(
+                x.4 = 'click' AND dateDiff('millisecond', x.1, conversion_time) < {min_ctit_ms:Int64},
+                    'click_injection',
+                x.4 = 'click' AND has({flood_sources:Array(String)}, x.5), 'click_flooding',
+                ''
+            )),
+            touches
+        ) AS flagged,
+        if(empty(flagged), 0, arrayMin(x -> x.3, flagged)) AS first_tier,
+        arrayReverseSort(x -> (x.1, x.2), arrayFilter(x -> x.3 = first_tier, flagged)) AS first_winners,
         if(first_tier = 0, '', first_winners[1].8) AS flag,
-        if({{reject_fraud:Bool}}, arrayFilter(x -> x.8 = '', touches), touches) AS usable,
+        if({reject_fraud:Bool}, arrayFilter(x -> x.8 = '', flagged), flagged) AS usable,
         if(empty(usable), 0, arrayMin(x -> x.3, usable)) AS tier,
         arraySort(
             x -> (x.1, x.2),
@@ -219,9 +286,9 @@ decided AS (
         ) AS path,
         arrayReverseSort(x -> (x.1, x.2), arrayFilter(x -> x.3 = tier, usable))[1] AS winner,
         indexOf(path, winner) AS winner_index
-    FROM conversions AS c
-    LEFT JOIN candidates AS k ON c.conversion_id = k.conversion_id
-    WHERE NOT (c.conversion_kind = 're_engagement' AND empty(k.touches))
+    FROM attribution_candidates
+    WHERE scratch_id = {scratch_id:UInt64}
+      AND conversion_time >= {since:DateTime64(3, 'UTC')} AND conversion_time < {until:DateTime64(3, 'UTC')}
 )
 """
 
@@ -237,10 +304,11 @@ RESULT_COLUMNS = (
 )
 
 
-def results(window: str) -> str:
-    """One row per (conversion, model): the SELECT that ``INSERT INTO attributions`` takes."""
+def insert_results() -> str:
+    """One row per (conversion, model) from a run's scratch rows into ``attributions``."""
     return (
-        pipeline(window)
+        f"INSERT INTO attributions ({RESULT_COLUMNS})\n"
+        + decided()
         + f"""
 , credited AS (
     SELECT
@@ -295,19 +363,17 @@ SELECT
     credits AS `path.credit`
 FROM credited
 ARRAY JOIN [{_MODEL_NAMES}] AS model, credits_by_model AS credits
+-- Each (conversion, model) appears once per insert: merging the block on insert would only cost time.
+SETTINGS optimize_on_insert = 0
 """
     )
 
 
-def insert_results(window: str) -> str:
-    return f"INSERT INTO attributions ({RESULT_COLUMNS})\n" + results(window)
-
-
-def winners_by_source(window: str) -> str:
+def winners_by_source() -> str:
     """Per media source: attributed click installs and how many came within an hour of the click,
-    before any fraud decision — the input of the click-flooding test."""
+    before any fraud decision (no flooding sources, flag policy) — the input of the flooding test."""
     return (
-        pipeline(window)
+        decided()
         + """
 SELECT
     winner.5 AS media_source,
@@ -333,6 +399,7 @@ SELECT
     max(eligible) AS in_window,
     argMin(window_ms, tier) AS best_window_ms
 FROM joined
+WHERE matched
 GROUP BY touch_id
 ORDER BY touch_time, touch_id
 """
