@@ -63,7 +63,7 @@ class Command(BaseCommand):
         if until <= since:
             raise CommandError("The window is empty: its start must be before its end.")
         for app in apps:
-            with tqdm(total=0, desc=app.name, unit="day", disable=None) as bar:
+            with tqdm(total=0, desc=app.name, unit="chunk", disable=None) as bar:
 
                 def progress(done, total, bar=bar):
                     bar.total = total
