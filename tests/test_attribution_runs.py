@@ -175,7 +175,16 @@ def test_follow_attributes_what_arrived_once_and_moves_its_cursor(settings):
     app = AppFactory()
     now = dt.datetime.now(dt.UTC)  # the continuous run looks at what ingestion still accepts: 30 days
     conv1, *_ = _markov_world(app, T=now - D)
+    stale = AttributionRun.objects.create(
+        app=app,
+        mode=AttributionRun.Mode.FOLLOW,
+        window_start=services.EPOCH,
+        window_end=now - 8 * D,
+        settings_version=0,
+    )
     first = services.attribution_follow(app=app)
+    assert first.window_start == stale.window_end
+    assert not AttributionRun.objects.filter(pk=stale.pk).exists()  # a week of follow records is kept
     assert first is not None and first.mode == AttributionRun.Mode.FOLLOW
     assert set(data.results(app.id, conv1)) == set(MODELS)
     later = uuid.uuid4()

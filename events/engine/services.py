@@ -31,6 +31,8 @@ STATS_PERIOD = dt.timedelta(days=7)
 # The continuous run reuses the period decisions of its previous run for this long.
 STATS_REUSE = dt.timedelta(minutes=10)
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+# The continuous run records every step (one a minute); older records than this are dropped.
+FOLLOW_HISTORY = dt.timedelta(days=7)
 # Conversion time matched per statement: bounds memory on long histories; each statement also reads
 # the touches of one lookback before its chunk, so shorter chunks read touches more often.
 MATCH_CHUNK = dt.timedelta(days=7)
@@ -194,6 +196,9 @@ def attribution_follow(*, app: App, now: dt.datetime | None = None) -> Attributi
             flooding=flooding,
             weights=weights,
         )
+    AttributionRun.objects.filter(
+        app=app, mode=AttributionRun.Mode.FOLLOW, window_end__lt=until - FOLLOW_HISTORY
+    ).delete()
     return AttributionRun.objects.create(
         app=app,
         mode=AttributionRun.Mode.FOLLOW,
