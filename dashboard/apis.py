@@ -10,6 +10,8 @@ from accounts import roles
 from accounts.permissions import RoleRequired
 from apps_registry.selectors import app_access
 from attribution.openapi import errors
+from events.engine import selectors as attribution_selectors
+from events.engine.rules import MODELS
 
 from . import selectors
 
@@ -41,6 +43,25 @@ class AnalyticsEventsOut(serializers.Serializer):
     appId = serializers.UUIDField()
     since = serializers.DateTimeField()
     series = EventsPerDay(many=True)
+
+
+class AttributionQuery(ReportQuery):
+    model = serializers.ChoiceField(choices=MODELS, default="last_touch")
+
+
+class SourceResult(serializers.Serializer):
+    mediaSource = serializers.CharField(help_text='"organic": no touch; "unattributed": no install before.')
+    installs = serializers.FloatField(help_text="Credit-weighted under multi-touch models.")
+    revenue = serializers.FloatField(help_text="Of the purchases in the period, inherited from their install.")
+    purchases = serializers.FloatField()
+
+
+@extend_schema_serializer(component_name="AnalyticsAttribution")
+class AnalyticsAttributionOut(serializers.Serializer):
+    appId = serializers.UUIDField()
+    since = serializers.DateTimeField()
+    model = serializers.ChoiceField(choices=MODELS)
+    sources = SourceResult(many=True)
 
 
 REPORT_ERRORS = errors(400, 401, 403, 404)
@@ -75,5 +96,30 @@ class AnalyticsEventsApi(APIView):
                 "appId": str(app.id),
                 "since": since.isoformat(),
                 "series": selectors.events_over_time(app_id=app.id, since=since),
+            }
+        )
+
+
+class AnalyticsAttributionApi(APIView):
+    """Installs and inherited revenue per media source under one attribution model."""
+
+    permission_classes = [RoleRequired(roles.ADMIN, roles.USER, permission="analytics:read")]
+
+    @extend_schema(parameters=[AttributionQuery], responses={200: AnalyticsAttributionOut, **REPORT_ERRORS})
+    def get(self, request):
+        query = AttributionQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        app = app_access(request=request, app_id=query.validated_data["app_id"], permission="view_analytics")
+        until = timezone.now()
+        since = until - dt.timedelta(days=query.validated_data["days"])
+        model = query.validated_data["model"]
+        return Response(
+            {
+                "appId": str(app.id),
+                "since": since.isoformat(),
+                "model": model,
+                "sources": attribution_selectors.attribution_by_source(
+                    app_id=app.id, model=model, since=since, until=until
+                ),
             }
         )

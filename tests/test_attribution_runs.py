@@ -241,6 +241,18 @@ def test_purchases_inherit_the_install_attribution_split_by_credit():
         "organic": 4.0,
         "unattributed": 1.0,
     }
+    user = UserFactory(role="user")
+    grant(user, app, "view_app", "view_analytics")
+    report = APIClient().get(f"/api/analytics/attribution?app_id={app.id}&model=linear&days=730", **bearer(user))
+    assert report.status_code == 200, report.content
+    assert report.json()["sources"] == [
+        {"mediaSource": "organic", "installs": 1.0, "revenue": 4.0, "purchases": 1.0},
+        {"mediaSource": "google", "installs": 0.5, "revenue": 5.0, "purchases": 0.5},
+        {"mediaSource": "meta", "installs": 0.5, "revenue": 5.0, "purchases": 0.5},
+        {"mediaSource": "unattributed", "installs": 0.0, "revenue": 1.0, "purchases": 1.0},
+    ]
+    bad = APIClient().get(f"/api/analytics/attribution?app_id={app.id}&model=magic", **bearer(user))
+    assert bad.status_code == 400
 
 
 # --- the explanation API -------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ MATRIX = [
     ("POST", "/api/auth/logout", {"refresh": "x"}, (401, 401, 401, 401, 401)),  # authenticated, bad token
     ("GET", "/api/dashboard/stats?app_id={app_a}", None, (401, 403, 200, 404, 200)),
     ("GET", "/api/analytics/events?app_id={app_a}", None, (401, 403, 200, 404, 200)),
+    ("GET", "/api/analytics/attribution?app_id={app_a}&model=linear", None, (401, 403, 200, 404, 200)),
     ("GET", "/api/apps/", None, (401, 200, 200, 200, 200)),
     ("POST", "/api/apps/create", {"name": "New app"}, (401, 403, 403, 403, 201)),
     ("GET", "/api/apps/{app_a}", None, (401, 200, 200, 404, 200)),

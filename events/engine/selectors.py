@@ -161,3 +161,38 @@ def revenue_by_source(*, app_id: uuid.UUID, model: str, since: dt.datetime, unti
         REVENUE_SQL, {"app_id": app_id, "model": model, "since": since, "until": until}, tag="attribution_revenue"
     )
     return [{"mediaSource": s, "revenue": round(r, 6), "purchases": round(p, 6)} for s, r, p in result.rows]
+
+
+INSTALLS_SQL = """
+SELECT share.1 AS media_source, sum(share.2) AS installs
+FROM attributions FINAL
+ARRAY JOIN if(
+    empty(path.credit), [('organic', 1.)], arrayFilter(x -> x.2 > 0, arrayZip(path.media_source, path.credit))
+) AS share
+WHERE app_id = {app_id:UUID} AND model = {model:String} AND conversion_kind IN ('install', 'reattribution')
+  AND conversion_time >= {since:DateTime64(3, 'UTC')} AND conversion_time < {until:DateTime64(3, 'UTC')}
+GROUP BY media_source
+"""
+
+
+def attribution_by_source(*, app_id: uuid.UUID, model: str, since: dt.datetime, until: dt.datetime) -> list[dict]:
+    """Installs (credit-weighted under multi-touch models) and the revenue their purchases brought,
+    per media source, for installs and purchases in [since, until)."""
+    revenue = {
+        row["mediaSource"]: row for row in revenue_by_source(app_id=app_id, model=model, since=since, until=until)
+    }
+    installs = dict(
+        clickhouse.execute(
+            INSTALLS_SQL, {"app_id": app_id, "model": model, "since": since, "until": until}, tag="attribution_installs"
+        ).rows
+    )
+    sources = sorted(set(installs) | set(revenue), key=lambda s: (-installs.get(s, 0.0), s))
+    return [
+        {
+            "mediaSource": source,
+            "installs": round(installs.get(source, 0.0), 6),
+            "revenue": revenue[source]["revenue"] if source in revenue else 0.0,
+            "purchases": revenue[source]["purchases"] if source in revenue else 0.0,
+        }
+        for source in sources
+    ]
