@@ -179,6 +179,9 @@ def main() -> None:
         }
         half_single = hey_p99(f"{BASE}/api/events", results["events_single"][0] / 2, s, single, key)
         half_click = hey_p99(f"{BASE}/c/{code}", results["click"][0] / 2, s, None, None)
+        # The bare endpoints at the same rates: how much of the tail is the load pattern and the stack.
+        half_single_bare = hey_p99(f"{BASE}/bench/parse", results["events_single"][0] / 2, s, single, key)
+        half_click_bare = hey_p99(f"{BASE}/bench/redirect/{code}", results["click"][0] / 2, s, None, None)
         memory_kb = []
         for pid in subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split():
             status = Path(f"/proc/{pid}/status").read_text()
@@ -188,7 +191,8 @@ def main() -> None:
         server.wait(timeout=30)
 
     consumer = json.loads(manage_shell(env, CONSUMER_BENCH))
-    write_report(args, results, half_single, half_click, memory_kb, consumer)
+    tails = {"single": (half_single, half_single_bare), "click": (half_click, half_click_bare)}
+    write_report(args, results, tails, memory_kb, consumer)
     shutil.rmtree(work, ignore_errors=True)
 
 
@@ -237,7 +241,8 @@ print(json.dumps({"stored": stored, "rate": stored / elapsed, "raw_rate": max(ra
 """
 
 
-def write_report(args, results, half_single, half_click, memory_kb, consumer) -> None:
+def write_report(args, results, tails, memory_kb, consumer) -> None:
+    (half_single, half_single_bare), (half_click, half_click_bare) = tails["single"], tails["click"]
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -281,9 +286,10 @@ def write_report(args, results, half_single, half_click, memory_kb, consumer) ->
         lines.append(f"| {name} | {rps:,.0f} | {rps * per:,.0f} | {p99:.1f} | {met} | {target} |")
     lines += [
         "",
-        f"p99 at half the maximum rate (hey, fixed rate): single event {half_single:.1f} ms (target ≤ 10 ms "
-        f"{'✅' if half_single <= 10 else '❌'}), click redirect {half_click:.1f} ms (target ≤ 5 ms "
-        f"{'✅' if half_click <= 5 else '❌'}).",
+        f"p99 at half the maximum rate (hey, 8 connections at a fixed rate): single event {half_single:.1f} ms "
+        f"(target ≤ 10 ms {'✅' if half_single <= 10 else '❌'}; the bare parse endpoint at the same rate: "
+        f"{half_single_bare:.1f} ms), click redirect {half_click:.1f} ms (target ≤ 5 ms "
+        f"{'✅' if half_click <= 5 else '❌'}; the bare redirect at the same rate: {half_click_bare:.1f} ms).",
         "",
         f"Consumer into ClickHouse (chdb), outbox -> events, 100-event messages: {consumer['stored']:,} events at "
         f"{consumer['rate']:,.0f} events/s; a raw insert of the same rows (10k-row batches) ran at "
