@@ -43,9 +43,10 @@ bench: $(VENV)/.installed
 	$(BIN)/python -m events.benchmarks.run
 	$(BIN)/python -m events.benchmarks.attribution
 
-## make soak: the long fault tests (200k events through a consumer killed again and again)
+## make soak: the long fault tests (a consumer killed again and again; the broker stopped mid-stream, with Kafka)
 soak: $(VENV)/.installed
 	SOAK_EVENTS=200000 $(BIN)/pytest -x tests/test_ingestion_faults.py -k killing
+	SOAK_EVENTS=100000 $(BIN)/pytest -x tests/test_broker_outage.py
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
