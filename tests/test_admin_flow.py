@@ -1,10 +1,13 @@
 """An admin grants access in the Django admin (django-guardian's screens); it applies at once."""
 
+import datetime as dt
+
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from accounts.models import SecurityEvent, User
+from events.engine import services
 from tests.factories import PASSWORD, AppFactory, UserFactory, bearer
 
 pytestmark = pytest.mark.django_db
@@ -66,4 +69,19 @@ def test_admin_grants_a_role_in_the_admin(api):
             action=SecurityEvent.Action.ROLE_GRANTED, user_id=person.pk, resource="role:user"
         ).count()
         == 1
+    )
+
+
+def test_admins_see_attribution_runs_read_only():
+    admin_user = UserFactory(role="admin", is_staff=True, is_superuser=True)
+    app = AppFactory()
+    now = dt.datetime.now(dt.UTC)
+    run = services.attribution_run(app=app, since=now - dt.timedelta(hours=1), until=now)
+    browser = Client()
+    browser.force_login(admin_user)
+    listing = browser.get(reverse("admin:events_attributionrun_changelist"))
+    assert listing.status_code == 200 and app.name in listing.content.decode()
+    assert browser.get(reverse("admin:events_attributionrun_add")).status_code == 403
+    assert (
+        browser.post(reverse("admin:events_attributionrun_delete", args=[run.pk]), {"post": "yes"}).status_code == 403
     )
