@@ -2,6 +2,12 @@
 outbox, or Kafka in the services configuration), stored by the consumer, attributed by the engine."""
 
 import datetime as dt
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,7 +18,9 @@ from rest_framework.test import APIClient
 
 from apps_registry import links
 from events.engine import services
+from events.models import AttributionRun
 from tests import attribution_data as data
+from tests.conftest import PROJECT_DIR, database_url
 from tests.factories import UserFactory, bearer, grant
 from tests.ingestion import DEVICE_IP, IOS_UA, app_with_key, count, post_events
 
@@ -84,3 +92,43 @@ def test_touches_and_installs_sent_to_the_endpoints_are_attributed(store_all):
     explanation = APIClient().get(f"/api/apps/{app.id}/conversions/{by_device}/attribution", **bearer(owner))
     assert explanation.status_code == 200
     assert explanation.json()["decision"]["ctitSeconds"] == pytest.approx(3 * 3600 + 30)
+
+
+def test_the_follow_command_runs_until_sigterm_and_records_its_runs(tmp_path):
+    """`manage.py run_attribution --follow` in its own process (its own chdb store, the test's OLTP
+    database): it attributes every active app each interval and stops cleanly on SIGTERM."""
+    app, _ = app_with_key()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "CLICKHOUSE", "KAFKA", "REDIS"))},
+        "DATABASE_URL": database_url(),
+        "VAR_DIR": str(tmp_path),
+        "ATTRIBUTION_SETTLE_SECONDS": "0",
+        "ATTRIBUTION_INTERVAL_SECONDS": "0.5",
+    }
+    migrated = subprocess.run(
+        [sys.executable, "manage.py", "migrate_clickhouse"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    follow = subprocess.Popen(
+        [sys.executable, "manage.py", "run_attribution", "--follow", "--app", str(app.id)],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while AttributionRun.objects.filter(app=app, mode=AttributionRun.Mode.FOLLOW).count() < 2:
+            assert follow.poll() is None, follow.communicate()[1]
+            assert time.monotonic() < deadline, "no two follow runs within 60 s"
+            time.sleep(0.2)
+        follow.send_signal(signal.SIGTERM)
+        out, err = follow.communicate(timeout=30)
+    finally:
+        if follow.poll() is None:
+            follow.kill()
+    assert follow.returncode == 0, err
+    assert "stopped cleanly" in out
+    runs = list(AttributionRun.objects.filter(app=app).order_by("window_end"))
+    assert all(later.window_start == earlier.window_end for earlier, later in itertools.pairwise(runs))
