@@ -29,7 +29,7 @@ def _hours(ms: int) -> str:
     return f"{ms / HOUR_MS:g} h"
 
 
-def _candidate_reason(candidate: dict, on_path: set, winners: set, rules: Rules, tier: str) -> str:
+def _candidate_reason(candidate: dict, on_path: set, winners: set, tier: str) -> str:
     age_ms, window_ms = candidate["age_ms"], candidate["best_window_ms"]
     if age_ms < 0:
         return "after the conversion: a touch must come first"
@@ -104,7 +104,7 @@ def conversion_explanation(*, app: App, conversion_id: uuid.UUID) -> dict | None
                 "windowSeconds": c["best_window_ms"] / 1000,
                 "inWindow": bool(c["in_window"]),
                 "onPath": c["touch_id"] in on_path,
-                "why": _candidate_reason(c, on_path, winners, rules, tier),
+                "why": _candidate_reason(c, on_path, winners, tier),
             }
             for c in candidates
         ],
