@@ -415,3 +415,28 @@ def test_explanation_authorization_for_every_role():
     assert statuses == {"anonymous": 401, "readonly": 403, "user": 200, "user_other_app": 404, "admin": 200}
     for method in ("post", "put", "patch", "delete"):
         assert getattr(APIClient(), method)(path, **bearer(user)).status_code == 405
+
+
+def test_explanation_says_which_touch_the_fraud_policy_dropped():
+    app = AppFactory()
+    app_services.settings_update(app=app, changed_by=app.owner, fraud_policy="reject")
+    user = UserFactory(role="user")
+    grant(user, app, "view_app", "view_analytics")
+    honest, injected, impression, conversion = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    data.store(
+        app.id,
+        touches=[
+            {"touch_id": honest, "at": T - 3 * H, "source": "meta", "device_ids": {"gaid": "d"}},
+            {"touch_id": injected, "at": T - dt.timedelta(seconds=4), "source": "bad", "device_ids": {"gaid": "d"}},
+            {"touch_id": impression, "at": T - H, "type": "impression", "device_ids": {"gaid": "d"}},
+        ],
+        events=[{"event_id": conversion, "at": T, "device_ids": {"gaid": "d"}}],
+    )
+    data.run(app, T - H, T + H)
+    body = APIClient().get(f"/api/apps/{app.id}/conversions/{conversion}/attribution", **bearer(user)).json()
+    assert body["decision"]["fraudStatus"] == "rejected"
+    assert body["decision"]["rejectedTouchId"] == str(injected)
+    why = {c["touchId"]: c["why"] for c in body["candidates"]}
+    assert why[str(honest)].startswith("winner")
+    assert why[str(injected)].startswith("dropped: the app rejects touches flagged as fraud")
+    assert why[str(impression)] == "matched as device_impression, but device_click is a better tier"

@@ -8,7 +8,7 @@ from apps_registry.services import settings_current
 from attribution import clickhouse
 
 from . import sql
-from .rules import HOUR_MS, MODELS, Rules
+from .rules import HOUR_MS, MODELS, TIERS, Rules
 
 RESULTS_SQL = """
 SELECT model, conversion_name, conversion_kind, conversion_time, conversion_date, match_type, touch_id,
@@ -29,7 +29,10 @@ def _hours(ms: int) -> str:
     return f"{ms / HOUR_MS:g} h"
 
 
-def _candidate_reason(candidate: dict, on_path: set, winners: set, tier: str) -> str:
+_TIER_RANK = {name: tier for tier, name in TIERS.items()}
+
+
+def _candidate_reason(candidate: dict, on_path: set, winners: set, tier: str, fraud_status: str) -> str:
     age_ms, window_ms = candidate["age_ms"], candidate["best_window_ms"]
     if age_ms < 0:
         return "after the conversion: a touch must come first"
@@ -41,9 +44,10 @@ def _candidate_reason(candidate: dict, on_path: set, winners: set, tier: str) ->
         return f"winner: the best tier matched ({tier}), the latest touch of that tier"
     if candidate["touch_id"] in on_path:
         return "on the path: shares the credit under multi-touch models"
-    if candidate["match_type"] != tier:
+    if candidate["best_tier"] > _TIER_RANK.get(tier, len(TIERS) + 1):
         return f"matched as {candidate['match_type']}, but {tier} is a better tier"
-    return "rejected as fraud under the app's policy"
+    # An eligible touch at least as good as the winner is off the path only when fraud rejected it.
+    return f"dropped: the app rejects touches flagged as fraud ({fraud_status or 'flagged'})"
 
 
 def conversion_explanation(*, app: App, conversion_id: uuid.UUID) -> dict | None:
@@ -104,7 +108,7 @@ def conversion_explanation(*, app: App, conversion_id: uuid.UUID) -> dict | None
                 "windowSeconds": c["best_window_ms"] / 1000,
                 "inWindow": bool(c["in_window"]),
                 "onPath": c["touch_id"] in on_path,
-                "why": _candidate_reason(c, on_path, winners, tier),
+                "why": _candidate_reason(c, on_path, winners, tier, last["fraud_status"]),
             }
             for c in candidates
         ],
