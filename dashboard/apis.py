@@ -67,11 +67,12 @@ class AnalyticsAttributionOut(serializers.Serializer):
 REPORT_ERRORS = errors(400, 401, 403, 404)
 
 
-def _parse(request):
-    query = ReportQuery(data=request.query_params)
+def _parse(request, query_class=ReportQuery):
+    """The app (per-app access checked), the start of the period, and the validated query."""
+    query = query_class(data=request.query_params)
     query.is_valid(raise_exception=True)
     app = app_access(request=request, app_id=query.validated_data["app_id"], permission="view_analytics")
-    return app, timezone.now() - dt.timedelta(days=query.validated_data["days"])
+    return app, timezone.now() - dt.timedelta(days=query.validated_data["days"]), query.validated_data
 
 
 class DashboardStatsApi(APIView):
@@ -79,7 +80,7 @@ class DashboardStatsApi(APIView):
 
     @extend_schema(parameters=[ReportQuery], responses={200: DashboardStatsOut, **REPORT_ERRORS})
     def get(self, request):
-        app, since = _parse(request)
+        app, since, _ = _parse(request)
         return Response(
             {"appId": str(app.id), "since": since.isoformat(), **selectors.dashboard_stats(app_id=app.id, since=since)}
         )
@@ -90,7 +91,7 @@ class AnalyticsEventsApi(APIView):
 
     @extend_schema(parameters=[ReportQuery], responses={200: AnalyticsEventsOut, **REPORT_ERRORS})
     def get(self, request):
-        app, since = _parse(request)
+        app, since, _ = _parse(request)
         return Response(
             {
                 "appId": str(app.id),
@@ -107,19 +108,15 @@ class AnalyticsAttributionApi(APIView):
 
     @extend_schema(parameters=[AttributionQuery], responses={200: AnalyticsAttributionOut, **REPORT_ERRORS})
     def get(self, request):
-        query = AttributionQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        app = app_access(request=request, app_id=query.validated_data["app_id"], permission="view_analytics")
-        until = timezone.now()
-        since = until - dt.timedelta(days=query.validated_data["days"])
-        model = query.validated_data["model"]
+        app, since, query = _parse(request, AttributionQuery)
+        model = query["model"]
         return Response(
             {
                 "appId": str(app.id),
                 "since": since.isoformat(),
                 "model": model,
                 "sources": attribution_selectors.attribution_by_source(
-                    app_id=app.id, model=model, since=since, until=until
+                    app_id=app.id, model=model, since=since, until=timezone.now()
                 ),
             }
         )

@@ -31,6 +31,13 @@ FROM attributions FINAL WHERE app_id = {app_id:UUID} ORDER BY conversion_id, mod
 """
 
 
+def analyst(app):
+    """A user with analytics on ``app``: who may read attribution results."""
+    user = UserFactory(role="user")
+    grant(user, app, "view_app", "view_analytics")
+    return user
+
+
 def all_rows(app_id) -> list[tuple]:
     return clickhouse.execute(ALL_ROWS_SQL, {"app_id": app_id}, tag="test_all_rows").rows
 
@@ -241,8 +248,7 @@ def test_purchases_inherit_the_install_attribution_split_by_credit():
         "organic": 4.0,
         "unattributed": 1.0,
     }
-    user = UserFactory(role="user")
-    grant(user, app, "view_app", "view_analytics")
+    user = analyst(app)
     report = APIClient().get(f"/api/analytics/attribution?app_id={app.id}&model=linear&days=730", **bearer(user))
     assert report.status_code == 200, report.content
     assert report.json()["sources"] == [
@@ -260,8 +266,7 @@ def test_purchases_inherit_the_install_attribution_split_by_credit():
 
 def test_explanation_lists_candidates_decision_and_credits():
     app = AppFactory()
-    user = UserFactory(role="user")
-    grant(user, app, "view_app", "view_analytics")
+    user = analyst(app)
     winner, late, old, conversion = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     data.store(
         app.id,
@@ -291,8 +296,7 @@ def test_explanation_lists_candidates_decision_and_credits():
 
 def test_explanation_of_an_unattributed_event_is_404():
     app = AppFactory()
-    user = UserFactory(role="user")
-    grant(user, app, "view_app", "view_analytics")
+    user = analyst(app)
     response = APIClient().get(f"/api/apps/{app.id}/conversions/{uuid.uuid4()}/attribution", **bearer(user))
     assert response.status_code == 404
     assert "not a conversion" in response.json()["error"]
@@ -420,8 +424,7 @@ def test_explanation_authorization_for_every_role():
 def test_explanation_says_which_touch_the_fraud_policy_dropped():
     app = AppFactory()
     app_services.settings_update(app=app, changed_by=app.owner, fraud_policy="reject")
-    user = UserFactory(role="user")
-    grant(user, app, "view_app", "view_analytics")
+    user = analyst(app)
     honest, injected, impression, conversion = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     data.store(
         app.id,

@@ -12,16 +12,15 @@ import uuid
 
 from attribution import clickhouse
 
-from .rules import CONVERSION_EVENTS
+from .sql import CONVERSION_NAMES
 
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
-_CONVERSION_NAMES = ", ".join(f"'{name}'" for name in CONVERSION_EVENTS)
 
 TRANSITIONS_SQL = f"""
 WITH converted_devices AS (
     SELECT DISTINCT arrayJoin(mapValues(device_ids)) AS device
     FROM events
-    WHERE app_id = {{app_id:UUID}} AND event_name IN ({_CONVERSION_NAMES})
+    WHERE app_id = {{app_id:UUID}} AND event_name IN ({CONVERSION_NAMES})
       AND timestamp >= {{since:DateTime64(3, 'UTC')}} AND timestamp < {{until:DateTime64(3, 'UTC')}}
 ),
 journeys AS (

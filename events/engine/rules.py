@@ -29,6 +29,8 @@ REINSTALL = "reinstall"
 CONFIDENCE = {1: 1.0, 2: 1.0, 3: 0.6, 4: 1.0, 5: 0.4}
 
 CONVERSION_EVENTS = ("install", "first_open")
+# The conversion kinds that count as an install in reports (a reinstall and a re-engagement do not).
+NEW_INSTALL_KINDS = ("install", "reattribution")
 REENGAGEMENT_EVENTS = ("open", "session_start")
 
 

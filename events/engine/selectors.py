@@ -128,22 +128,22 @@ def conversion_explanation(*, app: App, conversion_id: uuid.UUID) -> dict | None
     }
 
 
-REVENUE_SQL = """
+REVENUE_SQL = f"""
 SELECT
     share.1 AS media_source,
     sum(toFloat64(revenue) * share.2) AS revenue,
     sum(share.2) AS purchases
 FROM (
-    SELECT if(device_id != '', device_id, user_id) AS device_key, timestamp, revenue
+    SELECT {sql.DEVICE_KEY} AS device_key, timestamp, revenue
     FROM events FINAL
-    WHERE app_id = {app_id:UUID} AND event_name = 'purchase'
-      AND timestamp >= {since:DateTime64(3, 'UTC')} AND timestamp < {until:DateTime64(3, 'UTC')}
+    WHERE app_id = {{app_id:UUID}} AND event_name = 'purchase'
+      AND timestamp >= {{since:DateTime64(3, 'UTC')}} AND timestamp < {{until:DateTime64(3, 'UTC')}}
       AND device_key != ''
 ) AS e
 ASOF LEFT JOIN (
     SELECT device_key, conversion_time, path.media_source AS sources, path.credit AS credits
     FROM attributions FINAL
-    WHERE app_id = {app_id:UUID} AND model = {model:String} AND conversion_kind IN ('install', 'reattribution')
+    WHERE app_id = {{app_id:UUID}} AND model = {{model:String}} AND conversion_kind IN ({sql.NEW_INSTALLS})
 ) AS a ON e.device_key = a.device_key AND e.timestamp >= a.conversion_time
 ARRAY JOIN multiIf(
     a.device_key = '', [('unattributed', 1.)],
@@ -167,14 +167,14 @@ def revenue_by_source(*, app_id: uuid.UUID, model: str, since: dt.datetime, unti
     return [{"mediaSource": s, "revenue": round(r, 6), "purchases": round(p, 6)} for s, r, p in result.rows]
 
 
-INSTALLS_SQL = """
+INSTALLS_SQL = f"""
 SELECT share.1 AS media_source, sum(share.2) AS installs
 FROM attributions FINAL
 ARRAY JOIN if(
     empty(path.credit), [('organic', 1.)], arrayFilter(x -> x.2 > 0, arrayZip(path.media_source, path.credit))
 ) AS share
-WHERE app_id = {app_id:UUID} AND model = {model:String} AND conversion_kind IN ('install', 'reattribution')
-  AND conversion_time >= {since:DateTime64(3, 'UTC')} AND conversion_time < {until:DateTime64(3, 'UTC')}
+WHERE app_id = {{app_id:UUID}} AND model = {{model:String}} AND conversion_kind IN ({sql.NEW_INSTALLS})
+  AND conversion_time >= {{since:DateTime64(3, 'UTC')}} AND conversion_time < {{until:DateTime64(3, 'UTC')}}
 GROUP BY media_source
 """
 

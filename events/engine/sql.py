@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping
 
 from django.conf import settings
 
-from .rules import CONFIDENCE, CONVERSION_EVENTS, MODELS, REENGAGEMENT_EVENTS, TIERS, Rules
+from .rules import CONFIDENCE, CONVERSION_EVENTS, MODELS, NEW_INSTALL_KINDS, REENGAGEMENT_EVENTS, TIERS, Rules
 
 # Conversions are chosen by event time (runs over history) or by arrival (the continuous run).
 WINDOW_FILTERS = {
@@ -49,8 +49,18 @@ WINDOW_FILTERS = {
 }
 
 EXPLAIN_MARGIN = dt.timedelta(days=7)
-_CONVERSION_NAMES = ", ".join(f"'{name}'" for name in CONVERSION_EVENTS)
-_REENGAGEMENT_NAMES = ", ".join(f"'{name}'" for name in REENGAGEMENT_EVENTS)
+
+
+def literals(names) -> str:
+    """Names of this package's vocabulary (constants, never input) as a SQL list."""
+    return ", ".join(f"'{name}'" for name in names)
+
+
+CONVERSION_NAMES = literals(CONVERSION_EVENTS)
+NEW_INSTALLS = literals(NEW_INSTALL_KINDS)
+_REENGAGEMENT_NAMES = literals(REENGAGEMENT_EVENTS)
+# A device across its events: its first device id, else the pseudonymous user id.
+DEVICE_KEY = "if(device_id != '', device_id, user_id)"
 _TIER_NAME = "multiIf(" + ", ".join(f"{{t}} = {tier}, '{name}'" for tier, name in TIERS.items()) + ", 'organic')"
 _ZERO_UUID = "toUUID('00000000-0000-0000-0000-000000000000')"
 _CONFIDENCE = "multiIf(" + " ".join(f"tier = {tier}, {value}," for tier, value in CONFIDENCE.items()) + " 0.)"
@@ -102,11 +112,11 @@ WITH
 history AS (
     SELECT
         event_id, event_name, timestamp, inserted_at, user_id,
-        if(device_id != '', device_id, user_id) AS device_key,
+        {DEVICE_KEY} AS device_key,
         mapValues(device_ids) AS device_values,
         toUUIDOrZero(attribution['click_id']) AS click_id,
         if(ip_prefix = '', '', concat(ip_prefix, '|', lower(os_name), '|', os_version)) AS fingerprint,
-        event_name IN ({_CONVERSION_NAMES}) AS is_install
+        event_name IN ({CONVERSION_NAMES}) AS is_install
     FROM events FINAL
     WHERE app_id = {{app_id:UUID}}
       AND timestamp >= {{history_from:DateTime64(3, 'UTC')}}
@@ -374,13 +384,13 @@ def winners_by_source() -> str:
     before any fraud decision (no flooding sources, flag policy) — the input of the flooding test."""
     return (
         decided()
-        + """
+        + f"""
 SELECT
     winner.5 AS media_source,
     count() AS installs,
     countIf(dateDiff('millisecond', winner.1, conversion_time) <= 3600000) AS within_hour
 FROM decided
-WHERE tier BETWEEN 1 AND 3 AND conversion_kind IN ('install', 'reattribution')
+WHERE tier BETWEEN 1 AND 3 AND conversion_kind IN ({NEW_INSTALLS})
 GROUP BY media_source
 """
     )
