@@ -109,8 +109,9 @@ def run(app, since: dt.datetime, until: dt.datetime):
 RESULT_SQL = """
 SELECT model, conversion_kind, match_type, touch_id, media_source, ctit_seconds, confidence, fraud_status,
        rejection_reason, rejected_touch_id, settings_version, conversion_date,
-       path.touch_id, path.credit, path.match_type
+       path.touch_id, credits[model] AS credit, path.match_type
 FROM attributions FINAL
+ARRAY JOIN mapKeys(credits) AS model
 WHERE app_id = {app_id:UUID} AND conversion_id = {conversion_id:UUID}
 ORDER BY model
 """
@@ -122,6 +123,6 @@ def results(app_id, conversion_id) -> dict[str, dict]:
     out = {}
     for row in result.rows:
         record = dict(zip(result.columns, row, strict=True))
-        record["credits"] = dict(zip(record.pop("path.touch_id"), record.pop("path.credit"), strict=True))
+        record["credits"] = dict(zip(record.pop("path.touch_id"), record.pop("credit"), strict=True))
         out[record.pop("model")] = record
     return out

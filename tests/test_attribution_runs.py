@@ -3,6 +3,7 @@ inherited revenue, the explanation API, the command, and properties that hold fo
 
 import datetime as dt
 import io
+import time
 import uuid
 
 import pytest
@@ -13,7 +14,7 @@ from rest_framework.test import APIClient
 
 from apps_registry import services as app_services
 from attribution import clickhouse
-from events.engine import datadriven, selectors, services
+from events.engine import datadriven, selectors, services, sql
 from events.engine.rules import MODELS
 from events.models import AttributionRun
 from tests import attribution_data as data
@@ -26,8 +27,9 @@ H = dt.timedelta(hours=1)
 D = dt.timedelta(days=1)
 
 ALL_ROWS_SQL = """
-SELECT model, conversion_id, match_type, touch_id, settings_version, path.touch_id, path.credit
-FROM attributions FINAL WHERE app_id = {app_id:UUID} ORDER BY conversion_id, model
+SELECT model, conversion_id, match_type, touch_id, settings_version, path.touch_id, credits[model]
+FROM attributions FINAL ARRAY JOIN mapKeys(credits) AS model
+WHERE app_id = {app_id:UUID} ORDER BY conversion_id, model
 """
 
 
@@ -40,11 +42,6 @@ def analyst(app):
 
 def all_rows(app_id) -> list[tuple]:
     return clickhouse.execute(ALL_ROWS_SQL, {"app_id": app_id}, tag="test_all_rows").rows
-
-
-def raw_count(app_id) -> int:
-    sql = "SELECT count() FROM attributions WHERE app_id = {app_id:UUID}"
-    return clickhouse.execute(sql, {"app_id": app_id}, tag="test_raw_count").rows[0][0]
 
 
 # --- data-driven (Markov removal effects) ------------------------------------------------------------
@@ -154,6 +151,23 @@ def test_running_the_same_window_twice_changes_nothing():
     data.run(app, T - H, T + H)
     assert all_rows(app.id) == first
     assert len(first) == 2 * len(MODELS)
+
+
+def scratch_tables() -> set[str]:
+    return {name for (name,) in clickhouse.execute(sql.SCRATCH_TABLES, tag="test_scratch").rows}
+
+
+def test_a_run_drops_its_scratch_and_what_dead_runs_left_behind():
+    app = AppFactory()
+    _markov_world(app)
+    before = scratch_tables()
+    stale = f"{sql.SCRATCH_PREFIX}{int(time.time() - 2 * 86400)}_deadbeef0000"
+    recent = f"{sql.SCRATCH_PREFIX}{int(time.time() - 60)}_running00000"  # another run, still going
+    for name in (stale, recent):
+        clickhouse.execute(sql.CREATE_SCRATCH, {"scratch": name}, tag="test_scratch")
+    data.run(app, T - H, T + H)
+    assert scratch_tables() == (before - {stale}) | {recent}
+    clickhouse.execute(sql.DROP_SCRATCH, {"scratch": recent}, tag="test_scratch")
 
 
 def test_recompute_applies_new_settings_and_replaces_results():

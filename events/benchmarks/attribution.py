@@ -132,51 +132,28 @@ def generate(var_dir: Path, conversions: int, touches: int) -> dict:
 
 
 def attribute(var_dir: Path, app_id: str) -> dict:
-    """Runs in its own process: ru_maxrss is the engine's peak, not the generator's. The steps are
-    those of ``services.attribution_run``, timed one by one."""
+    """Runs in its own process: ru_maxrss is the engine's peak, not the generator's."""
     _setup_django(var_dir)
     from apps_registry.models import App
     from attribution import clickhouse
-    from events.engine import datadriven, fraud, services
+    from events.engine import services
 
     app = App.objects.get(pk=app_id)
-    until = START + dt.timedelta(days=DAYS)
-    rules = services.rules_for(app=app)
     timings = {}
-
-    def timed(name, call):
-        started = time.perf_counter()
-        value = call()
-        timings[name] = round(time.perf_counter() - started, 2)
-        return value
-
-    scope = {"app": app, "rules": rules, "since": START, "until": until}
-    with services._scratch() as scratch_id:
-        timed(
-            "match_seconds",
-            lambda: services._match(**scope, scratch_id=scratch_id, window="timestamp", chunk=services.MATCH_CHUNK),
-        )
-        flooding = timed(
-            "flooding_seconds",
-            lambda: fraud.flooding_sources(app_id=app.id, rules=rules, scratch_id=scratch_id, since=START, until=until),
-        )
-        weights = timed(
-            "data_driven_seconds", lambda: datadriven.channel_weights(app_id=app.id, since=START, until=until)
-        )
-        timed(
-            "write_seconds",
-            lambda: services._write(**scope, scratch_id=scratch_id, flooding=flooding, weights=weights),
-        )
+    started = time.perf_counter()
+    run = services.attribution_run(app=app, since=START, until=START + dt.timedelta(days=DAYS), timings=timings)
+    total = round(time.perf_counter() - started, 2)
     rows = clickhouse.execute(
-        "SELECT model, count(), countIf(match_type != 'organic'), round(sum(arraySum(path.credit))) "
-        "FROM attributions WHERE app_id = {app_id:UUID} GROUP BY model ORDER BY model",
+        "SELECT model, count(), countIf(match_type != 'organic'), round(sum(arraySum(credits[model]))) "
+        "FROM attributions ARRAY JOIN mapKeys(credits) AS model WHERE app_id = {app_id:UUID} "
+        "GROUP BY model ORDER BY model",
         {"app_id": app.id},
         tag="bench_results",
     ).rows
     return {
-        **timings,
-        "total_seconds": round(sum(timings.values()), 2),
-        "flooding_sources": flooding,
+        **{f"{step}_seconds": seconds for step, seconds in timings.items()},
+        "total_seconds": total,
+        "flooding_sources": run.flooding_sources,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
         "models": [{"model": m, "conversions": n, "attributed": a, "credit_sum": c} for m, n, a, c in rows],
     }

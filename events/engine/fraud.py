@@ -57,10 +57,10 @@ class SourceStats:
         )
 
 
-def source_stats(*, app_id, rules: Rules, scratch_id: int, since: dt.datetime, until: dt.datetime) -> list[SourceStats]:
-    """Per source, over the conversions of a run's scratch partition in [since, until)."""
+def source_stats(*, app_id, rules: Rules, scratch: str, since: dt.datetime, until: dt.datetime) -> list[SourceStats]:
+    """Per source, over the conversions of a run's scratch table in [since, until)."""
     params = {
-        **sql.parameters(app_id=app_id, rules=rules, since=since, until=until, scratch_id=scratch_id),
+        **sql.parameters(app_id=app_id, rules=rules, since=since, until=until, scratch=scratch),
         "reject_fraud": False,  # what each source would win before any fraud decision
     }
     installs = clickhouse.execute(sql.winners_by_source(), params, tag="attribution_flood_stats")
@@ -77,6 +77,6 @@ def source_stats(*, app_id, rules: Rules, scratch_id: int, since: dt.datetime, u
     ]
 
 
-def flooding_sources(*, app_id, rules: Rules, scratch_id: int, since: dt.datetime, until: dt.datetime) -> list[str]:
-    stats = source_stats(app_id=app_id, rules=rules, scratch_id=scratch_id, since=since, until=until)
+def flooding_sources(*, app_id, rules: Rules, scratch: str, since: dt.datetime, until: dt.datetime) -> list[str]:
+    stats = source_stats(app_id=app_id, rules=rules, scratch=scratch, since=since, until=until)
     return sorted(s.media_source for s in stats if s.floods)

@@ -11,9 +11,9 @@ from . import sql
 from .rules import HOUR_MS, MODELS, TIERS, Rules
 
 RESULTS_SQL = """
-SELECT model, conversion_name, conversion_kind, conversion_time, conversion_date, match_type, touch_id,
+SELECT conversion_name, conversion_kind, conversion_time, conversion_date, match_type, touch_id,
        ctit_seconds, confidence, fraud_status, rejection_reason, rejected_touch_id, settings_version,
-       path.touch_id, path.credit, path.match_type, computed_at
+       path.touch_id, path.match_type, credits, computed_at
 FROM attributions FINAL
 WHERE app_id = {app_id:UUID} AND conversion_id = {conversion_id:UUID}
 """
@@ -56,10 +56,9 @@ def conversion_explanation(*, app: App, conversion_id: uuid.UUID) -> dict | None
     result = clickhouse.execute(
         RESULTS_SQL, {"app_id": app.id, "conversion_id": conversion_id}, tag="attribution_explain_results"
     )
-    rows = {row[0]: dict(zip(result.columns, row, strict=True)) for row in result.rows}
-    if not rows:
+    if not result.rows:
         return None
-    last = rows.get("last_touch") or next(iter(rows.values()))
+    last = dict(zip(result.columns, result.rows[0], strict=True))
     rules = _rules(app, last["settings_version"])
     conversion_time: dt.datetime = last["conversion_time"]
     params = sql.parameters(
@@ -116,14 +115,11 @@ def conversion_explanation(*, app: App, conversion_id: uuid.UUID) -> dict | None
             model: [
                 {"touchId": str(touch), "credit": credit, "matchType": match}
                 for touch, credit, match in zip(
-                    rows[model]["path.touch_id"],
-                    rows[model]["path.credit"],
-                    rows[model]["path.match_type"],
-                    strict=True,
+                    last["path.touch_id"], last["credits"][model], last["path.match_type"], strict=True
                 )
             ]
             for model in MODELS
-            if model in rows
+            if model in last["credits"]
         },
     }
 
@@ -141,9 +137,9 @@ FROM (
       AND device_key != ''
 ) AS e
 ASOF LEFT JOIN (
-    SELECT device_key, conversion_time, path.media_source AS sources, path.credit AS credits
+    SELECT device_key, conversion_time, path.media_source AS sources, credits[{{model:String}}] AS credits
     FROM attributions FINAL
-    WHERE app_id = {{app_id:UUID}} AND model = {{model:String}} AND conversion_kind IN ({sql.NEW_INSTALLS})
+    WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS})
 ) AS a ON e.device_key = a.device_key AND e.timestamp >= a.conversion_time
 ARRAY JOIN multiIf(
     a.device_key = '', [('unattributed', 1.)],
@@ -171,9 +167,11 @@ INSTALLS_SQL = f"""
 SELECT share.1 AS media_source, sum(share.2) AS installs
 FROM attributions FINAL
 ARRAY JOIN if(
-    empty(path.credit), [('organic', 1.)], arrayFilter(x -> x.2 > 0, arrayZip(path.media_source, path.credit))
+    empty(path.touch_id),
+    [('organic', 1.)],
+    arrayFilter(x -> x.2 > 0, arrayZip(path.media_source, credits[{{model:String}}]))
 ) AS share
-WHERE app_id = {{app_id:UUID}} AND model = {{model:String}} AND conversion_kind IN ({sql.NEW_INSTALLS})
+WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS})
   AND conversion_time >= {{since:DateTime64(3, 'UTC')}} AND conversion_time < {{until:DateTime64(3, 'UTC')}}
 GROUP BY media_source
 """

@@ -1,15 +1,16 @@
 """Running the engine: a window of conversion times, a recompute of history, or the continuous run.
 
-A run matches conversions to touches into its own scratch partition (``sql.insert_candidates``),
+A run matches conversions to touches into a scratch table of its own (``sql.insert_candidates``),
 decides what holds for the whole period (click-flooding sources, data-driven weights), then writes one
-row per (conversion, model) into ``attributions`` (``sql.insert_results``) and drops its scratch.
-``attributions`` keeps the newest row per (app, model, conversion), so running a window again — or
-recomputing it after the settings changed — replaces results instead of adding to them.
+row per conversion, every model's credits in it, into ``attributions`` (``sql.insert_results``) and
+drops its scratch. ``attributions`` keeps the newest row per (app, conversion), so running a window
+again — or recomputing it after the settings changed — replaces results instead of adding to them.
 """
 
 import datetime as dt
 import logging
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -36,11 +37,13 @@ EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 FOLLOW_HISTORY = dt.timedelta(days=7)
 # Conversion time matched per statement: bounds memory on long histories; each statement also reads
 # the touches of one lookback before its chunk, so shorter chunks read touches more often.
-MATCH_CHUNK = dt.timedelta(days=7)
+MATCH_CHUNK = dt.timedelta(days=31)
+# A scratch table older than this belongs to a run that died (a statement times out long before).
+STALE_SCRATCH = dt.timedelta(days=1)
 
 COUNT_SQL = """
 SELECT count() FROM attributions FINAL
-WHERE app_id = {app_id:UUID} AND model = 'last_touch'
+WHERE app_id = {app_id:UUID}
   AND conversion_time >= {since:DateTime64(3, 'UTC')} AND conversion_time < {until:DateTime64(3, 'UTC')}
 """
 
@@ -52,16 +55,28 @@ def rules_for(*, app: App) -> Rules:
 
 
 @contextmanager
-def _scratch() -> Iterator[int]:
-    scratch_id = secrets.randbits(63) or 1
+def _scratch() -> Iterator[str]:
+    """A scratch table for one run, dropped after it. Its name carries its creation time, so that a
+    later run drops what a run that died (SIGKILL, power loss) left behind."""
+    _drop_stale_scratch()
+    scratch = f"{sql.SCRATCH_PREFIX}{int(time.time())}_{secrets.token_hex(6)}"
+    clickhouse.execute(sql.CREATE_SCRATCH, {"scratch": scratch}, tag="attribution_scratch_create")
     try:
-        yield scratch_id
+        yield scratch
     finally:
         try:
-            clickhouse.execute(sql.drop_scratch(scratch_id), tag="attribution_scratch_drop")
+            clickhouse.execute(sql.DROP_SCRATCH, {"scratch": scratch}, tag="attribution_scratch_drop")
         except ClickHouseError:
-            # Never hide the run's own error behind this one; the table's TTL removes the rows.
-            logger.warning("attribution scratch partition %s left behind (its TTL removes it)", scratch_id)
+            # Never hide the run's own error behind this one; a later run drops it.
+            logger.warning("attribution scratch table %s left behind", scratch)
+
+
+def _drop_stale_scratch() -> None:
+    cutoff = time.time() - STALE_SCRATCH.total_seconds()
+    for (name,) in clickhouse.execute(sql.SCRATCH_TABLES, tag="attribution_scratch_list").rows:
+        created = name.removeprefix(sql.SCRATCH_PREFIX).split("_")[0]
+        if created.isdigit() and int(created) < cutoff:
+            clickhouse.execute(sql.DROP_SCRATCH, {"scratch": name}, tag="attribution_scratch_drop")
 
 
 def _run(statement: str, params: dict, tag: str) -> None:
@@ -72,14 +87,14 @@ def _match(
     *,
     app: App,
     rules: Rules,
-    scratch_id: int,
+    scratch: str,
     window: str,
     since: dt.datetime,
     until: dt.datetime,
     chunk: dt.timedelta | None = None,
     progress: Progress | None = None,
 ) -> None:
-    """Match the conversions chosen by ``window`` in [since, until) into the scratch partition,
+    """Match the conversions chosen by ``window`` in [since, until) into the scratch table,
     ``chunk`` of conversion time per statement (bounded memory on long histories)."""
     bounds, start = [], since
     while start < until:
@@ -87,27 +102,37 @@ def _match(
         bounds.append((start, end))
         start = end
     for done, (start, end) in enumerate(bounds, 1):
-        params = sql.parameters(
-            app_id=app.id, rules=rules, since=start, until=end, window=window, scratch_id=scratch_id
-        )
+        params = sql.parameters(app_id=app.id, rules=rules, since=start, until=end, window=window, scratch=scratch)
         _run(sql.insert_candidates(window), params, "attribution_match")
         if progress:
             progress(done, len(bounds))
 
 
-def _decide_period(*, app: App, rules: Rules, scratch_id: int, since, until) -> tuple[list[str], dict]:
-    flooding = fraud.flooding_sources(app_id=app.id, rules=rules, scratch_id=scratch_id, since=since, until=until)
-    weights = datadriven.channel_weights(app_id=app.id, since=since, until=until)
+def _decide_period(
+    *, app: App, rules: Rules, scratch: str, since, until, timings: dict | None = None
+) -> tuple[list[str], dict]:
+    with _timed(timings, "flooding"):
+        flooding = fraud.flooding_sources(app_id=app.id, rules=rules, scratch=scratch, since=since, until=until)
+    with _timed(timings, "data_driven"):
+        weights = datadriven.channel_weights(app_id=app.id, since=since, until=until)
     return flooding, weights
 
 
-def _write(*, app: App, rules: Rules, scratch_id: int, since, until, flooding, weights) -> None:
+@contextmanager
+def _timed(timings: dict | None, step: str) -> Iterator[None]:
+    started = time.perf_counter()
+    yield
+    if timings is not None:
+        timings[step] = round(time.perf_counter() - started, 2)
+
+
+def _write(*, app: App, rules: Rules, scratch: str, since, until, flooding, weights) -> None:
     params = sql.parameters(
         app_id=app.id,
         rules=rules,
         since=since,
         until=until,
-        scratch_id=scratch_id,
+        scratch=scratch,
         flood_sources=flooding,
         data_driven_weights=weights,
     )
@@ -122,35 +147,41 @@ def attribution_run(
     recompute: bool = False,
     chunk: dt.timedelta = MATCH_CHUNK,
     progress: Progress | None = None,
+    timings: dict | None = None,
 ) -> AttributionRun:
     """Attribute every conversion with ``since <= time < until`` under the app's current settings.
-    The period decisions cover at least the STATS_PERIOD before ``until``. ``progress(done, total)``."""
+    The period decisions cover at least the STATS_PERIOD before ``until``. ``progress(done, total)``;
+    ``timings`` gets the seconds of each step (match, flooding, data_driven, write)."""
     if until <= since:
         raise ValueError("The window is empty: --since must be before --until.")
     rules = rules_for(app=app)
     period_start = min(since, until - STATS_PERIOD)
     started_at = timezone.now()
-    with _scratch() as scratch_id:
-        _match(
-            app=app,
-            rules=rules,
-            scratch_id=scratch_id,
-            window="timestamp",
-            since=period_start,
-            until=until,
-            chunk=chunk,
-            progress=progress,
+    with _scratch() as scratch:
+        with _timed(timings, "match"):
+            _match(
+                app=app,
+                rules=rules,
+                scratch=scratch,
+                window="timestamp",
+                since=period_start,
+                until=until,
+                chunk=chunk,
+                progress=progress,
+            )
+        flooding, weights = _decide_period(
+            app=app, rules=rules, scratch=scratch, since=period_start, until=until, timings=timings
         )
-        flooding, weights = _decide_period(app=app, rules=rules, scratch_id=scratch_id, since=period_start, until=until)
-        _write(
-            app=app,
-            rules=rules,
-            scratch_id=scratch_id,
-            since=since,
-            until=until,
-            flooding=flooding,
-            weights=weights,
-        )
+        with _timed(timings, "write"):
+            _write(
+                app=app,
+                rules=rules,
+                scratch=scratch,
+                since=since,
+                until=until,
+                flooding=flooding,
+                weights=weights,
+            )
     conversions = clickhouse.execute(
         COUNT_SQL, {"app_id": app.id, "since": since, "until": until}, tag="attribution_count"
     ).scalar()
@@ -180,22 +211,22 @@ def attribution_follow(*, app: App, now: dt.datetime | None = None) -> Attributi
         return None
     rules = rules_for(app=app)
     reuse = previous and previous.settings_version == rules.settings_version and now - previous.decided_at < STATS_REUSE
-    with _scratch() as scratch_id:
-        _match(app=app, rules=rules, scratch_id=scratch_id, window="inserted_at", since=since, until=until)
+    with _scratch() as scratch:
+        _match(app=app, rules=rules, scratch=scratch, window="inserted_at", since=since, until=until)
         if reuse:
             flooding, weights, decided_at = previous.flooding_sources, previous.data_driven_weights, previous.decided_at
         else:
             with _scratch() as period_id:
                 period_start = until - STATS_PERIOD
-                _match(app=app, rules=rules, scratch_id=period_id, window="timestamp", since=period_start, until=until)
+                _match(app=app, rules=rules, scratch=period_id, window="timestamp", since=period_start, until=until)
                 flooding, weights = _decide_period(
-                    app=app, rules=rules, scratch_id=period_id, since=period_start, until=until
+                    app=app, rules=rules, scratch=period_id, since=period_start, until=until
                 )
             decided_at = now
         _write(
             app=app,
             rules=rules,
-            scratch_id=scratch_id,
+            scratch=scratch,
             since=EPOCH,
             until=until,
             flooding=flooding,

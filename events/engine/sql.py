@@ -1,13 +1,13 @@
 """The attribution pipeline as ClickHouse SQL. Python only fills in parameters.
 
-A run has two statements, with a scratch table between them (``attribution_candidates``, one
-partition per run) so that the expensive matching happens once even though the click-flooding
+A run has two statements, with a scratch table between them (a Memory table of the run's own,
+``CREATE_SCRATCH``) so that the expensive matching happens once even though the click-flooding
 decision needs every match of the period before any conversion can be decided.
 
 Matching (``insert_candidates``), CTE by CTE:
 
 1. ``history``/``sequenced``: the app's install and activity events, each with the previous install and
-   the previous activity of the same device (window functions).
+   the previous activity of the same device (one window function pass).
 2. ``conversions``: installs (new, a reinstall inside the re-attribution window, or a re-attribution
    after it) and re-engagements (an open after the inactivity window).
 3. ``conversion_keys`` / ``touch_keys``: the match keys of each side, hashed with their kind — click id
@@ -24,7 +24,8 @@ Deciding (``insert_results``, from the scratch rows of a run):
 6. ``decided``: fraud flags per touch; the waterfall — the best tier wins; the path is every matched
    touch of the winning kind (deterministic clicks, probabilistic clicks, device impressions or
    probabilistic impressions), in time order; flagged touches are dropped first when the app rejects fraud.
-7. ``credited``: one credit array per model over that path; the final SELECT has one row per model.
+7. ``credited``: one credit array per model over that path; the final SELECT has one row per
+   conversion, its ``credits`` map holding every model's array.
 
 Touch tuples are (time, touch_id, tier, type, media_source, campaign, link_code) in the scratch
 table, with the fraud flag appended in ``decided``.
@@ -76,7 +77,7 @@ def parameters(
     flood_sources: Iterable[str] = (),
     data_driven_weights: Mapping[str, float] | None = None,
     conversion_id: uuid.UUID | None = None,
-    scratch_id: int = 0,
+    scratch: str = "",
 ) -> dict:
     """Query parameters for conversions chosen by ``window`` between ``since`` and ``until``.
 
@@ -91,13 +92,20 @@ def parameters(
         "since": since,
         "until": until,
         "conversion_id": conversion_id or uuid.UUID(int=0),
-        "scratch_id": scratch_id,
+        "scratch": scratch,
         "history_from": earliest - dt.timedelta(milliseconds=rules.history_ms),
         "history_until": until + margin,
         "touches_from": earliest - dt.timedelta(milliseconds=rules.touch_lookback_ms) - margin,
         "flood_sources": sorted(flood_sources),
         "data_driven_weights": dict(data_driven_weights or {}),
     }
+
+
+def query_settings(**values) -> str:
+    """The SETTINGS clause of an engine statement (values are numbers from code and settings)."""
+    threads = settings.ATTRIBUTION_MAX_THREADS
+    chosen = {**({"max_threads": threads} if threads else {}), **values}
+    return ("SETTINGS " + ", ".join(f"{name} = {int(value)}" for name, value in chosen.items())) if chosen else ""
 
 
 def tier_name(expression: str) -> str:
@@ -123,17 +131,15 @@ history AS (
       AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
 ),
 sequenced AS (
+    -- One window over each device's events (one sort): the latest earlier activity and install.
     SELECT
         *,
-        lagInFrame(toNullable(timestamp), 1, NULL) OVER (
-            PARTITION BY device_key, is_install ORDER BY timestamp, event_id
-            ROWS BETWEEN 1 PRECEDING AND CURRENT ROW
-        ) AS previous_same_kind,
-        lagInFrame(toNullable(timestamp), 1, NULL) OVER (
-            PARTITION BY device_key ORDER BY timestamp, event_id
-            ROWS BETWEEN 1 PRECEDING AND CURRENT ROW
-        ) AS previous_activity
+        max(toNullable(timestamp)) OVER earlier AS previous_activity,
+        maxIf(toNullable(timestamp), is_install) OVER earlier AS previous_install
     FROM history
+    WINDOW earlier AS (
+        PARTITION BY device_key ORDER BY timestamp, event_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+    )
 ),
 conversions AS (
     SELECT
@@ -143,8 +149,8 @@ conversions AS (
         device_key, user_id, device_values, click_id, fingerprint,
         multiIf(
             NOT is_install, 're_engagement',
-            device_key = '' OR previous_same_kind IS NULL, 'install',
-            dateDiff('millisecond', previous_same_kind, timestamp) <= {{reattribution_ms:Int64}}, 'reinstall',
+            device_key = '' OR previous_install IS NULL, 'install',
+            dateDiff('millisecond', previous_install, timestamp) <= {{reattribution_ms:Int64}}, 'reinstall',
             'reattribution'
         ) AS conversion_kind,
         if(is_install, NULL, previous_activity) AS touches_after
@@ -244,30 +250,41 @@ candidates AS (
 """
 
 
-SCRATCH_COLUMNS = (
-    "scratch_id, conversion_id, conversion_name, conversion_kind, conversion_time, device_key, user_id, touches"
+SCRATCH_PREFIX = "attribution_scratch_"
+# A run's matched conversions: they live as long as the run, so in memory, in a table of its own.
+CREATE_SCRATCH = """
+CREATE TABLE {scratch:Identifier}
+(
+    conversion_id UUID,
+    conversion_name LowCardinality(String),
+    conversion_kind LowCardinality(String),
+    conversion_time DateTime64(3, 'UTC'),
+    device_key String,
+    user_id String,
+    touches Array(Tuple(
+        DateTime64(3, 'UTC'), UUID, UInt8, LowCardinality(String), LowCardinality(String), String, String
+    ))
 )
+ENGINE = Memory
+"""
+DROP_SCRATCH = "DROP TABLE IF EXISTS {scratch:Identifier}"
+SCRATCH_TABLES = f"""
+SELECT name FROM system.tables WHERE database = currentDatabase() AND startsWith(name, '{SCRATCH_PREFIX}')
+"""
 
 
 def insert_candidates(window: str) -> str:
-    """Every conversion chosen by ``window`` with its matched touches, into the run's scratch partition."""
+    """Every conversion chosen by ``window`` with its matched touches, into the run's scratch table."""
     return (
-        f"INSERT INTO attribution_candidates ({SCRATCH_COLUMNS})\n"
+        "INSERT INTO {scratch:Identifier}\n"
         + pipeline(window)
         + """
-SELECT
-    {scratch_id:UInt64}, conversion_id, conversion_name, conversion_kind, conversion_time, device_key, user_id,
-    touches
+SELECT conversion_id, conversion_name, conversion_kind, conversion_time, device_key, user_id, touches
 FROM candidates
 WHERE NOT (conversion_kind = 're_engagement' AND empty(touches))
-SETTINGS optimize_on_insert = 0
 """
+        + query_settings()
     )
-
-
-def drop_scratch(scratch_id: int) -> str:
-    # A partition is named by a literal; the id is an integer we generated, never input.
-    return f"ALTER TABLE attribution_candidates DROP PARTITION {int(scratch_id)}"
 
 
 def decided() -> str:
@@ -296,9 +313,8 @@ WITH decided AS (
         ) AS path,
         arrayReverseSort(x -> (x.1, x.2), arrayFilter(x -> x.3 = tier, usable))[1] AS winner,
         indexOf(path, winner) AS winner_index
-    FROM attribution_candidates
-    WHERE scratch_id = {scratch_id:UInt64}
-      AND conversion_time >= {since:DateTime64(3, 'UTC')} AND conversion_time < {until:DateTime64(3, 'UTC')}
+    FROM {scratch:Identifier}
+    WHERE conversion_time >= {since:DateTime64(3, 'UTC')} AND conversion_time < {until:DateTime64(3, 'UTC')}
 )
 """
 
@@ -306,16 +322,16 @@ WITH decided AS (
 _MODEL_NAMES = ", ".join(f"'{model}'" for model in MODELS)
 
 RESULT_COLUMNS = (
-    "app_id, model, conversion_id, conversion_name, conversion_kind, conversion_time, conversion_date, "
+    "app_id, conversion_id, conversion_name, conversion_kind, conversion_time, conversion_date, "
     "device_key, user_id, match_type, touch_id, touch_type, touch_time, media_source, campaign, link_code, "
     "ctit_seconds, confidence, fraud_status, rejection_reason, rejected_touch_id, settings_version, "
     "path.touch_id, path.touch_type, path.touch_time, path.media_source, path.campaign, path.link_code, "
-    "path.match_type, path.credit"
+    "path.match_type, credits"
 )
 
 
 def insert_results() -> str:
-    """One row per (conversion, model) from a run's scratch rows into ``attributions``."""
+    """One row per conversion, with every model's credits, from a run's scratch rows into ``attributions``."""
     return (
         f"INSERT INTO attributions ({RESULT_COLUMNS})\n"
         + decided()
@@ -328,6 +344,7 @@ def insert_results() -> str:
         arrayMap(x -> exp2(-dateDiff('millisecond', x.1, conversion_time) / {{half_life_ms:Float64}}), path)
             AS decay,
         arrayMap(x -> {{data_driven_weights:Map(String, Float64)}}[x.5], path) AS removal_effects,
+        -- in the order of MODELS
         [
             arrayMap(i -> if(i = winner_index, 1., 0.), positions),
             arrayMap(i -> if(i = 1, 1., 0.), positions),
@@ -342,7 +359,6 @@ def insert_results() -> str:
 )
 SELECT
     {{app_id:UUID}} AS app_id,
-    model,
     conversion_id,
     conversion_name,
     conversion_kind,
@@ -370,12 +386,11 @@ SELECT
     arrayMap(x -> x.6, path) AS `path.campaign`,
     arrayMap(x -> x.7, path) AS `path.link_code`,
     arrayMap(x -> {tier_name("x.3")}, path) AS `path.match_type`,
-    credits AS `path.credit`
+    mapFromArrays([{_MODEL_NAMES}], credits_by_model) AS credits
 FROM credited
-ARRAY JOIN [{_MODEL_NAMES}] AS model, credits_by_model AS credits
--- Each (conversion, model) appears once per insert: merging the block on insert would only cost time.
-SETTINGS optimize_on_insert = 0
 """
+        # Each conversion appears once per insert: merging the block on insert would only cost time.
+        + query_settings(optimize_on_insert=0)
     )
 
 
@@ -393,6 +408,7 @@ FROM decided
 WHERE tier BETWEEN 1 AND 3 AND conversion_kind IN ({NEW_INSTALLS})
 GROUP BY media_source
 """
+        + query_settings()
     )
 
 
