@@ -316,6 +316,26 @@ def test_explanation_of_an_unattributed_event_is_404():
     assert "not a conversion" in response.json()["error"]
 
 
+def test_a_long_history_is_attributed_period_by_period():
+    app = AppFactory()
+    touches, events = [], []
+    for n, at in enumerate((T - 60 * D, T - 20 * D, T)):
+        touches.append({"at": at - H, "source": f"s{n}", "device_ids": {"gaid": f"device{n}"}})
+        events.append({"event_id": uuid.uuid4(), "at": at, "device_ids": {"gaid": f"device{n}"}})
+    data.store(app.id, touches=touches, events=events)
+    seen = []
+    runs = services.attribution_history(
+        app=app, since=T - 62 * D, until=T + H, progress=lambda done, total: seen.append((done, total))
+    )
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+    assert [run.window_end - run.window_start for run in runs] == [31 * D, 31 * D, H]
+    assert [run.conversions for run in runs] == [1, 1, 1]
+    for n, event in enumerate(events):
+        assert data.results(app.id, event["event_id"])["last_touch"]["media_source"] == f"s{n}"
+    with pytest.raises(ValueError, match="at most 31 days"):
+        services.attribution_run(app=app, since=T - 32 * D, until=T)
+
+
 # --- the command -----------------------------------------------------------------------------------------
 
 

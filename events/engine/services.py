@@ -35,9 +35,10 @@ STATS_REUSE = dt.timedelta(minutes=10)
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 # The continuous run records every step (one a minute); older records than this are dropped.
 FOLLOW_HISTORY = dt.timedelta(days=7)
-# Conversion time matched per statement: bounds memory on long histories; each statement also reads
-# the touches of one lookback before its chunk, so shorter chunks read touches more often.
-MATCH_CHUNK = dt.timedelta(days=31)
+# The longest window of conversion time one run takes: its scratch table lives in memory, so long
+# histories are attributed period by period; each run also reads the touches of one lookback before
+# its window, so shorter periods would read touches more often.
+RUN_PERIOD = dt.timedelta(days=31)
 # A scratch table older than this belongs to a run that died (a statement times out long before).
 STALE_SCRATCH = dt.timedelta(days=1)
 
@@ -83,29 +84,10 @@ def _run(statement: str, params: dict, tag: str) -> None:
     clickhouse.execute(statement, params, tag=tag, timeout=settings.ATTRIBUTION_QUERY_TIMEOUT_SECONDS)
 
 
-def _match(
-    *,
-    app: App,
-    rules: Rules,
-    scratch: str,
-    window: str,
-    since: dt.datetime,
-    until: dt.datetime,
-    chunk: dt.timedelta | None = None,
-    progress: Progress | None = None,
-) -> None:
-    """Match the conversions chosen by ``window`` in [since, until) into the scratch table,
-    ``chunk`` of conversion time per statement (bounded memory on long histories)."""
-    bounds, start = [], since
-    while start < until:
-        end = min(start + chunk, until) if chunk else until
-        bounds.append((start, end))
-        start = end
-    for done, (start, end) in enumerate(bounds, 1):
-        params = sql.parameters(app_id=app.id, rules=rules, since=start, until=end, window=window, scratch=scratch)
-        _run(sql.insert_candidates(window), params, "attribution_match")
-        if progress:
-            progress(done, len(bounds))
+def _match(*, app: App, rules: Rules, scratch: str, window: str, since: dt.datetime, until: dt.datetime) -> None:
+    """Match the conversions chosen by ``window`` in [since, until) into the scratch table."""
+    params = sql.parameters(app_id=app.id, rules=rules, since=since, until=until, window=window, scratch=scratch)
+    _run(sql.insert_candidates(window), params, "attribution_match")
 
 
 def _decide_period(
@@ -145,15 +127,15 @@ def attribution_run(
     since: dt.datetime,
     until: dt.datetime,
     recompute: bool = False,
-    chunk: dt.timedelta = MATCH_CHUNK,
-    progress: Progress | None = None,
     timings: dict | None = None,
 ) -> AttributionRun:
-    """Attribute every conversion with ``since <= time < until`` under the app's current settings.
-    The period decisions cover at least the STATS_PERIOD before ``until``. ``progress(done, total)``;
+    """Attribute every conversion with ``since <= time < until`` (at most RUN_PERIOD) under the app's
+    current settings. The period decisions cover at least the STATS_PERIOD before ``until``.
     ``timings`` gets the seconds of each step (match, flooding, data_driven, write)."""
     if until <= since:
         raise ValueError("The window is empty: --since must be before --until.")
+    if until - since > RUN_PERIOD:
+        raise ValueError(f"One run takes at most {RUN_PERIOD.days} days: use attribution_history.")
     rules = rules_for(app=app)
     period_start = min(since, until - STATS_PERIOD)
     started_at = timezone.now()
@@ -166,8 +148,6 @@ def attribution_run(
                 window="timestamp",
                 since=period_start,
                 until=until,
-                chunk=chunk,
-                progress=progress,
             )
         flooding, weights = _decide_period(
             app=app, rules=rules, scratch=scratch, since=period_start, until=until, timings=timings
@@ -198,6 +178,26 @@ def attribution_run(
         started_at=started_at,
         finished_at=timezone.now(),
     )
+
+
+def attribution_history(
+    *, app: App, since: dt.datetime, until: dt.datetime, recompute: bool = False, progress: Progress | None = None
+) -> list[AttributionRun]:
+    """``attribution_run`` over [since, until) in periods of at most RUN_PERIOD, oldest first: memory
+    stays bounded on long histories, and each period decides its own flooding sources and data-driven
+    weights. ``progress(done, total)`` after each period."""
+    if until <= since:
+        raise ValueError("The window is empty: --since must be before --until.")
+    bounds, start = [], since
+    while start < until:
+        bounds.append((start, min(start + RUN_PERIOD, until)))
+        start = bounds[-1][1]
+    runs = []
+    for done, (start, end) in enumerate(bounds, 1):
+        runs.append(attribution_run(app=app, since=start, until=end, recompute=recompute))
+        if progress:
+            progress(done, len(bounds))
+    return runs
 
 
 def attribution_follow(*, app: App, now: dt.datetime | None = None) -> AttributionRun | None:

@@ -63,18 +63,19 @@ class Command(BaseCommand):
         if until <= since:
             raise CommandError("The window is empty: its start must be before its end.")
         for app in apps:
-            with tqdm(total=0, desc=app.name, unit="chunk", disable=None) as bar:
+            with tqdm(total=0, desc=app.name, unit="period", disable=None) as bar:
 
                 def progress(done, total, bar=bar):
                     bar.total = total
                     bar.update(done - bar.n)
 
-                run = services.attribution_run(
+                runs = services.attribution_history(
                     app=app, since=since, until=until, recompute=options["recompute"], progress=progress
                 )
+            flooding = sorted({source for run in runs for source in run.flooding_sources})
             self.stdout.write(
-                f"{app.name}: {run.conversions} conversions attributed (settings v{run.settings_version}); "
-                f"flooding sources: {', '.join(run.flooding_sources) or 'none'}"
+                f"{app.name}: {sum(run.conversions for run in runs)} conversions attributed in {len(runs)} "
+                f"period(s) (settings v{runs[-1].settings_version}); flooding sources: {', '.join(flooding) or 'none'}"
             )
 
     def _follow(self, apps) -> None:
