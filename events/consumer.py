@@ -1,10 +1,15 @@
 """The consumer: bus batches into ClickHouse, exactly once as seen by the reports.
 
-For each batch: decode every message into its typed row (a message that does not fit is
-dead-lettered with the reason), drop ids already stored (a redelivery after a crash) or repeated in
-the batch, insert with a deduplication token derived from the batch's offsets (a retried insert is a
-no-op), and only then commit. ClickHouse down: keep the batch, back off, retry; nothing is committed
-meanwhile. Invariant: every accepted message ends up stored or dead-lettered.
+For each batch: decode every line into its typed row (a line that does not fit is dead-lettered
+with the reason, the other lines of its message are kept), drop ids already stored (a redelivery
+after a crash, or a client sending an event again in another request) or repeated in the batch,
+insert with a deduplication token derived from the rows (a retried insert is a no-op), and only
+then commit. ClickHouse down: keep the batch, back off, retry; nothing is committed meanwhile.
+Invariant: every accepted message ends up stored or dead-lettered.
+
+``drain`` pipelines the batches: while ClickHouse stores one (in a writer thread: chdb and the
+network client release the GIL), the consumer's thread commits the batch before it, polls the next
+and checks it. At most one batch is being stored; the next one's stored-id check starts once it is.
 """
 
 import datetime as dt
@@ -13,7 +18,11 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from functools import partial
+from typing import NamedTuple
 
 import msgspec
 from prometheus_client import Counter, Gauge
@@ -39,6 +48,8 @@ def consumer_group(topic: str) -> str:
 
 
 MAX_BACKOFF_SECONDS = 30.0
+_ID_BITS = 128
+_ID_MASK = (1 << _ID_BITS) - 1
 
 
 def _token(kind: str, identities: Iterable[str]) -> str:
@@ -49,8 +60,10 @@ def _token(kind: str, identities: Iterable[str]) -> str:
     return f"{kind}:{digest}"
 
 
-def _identity(key: tuple[uuid.UUID, uuid.UUID]) -> str:
-    return f"{key[0].int:032x}:{key[1].int:032x}"  # cheaper than str(UUID), as unique
+def _rows_token(table: str, keys: Iterable[int]) -> str:
+    """``_token`` for rows named by their keys, hashed as bytes: a batch holds thousands."""
+    digest = hashlib.sha256(b"".join(key.to_bytes(32, "big") for key in sorted(keys))).hexdigest()[:40]
+    return f"{table}:{digest}"
 
 
 def dead_letter(topic: str, failures: list[tuple[Delivery, bytes, str]]) -> None:
@@ -84,6 +97,44 @@ def dead_letter(topic: str, failures: list[tuple[Delivery, bytes, str]]) -> None
     logger.warning("dead-lettered %d row(s) of %s; first reason: %s", len(rows), topic, failures[0][2])
 
 
+class DecodedRows(Sequence):
+    """JSON lines as the rows they encode, each decoded when it is read. Only the server backend reads
+    them (its native protocol sends typed values); the embedded one inserts the lines themselves. The
+    consumer does not keep the rows it decoded to check the lines: thousands of live rows, each with
+    its dicts, make Python's garbage collector cost several times what decoding them does."""
+
+    def __init__(self, decode: Callable[[bytes], msgspec.Struct], lines: Sequence[bytes]):
+        self._decode = decode
+        self._lines = lines
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def __getitem__(self, index: int | slice):
+        if isinstance(index, slice):
+            return [self._decode(line) for line in self._lines[index]]
+        return self._decode(self._lines[index])
+
+
+@dataclass
+class Batch:
+    """The lines of some deliveries, checked, one per row key, ready to store. A key is a row's app id
+    and own id as one integer, ``(app_id << 128) | id``: cheaper to hash and sort than a pair of
+    UUIDs. Parallel lists, not a tuple per line: fewer objects for the garbage collector to visit."""
+
+    deliveries: Sequence[Delivery]
+    keys: list[int] = field(default_factory=list)
+    lines: list[bytes] = field(default_factory=list)
+    sources: list[Delivery] = field(default_factory=list)  # the delivery each line came in
+    valid: int = 0  # valid lines, those repeating a key in the batch included
+    failures: list[tuple[Delivery, bytes, str]] = field(default_factory=list)
+    # For the stored-id check and the insert, worked out by ``prepare`` on the consumer's thread
+    # rather than on the writer's, the busier of the two:
+    apps: list[uuid.UUID] = field(default_factory=list)
+    ids: str = ""  # the row ids in hex, comma-separated
+    token: str = ""  # the insert deduplication token of all the keys
+
+
 class TableWriter:
     """Stores the deliveries of one topic in its table."""
 
@@ -94,64 +145,101 @@ class TableWriter:
         self.columns = list(self.row_type.__struct_fields__)
         self.decoder = msgspec.json.Decoder(self.row_type)
 
-    def _stored_ids(self, keys: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> set[tuple[uuid.UUID, uuid.UUID]]:
-        """Which (app_id, id) pairs the table holds already. Two flat id lists instead of a list of
-        pairs: ClickHouse reads them several times faster, and the pairs are matched here."""
-        apps = list({app for app, _ in keys})
-        ids = [row_id for _, row_id in keys]
+    def prepare(self, deliveries: Sequence[Delivery]) -> Batch:
+        """Check every line in full against its row type (types, nothing missing, nothing unknown):
+        ClickHouse itself would fill in a missing column, drop an unknown one and read a null as a
+        default, so a line it accepts is not necessarily a row. Keeps the first line of each key."""
+        batch, unique, id_column = Batch(deliveries), set(), self.id_column
+        keys, lines, sources = batch.keys, batch.lines, batch.sources
+        for delivery in deliveries:
+            message_lines = delivery.value.split(b"\n")
+            for line, row in zip(message_lines, self._decode(delivery, message_lines, batch.failures), strict=True):
+                if row is None:
+                    continue
+                batch.valid += 1
+                key = (row.app_id.int << _ID_BITS) | getattr(row, id_column).int
+                if key not in unique:
+                    unique.add(key)
+                    keys.append(key)
+                    lines.append(line)
+                    sources.append(delivery)
+        batch.apps = [uuid.UUID(int=app) for app in {key >> _ID_BITS for key in keys}]
+        batch.ids = ",".join(f"{key & _ID_MASK:032x}" for key in keys)
+        batch.token = _rows_token(self.table, keys)
+        return batch
+
+    def _decode(self, delivery: Delivery, lines: list[bytes], failures: list) -> list:
+        """Each line's row, or None (with its reason in ``failures``) for a line that does not fit.
+        A whole message is decoded at once; only a message with a bad line is decoded line by line."""
+        try:
+            rows = self.decoder.decode_lines(delivery.value)
+            if len(rows) == len(lines):  # decode_lines skips blank lines, which do not fit
+                return rows
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            pass
+        rows = []
+        for line in lines:
+            try:
+                rows.append(self.decoder.decode(line))
+            except (msgspec.ValidationError, msgspec.DecodeError) as error:
+                rows.append(None)
+                failures.append((delivery, line, f"row does not fit {self.table}: {error}"))
+        return rows
+
+    def _stored(self, batch: Batch) -> set[int]:
+        """Which of the batch's keys the table holds already. The ids travel as one string of hex ids,
+        and the pairs are matched here: ClickHouse reads that several times faster than an array of
+        UUIDs, or of (app, id) pairs."""
         result = clickhouse.execute(
             f"SELECT DISTINCT app_id, {self.id_column} FROM {self.table} "
-            f"WHERE app_id IN {{apps:Array(UUID)}} AND {self.id_column} IN {{ids:Array(UUID)}}",
-            {"apps": apps, "ids": ids},
+            f"WHERE app_id IN {{apps:Array(UUID)}} "
+            f"AND {self.id_column} IN (SELECT arrayJoin(CAST(splitByChar(',', {{ids:String}}) AS Array(UUID))))",
+            {"apps": batch.apps, "ids": batch.ids},
             tag=f"consumer.{self.table}.seen",
         )
-        return set(result.rows)
+        return {(app.int << _ID_BITS) | row_id.int for app, row_id in result.rows}
 
-    def _insert(self, fresh: Sequence[tuple], token: str) -> None:
-        # The JSON lines go to ClickHouse as they came off the bus: decoding them (above) validated
-        # them, and encoding the decoded rows again would only cost time.
-        clickhouse.insert(
-            self.table,
-            [row for _, _, row in fresh],
-            columns=self.columns,
-            tag=f"consumer.{self.table}",
-            deduplication_token=token,
-            encoded=[line for _, line, _ in fresh],
-        )
+    def _insert(self, batch: Batch, picks: Sequence[int], failures: list) -> int:
+        """Insert the batch's lines at ``picks``; when ClickHouse refuses them, halve until the lines it
+        refuses are found one by one (dead-lettered) and the others stored. Returns the number stored."""
+        whole = len(picks) == len(batch.keys)
+        lines = batch.lines if whole else [batch.lines[i] for i in picks]
+        try:
+            clickhouse.insert(
+                self.table,
+                DecodedRows(self.decoder.decode, lines),
+                columns=self.columns,
+                tag=f"consumer.{self.table}",
+                deduplication_token=batch.token if whole else _rows_token(self.table, (batch.keys[i] for i in picks)),
+                encoded=lines,
+            )
+            return len(picks)
+        except clickhouse.QueryError as error:
+            if len(picks) == 1:
+                failures.append((batch.sources[picks[0]], lines[0], f"ClickHouse refused the row: {error}"))
+                return 0
+        half = len(picks) // 2
+        return self._insert(batch, picks[:half], failures) + self._insert(batch, picks[half:], failures)
 
-    def store(self, deliveries: Sequence[Delivery]) -> int:
-        """Returns the number of rows inserted. Raises ClickHouseError (other than QueryError) for the
-        caller to retry; rows ClickHouse refuses outright are dead-lettered one by one."""
-        decode, id_column = self.decoder.decode, self.id_column
-        unique: dict[tuple[uuid.UUID, uuid.UUID], tuple] = {}
-        failures, decoded = [], 0
-        for delivery in deliveries:
-            for line in delivery.value.split(b"\n"):
-                try:
-                    row = decode(line)
-                except (msgspec.ValidationError, msgspec.DecodeError) as error:
-                    failures.append((delivery, line, f"row does not fit {self.table}: {error}"))
-                    continue
-                decoded += 1
-                unique.setdefault((row.app_id, getattr(row, id_column)), (delivery, line, row))
-        seen = self._stored_ids(list(unique)) if unique else set()
-        fresh = {key: entry for key, entry in unique.items() if key not in seen}
-        DUPLICATES.labels(self.topic).inc(decoded - len(fresh))
-        stored = 0
-        if fresh:
-            try:
-                self._insert(list(fresh.values()), _token(self.table, map(_identity, fresh)))
-                stored = len(fresh)
-            except clickhouse.QueryError:
-                for key, entry in fresh.items():  # find the rows ClickHouse refuses; store the rest
-                    try:
-                        self._insert([entry], _token(self.table, [_identity(key)]))
-                        stored += 1
-                    except clickhouse.QueryError as error:
-                        failures.append((entry[0], entry[1], f"ClickHouse refused the row: {error}"))
+    def write(self, batch: Batch) -> int:
+        """Store a prepared batch; returns the number of rows inserted. Raises ClickHouseError (other
+        than QueryError) for the caller to retry with the same batch."""
+        fresh: Sequence[int] = range(len(batch.keys))
+        stored_before = self._stored(batch) if batch.keys else set()
+        if stored_before:
+            fresh = [i for i in fresh if batch.keys[i] not in stored_before]
+        DUPLICATES.labels(self.topic).inc(batch.valid - len(fresh))
+        failures = list(batch.failures)  # a retried write must not see the rows refused the first time
+        stored = self._insert(batch, fresh, failures) if fresh else 0
         dead_letter(self.topic, failures)
         ROWS_STORED.labels(self.topic).inc(stored)
         return stored
+
+
+class _Writing(NamedTuple):
+    batch: Batch
+    future: Future
+    started: float
 
 
 class TopicConsumer:
@@ -163,34 +251,54 @@ class TopicConsumer:
         self.topic = topic
         self.batch_size = batch_size
         self.max_wait = max_wait
+        # One thread for all the drains of this consumer, so that a server backend's client (one per
+        # thread) is made once, not once per drain.
+        self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"write-{topic}")
 
-    def step(self, stop: threading.Event | None = None) -> int:
-        """Take one batch and store it (retrying with backoff while ClickHouse is down); returns its size."""
-        deliveries = self.subscription.poll(self.batch_size, timeout=self.max_wait)
-        if not deliveries:
-            return 0
-        started, backoff = time.monotonic(), 0.5
+    def _written(self, batch: Batch, attempt: Callable[[], object], stop: threading.Event | None) -> bool:
+        """Wait for ``attempt`` to write the batch, writing it again with backoff while ClickHouse is
+        unavailable. False: ``stop`` was set first (the batch stays uncommitted, delivered again)."""
+        backoff = 0.5
         while True:
             try:
-                self.writer.store(deliveries)
-                break
+                attempt()
+                return True
             except (clickhouse.ConnectionLost, clickhouse.QueryTimeout) as error:
                 logger.warning("ClickHouse unavailable (%s); retrying %s in %.1fs", error, self.topic, backoff)
-                if stop is not None and stop.wait(backoff):
-                    return 0  # shutting down: the batch stays uncommitted and is delivered again
-                if stop is None:
-                    time.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
-        self.subscription.commit(deliveries)
-        BATCH_SECONDS.labels(self.topic).set(time.monotonic() - started)
-        return len(deliveries)
+            if stop is not None and stop.wait(backoff):
+                return False
+            if stop is None:
+                time.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+            attempt = partial(self.writer.write, batch)
 
-    def drain(self, max_seconds: float) -> int:
-        """Store batches until the topic is empty or ``max_seconds`` passed."""
-        deadline, total = time.monotonic() + max_seconds, 0
-        while time.monotonic() < deadline:
-            stored = self.step()
-            total += stored
-            if stored == 0:
-                break
-        return total
+    def _commit(self, batch: Batch, started: float) -> int:
+        self.subscription.commit(batch.deliveries)
+        BATCH_SECONDS.labels(self.topic).set(time.monotonic() - started)
+        return len(batch.deliveries)
+
+    def drain(self, max_seconds: float, stop: threading.Event | None = None) -> int:
+        """Store batches until the topic is empty, ``max_seconds`` passed or ``stop`` is set; returns
+        the number of messages committed. Pipelined: each batch is written (by the writer thread)
+        while the one before it is committed and the next one polled and checked. A batch's write
+        starts only once the one before it is written (its stored-id check must see those rows), a
+        batch is committed only once it is written, and nothing is being written when this returns."""
+        deadline, committed, writing = time.monotonic() + max_seconds, 0, None
+        try:
+            while True:
+                more = time.monotonic() < deadline and not (stop is not None and stop.is_set())
+                deliveries = self.subscription.poll(self.batch_size, timeout=self.max_wait) if more else []
+                started = time.monotonic()
+                batch = self.writer.prepare(deliveries) if deliveries else None
+                if writing is not None and not self._written(writing.batch, writing.future.result, stop):
+                    return committed
+                previous, writing = writing, None
+                if batch is not None:
+                    writing = _Writing(batch, self._writer_thread.submit(self.writer.write, batch), started)
+                if previous is not None:
+                    committed += self._commit(previous.batch, previous.started)
+                if writing is None:
+                    return committed
+        finally:
+            if writing is not None:  # leaving on an error: the write ends first, its batch uncommitted
+                wait([writing.future])

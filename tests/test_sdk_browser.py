@@ -168,7 +168,7 @@ def stored(store_all, app_id, expected: int) -> list[dict]:
     drain = TopicConsumer(get_bus().subscribe(EVENTS, consumer_group(EVENTS)), EVENTS, max_wait=0.05)
     deadline = time.monotonic() + 20
     try:
-        while drain.step() or count("events", app_id) < expected:
+        while drain.drain(max_seconds=1) or count("events", app_id) < expected:
             assert time.monotonic() < deadline, f"{expected} events not stored within 20 s"
     finally:
         drain.subscription.close()

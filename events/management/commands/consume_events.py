@@ -55,7 +55,7 @@ class Command(BaseCommand):
         next_lag = 0.0
         try:
             while not stop.is_set():
-                consumer.step(stop)
+                consumer.drain(max_seconds=LAG_EVERY_SECONDS, stop=stop)
                 if time.monotonic() >= next_lag:
                     LAG.labels(consumer.topic).set(consumer.subscription.lag())
                     next_lag = time.monotonic() + LAG_EVERY_SECONDS

@@ -1,0 +1,241 @@
+"""The consumer (events.consumer) on the outbox bus and the session's chdb store: every accepted row
+stored once or dead-lettered with its reason, commits only after the insert, redeliveries and
+events sent again counted once, also in the dashboards' hourly pre-aggregates."""
+
+import datetime as dt
+import decimal
+import threading
+import uuid
+
+import msgspec
+import pytest
+from django.db import connection
+
+from attribution import clickhouse
+from attribution.clickhouse.backend import row_values
+from events import consumer as consumer_module
+from events.bus import Message
+from events.bus.outbox import OutboxBus
+from events.consumer import DecodedRows, TableWriter, TopicConsumer
+from events.models import OutboxMessage
+from events.rows import EventRow
+from events.topics import EVENTS
+from tests.ingestion import count
+
+pytestmark = pytest.mark.django_db
+
+AT = dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.UTC)
+
+
+def row(app_id: uuid.UUID, **fields) -> dict:
+    """An ``events`` row as ingestion publishes it."""
+    return {
+        **msgspec.structs.asdict(
+            EventRow(
+                app_id=app_id,
+                event_id=uuid.uuid4(),
+                event_name="open",
+                timestamp=AT,
+                received_at=AT,
+                clock_skew_ms=0,
+                user_id="u1",
+                session_id="",
+                device_id="d1",
+                device_ids={"idfa": "d1"},
+                platform="ios",
+                app_version="1.0",
+                os_name="iOS",
+                os_version="18.1",
+                device_model="iPhone",
+                locale="",
+                country="",
+                ip_prefix="203.0.113.0",
+                user_agent="test",
+                attribution={},
+                revenue=decimal.Decimal(0),
+                currency="",
+                properties={},
+                consent=True,
+            )
+        ),
+        **fields,
+    }
+
+
+def message(*rows: dict | bytes) -> Message:
+    lines = [r if isinstance(r, bytes) else msgspec.json.encode(r) for r in rows]
+    return Message(key="k", value=b"\n".join(lines))
+
+
+def consumer(bus: OutboxBus, **options) -> TopicConsumer:
+    return TopicConsumer(bus.subscribe(EVENTS, "g"), EVENTS, max_wait=0, **options)
+
+
+def hourly(app_id: uuid.UUID) -> int:
+    return clickhouse.execute(
+        "SELECT sum(events) FROM events_hourly WHERE app_id = {a:UUID}", {"a": app_id}, tag="test.hourly"
+    ).scalar()
+
+
+def dead_letters(app_id: uuid.UUID) -> list[tuple[str, str]]:
+    return clickhouse.execute(
+        "SELECT payload, reason FROM dead_letters WHERE position(payload, {a:String}) > 0 ORDER BY payload",
+        {"a": str(app_id)},
+        tag="test.dead_letters",
+    ).rows
+
+
+@pytest.fixture
+def bus():
+    OutboxMessage.objects.filter(topic=EVENTS).delete()  # what other tests left on the topic
+    return OutboxBus(lease_seconds=30)
+
+
+def test_each_bad_line_is_dead_lettered_with_its_reason_and_the_good_lines_of_its_message_stored(bus, app_id):
+    good = [row(app_id) for _ in range(3)]
+    missing = {k: v for k, v in row(app_id).items() if k != "timestamp"}  # ClickHouse would store 1970
+    null_app = {**row(app_id), "app_id": None, "user_id": str(app_id)}  # ClickHouse would store the nil app
+    unknown = row(app_id, colour="red")  # ClickHouse would drop the field
+    bad = [b'{"app_id": "' + str(app_id).encode() + b'", not json', missing, null_app, unknown]
+    bus.publish(EVENTS, [message(good[0], *bad[:2], good[1]), message(*bad[2:], good[2])])
+
+    assert consumer(bus).drain(max_seconds=30) == 2
+    assert count("events", app_id) == 3 == hourly(app_id)
+    stored = clickhouse.execute("SELECT event_id FROM events WHERE app_id = {a:UUID}", {"a": app_id}, tag="test").rows
+    assert {event_id for (event_id,) in stored} == {r["event_id"] for r in good}
+    dead = dead_letters(app_id)
+    assert len(dead) == 4 and all("does not fit events" in reason for _, reason in dead)
+    assert sorted(payload for payload, _ in dead) == sorted(
+        (b if isinstance(b, bytes) else msgspec.json.encode(b)).decode() for b in bad
+    )
+    assert OutboxMessage.objects.filter(topic=EVENTS).count() == 0
+
+
+def test_a_row_clickhouse_refuses_is_found_in_few_inserts_and_the_rest_of_the_batch_stored(bus, app_id, monkeypatch):
+    inserts = []
+    real_insert = clickhouse.insert
+    monkeypatch.setattr(
+        clickhouse, "insert", lambda table, rows, **kw: (inserts.append(table), real_insert(table, rows, **kw))
+    )
+    rows = [row(app_id) for _ in range(256)]
+    rows[77]["revenue"] = "1000000000000000"  # a valid Decimal, too big for Decimal(18, 6)
+    bus.publish(EVENTS, [message(*rows[i : i + 32]) for i in range(0, 256, 32)])
+
+    consumer(bus).drain(max_seconds=30)
+    assert count("events", app_id) == 255 == hourly(app_id)
+    [(payload, reason)] = dead_letters(app_id)
+    assert payload == msgspec.json.encode(rows[77]).decode() and "ClickHouse refused the row" in reason
+    assert inserts.count("events") <= 2 * 8 + 1  # halving: about two inserts per level, not one per row
+
+
+def test_a_batch_stored_but_not_committed_is_delivered_again_and_stored_once(bus, app_id):
+    """The consumer killed between its insert and its commit: the next one gets the batch again."""
+    rows = [row(app_id) for _ in range(50)]
+    short_lease = OutboxBus(lease_seconds=0.05)
+    short_lease.publish(EVENTS, [message(*rows[i : i + 10]) for i in range(0, 50, 10)])
+    killed = consumer(short_lease)
+    killed.writer.write(killed.writer.prepare(killed.subscription.poll(3, timeout=0)))  # 30 rows, no commit
+    assert count("events", app_id) == 30
+
+    threading.Event().wait(0.1)  # the dead consumer's lease runs out
+    assert consumer(bus).drain(max_seconds=30) == 5
+    assert count("events", app_id) == 50 == hourly(app_id)
+    assert OutboxMessage.objects.filter(topic=EVENTS).count() == 0
+
+
+def test_an_event_sent_again_in_a_later_batch_is_counted_once(bus, app_id):
+    """A client that did not hear back sends the event again, later: a different request, message,
+    batch, and timestamp. The dashboards' hourly counts must not see it twice."""
+    first = row(app_id, event_name="purchase", revenue="4.99", currency="USD")
+    again = {**first, "timestamp": (AT + dt.timedelta(hours=1)).isoformat(), "received_at": AT.isoformat()}
+    duplicates = consumer_module.DUPLICATES.labels(EVENTS)._value.get()
+    bus.publish(EVENTS, [message(first, row(app_id)), message(row(app_id), again), message(row(app_id))])
+    # One message per batch: the second batch is checked while the third is being read, right after
+    # the first is written.
+    assert consumer(bus, batch_size=1).drain(max_seconds=30) == 3
+    bus.publish(EVENTS, [message(again)])
+    consumer(bus).drain(max_seconds=30)
+    assert count("events", app_id) == 4 == hourly(app_id)
+    assert consumer_module.DUPLICATES.labels(EVENTS)._value.get() - duplicates == 2
+
+
+def test_nothing_is_committed_before_its_batch_is_stored_and_clickhouse_down_is_waited_out(bus, app_id, monkeypatch):
+    calls, outages = [], iter([True, True])
+    real_insert = clickhouse.insert
+
+    def insert(table, rows, **kwargs):
+        if table == "events" and next(outages, False):
+            calls.append("insert failed")
+            raise clickhouse.ConnectionLost("ClickHouse is down")
+        real_insert(table, rows, **kwargs)
+        calls.append(f"stored {len(rows)}")
+
+    monkeypatch.setattr(clickhouse, "insert", insert)
+    monkeypatch.setattr(consumer_module.time, "sleep", lambda seconds: calls.append("backoff"))
+    bus.publish(EVENTS, [message(row(app_id), row(app_id)) for _ in range(4)])
+    drain = consumer(bus, batch_size=2)
+    real_commit = drain.subscription.commit
+    drain.subscription.commit = lambda deliveries: (calls.append(f"commit {len(deliveries)}"), real_commit(deliveries))
+
+    assert drain.drain(max_seconds=30) == 4
+    assert calls[:5] == ["insert failed", "backoff", "insert failed", "backoff", "stored 4"]
+    # Then the second batch is written while the first is committed, in either order; the second
+    # is committed last.
+    assert sorted(calls[5:]) == ["commit 2", "commit 2", "stored 4"] and calls[-1] == "commit 2"
+    assert count("events", app_id) == 8 == hourly(app_id)
+
+
+def test_the_server_backend_gets_the_decoded_rows_of_the_lines(app_id):
+    """The native protocol sends typed values: what it reads from the rows the consumer passes."""
+    writer = TableWriter(EVENTS)
+    rows = [row(app_id) for _ in range(3)]
+    lines = [msgspec.json.encode(r) for r in rows]
+    decoded = DecodedRows(writer.decoder.decode, lines)
+    assert len(decoded) == 3 and decoded[1:] == [msgspec.json.decode(line, type=EventRow) for line in lines[1:]]
+    assert [row_values(r, writer.columns) for r in decoded] == [
+        tuple(getattr(msgspec.json.decode(line, type=EventRow), c) for c in writer.columns) for line in lines
+    ]
+
+
+def test_outbox_messages_from_before_the_lease_placeholders_are_still_delivered(bus):
+    OutboxMessage.objects.create(topic=EVENTS, key="old", payload=b"x")  # lease columns NULL
+    bus.publish(EVENTS, [Message(key="new", value=b"y")])
+    subscription = bus.subscribe(EVENTS, "g")
+    taken = subscription.poll(10, timeout=0)
+    assert [d.value for d in taken] == [b"x", b"y"]
+    assert subscription.poll(10, timeout=0) == []  # both leased now
+    subscription.close()
+    assert [d.value for d in bus.subscribe(EVENTS, "g").poll(10, timeout=0)] == [b"x", b"y"]
+
+
+@pytest.mark.django_db(transaction=True)  # the consumer runs in a thread of its own, with its own connection
+def test_a_consumer_stopped_while_clickhouse_is_down_commits_nothing(bus, app_id, monkeypatch):
+    stop, failed = threading.Event(), threading.Event()
+    real_insert = clickhouse.insert
+
+    def down(table, rows, **kwargs):
+        failed.set()
+        raise clickhouse.ConnectionLost("ClickHouse is down")
+
+    monkeypatch.setattr(clickhouse, "insert", down)
+    bus.publish(EVENTS, [message(row(app_id)) for _ in range(3)])
+    stopped = consumer(bus)
+    result = []
+
+    def run():
+        try:
+            result.append(stopped.drain(max_seconds=60, stop=stop))
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    assert failed.wait(10)
+    stop.set()  # as on SIGTERM: the backoff ends at once
+    worker.join(10)
+    assert result == [0] and OutboxMessage.objects.filter(topic=EVENTS).count() == 3
+
+    stopped.subscription.close()
+    monkeypatch.setattr(clickhouse, "insert", real_insert)
+    assert consumer(bus).drain(max_seconds=30) == 3
+    assert count("events", app_id) == 3 == hourly(app_id)
