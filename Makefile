@@ -39,7 +39,7 @@ chromium:
 
 ## make bench: ingestion ratios against bare endpoints, and the attribution engine at 1M x 10M; writes BENCHMARKS.md
 bench: $(VENV)/.installed
-	command -v wrk >/dev/null && command -v hey >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk hey)
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m events.benchmarks.run
 	$(BIN)/python -m events.benchmarks.attribution
 
