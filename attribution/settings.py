@@ -218,6 +218,10 @@ SIMPLE_JWT = {
 
 # SDK keys: how long a verified key is cached (revocation clears it at once; see apps_registry/keys.py).
 API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=5)
+# A process remembers a tracking link this long before asking the shared cache again: a link paused
+# or edited elsewhere redirects its clicks the old way for at most this long (the editing process
+# forgets it at once).
+LINK_CACHE_SECONDS = env.float("LINK_CACHE_SECONDS", default=5.0)
 # Master key from which each app's request-signing secret is derived (never stored per app).
 SDK_SIGNING_KEY = secret_setting("SDK_SIGNING_KEY")
 # Where tracking links point (click and impression URLs handed to ad networks).

@@ -79,11 +79,12 @@ def clickhouse_test_store(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def _fresh_bus_and_cache():
     """Each test starts with no bus instance and an empty cache (rate-limit and lockout counters)."""
-    from apps_registry import keys
+    from apps_registry import keys, links
 
     reset_bus()
     caches["default"].clear()
     keys.forget_all_locally()
+    links.forget_all_locally()
     yield
     reset_bus()
 

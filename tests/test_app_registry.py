@@ -3,15 +3,17 @@
 import datetime as dt
 import io
 import logging
+import time
 
 import pytest
+from django.core.cache import caches
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 
 from accounts.models import User
 from apps_registry import keys, links
-from apps_registry.models import AdSpend, ApiKey, App, AttributionSettings
+from apps_registry.models import AdSpend, ApiKey, App, AttributionSettings, TrackingLink
 from tests.factories import PASSWORD, AppFactory, UserFactory, bearer, grant
 
 pytestmark = pytest.mark.django_db
@@ -256,6 +258,18 @@ def test_an_archived_link_stops_resolving_at_once(app, api, admin):
     body = api.post(f"/api/apps/{app.id}/links", LINK, format="json", **bearer(admin)).json()
     assert links.link_by_code(body["code"]) is not None  # cached now
     api.patch(f"/api/apps/{app.id}/links/{body['id']}", {"status": "archived"}, format="json", **bearer(admin))
+    assert links.link_by_code(body["code"]) is None
+
+
+def test_a_link_changed_by_another_process_reaches_clicks_within_the_local_cache_time(app, api, admin, settings):
+    settings.LINK_CACHE_SECONDS = 0.3
+    body = api.post(f"/api/apps/{app.id}/links", LINK, format="json", **bearer(admin)).json()
+    assert links.link_by_code(body["code"]) is not None  # remembered in this process now
+    # Another process archives it: the database and the shared cache change, this process's memory not.
+    TrackingLink.objects.filter(code=body["code"]).update(status=TrackingLink.Status.ARCHIVED)
+    caches["default"].clear()
+    assert links.link_by_code(body["code"]) is not None
+    time.sleep(0.3)
     assert links.link_by_code(body["code"]) is None
 
 
