@@ -66,6 +66,12 @@ def _rows_token(table: str, keys: Iterable[int]) -> str:
     return f"{table}:{digest}"
 
 
+def _dead_letter_id(topic: str, delivery: Delivery, payload: bytes) -> uuid.UUID:
+    """Named by what failed where: the same failure stored twice is one row (ReplacingMergeTree)."""
+    where = f"{topic}\x1f{delivery.partition}\x1f{delivery.offset}\x1f{delivery.key}\x1f".encode()
+    return uuid.UUID(bytes=hashlib.sha256(where + payload).digest()[:16])
+
+
 def dead_letter(topic: str, failures: list[tuple[Delivery, bytes, str]]) -> None:
     """Keep each row that cannot be stored, with its message's position and the reason."""
     if not failures:
@@ -73,7 +79,7 @@ def dead_letter(topic: str, failures: list[tuple[Delivery, bytes, str]]) -> None
     now = dt.datetime.now(dt.UTC)
     rows = [
         {
-            "dead_letter_id": uuid.uuid4(),
+            "dead_letter_id": _dead_letter_id(topic, d, payload),
             "topic": topic,
             "partition": d.partition,
             "offset": d.offset,

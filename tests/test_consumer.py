@@ -14,7 +14,7 @@ from django.db import connection
 from attribution import clickhouse
 from attribution.clickhouse.backend import row_values
 from events import consumer as consumer_module
-from events.bus import Message
+from events.bus import Delivery, Message
 from events.bus.outbox import OutboxBus
 from events.consumer import DecodedRows, TableWriter, TopicConsumer
 from events.models import OutboxMessage
@@ -239,3 +239,16 @@ def test_a_consumer_stopped_while_clickhouse_is_down_commits_nothing(bus, app_id
     monkeypatch.setattr(clickhouse, "insert", real_insert)
     assert consumer(bus).drain(max_seconds=30) == 3
     assert count("events", app_id) == 3 == hourly(app_id)
+
+
+def test_a_retried_dead_letter_insert_stores_each_failure_once():
+    marker = f"poison-{uuid.uuid4()}"
+    delivery = Delivery(topic=EVENTS, key="k", value=b"", partition=0, offset=7)
+    failures = [
+        (delivery, f'{{"{marker}": 1}}'.encode(), "row does not fit events"),
+        (delivery, b"x" + marker.encode(), "bad"),
+    ]
+    for _ in range(2):  # the first insert landed, its answer was lost: the consumer sends it again
+        consumer_module.dead_letter(EVENTS, failures)
+    sql = "SELECT count() FROM dead_letters WHERE position(payload, {m:String}) > 0"
+    assert clickhouse.execute(sql, {"m": marker}, tag="test").scalar() == 2
