@@ -6,10 +6,6 @@ after a crash, or a client sending an event again in another request) or repeate
 insert with a deduplication token derived from the rows (a retried insert is a no-op), and only
 then commit. ClickHouse down: keep the batch, back off, retry; nothing is committed meanwhile.
 Invariant: every accepted message ends up stored or dead-lettered.
-
-``drain`` pipelines the batches: while ClickHouse stores one (in a writer thread: chdb and the
-network client release the GIL), the consumer's thread commits the batch before it, polls the next
-and checks it. At most one batch is being stored; the next one's stored-id check starts once it is.
 """
 
 import datetime as dt
@@ -19,10 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from functools import partial
-from typing import NamedTuple
 
 import msgspec
 from prometheus_client import Counter, Gauge
@@ -242,12 +235,6 @@ class TableWriter:
         return stored
 
 
-class _Writing(NamedTuple):
-    batch: Batch
-    future: Future
-    started: float
-
-
 class TopicConsumer:
     def __init__(self, subscription: Subscription, topic: str, *, batch_size: int = 100, max_wait: float = 1.0):
         """``batch_size`` counts bus messages; each carries one request's rows (1 to 1000), so the default
@@ -257,17 +244,14 @@ class TopicConsumer:
         self.topic = topic
         self.batch_size = batch_size
         self.max_wait = max_wait
-        # One thread for all the drains of this consumer, so that a server backend's client (one per
-        # thread) is made once, not once per drain.
-        self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"write-{topic}")
 
-    def _written(self, batch: Batch, attempt: Callable[[], object], stop: threading.Event | None) -> bool:
-        """Wait for ``attempt`` to write the batch, writing it again with backoff while ClickHouse is
-        unavailable. False: ``stop`` was set first (the batch stays uncommitted, delivered again)."""
+    def _written(self, batch: Batch, stop: threading.Event | None) -> bool:
+        """Write the batch, again with backoff while ClickHouse is unavailable. False: ``stop`` was set
+        first (the batch stays uncommitted and is delivered again)."""
         backoff = 0.5
         while True:
             try:
-                attempt()
+                self.writer.write(batch)
                 return True
             except (clickhouse.ConnectionLost, clickhouse.QueryTimeout) as error:
                 logger.warning("ClickHouse unavailable (%s); retrying %s in %.1fs", error, self.topic, backoff)
@@ -276,7 +260,6 @@ class TopicConsumer:
             if stop is None:
                 time.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
-            attempt = partial(self.writer.write, batch)
 
     def _commit(self, batch: Batch, started: float) -> int:
         self.subscription.commit(batch.deliveries)
@@ -285,26 +268,14 @@ class TopicConsumer:
 
     def drain(self, max_seconds: float, stop: threading.Event | None = None) -> int:
         """Store batches until the topic is empty, ``max_seconds`` passed or ``stop`` is set; returns
-        the number of messages committed. Pipelined: each batch is written (by the writer thread)
-        while the one before it is committed and the next one polled and checked. A batch's write
-        starts only once the one before it is written (its stored-id check must see those rows), a
-        batch is committed only once it is written, and nothing is being written when this returns."""
-        deadline, committed, writing = time.monotonic() + max_seconds, 0, None
-        try:
-            while True:
-                more = time.monotonic() < deadline and not (stop is not None and stop.is_set())
-                deliveries = self.subscription.poll(self.batch_size, timeout=self.max_wait) if more else []
-                started = time.monotonic()
-                batch = self.writer.prepare(deliveries) if deliveries else None
-                if writing is not None and not self._written(writing.batch, writing.future.result, stop):
-                    return committed
-                previous, writing = writing, None
-                if batch is not None:
-                    writing = _Writing(batch, self._writer_thread.submit(self.writer.write, batch), started)
-                if previous is not None:
-                    committed += self._commit(previous.batch, previous.started)
-                if writing is None:
-                    return committed
-        finally:
-            if writing is not None:  # leaving on an error: the write ends first, its batch uncommitted
-                wait([writing.future])
+        the number of messages committed. Each batch is committed only once it is written."""
+        deadline, committed = time.monotonic() + max_seconds, 0
+        while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
+            deliveries = self.subscription.poll(self.batch_size, timeout=self.max_wait)
+            if not deliveries:
+                break
+            started, batch = time.monotonic(), self.writer.prepare(deliveries)
+            if not self._written(batch, stop):
+                break
+            committed += self._commit(batch, started)
+        return committed
