@@ -158,3 +158,14 @@ def test_kafka_publish_to_an_unreachable_broker_raises_bus_unavailable():
     with pytest.raises(BusUnavailable):
         bus.publish("nowhere", messages(1))
     assert time.monotonic() - started < 5
+
+
+def test_a_kafka_producer_that_delivers_nothing_for_three_timeouts_is_replaced():
+    bus = KafkaBus(f"127.0.0.1:{free_port()}", delivery_timeout=0.3)
+    producers = []
+    for _ in range(6):  # 6 x 0.3 s of timeouts: past STUCK_TIMEOUTS (3) delivery timeouts once
+        producers.append(bus._get_producer())
+        with pytest.raises(BusUnavailable):
+            bus.publish("nowhere", messages(1))
+    assert producers[0] is producers[1]  # a short outage keeps its producer
+    assert 2 <= len({id(p) for p in producers}) <= 3  # replaced, but not after every failure

@@ -54,6 +54,10 @@ _BROKEN_PRODUCER = {
 }
 
 
+# How many delivery timeouts without one delivery make a producer count as stuck.
+STUCK_TIMEOUTS = 3
+
+
 def _broken(error: KafkaError) -> bool:
     return error.fatal() or error.code() in _BROKEN_PRODUCER
 
@@ -67,6 +71,7 @@ class KafkaBus:
         self.client_id = client_id
         self._producer: Producer | None = None
         self._producer_lock = threading.Lock()
+        self._failing_since: float | None = None  # monotonic time of the first failed publish in a row
 
     def _get_producer(self) -> Producer:
         producer = self._producer
@@ -110,14 +115,36 @@ class KafkaBus:
                 producer.poll(0.01)
         except KafkaException as error:
             self._retire_if_broken(producer, [error.args[0]])
+            self._failed(producer)
             raise BusUnavailable(f"Kafka refused the message: {error}") from error
         with pending.lock:
             errors, remaining = list(pending.errors), pending.remaining
         self._retire_if_broken(producer, errors)
+        if errors or remaining > 0:
+            self._failed(producer)
+        else:
+            self._failing_since = None
         if errors:
             raise BusUnavailable(f"Kafka delivery failed: {errors[0]}")
         if remaining > 0:
             raise BusUnavailable(f"Kafka did not confirm {remaining} message(s) within {self.delivery_timeout}s.")
+
+    def _failed(self, producer: Producer) -> None:
+        """A producer that has delivered nothing for STUCK_TIMEOUTS delivery timeouts is replaced too:
+        after a broker restart, one can keep timing out on what it remembers (metadata, producer id)
+        while a new one delivers at once."""
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        elif now - self._failing_since >= STUCK_TIMEOUTS * self.delivery_timeout:
+            self._failing_since = now
+            with self._producer_lock:
+                if self._producer is producer:
+                    self._producer = None
+                    logger.error(
+                        "Kafka producer delivered nothing for %.0fs; the next publish uses a new one",
+                        STUCK_TIMEOUTS * self.delivery_timeout,
+                    )
 
     @staticmethod
     def _produce(producer: Producer, topic: str, message: Message, pending: _Pending, deadline: float) -> None:
