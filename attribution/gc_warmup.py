@@ -3,7 +3,7 @@
 Objects made while the process starts and warms up (settings, URL resolvers, cached keys, compiled
 structs and templates) live as long as it does. Once frozen (``gc.freeze``), the collector never scans
 them again: its full collections paused a request for 20-50 ms before, about 1.5 ms after (measured
-with an open-loop load at half the maximum rate, ``make bench``).
+with gc callbacks inside gunicorn under an open-loop load at half the maximum rate).
 """
 
 import gc
