@@ -127,8 +127,8 @@ class Batch:
     sources: list[Delivery] = field(default_factory=list)  # the delivery each line came in
     valid: int = 0  # valid lines, those repeating a key in the batch included
     failures: list[tuple[Delivery, bytes, str]] = field(default_factory=list)
-    # For the stored-id check and the insert, worked out by ``prepare`` on the consumer's thread
-    # rather than on the writer's, the busier of the two:
+    # For the stored-id check and the insert, worked out once by ``prepare`` (a write that is retried
+    # after ClickHouse came back reuses them):
     apps: list[uuid.UUID] = field(default_factory=list)
     ids: str = ""  # the row ids in hex, comma-separated
     token: str = ""  # the insert deduplication token of all the keys

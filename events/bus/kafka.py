@@ -92,16 +92,28 @@ class KafkaBus:
                 producer = self._producer
         return producer
 
-    def _retire_if_broken(self, producer: Producer, errors: Sequence[KafkaError]) -> None:
-        """Drop a producer that can never deliver again; the next publish builds a new one (a new
-        producer id). Messages still inside the old one fail or time out in their own publish calls."""
-        error = next((e for e in errors if _broken(e)), None)
-        if error is None:
-            return
+    def _retire(self, producer: Producer, why: str) -> None:
+        """Drop ``producer``; the next publish builds a new one (a new producer id). Messages still
+        inside the old one fail or time out in their own publish calls."""
         with self._producer_lock:
             if self._producer is producer:
                 self._producer = None
-                logger.error("Kafka producer unusable (%s); the next publish uses a new one", error)
+                logger.error("Kafka producer %s; the next publish uses a new one", why)
+
+    def _failed(self, producer: Producer, errors: Sequence[KafkaError]) -> None:
+        """After a failed publish, replace a producer that can never deliver again (a fatal or fencing
+        error), or that has delivered nothing for STUCK_TIMEOUTS delivery timeouts: after a broker
+        restart one can keep timing out on what it remembers (metadata, producer id) while a new one
+        delivers at once."""
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        broken = next((e for e in errors if _broken(e)), None)
+        if broken is not None:
+            self._retire(producer, f"unusable ({broken})")
+        elif now - self._failing_since >= STUCK_TIMEOUTS * self.delivery_timeout:
+            self._failing_since = now
+            self._retire(producer, f"delivered nothing for {STUCK_TIMEOUTS * self.delivery_timeout:.0f}s")
 
     def publish(self, topic: str, messages: Sequence[Message]) -> None:
         producer = self._get_producer()
@@ -114,37 +126,18 @@ class KafkaBus:
                 # confluent-kafka raises a producer's fatal error from poll() (not through error_cb).
                 producer.poll(0.01)
         except KafkaException as error:
-            self._retire_if_broken(producer, [error.args[0]])
-            self._failed(producer)
+            self._failed(producer, [error.args[0]])
             raise BusUnavailable(f"Kafka refused the message: {error}") from error
         with pending.lock:
             errors, remaining = list(pending.errors), pending.remaining
-        self._retire_if_broken(producer, errors)
         if errors or remaining > 0:
-            self._failed(producer)
+            self._failed(producer, errors)
         else:
             self._failing_since = None
         if errors:
             raise BusUnavailable(f"Kafka delivery failed: {errors[0]}")
         if remaining > 0:
             raise BusUnavailable(f"Kafka did not confirm {remaining} message(s) within {self.delivery_timeout}s.")
-
-    def _failed(self, producer: Producer) -> None:
-        """A producer that has delivered nothing for STUCK_TIMEOUTS delivery timeouts is replaced too:
-        after a broker restart, one can keep timing out on what it remembers (metadata, producer id)
-        while a new one delivers at once."""
-        now = time.monotonic()
-        if self._failing_since is None:
-            self._failing_since = now
-        elif now - self._failing_since >= STUCK_TIMEOUTS * self.delivery_timeout:
-            self._failing_since = now
-            with self._producer_lock:
-                if self._producer is producer:
-                    self._producer = None
-                    logger.error(
-                        "Kafka producer delivered nothing for %.0fs; the next publish uses a new one",
-                        STUCK_TIMEOUTS * self.delivery_timeout,
-                    )
 
     @staticmethod
     def _produce(producer: Producer, topic: str, message: Message, pending: _Pending, deadline: float) -> None:
