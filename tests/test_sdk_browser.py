@@ -12,6 +12,7 @@ Chromium missing: the tests skip, or fail under REQUIRE_SERVICES=1 (as in CI).
 import decimal
 import json
 import shutil
+import threading
 import time
 
 import pytest
@@ -79,11 +80,19 @@ def shop_page(request, app_id, page: str):
 # How each POST /api/events arrived, seen by the server: a page being unloaded is past Playwright's
 # request events, so the beacons are observed here, on their way into the real endpoint.
 _arrivals: list[dict] = []
+# Set by a test: the next POST waits until the event is set, then fails without reaching the endpoint.
+_failing_post: list[threading.Event] = []
 
 
 @csrf_exempt  # as the endpoint it wraps
 def recorded_events_endpoint(request):
+    if request.method != "POST":  # a CORS preflight
+        return ingestion.events(request)
     _arrivals.append({"content_type": request.content_type, "key_in_query": "api_key" in request.GET})
+    if _failing_post:
+        release = _failing_post.pop()
+        assert release.wait(timeout=30), "the test never released the held post"
+        return HttpResponse("simulated outage", status=503)
     return ingestion.events(request)
 
 
@@ -306,6 +315,33 @@ def test_events_queued_during_an_outage_all_leave_with_the_page(shop, context, a
     assert len(rows) == 31
     assert sorted(int(r["properties"]["i"]) for r in rows if r["event_name"] == "view_item") == list(range(30))
     assert arrivals == [{"content_type": "text/plain", "key_in_query": True}] * 2, "20 + 11 events, two beacons"
+
+
+def test_a_post_unanswered_when_the_visitor_leaves_goes_again_in_the_beacons(shop, context, arrivals, store_all):
+    # The first post (20 events) hangs unanswered while the visitor leaves, and fails after the page is
+    # gone: nothing is left to retry it then, so the beacons must have carried its events too.
+    release = threading.Event()
+    _failing_post.append(release)
+    page = context.new_page()
+    page.goto(shop.url("landing", CAMPAIGN))
+    try:
+        page.evaluate('() => { for (let i = 0; i < 25; i++) ump.track("view_item", {properties: {i}}); }')
+        deadline = time.monotonic() + 10
+        while not arrivals:
+            assert time.monotonic() < deadline, "the full batch of 20 was never posted"
+            time.sleep(0.01)
+        page.close(run_before_unload=True)
+    finally:
+        release.set()
+        _failing_post.clear()
+
+    rows = stored(store_all, shop.id, 26)
+    assert len(rows) == 26
+    assert sorted(int(r["properties"]["i"]) for r in rows if r["event_name"] == "view_item") == list(range(25))
+    beacon = {"content_type": "text/plain", "key_in_query": True}
+    assert arrivals == [{"content_type": "application/json", "key_in_query": False}] + [beacon] * 2, (
+        "the failed post, then 20 + 6 events in two beacons"
+    )
 
 
 def test_an_over_long_click_id_is_cut_to_what_the_server_accepts(shop, context, store_all):

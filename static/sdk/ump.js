@@ -10,8 +10,8 @@
  *
  * It captures the UTM parameters and the click id (ump_click_id) from the landing URL and keeps the
  * first touch, sends a page view per page, batches events (flush every 5 s or 20 events), retries
- * failed sends with backoff, and sends everything queued with navigator.sendBeacon when the page is
- * hidden or left. Event ids are generated here, so a retried batch is counted once by the server.
+ * failed sends with backoff, and sends everything queued or still unanswered with navigator.sendBeacon
+ * when the page is hidden or left. Event ids are generated here, so a retried batch is counted once by the server.
  * With ump.init({ ..., consent: false }) no identifier (web id, session id, user id) leaves the browser.
  */
 (function (window) {
@@ -22,6 +22,7 @@
   var config = null;
   var state = {}; // kept in memory too: storage may be unavailable (private mode, sandboxed frames)
   var queue = [];
+  var inFlight = []; // batches posted and not yet answered
   var timer = null;
   var backoff = 1000;
   var listening = false;
@@ -76,6 +77,12 @@
 
   function flush(leaving) {
     if (!config) return;
+    if (leaving) {
+      // An unanswered post may yet fail, with no page left to retry it: it goes again in the beacons
+      // (same event ids: the server counts them once).
+      queue = [].concat.apply([], inFlight).concat(queue);
+      inFlight = [];
+    }
     do {
       if (!queue.length) return;
       sendBatch(queue.splice(0, MAX_BATCH), leaving);
@@ -83,14 +90,23 @@
   }
 
   function sendBatch(batch, useBeacon) {
+    inFlight.push(batch);
     send(batch, useBeacon).then(function () {
+      settle(batch);
       backoff = 1000;
       if (queue.length) schedule(0);
     }, function () {
-      queue = batch.concat(queue); // same event ids: the server counts them once
+      if (settle(batch)) queue = batch.concat(queue); // same event ids: the server counts them once
       backoff = Math.min(backoff * 2, 60000);
       schedule(backoff);
     });
+  }
+
+  function settle(batch) {
+    var at = inFlight.indexOf(batch);
+    if (at < 0) return false; // handed to the beacons when the page was left
+    inFlight.splice(at, 1);
+    return true;
   }
 
   function schedule(delay) {
