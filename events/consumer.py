@@ -3,9 +3,10 @@
 For each batch: decode every line into its typed row (a line that does not fit is dead-lettered
 with the reason, the other lines of its message are kept), drop ids already stored (a redelivery
 after a crash, or a client sending an event again in another request) or repeated in the batch,
-insert with a deduplication token derived from the rows (a retried insert is a no-op), and only
-then commit. ClickHouse down: keep the batch, back off, retry; nothing is committed meanwhile.
-Invariant: every accepted message ends up stored or dead-lettered.
+insert with a deduplication token derived from the rows (a retried insert is a no-op), roll the
+insert up into ``events_hourly`` (and any insert of stored rows a dead consumer did not roll up:
+``events.hourly``), and only then commit. ClickHouse down: keep the batch, back off, retry; nothing
+is committed meanwhile. Invariant: every accepted message ends up stored or dead-lettered.
 """
 
 import datetime as dt
@@ -22,9 +23,10 @@ from prometheus_client import Counter, Gauge
 
 from attribution import clickhouse
 
+from . import hourly
 from .bus import Delivery, Subscription
 from .rows import ROW_TYPES
-from .topics import TABLES
+from .topics import EVENTS, TABLES
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +134,7 @@ class Batch:
     apps: list[uuid.UUID] = field(default_factory=list)
     ids: str = ""  # the row ids in hex, comma-separated
     token: str = ""  # the insert deduplication token of all the keys
+    insert_id: int = 0  # events: the id its rows are inserted with, for their hourly rollup
 
 
 class TableWriter:
@@ -143,6 +146,7 @@ class TableWriter:
         self.row_type, self.id_column = ROW_TYPES[topic]
         self.columns = list(self.row_type.__struct_fields__)
         self.decoder = msgspec.json.Decoder(self.row_type)
+        self.rolls_up = topic == EVENTS  # into events_hourly, by insert id (events.hourly)
 
     def prepare(self, deliveries: Sequence[Delivery]) -> Batch:
         """Check every line in full against its row type (types, nothing missing, nothing unknown):
@@ -165,6 +169,7 @@ class TableWriter:
         batch.apps = [uuid.UUID(int=app) for app in {key >> _ID_BITS for key in keys}]
         batch.ids = ",".join(f"{key & _ID_MASK:032x}" for key in keys)
         batch.token = _rows_token(self.table, keys)
+        batch.insert_id = hourly.new_insert_id() if self.rolls_up else 0
         return batch
 
     def _decode(self, delivery: Delivery, lines: list[bytes], failures: list) -> list:
@@ -185,18 +190,19 @@ class TableWriter:
                 failures.append((delivery, line, f"row does not fit {self.table}: {error}"))
         return rows
 
-    def _stored(self, batch: Batch) -> set[int]:
-        """Which of the batch's keys the table holds already. The ids travel as one string of hex ids,
-        and the pairs are matched here: ClickHouse reads that several times faster than an array of
-        UUIDs, or of (app, id) pairs."""
+    def _stored(self, batch: Batch) -> tuple[set[int], set[int]]:
+        """Which of the batch's keys the table holds already, and (events) the inserts that stored them.
+        The ids travel as one string of hex ids, and the pairs are matched here: ClickHouse reads that
+        several times faster than an array of UUIDs, or of (app, id) pairs."""
         result = clickhouse.execute(
-            f"SELECT DISTINCT app_id, {self.id_column} FROM {self.table} "
+            f"SELECT DISTINCT app_id, {self.id_column}, {'insert_id' if self.rolls_up else '0'} FROM {self.table} "
             f"WHERE app_id IN {{apps:Array(UUID)}} "
             f"AND {self.id_column} IN (SELECT arrayJoin(CAST(splitByChar(',', {{ids:String}}) AS Array(UUID))))",
             {"apps": batch.apps, "ids": batch.ids},
             tag=f"consumer.{self.table}.seen",
         )
-        return {(app.int << _ID_BITS) | row_id.int for app, row_id in result.rows}
+        keys = {(app.int << _ID_BITS) | row_id.int for app, row_id, _ in result.rows}
+        return keys, {insert_id for _, _, insert_id in result.rows}
 
     def _insert(self, batch: Batch, picks: Sequence[int], failures: list) -> int:
         """Insert the batch's lines at ``picks``; when ClickHouse refuses them, halve until the lines it
@@ -211,6 +217,7 @@ class TableWriter:
                 tag=f"consumer.{self.table}",
                 deduplication_token=batch.token if whole else _rows_token(self.table, (batch.keys[i] for i in picks)),
                 encoded=lines,
+                constants={"insert_id": batch.insert_id} if self.rolls_up else None,
             )
             return len(picks)
         except clickhouse.QueryError as error:
@@ -224,12 +231,19 @@ class TableWriter:
         """Store a prepared batch; returns the number of rows inserted. Raises ClickHouseError (other
         than QueryError) for the caller to retry with the same batch."""
         fresh: Sequence[int] = range(len(batch.keys))
-        stored_before = self._stored(batch) if batch.keys else set()
+        stored_before, their_inserts = self._stored(batch) if batch.keys else (set(), set())
         if stored_before:
             fresh = [i for i in fresh if batch.keys[i] not in stored_before]
         DUPLICATES.labels(self.topic).inc(batch.valid - len(fresh))
         failures = list(batch.failures)  # a retried write must not see the rows refused the first time
         stored = self._insert(batch, fresh, failures) if fresh else 0
+        if self.rolls_up:
+            # Rows found stored may be a dead consumer's insert that it never rolled up.
+            repaired = hourly.roll_up_unrecorded(their_inserts - {batch.insert_id})
+            if repaired:
+                logger.warning("rolled up %d insert(s) of events left by a consumer that stopped", repaired)
+            if stored or batch.insert_id in their_inserts:  # the latter: this write, retried
+                hourly.roll_up(batch.insert_id)
         dead_letter(self.topic, failures)
         ROWS_STORED.labels(self.topic).inc(stored)
         return stored

@@ -4,6 +4,7 @@ import datetime as dt
 import decimal
 import uuid
 
+import orjson
 import pytest
 from django.core.management import call_command
 
@@ -164,6 +165,22 @@ def test_the_same_deduplication_token_inserts_once(app_id):
         "SELECT count() FROM events WHERE app_id = {a:UUID}", {"a": app_id}, tag="test.count"
     ).scalar()
     assert count == 1
+
+
+@pytest.mark.parametrize("as_lines", [False, True], ids=["rows", "JSON lines"])
+def test_constants_are_added_to_every_row(app_id, as_lines):
+    rows = [full_event(app_id) for _ in range(3)]
+    encoded = [orjson.dumps(r, default=str) for r in rows] if as_lines else None
+    clickhouse.insert("events", rows, columns=EVENT_COLUMNS, constants={"insert_id": 42}, encoded=encoded, tag="t")
+    stored = clickhouse.execute(
+        "SELECT event_id, insert_id FROM events WHERE app_id = {a:UUID}", {"a": app_id}, tag="test.constants"
+    ).rows
+    assert sorted(stored) == sorted((r["event_id"], 42) for r in rows)
+
+
+def test_encoded_rows_that_are_not_json_objects_are_refused_before_clickhouse():
+    with pytest.raises(ValueError, match="not a JSON object"):
+        clickhouse.insert("events", [{}], columns=["app_id"], constants={"insert_id": 1}, encoded=[b"{}"], tag="t")
 
 
 @pytest.mark.parametrize("name", ["events; DROP TABLE events", "events`", "1events"])

@@ -12,11 +12,12 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
 from django.conf import settings
 
 from attribution.metrics import CLICKHOUSE_ERRORS, CLICKHOUSE_QUERY_SECONDS
 
-from .backend import Backend, Result
+from .backend import Backend, Result, row_values
 from .errors import ClickHouseError
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,30 @@ def execute(
     return _timed(tag, lambda: chosen.query(sql, params or {}, timeout=limit, tag=tag))
 
 
+class _WithConstants(Sequence):
+    """Rows as mappings of their columns' values and the constants, made when each is read."""
+
+    def __init__(self, rows: Sequence[Any], columns: Sequence[str], constants: Mapping[str, Any]):
+        self._rows, self._columns, self._constants = rows, columns, constants
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, index: int | slice):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        values = row_values(self._rows[index], self._columns)
+        return {**dict(zip(self._columns, values, strict=True)), **self._constants}
+
+
+def _encoded_with_constants(encoded: Sequence[bytes], constants: Mapping[str, Any]) -> list[bytes]:
+    """Each JSON object with the constants' members added at its end."""
+    tail = b"".join(b',"' + name.encode() + b'":' + orjson.dumps(value) for name, value in constants.items()) + b"}"
+    if not all(line.endswith(b"}") and line != b"{}" for line in encoded):
+        raise ValueError("An encoded row is not a JSON object with members.")
+    return [line[:-1] + tail for line in encoded]
+
+
 def insert(
     table: str,
     rows: Sequence[Any],
@@ -105,14 +130,20 @@ def insert(
     timeout: float | None = None,
     backend: Backend | None = None,
     encoded: Sequence[bytes] | None = None,
+    constants: Mapping[str, Any] | None = None,
 ) -> None:
     """Insert rows (mappings keyed by column, or objects with an attribute per column) in one batch.
     The same token twice inserts once. ``encoded``, when given, holds the same rows already encoded
     as JSON objects keyed by column (one per row, e.g. as they came off the bus): the embedded backend
     inserts those bytes as they are instead of encoding the rows again; the native protocol of the
-    server backend takes the values of ``rows``."""
+    server backend takes the values of ``rows``. ``constants``: more columns, with one value for every
+    row of this insert (e.g. the id of the insert)."""
     if encoded is not None and len(encoded) != len(rows):
         raise ValueError(f"{len(encoded)} encoded rows for {len(rows)} rows.")
+    if constants:
+        rows = _WithConstants(rows, columns, constants)
+        encoded = None if encoded is None else _encoded_with_constants(encoded, constants)
+        columns = [*columns, *constants]
     _check_tag(tag)
     for name in (table, *columns):
         if not _IDENTIFIER.match(name):

@@ -228,7 +228,7 @@ CONSUMER_BENCH = """
 import itertools, json, time, uuid, msgspec
 from apps_registry.keys import ApiKeyPrincipal
 from attribution import clickhouse
-from events import ingest
+from events import hourly, ingest
 from events.benchmarks.run import event
 from events.bus import get_bus
 from events.consumer import TopicConsumer, consumer_group
@@ -244,8 +244,8 @@ for _ in range(1000):
 payloads = OutboxMessage.objects.filter(topic=EVENTS).order_by('id').values_list('payload', flat=True)
 lines = list(itertools.islice((line for p in payloads.iterator() for line in bytes(p).split(b'\\n')), 100000))
 columns = list(EventRow.__struct_fields__)
-# Two raw baselines into the very table the consumer writes (its bloom index and its materialized
-# view included), under another app id so that the consumer does not take them for its own rows:
+# Two raw baselines into the very table the consumer writes (its indexes, and the hourly rollup of
+# each insert, included), under another app id so that the consumer does not take them for its own rows:
 # the same rows from Python dicts (encoded on the way, the baseline before the consumer learnt to
 # pass its JSON lines through), and as the JSON lines they are on the bus (nothing left to do but
 # ClickHouse's own insert). The consumer's ratio is taken against the faster one.
@@ -259,7 +259,9 @@ for name in ('dicts', 'lines'):
     started = time.perf_counter()
     for i in range(0, len(raw_rows), 10000):
         batch = {'rows': raw_dicts[i:i + 10000]} if name == 'dicts' else {'rows': raw_rows[i:i + 10000], 'encoded': raw_lines[i:i + 10000]}
-        clickhouse.insert('events', columns=columns, tag='bench.raw', **batch)
+        insert_id = hourly.new_insert_id()
+        clickhouse.insert('events', columns=columns, tag='bench.raw', constants={'insert_id': insert_id}, **batch)
+        hourly.roll_up(insert_id)
     raw_rates[name] = len(raw_rows) / (time.perf_counter() - started)
 # Every message is on the bus before the drain starts: no waiting for more once it is empty.
 consumer = TopicConsumer(get_bus().subscribe(EVENTS, consumer_group(EVENTS)), EVENTS, batch_size=200, max_wait=0)
