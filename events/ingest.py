@@ -13,14 +13,13 @@ from apps_registry.keys import ApiKeyPrincipal
 
 from . import privacy, topics, useragent
 from .bus import Message, publish
-from .rows import EventRow
+from .rows import NO_REVENUE, EventRow
 from .schema import Attribution, Batch, DeviceIds, Event, EventBatch
 
 _batch_decoder = msgspec.json.Decoder(EventBatch)
 _raw_batch_decoder = msgspec.json.Decoder(Batch)
 _event_decoder = msgspec.json.Decoder(Event)
 _encode = msgspec.json.Encoder().encode
-_NO_REVENUE = decimal.Decimal(0)
 DEVICE_ID_KINDS = DeviceIds.__struct_fields__
 ATTRIBUTION_FIELDS = Attribution.__struct_fields__
 
@@ -129,7 +128,7 @@ class EventRows:
             (privacy.truncate_ip(event.ip) if event.ip else self.ip_prefix) if consent else "",  # ip_prefix
             agent if consent else "",  # user_agent
             self._attribution_map(msgspec.structs.astuple(event.attribution)),  # attribution
-            decimal.Decimal(f"{revenue:.6f}") if revenue is not None else _NO_REVENUE,  # revenue
+            decimal.Decimal(f"{revenue:.6f}") if revenue is not None else NO_REVENUE,  # revenue
             event.currency or "",  # currency
             {k: v if type(v) is str else _property_text(v) for k, v in event.properties.items()},  # properties
             consent,  # consent

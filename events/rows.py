@@ -1,5 +1,10 @@
 """The typed rows the consumer writes: bus messages are decoded into these before any insert, so a
-message that does not fit its table is dead-lettered instead of failing the batch."""
+message that does not fit its table is dead-lettered instead of failing the batch.
+
+A field left at its default is not written to the bus (``omit_defaults``): every default here is the
+one ClickHouse gives an omitted column of that type ("", {}, 0, false), so a line means the same to
+the consumer's decoder and to ClickHouse, and messages are smaller (about a sixth, for SDK events
+without device details). Required fields stay required: a line without one is dead-lettered."""
 
 import datetime as dt
 import decimal
@@ -9,61 +14,63 @@ import msgspec
 
 from . import topics
 
+NO_REVENUE = decimal.Decimal(0)  # revenue's default, the very object: msgspec omits it by identity
 
-class EventRow(msgspec.Struct, forbid_unknown_fields=True):
+
+class EventRow(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     app_id: uuid.UUID
     event_id: uuid.UUID
     event_name: str
     timestamp: dt.datetime
     received_at: dt.datetime
-    clock_skew_ms: int
-    user_id: str
-    session_id: str
-    device_id: str
-    device_ids: dict[str, str]
-    platform: str
-    app_version: str
-    os_name: str
-    os_version: str
-    device_model: str
-    locale: str
-    country: str
-    ip_prefix: str
-    user_agent: str
-    attribution: dict[str, str]
-    revenue: decimal.Decimal
-    currency: str
-    properties: dict[str, str]
-    consent: bool
+    clock_skew_ms: int = 0
+    user_id: str = ""
+    session_id: str = ""
+    device_id: str = ""
+    device_ids: dict[str, str] = {}
+    platform: str = ""
+    app_version: str = ""
+    os_name: str = ""
+    os_version: str = ""
+    device_model: str = ""
+    locale: str = ""
+    country: str = ""
+    ip_prefix: str = ""
+    user_agent: str = ""
+    attribution: dict[str, str] = {}
+    revenue: decimal.Decimal = NO_REVENUE
+    currency: str = ""
+    properties: dict[str, str] = {}
+    consent: bool = False
 
 
-class TouchRow(msgspec.Struct, forbid_unknown_fields=True):
+class TouchRow(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     app_id: uuid.UUID
     touch_id: uuid.UUID
     touch_type: str
     timestamp: dt.datetime
     received_at: dt.datetime
-    origin: str
-    link_code: str
-    media_source: str
-    campaign: str
-    campaign_id: str
-    adset: str
-    adset_id: str
-    ad: str
-    ad_id: str
-    site_id: str
-    sub_params: dict[str, str]
-    network_click_id: str
-    device_id: str
-    device_ids: dict[str, str]
-    ip_prefix: str
-    user_agent: str
-    platform: str
-    os_name: str
-    os_version: str
-    device_model: str
-    consent: bool
+    origin: str = ""
+    link_code: str = ""
+    media_source: str = ""
+    campaign: str = ""
+    campaign_id: str = ""
+    adset: str = ""
+    adset_id: str = ""
+    ad: str = ""
+    ad_id: str = ""
+    site_id: str = ""
+    sub_params: dict[str, str] = {}
+    network_click_id: str = ""
+    device_id: str = ""
+    device_ids: dict[str, str] = {}
+    ip_prefix: str = ""
+    user_agent: str = ""
+    platform: str = ""
+    os_name: str = ""
+    os_version: str = ""
+    device_model: str = ""
+    consent: bool = False
 
 
 # topic -> (row type, id column)

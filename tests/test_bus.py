@@ -12,6 +12,7 @@ import time
 import uuid
 
 import pytest
+from django.db import connection
 
 from events.bus import BusUnavailable, Message, publish
 from events.bus.kafka import KafkaBus
@@ -169,3 +170,12 @@ def test_a_kafka_producer_that_delivers_nothing_for_three_timeouts_is_replaced()
             bus.publish("nowhere", messages(1))
     assert producers[0] is producers[1]  # a short outage keeps its producer
     assert 2 <= len({id(p) for p in producers}) <= 3  # replaced, but not after every failure
+
+
+@pytest.mark.django_db
+def test_the_embedded_outbox_frees_deleted_messages_without_zeroing_their_overflow_pages():
+    if connection.vendor != "sqlite":
+        pytest.skip("a SQLite setting")
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA secure_delete")
+        assert cursor.fetchone() == (2,), "FAST (2): Debian's ON zeroes every deleted payload page"

@@ -20,7 +20,7 @@ from events.consumer import DecodedRows, TableWriter, TopicConsumer
 from events.models import OutboxMessage
 from events.rows import EventRow
 from events.topics import EVENTS
-from tests.ingestion import count
+from tests.ingestion import count, stored_events
 
 pytestmark = pytest.mark.django_db
 
@@ -109,6 +109,17 @@ def test_each_bad_line_is_dead_lettered_with_its_reason_and_the_good_lines_of_it
         (b if isinstance(b, bytes) else msgspec.json.encode(b)).decode() for b in bad
     )
     assert OutboxMessage.objects.filter(topic=EVENTS).count() == 0
+
+
+def test_a_line_without_its_defaulted_fields_means_the_same_to_the_consumer_and_to_clickhouse(bus, app_id):
+    bare = EventRow(app_id=app_id, event_id=uuid.uuid4(), event_name="open", timestamp=AT, received_at=AT)
+    line = msgspec.json.encode(bare)
+    assert b"user_id" not in line and b"revenue" not in line, "defaults are not written to the bus"
+    bus.publish(EVENTS, [message(line)])
+
+    assert consumer(bus).drain(max_seconds=30) == 1
+    (stored,) = stored_events(app_id, *EventRow.__struct_fields__)
+    assert stored == msgspec.structs.asdict(bare)
 
 
 def test_a_row_clickhouse_refuses_is_found_in_few_inserts_and_the_rest_of_the_batch_stored(bus, app_id, monkeypatch):
