@@ -231,6 +231,7 @@ from attribution import clickhouse
 from events import hourly, ingest
 from events.benchmarks.run import event
 from events.bus import get_bus
+from events.bus.outbox import unpacked
 from events.consumer import TopicConsumer, consumer_group
 from events.models import OutboxMessage
 from events.rows import EventRow
@@ -242,7 +243,7 @@ for _ in range(1000):
     body = json.dumps({'events': [event(i) for i in range(100)]}).encode()
     ingest.ingest_events(principal=principal, body=body, ip='203.0.113.5', user_agent='bench')
 payloads = OutboxMessage.objects.filter(topic=EVENTS).order_by('id').values_list('payload', flat=True)
-lines = list(itertools.islice((line for p in payloads.iterator() for line in bytes(p).split(b'\\n')), 100000))
+lines = list(itertools.islice((line for p in payloads.iterator() for line in unpacked(bytes(p)).split(b'\\n')), 100000))
 columns = list(EventRow.__struct_fields__)
 # Two raw baselines into the very table the consumer writes (its indexes, and the hourly rollup of
 # each insert, included), under another app id so that the consumer does not take them for its own rows:

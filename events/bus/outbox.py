@@ -5,6 +5,10 @@ the size a lease writes. Its first lease (the delivery count going from 0 to 1 i
 leaves the row's size unchanged, and SQLite overwrites the changed bytes in place instead of
 rewriting the whole row, payload and all: leasing a batch of 100-event messages costs a quarter of
 what it did. (PostgreSQL stores large payloads apart from the row anyway.)
+
+Payloads are stored LZ4-compressed: a 100-event message, 56 KB of JSON lines, takes 14 KB and 17 µs
+to compress, and SQLite writes a payload at several µs per KB, on the request's path. Messages are
+delivered as they were published; a payload stored uncompressed (before this) is delivered as is.
 """
 
 import datetime as dt
@@ -12,6 +16,7 @@ import time
 import uuid
 from collections.abc import Sequence
 
+import lz4.frame
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -23,6 +28,12 @@ from .base import BusUnavailable, Delivery, Message
 _IDLE_SLEEP_SECONDS = 0.05
 _NO_OWNER = uuid.UUID(int=0)
 _NO_LEASE = dt.datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=dt.UTC)  # with microseconds, as a lease almost always has
+_LZ4_FRAME = b"\x04\x22\x4d\x18"  # the magic number an LZ4 frame starts with; JSON never does
+
+
+def unpacked(payload: bytes) -> bytes:
+    """A stored payload as it was published."""
+    return lz4.frame.decompress(payload) if payload[:4] == _LZ4_FRAME else payload
 
 
 class OutboxBus:
@@ -45,7 +56,7 @@ class OutboxBus:
     def publish(self, topic: str, messages: Sequence[Message]) -> None:
         db = connections[DEFAULT_DB_ALIAS]  # once: each `connection.x` goes through a context-local lookup
         created_at = db.ops.adapt_datetimefield_value(timezone.now())
-        rows = [(topic, m.key, m.value, created_at, *self._no_lease) for m in messages]
+        rows = [(topic, m.key, lz4.frame.compress(m.value), created_at, *self._no_lease) for m in messages]
         try:
             if len(rows) == 1 and db.get_autocommit():
                 # One statement in autocommit mode is its own transaction: committed when execute()
@@ -99,7 +110,7 @@ class OutboxSubscription:
                     .values_list("id", "key", "payload")
                 )
         return [
-            Delivery(topic=self.topic, key=key, value=bytes(payload), partition=0, offset=message_id)
+            Delivery(topic=self.topic, key=key, value=unpacked(bytes(payload)), partition=0, offset=message_id)
             for message_id, key, payload in rows
         ]
 
