@@ -16,8 +16,6 @@ import hmac
 import logging
 import secrets
 import string
-import threading
-import time
 import uuid
 from dataclasses import dataclass
 
@@ -28,13 +26,13 @@ from django.utils import timezone
 
 from accounts.models import User
 
+from .memo import ProcessMemo
 from .models import ApiKey, App
 
 logger = logging.getLogger(__name__)
 _ALPHABET = string.ascii_letters + string.digits
 _LAST_USED_RESOLUTION_SECONDS = 60
-_local: dict[str, tuple["ApiKeyPrincipal", str, float]] = {}  # key hash -> (principal, prefix, expiry)
-_local_lock = threading.Lock()
+remembered = ProcessMemo()  # key hash -> principal, grouped by key prefix, for API_KEY_CACHE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -70,22 +68,10 @@ def api_key_create(*, app: App, created_by: User | None, name: str = "") -> tupl
     return key, raw_key
 
 
-def _forget_locally(prefix: str) -> None:
-    with _local_lock:
-        for digest in [d for d, (_, p, _) in _local.items() if p == prefix]:
-            del _local[digest]
-
-
-def forget_all_locally() -> None:
-    """Drop this process's memory of verified keys (as API_KEY_CACHE_SECONDS passing would)."""
-    with _local_lock:
-        _local.clear()
-
-
 def _forget(key: ApiKey) -> None:
     # Cached principals are keyed by the key, which we no longer know: mark the prefix revoked instead,
     # for longer than any cached principal can live.
-    _forget_locally(key.prefix)
+    remembered.forget_group(key.prefix)
     cache.set(f"apikey:revoked:{key.prefix}", True, timeout=settings.API_KEY_CACHE_SECONDS * 2 + 60)
 
 
@@ -117,9 +103,9 @@ def authenticate_api_key(raw_key: str) -> ApiKeyPrincipal | None:
         return None
     prefix, _ = split
     digest = _hash(raw_key)
-    remembered = _local.get(digest)
-    if remembered is not None and remembered[2] > time.monotonic():
-        return remembered[0]
+    principal = remembered.get(digest)
+    if principal is not None:
+        return principal
     try:
         cached = cache.get_many([_cache_key(raw_key), f"apikey:revoked:{prefix}"])
     except Exception as error:  # the database decides alone while the cache is down
@@ -129,7 +115,7 @@ def authenticate_api_key(raw_key: str) -> ApiKeyPrincipal | None:
         return None
     principal = cached.get(_cache_key(raw_key))
     if principal is not None:
-        _remember(digest, principal, prefix, settings.API_KEY_CACHE_SECONDS)
+        remembered.put(digest, principal, settings.API_KEY_CACHE_SECONDS, group=prefix)
         return principal
     key = ApiKey.objects.select_related("app").filter(prefix=prefix).first()
     now = timezone.now()
@@ -141,20 +127,13 @@ def authenticate_api_key(raw_key: str) -> ApiKeyPrincipal | None:
     ttl = settings.API_KEY_CACHE_SECONDS
     if key.expires_at is not None:
         ttl = max(1, min(ttl, int((key.expires_at - now).total_seconds())))
-    _remember(digest, principal, prefix, ttl)
+    remembered.put(digest, principal, ttl, group=prefix)
     try:
         cache.set(_cache_key(raw_key), principal, timeout=ttl)
         _touch(key, now)
     except Exception as error:
         logger.error("API key cache unavailable, not caching: %s", error)
     return principal
-
-
-def _remember(digest: str, principal: ApiKeyPrincipal, prefix: str, ttl: float) -> None:
-    with _local_lock:
-        if len(_local) > 10_000:
-            _local.clear()
-        _local[digest] = (principal, prefix, time.monotonic() + ttl)
 
 
 def signing_secret(*, app_id: uuid.UUID, version: int) -> str:

@@ -3,7 +3,6 @@ lookup the click/impression endpoints use."""
 
 import secrets
 import string
-import time
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -13,6 +12,7 @@ from django.db import IntegrityError, transaction
 from accounts.models import User
 from attribution.errors import ApplicationError
 
+from .memo import ProcessMemo
 from .models import App, TrackingLink
 from .services import full_clean_or_error
 
@@ -47,8 +47,7 @@ CLICK_MACROS = {
 }
 
 
-_local: dict[str, tuple[TrackingLink, float]] = {}  # code -> (link, expiry on the monotonic clock)
-_LOCAL_MAX = 10_000
+remembered = ProcessMemo()  # code -> link, for LINK_CACHE_SECONDS
 
 
 def _cache_key(code: str) -> str:
@@ -57,17 +56,12 @@ def _cache_key(code: str) -> str:
 
 def _forget(link: TrackingLink) -> None:
     def forget():
-        _local.pop(link.code, None)
+        remembered.forget(link.code)
         cache.delete(_cache_key(link.code))
 
     forget()
     # Again after commit: a click between the change and the commit may have cached the old link.
     transaction.on_commit(forget)
-
-
-def forget_all_locally() -> None:
-    """Drop this process's memory of links (as LINK_CACHE_SECONDS passing would)."""
-    _local.clear()
 
 
 def link_create(*, app: App, created_by: User, **fields) -> TrackingLink:
@@ -114,10 +108,9 @@ def link_by_code(code: str) -> TrackingLink | None:
     LINK_CACHE_SECONDS (no cache round trip, no unpickling on most clicks), then in the shared cache."""
     if len(code) != CODE_LENGTH:
         return None
-    now = time.monotonic()
-    remembered = _local.get(code)
-    if remembered is not None and remembered[1] > now:
-        return remembered[0]
+    link = remembered.get(code)
+    if link is not None:
+        return link
     key = _cache_key(code)
     link = cache.get(key)
     if link is None:
@@ -125,7 +118,5 @@ def link_by_code(code: str) -> TrackingLink | None:
         if link is None:
             return None
         cache.set(key, link, timeout=300)
-    if len(_local) >= _LOCAL_MAX:
-        _local.clear()  # only links that exist get here: a bound, not an eviction policy
-    _local[code] = (link, now + settings.LINK_CACHE_SECONDS)
+    remembered.put(code, link, settings.LINK_CACHE_SECONDS)  # only links that exist
     return link

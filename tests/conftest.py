@@ -83,8 +83,8 @@ def _fresh_bus_and_cache():
 
     reset_bus()
     caches["default"].clear()
-    keys.forget_all_locally()
-    links.forget_all_locally()
+    keys.remembered.clear()
+    links.remembered.clear()
     yield
     reset_bus()
 
