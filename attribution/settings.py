@@ -123,6 +123,9 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web threads read while the outbox drain writes; the timeout rides out short locks.
+    # wal_autocheckpoint=250 pages (SQLite's default is 1000): the commit that crosses it copies the
+    # log into the database before its request answers. Smaller, more frequent checkpoints took the
+    # click's p99 at half load from 5.7 ms to 2.6-3.1 ms (make bench).
     # secure_delete=FAST (Debian builds SQLite with it ON): deleted rows are still wiped from their
     # pages, but freed overflow pages, where a stored outbox message's payload mostly lies, are not
     # zeroed. ON cost the consumer about 0.2 ms per message deleted, and the payloads, privacy already
@@ -130,7 +133,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA secure_delete=FAST;",
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=250; "
+            "PRAGMA secure_delete=FAST;"
+        ),
     }
     # A file (not in-memory) test database, so tests can run a second process against it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
