@@ -43,6 +43,11 @@ def consumer_group(topic: str) -> str:
 
 
 MAX_BACKOFF_SECONDS = 30.0
+# A row is looked for among the stored rows of its app whose timestamps lie within this of the
+# batch's: a redelivered row, or an event its SDK sent again, has the very same timestamp (the one
+# exception, a device clock in the future, is stored at its receive time, which differs by the
+# time between the two sends). The check then reads the batch's days, not every id of the app.
+DUPLICATE_WINDOW = dt.timedelta(days=1)
 _ID_BITS = 128
 _ID_MASK = (1 << _ID_BITS) - 1
 
@@ -133,6 +138,8 @@ class Batch:
     # after ClickHouse came back reuses them):
     apps: list[uuid.UUID] = field(default_factory=list)
     ids: str = ""  # the row ids in hex, comma-separated
+    earliest: dt.datetime | None = None  # where a stored copy of a row can be: DUPLICATE_WINDOW
+    latest: dt.datetime | None = None  # around the batch's timestamps
     token: str = ""  # the insert deduplication token of all the keys
     insert_id: int = 0  # events: the id its rows are inserted with, for their hourly rollup
 
@@ -153,7 +160,7 @@ class TableWriter:
         ClickHouse itself would fill in a missing column, drop an unknown one and read a null as a
         default, so a line it accepts is not necessarily a row. Keeps the first line of each key."""
         batch, unique, id_column = Batch(deliveries), set(), self.id_column
-        keys, lines, sources = batch.keys, batch.lines, batch.sources
+        keys, lines, sources, timestamps = batch.keys, batch.lines, batch.sources, []
         for delivery in deliveries:
             message_lines = delivery.value.split(b"\n")
             for line, row in zip(message_lines, self._decode(delivery, message_lines, batch.failures), strict=True):
@@ -166,6 +173,9 @@ class TableWriter:
                     keys.append(key)
                     lines.append(line)
                     sources.append(delivery)
+                    timestamps.append(row.timestamp)
+        if timestamps:
+            batch.earliest, batch.latest = min(timestamps) - DUPLICATE_WINDOW, max(timestamps) + DUPLICATE_WINDOW
         batch.apps = [uuid.UUID(int=app) for app in {key >> _ID_BITS for key in keys}]
         batch.ids = ",".join(f"{key & _ID_MASK:032x}" for key in keys)
         batch.token = _rows_token(self.table, keys)
@@ -191,14 +201,16 @@ class TableWriter:
         return rows
 
     def _stored(self, batch: Batch) -> tuple[set[int], set[int]]:
-        """Which of the batch's keys the table holds already, and (events) the inserts that stored them.
-        The ids travel as one string of hex ids, and the pairs are matched here: ClickHouse reads that
-        several times faster than an array of UUIDs, or of (app, id) pairs."""
+        """Which of the batch's keys the table holds already (within ``DUPLICATE_WINDOW`` of its
+        timestamps), and (events) the inserts that stored them. The ids travel as one string of hex
+        ids, and the pairs are matched here: ClickHouse reads that several times faster than an array
+        of UUIDs, or of (app, id) pairs."""
         result = clickhouse.execute(
             f"SELECT DISTINCT app_id, {self.id_column}, {'insert_id' if self.rolls_up else '0'} FROM {self.table} "
             f"WHERE app_id IN {{apps:Array(UUID)}} "
+            f"AND timestamp BETWEEN {{earliest:DateTime64(3, 'UTC')}} AND {{latest:DateTime64(3, 'UTC')}} "
             f"AND {self.id_column} IN (SELECT arrayJoin(CAST(splitByChar(',', {{ids:String}}) AS Array(UUID))))",
-            {"apps": batch.apps, "ids": batch.ids},
+            {"apps": batch.apps, "ids": batch.ids, "earliest": batch.earliest, "latest": batch.latest},
             tag=f"consumer.{self.table}.seen",
         )
         keys = {(app.int << _ID_BITS) | row_id.int for app, row_id, _ in result.rows}
