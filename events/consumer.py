@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
+from django.conf import settings
 from prometheus_client import Counter, Gauge
 
 from attribution import clickhouse
@@ -47,6 +48,8 @@ MAX_BACKOFF_SECONDS = 30.0
 # batch's: a redelivered row, or an event its SDK sent again, has the very same timestamp (the one
 # exception, a device clock in the future, is stored at its receive time, which differs by the
 # time between the two sends). The check then reads the batch's days, not every id of the app.
+# An event stored at its receive time (sent without a timestamp, or from a clock in the future) may
+# be sent again any time the SDK holds it: for those, the check looks back INGEST_MAX_PAST_DAYS.
 DUPLICATE_WINDOW = dt.timedelta(days=1)
 _ID_BITS = 128
 _ID_MASK = (1 << _ID_BITS) - 1
@@ -141,7 +144,8 @@ class Batch:
     earliest: dt.datetime | None = None  # where a stored copy of a row can be: DUPLICATE_WINDOW
     latest: dt.datetime | None = None  # around the batch's timestamps
     token: str = ""  # the insert deduplication token of all the keys
-    insert_id: int = 0  # events: the id its rows are inserted with, for their hourly rollup
+    months: list[int] = field(default_factory=list)  # each key's row's month, YYYYMM
+    started_ms: int = 0  # when it was prepared: the time part of its insert ids (events.hourly)
 
 
 class TableWriter:
@@ -160,7 +164,8 @@ class TableWriter:
         ClickHouse itself would fill in a missing column, drop an unknown one and read a null as a
         default, so a line it accepts is not necessarily a row. Keeps the first line of each key."""
         batch, unique, id_column = Batch(deliveries), set(), self.id_column
-        keys, lines, sources, timestamps = batch.keys, batch.lines, batch.sources, []
+        keys, lines, sources, months, timestamps = batch.keys, batch.lines, batch.sources, batch.months, []
+        received, received_in_place = [], self.rolls_up  # events stored at their receive time
         for delivery in deliveries:
             message_lines = delivery.value.split(b"\n")
             for line, row in zip(message_lines, self._decode(delivery, message_lines, batch.failures), strict=True):
@@ -174,12 +179,18 @@ class TableWriter:
                     lines.append(line)
                     sources.append(delivery)
                     timestamps.append(row.timestamp)
+                    if received_in_place and row.timestamp == row.received_at:
+                        received.append(row.timestamp)
+                    months.append(row.timestamp.year * 100 + row.timestamp.month)
         if timestamps:
             batch.earliest, batch.latest = min(timestamps) - DUPLICATE_WINDOW, max(timestamps) + DUPLICATE_WINDOW
+        if received:
+            earlier_receipt = min(received) - dt.timedelta(days=settings.INGEST_MAX_PAST_DAYS)
+            batch.earliest = min(batch.earliest, earlier_receipt)
         batch.apps = [uuid.UUID(int=app) for app in {key >> _ID_BITS for key in keys}]
         batch.ids = ",".join(f"{key & _ID_MASK:032x}" for key in keys)
         batch.token = _rows_token(self.table, keys)
-        batch.insert_id = hourly.new_insert_id() if self.rolls_up else 0
+        batch.started_ms = time.time_ns() // 1_000_000
         return batch
 
     def _decode(self, delivery: Delivery, lines: list[bytes], failures: list) -> list:
@@ -216,46 +227,56 @@ class TableWriter:
         keys = {(app.int << _ID_BITS) | row_id.int for app, row_id, _ in result.rows}
         return keys, {insert_id for _, _, insert_id in result.rows}
 
-    def _insert(self, batch: Batch, picks: Sequence[int], failures: list) -> int:
-        """Insert the batch's lines at ``picks``; when ClickHouse refuses them, halve until the lines it
-        refuses are found one by one (dead-lettered) and the others stored. Returns the number stored."""
+    def _insert(self, batch: Batch, picks: Sequence[int], failures: list, inserted: list[int]) -> int:
+        """Insert the batch's lines at ``picks`` (rows of one month: one part); when ClickHouse refuses
+        them, halve until the lines it refuses are found one by one (dead-lettered) and the others
+        stored. Returns the number stored; the insert id of each statement that stored rows goes into
+        ``inserted``."""
         whole = len(picks) == len(batch.keys)
         lines = batch.lines if whole else [batch.lines[i] for i in picks]
+        token = batch.token if whole else _rows_token(self.table, (batch.keys[i] for i in picks))
+        insert_id = hourly.insert_id(batch.started_ms, token)
         try:
             clickhouse.insert(
                 self.table,
                 DecodedRows(self.decoder.decode, lines),
                 columns=self.columns,
                 tag=f"consumer.{self.table}",
-                deduplication_token=batch.token if whole else _rows_token(self.table, (batch.keys[i] for i in picks)),
+                deduplication_token=token,
                 encoded=lines,
-                constants={"insert_id": batch.insert_id} if self.rolls_up else None,
+                constants={"insert_id": insert_id} if self.rolls_up else None,
             )
+            inserted.append(insert_id)
             return len(picks)
         except clickhouse.QueryError as error:
             if len(picks) == 1:
                 failures.append((batch.sources[picks[0]], lines[0], f"ClickHouse refused the row: {error}"))
                 return 0
         half = len(picks) // 2
-        return self._insert(batch, picks[:half], failures) + self._insert(batch, picks[half:], failures)
+        return self._insert(batch, picks[:half], failures, inserted) + self._insert(
+            batch, picks[half:], failures, inserted
+        )
 
     def write(self, batch: Batch) -> int:
         """Store a prepared batch; returns the number of rows inserted. Raises ClickHouseError (other
         than QueryError) for the caller to retry with the same batch."""
-        fresh: Sequence[int] = range(len(batch.keys))
         stored_before, their_inserts = self._stored(batch) if batch.keys else (set(), set())
-        if stored_before:
-            fresh = [i for i in fresh if batch.keys[i] not in stored_before]
-        DUPLICATES.labels(self.topic).inc(batch.valid - len(fresh))
+        by_month: dict[int, list[int]] = {}
+        for i, key in enumerate(batch.keys):
+            if key not in stored_before:
+                by_month.setdefault(batch.months[i], []).append(i)
+        DUPLICATES.labels(self.topic).inc(batch.valid - sum(map(len, by_month.values())))
         failures = list(batch.failures)  # a retried write must not see the rows refused the first time
-        stored = self._insert(batch, fresh, failures) if fresh else 0
+        inserted: list[int] = []
+        stored = sum(self._insert(batch, picks, failures, inserted) for picks in by_month.values())
         if self.rolls_up:
-            # Rows found stored may be a dead consumer's insert that it never rolled up.
-            repaired = hourly.roll_up_unrecorded(their_inserts - {batch.insert_id})
+            # Rows found stored may be from an insert that was never rolled up: a dead consumer's, or
+            # this batch's own before its write was retried.
+            repaired = hourly.roll_up_unrecorded(their_inserts)
             if repaired:
-                logger.warning("rolled up %d insert(s) of events left by a consumer that stopped", repaired)
-            if stored or batch.insert_id in their_inserts:  # the latter: this write, retried
-                hourly.roll_up(batch.insert_id)
+                logger.warning("rolled up %d earlier insert(s) of events found not rolled up", repaired)
+            for insert_id in inserted:
+                hourly.roll_up(insert_id)
         dead_letter(self.topic, failures)
         ROWS_STORED.labels(self.topic).inc(stored)
         return stored

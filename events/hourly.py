@@ -5,7 +5,8 @@ Not a materialized view: ClickHouse writes a view's part after the source table'
 killed between the two left events stored whose hourly counts were never written. Delivered again,
 those events were found stored and skipped, and their counts were lost for good.
 
-Instead, every insert into ``events`` carries an ``insert_id``. ``roll_up`` aggregates the rows of an
+Instead, every insert statement into ``events`` (one per month: one part, so its rows appear at once)
+carries an ``insert_id``. ``roll_up`` aggregates the rows of an
 insert (``WHERE insert_id = …``) into ``events_hourly`` with a deduplication token of that id, then
 records the id in ``events_rollups``. The consumer rolls up each insert it makes, and any insert whose
 rows it finds already stored but which is not recorded: the insert of a consumer that died before
@@ -14,8 +15,7 @@ consumer dies.
 """
 
 import datetime as dt
-import secrets
-import time
+import hashlib
 from collections.abc import Collection
 
 from attribution import clickhouse
@@ -26,11 +26,12 @@ REPAIR_HORIZON = dt.timedelta(days=60)
 _RANDOM_BITS = 20
 
 
-def new_insert_id() -> int:
-    """Milliseconds since the epoch, then 20 random bits: ids grow with time, so that the rollup's
-    ``insert_id`` lookup skips every older part by its minmax index, and two consumers inserting in
-    the same millisecond still get different ids."""
-    return (time.time_ns() // 1_000_000) << _RANDOM_BITS | secrets.randbits(_RANDOM_BITS)
+def insert_id(batch_started_ms: int, token: str) -> int:
+    """The id of one insert statement: when its batch was prepared, in milliseconds since the epoch,
+    then 20 bits of the statement's deduplication token. Ids grow with time, so that the rollup's
+    ``insert_id`` lookup skips every older part by its minmax index; a statement sent again keeps its
+    id, and the statements of a batch, or of consumers in the same millisecond, differ."""
+    return batch_started_ms << _RANDOM_BITS | int(hashlib.sha256(token.encode()).hexdigest()[:5], 16)
 
 
 def _inserted_at(insert_id: int) -> dt.datetime:
@@ -38,16 +39,25 @@ def _inserted_at(insert_id: int) -> dt.datetime:
 
 
 def roll_up(insert_id: int) -> None:
-    """Add the rows of one insert to ``events_hourly`` (once, however often this runs) and record it."""
-    clickhouse.execute(
-        "INSERT INTO events_hourly (app_id, hour, event_name, events, users, devices, revenue) "
-        "SELECT app_id, toStartOfHour(timestamp) AS hour, event_name, toUInt64(count()), "
-        "uniqState(user_id), uniqState(device_id), sum(toDecimal128(revenue, 6)) "
-        "FROM events WHERE insert_id = {insert_id:UInt64} GROUP BY app_id, hour, event_name "
-        f"SETTINGS insert_deduplication_token = 'events_hourly:{int(insert_id)}'",
+    """Add the rows of one insert to ``events_hourly`` (once, however often this runs) and record it.
+    One statement per month, each with its own token: a statement spanning two months would write
+    two parts, and ClickHouse's tokens for those are not the same from one run to the next."""
+    months = clickhouse.execute(
+        "SELECT DISTINCT toYYYYMM(timestamp) FROM events WHERE insert_id = {insert_id:UInt64}",
         {"insert_id": insert_id},
-        tag="consumer.events_hourly",
-    )
+        tag="consumer.events_hourly.months",
+    ).rows
+    for (month,) in months:
+        clickhouse.execute(
+            "INSERT INTO events_hourly (app_id, hour, event_name, events, users, devices, revenue) "
+            "SELECT app_id, toStartOfHour(timestamp) AS hour, event_name, toUInt64(count()), "
+            "uniqState(user_id), uniqState(device_id), sum(toDecimal128(revenue, 6)) "
+            "FROM events WHERE insert_id = {insert_id:UInt64} AND toYYYYMM(timestamp) = {month:UInt32} "
+            "GROUP BY app_id, hour, event_name ORDER BY app_id, hour, event_name "
+            f"SETTINGS insert_deduplication_token = 'events_hourly:{int(insert_id)}:{int(month)}'",
+            {"insert_id": insert_id, "month": month},
+            tag="consumer.events_hourly",
+        )
     clickhouse.insert(
         "events_rollups", [{"insert_id": insert_id}], columns=["insert_id"], tag="consumer.events_rollups"
     )

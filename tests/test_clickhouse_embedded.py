@@ -178,6 +178,20 @@ def test_constants_are_added_to_every_row(app_id, as_lines):
     assert sorted(stored) == sorted((r["event_id"], 42) for r in rows)
 
 
+def test_an_encoded_row_ending_in_whitespace_takes_the_constants_too(app_id):
+    row = full_event(app_id)
+    line = orjson.dumps(row, default=str) + b" \r"
+    clickhouse.insert("events", [row], columns=EVENT_COLUMNS, constants={"insert_id": 7}, encoded=[line], tag="t")
+    stored = clickhouse.execute("SELECT insert_id FROM events WHERE app_id = {a:UUID}", {"a": app_id}, tag="t")
+    assert stored.rows == [(7,)]
+
+
+def test_a_consumer_refuses_to_start_before_the_clickhouse_migrations_it_writes_for(tmp_path):
+    result = run_manage("consume_events", "--metrics-port", "0", env={"VAR_DIR": str(tmp_path)})
+    assert result.returncode == 1
+    assert "ClickHouse migrations not applied: 0001" in result.stderr and "migrate_clickhouse first" in result.stderr
+
+
 def test_encoded_rows_that_are_not_json_objects_are_refused_before_clickhouse():
     with pytest.raises(ValueError, match="not a JSON object"):
         clickhouse.insert("events", [{}], columns=["app_id"], constants={"insert_id": 1}, encoded=[b"{}"], tag="t")

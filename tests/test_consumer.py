@@ -14,6 +14,7 @@ from django.db import connection
 from attribution import clickhouse
 from attribution.clickhouse.backend import row_values
 from events import consumer as consumer_module
+from events import hourly as hourly_module
 from events.bus import Delivery, Message
 from events.bus.outbox import OutboxBus
 from events.consumer import DecodedRows, TableWriter, TopicConsumer
@@ -25,6 +26,7 @@ from tests.ingestion import count, stored_events
 pytestmark = pytest.mark.django_db
 
 AT = dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.UTC)
+MONTH_END = dt.datetime(2026, 10, 31, 23, 30, tzinfo=dt.UTC)
 
 
 def row(app_id: uuid.UUID, **fields) -> dict:
@@ -178,7 +180,8 @@ def kill_at(monkeypatch, target, name: str, when=lambda *args: True):
     ],
 )
 def test_a_consumer_killed_between_insert_and_commit_leaves_the_hourly_counts_exact(bus, app_id, monkeypatch, dies_at):
-    rows = [row(app_id, timestamp=AT + dt.timedelta(minutes=i)) for i in range(90)]
+    # The first batch (60 rows) spans two months: two parts, each rolled up with its own token.
+    rows = [row(app_id, timestamp=MONTH_END + dt.timedelta(minutes=i)) for i in range(90)]
     short_lease = OutboxBus(lease_seconds=0.05)
     short_lease.publish(EVENTS, [message(*rows[i : i + 30]) for i in range(0, 90, 30)])
     with monkeypatch.context() as patch:
@@ -198,7 +201,33 @@ def test_a_consumer_killed_between_insert_and_commit_leaves_the_hourly_counts_ex
         {"a": app_id},
         tag="test.hourly",
     ).rows
-    assert [n for _, n in per_hour] == [60, 30]
+    assert [n for _, n in per_hour] == [30, 60]
+
+
+def test_rolling_up_an_insert_again_changes_nothing_even_across_two_months(app_id):
+    rows = [row(app_id, timestamp=MONTH_END + dt.timedelta(minutes=i)) for i in range(0, 90, 3)]
+    insert_id = hourly_module.insert_id(1_700_000_000_000, f"test:{app_id}")
+    clickhouse.insert("events", rows, columns=list(rows[0]), constants={"insert_id": insert_id}, tag="test")
+    for _ in range(12):  # ClickHouse's own tokens for a two-month statement changed run to run
+        hourly_module.roll_up(insert_id)
+    assert hourly(app_id) == 30
+    assert hourly_module.roll_up_unrecorded([insert_id]) == 0, "recorded once rolled up"
+
+
+def test_clickhouse_lost_before_a_rollup_is_recorded_is_waited_out_without_counting_twice(bus, app_id, monkeypatch):
+    lost = iter([True])
+    real_insert = clickhouse.insert
+
+    def insert(table, rows, **kwargs):
+        if table == "events_rollups" and next(lost, False):
+            raise clickhouse.ConnectionLost("ClickHouse is down")
+        real_insert(table, rows, **kwargs)
+
+    monkeypatch.setattr(clickhouse, "insert", insert)
+    monkeypatch.setattr(consumer_module.time, "sleep", lambda seconds: None)
+    bus.publish(EVENTS, [message(*(row(app_id, timestamp=MONTH_END + dt.timedelta(minutes=i)) for i in range(60)))])
+    assert consumer(bus).drain(max_seconds=30) == 1
+    assert count("events", app_id) == 60 == hourly(app_id)
 
 
 def test_an_event_sent_again_in_a_later_batch_is_counted_once(bus, app_id):
@@ -225,6 +254,19 @@ def test_an_event_from_a_clock_in_the_future_sent_again_later_is_counted_once(bu
     bus.publish(EVENTS, [message(first)])
     consumer(bus).drain(max_seconds=30)
     bus.publish(EVENTS, [message(again, row(app_id, timestamp=again["timestamp"]))])
+    consumer(bus).drain(max_seconds=30)
+    assert count("events", app_id) == 2 == hourly(app_id)
+
+
+def test_an_event_stored_at_its_receive_time_sent_again_days_later_is_counted_once(bus, app_id):
+    # Sent without a timestamp (or from a clock in the future): stored at its receive time, and the
+    # copy sent again ten days later is stored at its own.
+    first = row(app_id, timestamp=AT.isoformat(), received_at=AT.isoformat())
+    later = (AT + dt.timedelta(days=10)).isoformat()
+    again = {**first, "timestamp": later, "received_at": later}
+    bus.publish(EVENTS, [message(first)])
+    consumer(bus).drain(max_seconds=30)
+    bus.publish(EVENTS, [message(again, row(app_id, timestamp=later, received_at=later))])
     consumer(bus).drain(max_seconds=30)
     assert count("events", app_id) == 2 == hourly(app_id)
 

@@ -115,9 +115,10 @@ class _WithConstants(Sequence):
 def _encoded_with_constants(encoded: Sequence[bytes], constants: Mapping[str, Any]) -> list[bytes]:
     """Each JSON object with the constants' members added at its end."""
     tail = b"".join(b',"' + name.encode() + b'":' + orjson.dumps(value) for name, value in constants.items()) + b"}"
-    if not all(line.endswith(b"}") and line != b"{}" for line in encoded):
+    objects = [line.rstrip() for line in encoded]  # a valid JSON line may end in whitespace
+    if not all(line.endswith(b"}") and line != b"{}" for line in objects):
         raise ValueError("An encoded row is not a JSON object with members.")
-    return [line[:-1] + tail for line in encoded]
+    return [line[:-1] + tail for line in objects]
 
 
 def insert(

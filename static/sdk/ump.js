@@ -96,7 +96,10 @@
       backoff = 1000;
       if (queue.length) schedule(0);
     }, function () {
-      if (settle(batch)) queue = batch.concat(queue); // same event ids: the server counts them once
+      // Queued again even if the beacons took it too (the page was only hidden, and a beacon is not
+      // sure to arrive): same event ids, so the server counts them once.
+      settle(batch);
+      queue = batch.concat(queue);
       backoff = Math.min(backoff * 2, 60000);
       schedule(backoff);
     });
@@ -104,9 +107,7 @@
 
   function settle(batch) {
     var at = inFlight.indexOf(batch);
-    if (at < 0) return false; // handed to the beacons when the page was left
-    inFlight.splice(at, 1);
-    return true;
+    if (at >= 0) inFlight.splice(at, 1); // else handed to the beacons when the page was hidden
   }
 
   function schedule(delay) {

@@ -3,9 +3,10 @@ import threading
 import time
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from prometheus_client import start_http_server
 
+from attribution.clickhouse import migrator
 from events.bus import get_bus
 from events.consumer import LAG, TopicConsumer, consumer_group
 from events.topics import TABLES
@@ -25,6 +26,11 @@ class Command(BaseCommand):
         parser.add_argument("--metrics-port", type=int, default=settings.CONSUMER_METRICS_PORT, help="0: off.")
 
     def handle(self, *args, **options):
+        pending = migrator.plan()
+        if pending:
+            # Rows written for a schema that is not there yet are refused and dead-lettered.
+            names = ", ".join(m.label for m in pending)
+            raise CommandError(f"ClickHouse migrations not applied: {names}. Run manage.py migrate_clickhouse first.")
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
