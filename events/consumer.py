@@ -45,11 +45,10 @@ def consumer_group(topic: str) -> str:
 
 MAX_BACKOFF_SECONDS = 30.0
 # A row is looked for among the stored rows of its app whose timestamps lie within this of the
-# batch's: a redelivered row, or an event its SDK sent again, has the very same timestamp (the one
-# exception, a device clock in the future, is stored at its receive time, which differs by the
-# time between the two sends). The check then reads the batch's days, not every id of the app.
-# An event stored at its receive time (sent without a timestamp, or from a clock in the future) may
-# be sent again any time the SDK holds it: for those, the check looks back INGEST_MAX_PAST_DAYS.
+# batch's: a redelivered row, or an event its SDK sent again, has the very same timestamp, so the
+# check reads the batch's days, not every id of the app. The exception is an event stored at its
+# receive time (sent without a timestamp, or from a clock in the future): a copy sent again later
+# is stored at a later one, so for those the check looks back INGEST_MAX_PAST_DAYS.
 DUPLICATE_WINDOW = dt.timedelta(days=1)
 _ID_BITS = 128
 _ID_MASK = (1 << _ID_BITS) - 1

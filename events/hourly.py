@@ -6,9 +6,9 @@ killed between the two left events stored whose hourly counts were never written
 those events were found stored and skipped, and their counts were lost for good.
 
 Instead, every insert statement into ``events`` (one per month: one part, so its rows appear at once)
-carries an ``insert_id``. ``roll_up`` aggregates the rows of an
-insert (``WHERE insert_id = …``) into ``events_hourly`` with a deduplication token of that id, then
-records the id in ``events_rollups``. The consumer rolls up each insert it makes, and any insert whose
+carries an ``insert_id``. ``roll_up`` aggregates the rows of an insert (``WHERE insert_id = …``) into
+``events_hourly`` with a deduplication token of that id and month, then records the id in
+``events_rollups``. The consumer rolls up each insert it makes, and any insert whose
 rows it finds already stored but which is not recorded: the insert of a consumer that died before
 rolling it up. Running either twice changes nothing, so each insert is counted once wherever the
 consumer dies.
