@@ -143,7 +143,7 @@ class Batch:
     earliest: dt.datetime | None = None  # where a stored copy of a row can be: DUPLICATE_WINDOW
     latest: dt.datetime | None = None  # around the batch's timestamps
     token: str = ""  # the insert deduplication token of all the keys
-    months: list[int] = field(default_factory=list)  # each key's row's month, YYYYMM
+    timestamps: list[dt.datetime] = field(default_factory=list)  # each key's row's
     started_ms: int = 0  # when it was prepared: the time part of its insert ids (events.hourly)
 
 
@@ -163,7 +163,7 @@ class TableWriter:
         ClickHouse itself would fill in a missing column, drop an unknown one and read a null as a
         default, so a line it accepts is not necessarily a row. Keeps the first line of each key."""
         batch, unique, id_column = Batch(deliveries), set(), self.id_column
-        keys, lines, sources, months, timestamps = batch.keys, batch.lines, batch.sources, batch.months, []
+        keys, lines, sources, timestamps = batch.keys, batch.lines, batch.sources, batch.timestamps
         received, received_in_place = [], self.rolls_up  # events stored at their receive time
         for delivery in deliveries:
             message_lines = delivery.value.split(b"\n")
@@ -180,7 +180,6 @@ class TableWriter:
                     timestamps.append(row.timestamp)
                     if received_in_place and row.timestamp == row.received_at:
                         received.append(row.timestamp)
-                    months.append(row.timestamp.year * 100 + row.timestamp.month)
         if timestamps:
             batch.earliest, batch.latest = min(timestamps) - DUPLICATE_WINDOW, max(timestamps) + DUPLICATE_WINDOW
         if received:
@@ -260,10 +259,11 @@ class TableWriter:
         """Store a prepared batch; returns the number of rows inserted. Raises ClickHouseError (other
         than QueryError) for the caller to retry with the same batch."""
         stored_before, their_inserts = self._stored(batch) if batch.keys else (set(), set())
-        by_month: dict[int, list[int]] = {}
+        by_month: dict[tuple[int, int], list[int]] = {}
         for i, key in enumerate(batch.keys):
             if key not in stored_before:
-                by_month.setdefault(batch.months[i], []).append(i)
+                at = batch.timestamps[i]
+                by_month.setdefault((at.year, at.month), []).append(i)
         DUPLICATES.labels(self.topic).inc(batch.valid - sum(map(len, by_month.values())))
         failures = list(batch.failures)  # a retried write must not see the rows refused the first time
         inserted: list[int] = []
