@@ -1,5 +1,6 @@
 """Who is calling: the client address, honouring only the configured number of trusted proxies."""
 
+import functools
 import ipaddress
 
 from django.conf import settings
@@ -14,8 +15,14 @@ def client_ip(request) -> str | None:
         forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
         if len(forwarded) >= hops:
             candidate = forwarded[-hops]
+    return _canonical(candidate) if candidate else None
+
+
+@functools.lru_cache(maxsize=65_536)
+def _canonical(address: str) -> str | None:
+    # Parsing an address costs more than the rest of a click: the same callers come back, so once each.
     try:
-        return str(ipaddress.ip_address(candidate)) if candidate else None
+        return str(ipaddress.ip_address(address))
     except ValueError:
         return None
 

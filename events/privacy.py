@@ -42,23 +42,25 @@ def _keyed_prefix(key: bytes, app_id: str, kind: str):
 
 def pseudonymize(app_id: str, kind: str, value: str | None) -> str:
     """A stable, irreversible stand-in for ``value`` within one app ("" for no value)."""
-    return pseudonymizer(app_id)(kind, value)
+    return pseudonymizer(app_id, kind)(value)
 
 
-def pseudonymizer(app_id: str) -> Callable[[str, str | None], str]:
-    """``pseudonymize`` for one app and one request: the key is read once, and a value repeated in
-    the request (an SDK batch usually comes from one device and one user) is hashed once."""
-    key = settings.PSEUDONYMIZATION_KEY_BYTES[:64]
-    seen: dict[tuple[str, str], str] = {}
+def pseudonymizer(app_id: str, kind: str) -> Callable[[str | None], str]:
+    """``pseudonymize`` for one app, one kind of identifier and one request: the keyed state is
+    looked up once, and a value repeated in the request (an SDK batch usually comes from one device
+    and one user) is hashed once. This runs for two identifiers of every event, so it is kept to a
+    dictionary lookup for a repeat and one hash for a new value."""
+    prefix = _keyed_prefix(settings.PSEUDONYMIZATION_KEY_BYTES[:64], app_id, kind)
+    seen: dict[str, str] = {}
 
-    def apply(kind: str, value: str | None) -> str:
+    def apply(value: str | None) -> str:
         if not value:
             return ""
-        digest = seen.get((kind, value))
+        digest = seen.get(value)
         if digest is None:
-            state = _keyed_prefix(key, app_id, kind).copy()
+            state = prefix.copy()
             state.update(value.strip().lower().encode())
-            digest = seen[(kind, value)] = state.hexdigest()
+            digest = seen[value] = state.hexdigest()
         return digest
 
     return apply

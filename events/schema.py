@@ -5,12 +5,18 @@ on its own, so a bad event is reported by its index and the good ones in the sam
 """
 
 import datetime as dt
+import functools
+import re
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\- ]+$")]
+# An event name's characters are checked by ``valid_name`` when the row is built, not by a pattern
+# here: msgspec runs a pattern on every value, and a batch repeats the same few names (a third of a
+# batch's decoding time went to the name and platform patterns).
+NAME_PATTERN = r"^[A-Za-z0-9_.:\- ]+$"
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64, extra_json_schema={"pattern": NAME_PATTERN})]
 Short = Annotated[str, msgspec.Meta(max_length=128)]
 Medium = Annotated[str, msgspec.Meta(max_length=256)]
 Long = Annotated[str, msgspec.Meta(max_length=1024)]
@@ -22,7 +28,12 @@ Properties = Annotated[
 ]
 
 STANDARD_EVENTS = frozenset({"install", "first_open", "open", "session_start", "purchase", "sign_up"})
-PLATFORMS = ("ios", "android", "web")
+Platform = Literal["ios", "android", "web"]
+
+
+@functools.lru_cache(maxsize=4096)
+def valid_name(name: str) -> bool:
+    return re.fullmatch(NAME_PATTERN, name) is not None
 
 
 class DeviceIds(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -50,7 +61,7 @@ class Event(msgspec.Struct, forbid_unknown_fields=True):
     device_ids: DeviceIds = msgspec.field(default_factory=DeviceIds)
     user_id: Medium | None = None
     session_id: Short | None = None
-    platform: Annotated[str, msgspec.Meta(pattern=r"^(ios|android|web)$")] | None = None
+    platform: Platform | None = None
     app_version: Short | None = None
     os_name: Short | None = None
     os_version: Short | None = None

@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from apps_registry.models import TrackingLink
 
 from . import privacy, useragent
+from .rows import TouchRow
 
 # Query parameters a network may fill in on the click/impression URL (see apps_registry.links).
 DEVICE_ID_PARAMS = ("idfa", "gaid", "idfv", "android_id", "web_id")
@@ -25,43 +26,43 @@ def touch_row(
     origin: str,
     touch_id: uuid.UUID | None = None,
     consent: bool = True,
-) -> dict:
-    app_id = str(link.app_id)
+) -> TouchRow:
     device = useragent.parse(user_agent)
     device_ids = {}
     if consent:
+        app_id = str(link.app_id)
         for kind in DEVICE_ID_PARAMS:
             value = params.get(kind, "")
             if value and not value.startswith("{"):  # an unfilled macro is not an id
                 device_ids[kind] = privacy.pseudonymize(app_id, kind, value)
-    return {
-        "app_id": app_id,
-        "touch_id": str(touch_id or uuid.uuid4()),
-        "touch_type": touch_type,
-        "timestamp": timestamp.isoformat(),
-        "received_at": received_at.isoformat(),
-        "origin": origin,
-        "link_code": link.code,
-        "media_source": link.media_source,
-        "campaign": link.campaign,
-        "campaign_id": link.campaign_id,
-        "adset": link.adset,
-        "adset_id": link.adset_id,
-        "ad": link.ad,
-        "ad_id": link.ad_id,
-        "site_id": _filled(params.get("site_id")) or link.site_id,
-        "sub_params": {str(k): str(v) for k, v in link.sub_params.items()},
-        "network_click_id": _filled(params.get("click_id")),
-        "device_id": next(iter(device_ids.values()), ""),
-        "device_ids": device_ids,
-        "ip_prefix": privacy.truncate_ip(ip) if consent else "",
-        "user_agent": user_agent if consent else "",
-        "platform": device.platform,
-        "os_name": device.os_name,
-        "os_version": device.os_version,
-        "device_model": device.device_model,
-        "consent": consent,
-    }
+    return TouchRow(
+        app_id=link.app_id,
+        touch_id=touch_id or uuid.uuid4(),
+        touch_type=touch_type,
+        timestamp=timestamp,
+        received_at=received_at,
+        origin=origin,
+        link_code=link.code,
+        media_source=link.media_source,
+        campaign=link.campaign,
+        campaign_id=link.campaign_id,
+        adset=link.adset,
+        adset_id=link.adset_id,
+        ad=link.ad,
+        ad_id=link.ad_id,
+        site_id=_filled(params.get("site_id")) or link.site_id,
+        sub_params={str(k): str(v) for k, v in link.sub_params.items()},
+        network_click_id=_filled(params.get("click_id")),
+        device_id=next(iter(device_ids.values()), ""),
+        device_ids=device_ids,
+        ip_prefix=privacy.truncate_ip(ip) if consent else "",
+        user_agent=user_agent if consent else "",
+        platform=device.platform,
+        os_name=device.os_name,
+        os_version=device.os_version,
+        device_model=device.device_model,
+        consent=consent,
+    )
 
 
 def _filled(value: str | None) -> str:

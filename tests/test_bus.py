@@ -110,6 +110,24 @@ def test_outbox_messages_survive_a_new_bus_instance():
 
 
 @pytest.mark.django_db(transaction=True)
+def test_an_outbox_write_the_database_refuses_is_bus_unavailable_and_the_connection_recovers():
+    bus, topic = OutboxBus(lease_seconds=30), f"t-{uuid.uuid4().hex}"
+    sqlite = connection.vendor == "sqlite"
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA query_only = ON" if sqlite else "SET default_transaction_read_only = on")
+    try:
+        with pytest.raises(BusUnavailable, match="Outbox write failed"):
+            bus.publish(topic, messages(1))  # one message: the autocommit path
+        with pytest.raises(BusUnavailable, match="Outbox write failed"):
+            bus.publish(topic, messages(3))  # several: one transaction
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA query_only = OFF" if sqlite else "SET default_transaction_read_only = off")
+    bus.publish(topic, messages(2))
+    assert list(OutboxMessage.objects.filter(topic=topic).values_list("key", flat=True)) == ["k0", "k1"]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_publish_through_the_configured_bus_counts_metrics(settings):
     settings.KAFKA_BOOTSTRAP_SERVERS = ""
     from attribution.metrics import BUS_PUBLISHED

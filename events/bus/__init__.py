@@ -1,5 +1,6 @@
 """The event bus: the outbox table in the embedded default, Kafka when KAFKA_BOOTSTRAP_SERVERS is set."""
 
+import functools
 import threading
 import time
 from collections.abc import Sequence
@@ -36,14 +37,25 @@ def get_bus() -> Bus:
 def publish(topic: str, messages: Sequence[Message]) -> None:
     """Make ``messages`` durable on ``topic``; raises ``BusUnavailable`` when that cannot be confirmed."""
     bus = get_bus()
+    seconds, published, failures = _metrics(topic, bus.name)
     started = time.perf_counter()
     try:
         bus.publish(topic, messages)
     except BusUnavailable:
-        BUS_PUBLISH_FAILURES.labels(topic, bus.name).inc(len(messages))
+        failures.inc(len(messages))
         raise
-    BUS_PUBLISH_SECONDS.labels(bus.name).observe(time.perf_counter() - started)
-    BUS_PUBLISHED.labels(topic, bus.name).inc(len(messages))
+    seconds.observe(time.perf_counter() - started)
+    published.inc(len(messages))
+
+
+@functools.cache
+def _metrics(topic: str, backend: str) -> tuple:
+    # A metric's labels() looks its child up under a lock on every call: once per topic here.
+    return (
+        BUS_PUBLISH_SECONDS.labels(backend),
+        BUS_PUBLISHED.labels(topic, backend),
+        BUS_PUBLISH_FAILURES.labels(topic, backend),
+    )
 
 
 def reset_bus() -> None:
