@@ -12,6 +12,7 @@ is committed meanwhile. Invariant: every accepted message ends up stored or dead
 import datetime as dt
 import hashlib
 import logging
+import operator
 import threading
 import time
 import uuid
@@ -154,6 +155,7 @@ class TableWriter:
         self.topic = topic
         self.table = TABLES[topic]
         self.row_type, self.id_column = ROW_TYPES[topic]
+        self.row_id = operator.attrgetter(self.id_column)
         self.columns = list(self.row_type.__struct_fields__)
         self.decoder = msgspec.json.Decoder(self.row_type)
         self.rolls_up = topic == EVENTS  # into events_hourly, by insert id (events.hourly)
@@ -162,24 +164,34 @@ class TableWriter:
         """Check every line in full against its row type (types, nothing missing, nothing unknown):
         ClickHouse itself would fill in a missing column, drop an unknown one and read a null as a
         default, so a line it accepts is not necessarily a row. Keeps the first line of each key."""
-        batch, unique, id_column = Batch(deliveries), set(), self.id_column
+        batch, unique, row_id = Batch(deliveries), set(), self.row_id
         keys, lines, sources, timestamps = batch.keys, batch.lines, batch.sources, batch.timestamps
-        received, received_in_place = [], self.rolls_up  # events stored at their receive time
+        received = []  # (events) the timestamps of rows stored at their receive time
         for delivery in deliveries:
-            message_lines = delivery.value.split(b"\n")
-            for line, row in zip(message_lines, self._decode(delivery, message_lines, batch.failures), strict=True):
-                if row is None:
-                    continue
-                batch.valid += 1
-                key = (row.app_id.int << _ID_BITS) | getattr(row, id_column).int
-                if key not in unique:
-                    unique.add(key)
-                    keys.append(key)
-                    lines.append(line)
-                    sources.append(delivery)
-                    timestamps.append(row.timestamp)
-                    if received_in_place and row.timestamp == row.received_at:
-                        received.append(row.timestamp)
+            message_lines, failed_before = delivery.value.split(b"\n"), len(batch.failures)
+            rows = self._decode(delivery, message_lines, batch.failures)
+            if len(batch.failures) > failed_before:
+                message_lines = [line for line, row in zip(message_lines, rows, strict=True) if row is not None]
+                rows = [row for row in rows if row is not None]
+            batch.valid += len(rows)
+            # Whole lists per message, not a step per row: this runs for every row stored.
+            message_keys = [(row.app_id.int << _ID_BITS) | row_id(row).int for row in rows]
+            if not unique.isdisjoint(message_keys) or len(set(message_keys)) < len(message_keys):
+                picks = []  # a key seen before in the batch, or twice in this message: its first line only
+                for i, key in enumerate(message_keys):
+                    if key not in unique:
+                        unique.add(key)
+                        picks.append(i)
+                message_keys = [message_keys[i] for i in picks]
+                message_lines = [message_lines[i] for i in picks]
+                rows = [rows[i] for i in picks]
+            unique.update(message_keys)
+            keys += message_keys
+            lines += message_lines
+            sources += [delivery] * len(rows)
+            timestamps += [row.timestamp for row in rows]
+            if self.rolls_up:
+                received += [row.timestamp for row in rows if row.timestamp == row.received_at]
         if timestamps:
             batch.earliest, batch.latest = min(timestamps) - DUPLICATE_WINDOW, max(timestamps) + DUPLICATE_WINDOW
         if received:
@@ -243,6 +255,7 @@ class TableWriter:
                 deduplication_token=token,
                 encoded=lines,
                 constants={"insert_id": insert_id} if self.rolls_up else None,
+                unique=True,  # prepare() keeps one line per key, and write() only keys not stored yet
             )
             inserted.append(insert_id)
             return len(picks)

@@ -230,6 +230,18 @@ def test_clickhouse_lost_before_a_rollup_is_recorded_is_waited_out_without_count
     assert count("events", app_id) == 60 == hourly(app_id)
 
 
+def test_an_event_twice_in_one_batch_is_stored_once_from_its_first_line(bus, app_id):
+    """Within a batch, a key already taken by an earlier message, or earlier in the same message,
+    is skipped: the first line of each key is the one stored."""
+    a, b, c = row(app_id, user_id="a"), row(app_id, user_id="b"), row(app_id, user_id="c")
+    b_again, c_again = {**b, "user_id": "b again"}, {**c, "user_id": "c again"}
+    bus.publish(EVENTS, [message(a, b), message(b_again, c, c_again), message(row(app_id, user_id="d"))])
+    assert consumer(bus).drain(max_seconds=30) == 3
+    stored = clickhouse.execute("SELECT user_id FROM events WHERE app_id = {a:UUID}", {"a": app_id}, tag="test").rows
+    assert sorted(user for (user,) in stored) == ["a", "b", "c", "d"]
+    assert hourly(app_id) == 4
+
+
 def test_an_event_sent_again_in_a_later_batch_is_counted_once(bus, app_id):
     """A client that did not hear back sends the event again, later: a different request, message,
     batch, and timestamp. The dashboards' hourly counts must not see it twice."""

@@ -40,7 +40,8 @@ class Backend(Protocol):
         timeout: float,
         tag: str,
         deduplication_token: str | None,
-        encoded: Sequence[bytes] | None = None,
+        encoded: bytes | None = None,  # the same rows as JSON lines, one body (see clickhouse.insert)
+        unique: bool = False,
     ) -> None: ...
 
     def close(self) -> None: ...

@@ -112,13 +112,13 @@ class _WithConstants(Sequence):
         return {**dict(zip(self._columns, values, strict=True)), **self._constants}
 
 
-def _encoded_with_constants(encoded: Sequence[bytes], constants: Mapping[str, Any]) -> list[bytes]:
-    """Each JSON object with the constants' members added at its end."""
+def _encoded_with_constants(encoded: Sequence[bytes], constants: Mapping[str, Any]) -> bytes:
+    """The JSON objects as one body of lines, each with the constants' members added at its end."""
     tail = b"".join(b',"' + name.encode() + b'":' + orjson.dumps(value) for name, value in constants.items()) + b"}"
     objects = [line.rstrip() for line in encoded]  # a valid JSON line may end in whitespace
     if not all(line.endswith(b"}") and line != b"{}" for line in objects):
         raise ValueError("An encoded row is not a JSON object with members.")
-    return [line[:-1] + tail for line in objects]
+    return b"\n".join([line[:-1] + tail for line in objects])
 
 
 def insert(
@@ -132,18 +132,23 @@ def insert(
     backend: Backend | None = None,
     encoded: Sequence[bytes] | None = None,
     constants: Mapping[str, Any] | None = None,
+    unique: bool = False,
 ) -> None:
     """Insert rows (mappings keyed by column, or objects with an attribute per column) in one batch.
     The same token twice inserts once. ``encoded``, when given, holds the same rows already encoded
     as JSON objects keyed by column (one per row, e.g. as they came off the bus): the embedded backend
     inserts those bytes as they are instead of encoding the rows again; the native protocol of the
     server backend takes the values of ``rows``. ``constants``: more columns, with one value for every
-    row of this insert (e.g. the id of the insert)."""
+    row of this insert (e.g. the id of the insert). ``unique``: the caller knows no two rows share
+    the table's sorting key, so ClickHouse skips collapsing them on the way in (``optimize_on_insert``;
+    a quarter of a 10k-row insert into ``events``); merges still collapse copies across inserts."""
     if encoded is not None and len(encoded) != len(rows):
         raise ValueError(f"{len(encoded)} encoded rows for {len(rows)} rows.")
+    body = None
+    if encoded is not None:
+        body = _encoded_with_constants(encoded, constants) if constants else b"\n".join(encoded)
     if constants:
         rows = _WithConstants(rows, columns, constants)
-        encoded = None if encoded is None else _encoded_with_constants(encoded, constants)
         columns = [*columns, *constants]
     _check_tag(tag)
     for name in (table, *columns):
@@ -158,6 +163,13 @@ def insert(
     _timed(
         tag,
         lambda: chosen.insert(
-            table, columns, rows, timeout=limit, tag=tag, deduplication_token=deduplication_token, encoded=encoded
+            table,
+            columns,
+            rows,
+            timeout=limit,
+            tag=tag,
+            deduplication_token=deduplication_token,
+            encoded=body,
+            unique=unique,
         ),
     )

@@ -149,13 +149,16 @@ class ServerBackend:
         timeout: float,
         tag: str,
         deduplication_token: str | None,
-        encoded: Sequence[bytes] | None = None,
+        encoded: bytes | None = None,
+        unique: bool = False,
     ) -> None:
         # The native protocol sends typed columns, never JSON: ``encoded`` has no use here.
         client = self._client()
         settings = self._settings(timeout, tag)
         if deduplication_token:
             settings["insert_deduplication_token"] = deduplication_token
+        if unique:
+            settings["optimize_on_insert"] = 0
         try:
             client.execute(
                 f"INSERT INTO {table} ({', '.join(columns)}) VALUES",

@@ -261,7 +261,7 @@ for name in ('dicts', 'lines'):
     for i in range(0, len(raw_rows), 10000):
         batch = {'rows': raw_dicts[i:i + 10000]} if name == 'dicts' else {'rows': raw_rows[i:i + 10000], 'encoded': raw_lines[i:i + 10000]}
         insert_id = hourly.insert_id(time.time_ns() // 1_000_000, f'raw:{name}:{i}')
-        clickhouse.insert('events', columns=columns, tag='bench.raw', constants={'insert_id': insert_id}, **batch)
+        clickhouse.insert('events', columns=columns, tag='bench.raw', constants={'insert_id': insert_id}, unique=True, **batch)
         hourly.roll_up(insert_id)
     raw_rates[name] = len(raw_rows) / (time.perf_counter() - started)
 # Every message is on the bus before the drain starts: no waiting for more once it is empty.
