@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import msgspec
@@ -67,6 +68,14 @@ def _rows_token(table: str, keys: Iterable[int]) -> str:
     """``_token`` for rows named by their keys, hashed as bytes: a batch holds thousands."""
     digest = hashlib.sha256(b"".join(key.to_bytes(32, "big") for key in sorted(keys))).hexdigest()[:40]
     return f"{table}:{digest}"
+
+
+def _month(timestamp: dt.datetime) -> int:
+    """The month ClickHouse files a row under (``toYYYYMM`` of its UTC timestamp), e.g. 202611. A
+    line's timestamp may carry any offset; one without is read as UTC, as ClickHouse reads it."""
+    if timestamp.tzinfo is not None and timestamp.tzinfo is not dt.UTC:
+        timestamp = timestamp.astimezone(dt.UTC)
+    return timestamp.year * 100 + timestamp.month
 
 
 def _dead_letter_id(topic: str, delivery: Delivery, payload: bytes) -> uuid.UUID:
@@ -225,23 +234,24 @@ class TableWriter:
         """Which of the batch's keys the table holds already (within ``DUPLICATE_WINDOW`` of its
         timestamps), and (events) the inserts that stored them. The ids travel as one string of hex
         ids, and the pairs are matched here: ClickHouse reads that several times faster than an array
-        of UUIDs, or of (app, id) pairs."""
+        of UUIDs, or of (app, id) pairs. PREWHERE: only the id column is read for the rows of the
+        window, the others only for the (rare) rows found; a third faster than ClickHouse's own choice."""
         result = clickhouse.execute(
             f"SELECT DISTINCT app_id, {self.id_column}, {'insert_id' if self.rolls_up else '0'} FROM {self.table} "
+            f"PREWHERE {self.id_column} IN (SELECT arrayJoin(CAST(splitByChar(',', {{ids:String}}) AS Array(UUID)))) "
             f"WHERE app_id IN {{apps:Array(UUID)}} "
-            f"AND timestamp BETWEEN {{earliest:DateTime64(3, 'UTC')}} AND {{latest:DateTime64(3, 'UTC')}} "
-            f"AND {self.id_column} IN (SELECT arrayJoin(CAST(splitByChar(',', {{ids:String}}) AS Array(UUID))))",
+            f"AND timestamp BETWEEN {{earliest:DateTime64(3, 'UTC')}} AND {{latest:DateTime64(3, 'UTC')}}",
             {"apps": batch.apps, "ids": batch.ids, "earliest": batch.earliest, "latest": batch.latest},
             tag=f"consumer.{self.table}.seen",
         )
         keys = {(app.int << _ID_BITS) | row_id.int for app, row_id, _ in result.rows}
         return keys, {insert_id for _, _, insert_id in result.rows}
 
-    def _insert(self, batch: Batch, picks: Sequence[int], failures: list, inserted: list[int]) -> int:
+    def _insert(self, batch: Batch, picks: Sequence[int], failures: list, inserted: list[tuple[int, int]]) -> int:
         """Insert the batch's lines at ``picks`` (rows of one month: one part); when ClickHouse refuses
         them, halve until the lines it refuses are found one by one (dead-lettered) and the others
-        stored. Returns the number stored; the insert id of each statement that stored rows goes into
-        ``inserted``."""
+        stored. Returns the number stored; the insert id and month of each statement that stored rows
+        go into ``inserted``."""
         whole = len(picks) == len(batch.keys)
         lines = batch.lines if whole else [batch.lines[i] for i in picks]
         token = batch.token if whole else _rows_token(self.table, (batch.keys[i] for i in picks))
@@ -257,7 +267,7 @@ class TableWriter:
                 constants={"insert_id": insert_id} if self.rolls_up else None,
                 unique=True,  # prepare() keeps one line per key, and write() only keys not stored yet
             )
-            inserted.append(insert_id)
+            inserted.append((insert_id, _month(batch.timestamps[picks[0]])))
             return len(picks)
         except clickhouse.QueryError as error:
             if len(picks) == 1:
@@ -272,14 +282,13 @@ class TableWriter:
         """Store a prepared batch; returns the number of rows inserted. Raises ClickHouseError (other
         than QueryError) for the caller to retry with the same batch."""
         stored_before, their_inserts = self._stored(batch) if batch.keys else (set(), set())
-        by_month: dict[tuple[int, int], list[int]] = {}
+        by_month: dict[int, list[int]] = {}
         for i, key in enumerate(batch.keys):
             if key not in stored_before:
-                at = batch.timestamps[i]
-                by_month.setdefault((at.year, at.month), []).append(i)
+                by_month.setdefault(_month(batch.timestamps[i]), []).append(i)
         DUPLICATES.labels(self.topic).inc(batch.valid - sum(map(len, by_month.values())))
         failures = list(batch.failures)  # a retried write must not see the rows refused the first time
-        inserted: list[int] = []
+        inserted: list[tuple[int, int]] = []
         stored = sum(self._insert(batch, picks, failures, inserted) for picks in by_month.values())
         if self.rolls_up:
             # Rows found stored may be from an insert that was never rolled up: a dead consumer's, or
@@ -287,8 +296,8 @@ class TableWriter:
             repaired = hourly.roll_up_unrecorded(their_inserts)
             if repaired:
                 logger.warning("rolled up %d earlier insert(s) of events found not rolled up", repaired)
-            for insert_id in inserted:
-                hourly.roll_up(insert_id)
+            for insert_id, month in inserted:
+                hourly.roll_up(insert_id, months=[month])
         dead_letter(self.topic, failures)
         ROWS_STORED.labels(self.topic).inc(stored)
         return stored
@@ -327,14 +336,24 @@ class TopicConsumer:
 
     def drain(self, max_seconds: float, stop: threading.Event | None = None) -> int:
         """Store batches until the topic is empty, ``max_seconds`` passed or ``stop`` is set; returns
-        the number of messages committed. Each batch is committed only once it is written."""
-        deadline, committed = time.monotonic() + max_seconds, 0
-        while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
-            deliveries = self.subscription.poll(self.batch_size, timeout=self.max_wait)
-            if not deliveries:
-                break
-            started, batch = time.monotonic(), self.writer.prepare(deliveries)
-            if not self._written(batch, stop):
-                break
-            committed += self._commit(batch, started)
+        the number of messages committed. Each batch is committed only once it is written.
+
+        Batches are written one after another, each after the one before it is stored (a batch's
+        stored-id check must see the rows of the last), by a writer thread: ClickHouse's work runs
+        without the GIL, so while it writes a batch this thread polls and decodes the next."""
+        deadline, committed, pending = time.monotonic() + max_seconds, 0, None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"consumer-{self.topic}") as writer:
+            while True:
+                more = time.monotonic() < deadline and not (stop is not None and stop.is_set())
+                deliveries = self.subscription.poll(self.batch_size, timeout=self.max_wait) if more else []
+                batch = self.writer.prepare(deliveries) if deliveries else None
+                if pending is not None:
+                    written, started, stored = pending
+                    if not stored.result():  # stop was set while ClickHouse was down
+                        break  # this batch and the next stay uncommitted and are delivered again
+                    committed += self._commit(written, started)
+                    pending = None
+                if batch is None:
+                    break
+                pending = (batch, time.monotonic(), writer.submit(self._written, batch, stop))
         return committed

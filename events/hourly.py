@@ -38,16 +38,22 @@ def _inserted_at(insert_id: int) -> dt.datetime:
     return dt.datetime.fromtimestamp((insert_id >> _RANDOM_BITS) / 1000, dt.UTC)
 
 
-def roll_up(insert_id: int) -> None:
+def roll_up(insert_id: int, months: Collection[int] | None = None) -> None:
     """Add the rows of one insert to ``events_hourly`` (once, however often this runs) and record it.
     One statement per month, each with its own token: a statement spanning two months would write
-    two parts, and ClickHouse's tokens for those are not the same from one run to the next."""
-    months = clickhouse.execute(
-        "SELECT DISTINCT toYYYYMM(timestamp) FROM events WHERE insert_id = {insert_id:UInt64}",
-        {"insert_id": insert_id},
-        tag="consumer.events_hourly.months",
-    ).rows
-    for (month,) in months:
+    two parts, and ClickHouse's tokens for those are not the same from one run to the next.
+    ``months`` (``toYYYYMM``) when the caller knows them, as the consumer does for its own inserts
+    (one month each); otherwise they are looked up."""
+    if months is None:
+        months = [
+            month
+            for (month,) in clickhouse.execute(
+                "SELECT DISTINCT toYYYYMM(timestamp) FROM events WHERE insert_id = {insert_id:UInt64}",
+                {"insert_id": insert_id},
+                tag="consumer.events_hourly.months",
+            ).rows
+        ]
+    for month in months:
         clickhouse.execute(
             "INSERT INTO events_hourly (app_id, hour, event_name, events, users, devices, revenue) "
             "SELECT app_id, toStartOfHour(timestamp) AS hour, event_name, toUInt64(count()), "

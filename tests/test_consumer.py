@@ -230,6 +230,19 @@ def test_clickhouse_lost_before_a_rollup_is_recorded_is_waited_out_without_count
     assert count("events", app_id) == 60 == hourly(app_id)
 
 
+def test_a_timestamp_with_an_offset_is_rolled_up_in_the_month_clickhouse_files_it_under(bus, app_id):
+    # 01:30 on 1 November at UTC+2 is 23:30 on 31 October in UTC: ClickHouse files the row under
+    # October, and the consumer, which names the months of its own inserts, must roll up October.
+    local = row(app_id, timestamp="2026-11-01T01:30:00+02:00", received_at="2026-11-01T01:30:00+02:00")
+    bus.publish(EVENTS, [message(local, row(app_id, timestamp=AT))])
+    assert consumer(bus).drain(max_seconds=30) == 1
+    assert count("events", app_id) == 2 == hourly(app_id)
+    months = clickhouse.execute(
+        "SELECT DISTINCT toYYYYMM(hour) FROM events_hourly WHERE app_id = {a:UUID} ORDER BY 1", {"a": app_id}, tag="t"
+    ).rows
+    assert months == [(202610,), (202611,)]
+
+
 def test_an_event_twice_in_one_batch_is_stored_once_from_its_first_line(bus, app_id):
     """Within a batch, a key already taken by an earlier message, or earlier in the same message,
     is skipped: the first line of each key is the one stored."""
