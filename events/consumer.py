@@ -153,8 +153,11 @@ class Batch:
     earliest: dt.datetime | None = None  # where a stored copy of a row can be: DUPLICATE_WINDOW
     latest: dt.datetime | None = None  # around the batch's timestamps
     token: str = ""  # the insert deduplication token of all the keys
-    timestamps: list[dt.datetime] = field(default_factory=list)  # each key's row's
+    months: list[int] = field(default_factory=list)  # each key's row's month, as ClickHouse files it
     started_ms: int = 0  # when it was prepared: the time part of its insert ids (events.hourly)
+    # The whole batch's insert, built ahead (while the batch before is being written): id and body.
+    insert_id: int = 0
+    encoded: clickhouse.JsonLines | None = None
 
 
 class TableWriter:
@@ -174,7 +177,8 @@ class TableWriter:
         ClickHouse itself would fill in a missing column, drop an unknown one and read a null as a
         default, so a line it accepts is not necessarily a row. Keeps the first line of each key."""
         batch, unique, row_id = Batch(deliveries), set(), self.row_id
-        keys, lines, sources, timestamps = batch.keys, batch.lines, batch.sources, batch.timestamps
+        keys, lines, sources, months = batch.keys, batch.lines, batch.sources, batch.months
+        lows, highs = [], []  # each message's earliest and latest timestamp
         received = []  # (events) the timestamps of rows stored at their receive time
         for delivery in deliveries:
             message_lines, failed_before = delivery.value.split(b"\n"), len(batch.failures)
@@ -198,11 +202,15 @@ class TableWriter:
             keys += message_keys
             lines += message_lines
             sources += [delivery] * len(rows)
-            timestamps += [row.timestamp for row in rows]
+            timestamps = [row.timestamp for row in rows]
+            months += map(_month, timestamps)
+            if timestamps:
+                lows.append(min(timestamps))
+                highs.append(max(timestamps))
             if self.rolls_up:
                 received += [row.timestamp for row in rows if row.timestamp == row.received_at]
-        if timestamps:
-            batch.earliest, batch.latest = min(timestamps) - DUPLICATE_WINDOW, max(timestamps) + DUPLICATE_WINDOW
+        if lows:
+            batch.earliest, batch.latest = min(lows) - DUPLICATE_WINDOW, max(highs) + DUPLICATE_WINDOW
         if received:
             earlier_receipt = min(received) - dt.timedelta(days=settings.INGEST_MAX_PAST_DAYS)
             batch.earliest = min(batch.earliest, earlier_receipt)
@@ -210,6 +218,8 @@ class TableWriter:
         batch.ids = ",".join(f"{key & _ID_MASK:032x}" for key in keys)
         batch.token = _rows_token(self.table, keys)
         batch.started_ms = time.time_ns() // 1_000_000
+        batch.insert_id = hourly.insert_id(batch.started_ms, batch.token)
+        batch.encoded = clickhouse.JsonLines(lines, {"insert_id": batch.insert_id} if self.rolls_up else None)
         return batch
 
     def _decode(self, delivery: Delivery, lines: list[bytes], failures: list) -> list:
@@ -252,10 +262,13 @@ class TableWriter:
         them, halve until the lines it refuses are found one by one (dead-lettered) and the others
         stored. Returns the number stored; the insert id and month of each statement that stored rows
         go into ``inserted``."""
-        whole = len(picks) == len(batch.keys)
-        lines = batch.lines if whole else [batch.lines[i] for i in picks]
-        token = batch.token if whole else _rows_token(self.table, (batch.keys[i] for i in picks))
-        insert_id = hourly.insert_id(batch.started_ms, token)
+        if len(picks) == len(batch.keys):
+            lines, token, insert_id, encoded = batch.lines, batch.token, batch.insert_id, batch.encoded
+        else:
+            lines = [batch.lines[i] for i in picks]
+            token = _rows_token(self.table, (batch.keys[i] for i in picks))
+            insert_id = hourly.insert_id(batch.started_ms, token)
+            encoded = clickhouse.JsonLines(lines, {"insert_id": insert_id} if self.rolls_up else None)
         try:
             clickhouse.insert(
                 self.table,
@@ -263,11 +276,10 @@ class TableWriter:
                 columns=self.columns,
                 tag=f"consumer.{self.table}",
                 deduplication_token=token,
-                encoded=lines,
-                constants={"insert_id": insert_id} if self.rolls_up else None,
+                encoded=encoded,
                 unique=True,  # prepare() keeps one line per key, and write() only keys not stored yet
             )
-            inserted.append((insert_id, _month(batch.timestamps[picks[0]])))
+            inserted.append((insert_id, batch.months[picks[0]]))
             return len(picks)
         except clickhouse.QueryError as error:
             if len(picks) == 1:
@@ -282,10 +294,13 @@ class TableWriter:
         """Store a prepared batch; returns the number of rows inserted. Raises ClickHouseError (other
         than QueryError) for the caller to retry with the same batch."""
         stored_before, their_inserts = self._stored(batch) if batch.keys else (set(), set())
-        by_month: dict[int, list[int]] = {}
-        for i, key in enumerate(batch.keys):
-            if key not in stored_before:
-                by_month.setdefault(_month(batch.timestamps[i]), []).append(i)
+        by_month: dict[int, Sequence[int]] = {}
+        if not stored_before and batch.months and min(batch.months) == max(batch.months):
+            by_month[batch.months[0]] = range(len(batch.keys))  # the common case: all new, one month
+        else:
+            for i, key in enumerate(batch.keys):
+                if key not in stored_before:
+                    by_month.setdefault(batch.months[i], []).append(i)
         DUPLICATES.labels(self.topic).inc(batch.valid - sum(map(len, by_month.values())))
         failures = list(batch.failures)  # a retried write must not see the rows refused the first time
         inserted: list[tuple[int, int]] = []

@@ -167,11 +167,16 @@ def test_the_same_deduplication_token_inserts_once(app_id):
     assert count == 1
 
 
-@pytest.mark.parametrize("as_lines", [False, True], ids=["rows", "JSON lines"])
-def test_constants_are_added_to_every_row(app_id, as_lines):
+@pytest.mark.parametrize("encoding", ["rows", "JSON lines", "JsonLines built ahead"])
+def test_constants_are_added_to_every_row(app_id, encoding):
     rows = [full_event(app_id) for _ in range(3)]
-    encoded = [orjson.dumps(r, default=str) for r in rows] if as_lines else None
-    clickhouse.insert("events", rows, columns=EVENT_COLUMNS, constants={"insert_id": 42}, encoded=encoded, tag="t")
+    lines = [orjson.dumps(r, default=str) for r in rows]
+    if encoding == "JsonLines built ahead":
+        encoded = clickhouse.JsonLines(lines, {"insert_id": 42})
+        clickhouse.insert("events", rows, columns=EVENT_COLUMNS, encoded=encoded, tag="t")
+    else:
+        encoded = lines if encoding == "JSON lines" else None
+        clickhouse.insert("events", rows, columns=EVENT_COLUMNS, constants={"insert_id": 42}, encoded=encoded, tag="t")
     stored = clickhouse.execute(
         "SELECT event_id, insert_id FROM events WHERE app_id = {a:UUID}", {"a": app_id}, tag="test.constants"
     ).rows
@@ -190,6 +195,12 @@ def test_a_consumer_refuses_to_start_before_the_clickhouse_migrations_it_writes_
     result = run_manage("consume_events", "--metrics-port", "0", env={"VAR_DIR": str(tmp_path)})
     assert result.returncode == 1
     assert "ClickHouse migrations not applied: 0001" in result.stderr and "migrate_clickhouse first" in result.stderr
+
+
+def test_constants_of_json_lines_built_ahead_are_not_given_twice():
+    lines = clickhouse.JsonLines([b'{"app_id":"00000000-0000-0000-0000-000000000001"}'], {"insert_id": 1})
+    with pytest.raises(ValueError, match="those of their JsonLines"):
+        clickhouse.insert("events", [{}], columns=["app_id"], constants={"insert_id": 2}, encoded=lines, tag="t")
 
 
 def test_encoded_rows_that_are_not_json_objects_are_refused_before_clickhouse():

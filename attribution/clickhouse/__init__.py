@@ -1,7 +1,7 @@
 """ClickHouse access for the whole product. Import from here, nowhere deeper."""
 
 from .backend import Result
-from .client import execute, get_backend, insert, reset_backend
+from .client import JsonLines, execute, get_backend, insert, reset_backend
 from .errors import (
     ClickHouseError,
     ConnectionLost,
@@ -15,6 +15,7 @@ __all__ = [
     "ClickHouseError",
     "ConnectionLost",
     "EmbeddedStoreLocked",
+    "JsonLines",
     "QueryError",
     "QueryTimeout",
     "Result",

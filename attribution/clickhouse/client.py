@@ -112,13 +112,22 @@ class _WithConstants(Sequence):
         return {**dict(zip(self._columns, values, strict=True)), **self._constants}
 
 
-def _encoded_with_constants(encoded: Sequence[bytes], constants: Mapping[str, Any]) -> bytes:
-    """The JSON objects as one body of lines, each with the constants' members added at its end."""
-    tail = b"".join(b',"' + name.encode() + b'":' + orjson.dumps(value) for name, value in constants.items()) + b"}"
-    objects = [line.rstrip() for line in encoded]  # a valid JSON line may end in whitespace
-    if not all(line.endswith(b"}") and line != b"{}" for line in objects):
-        raise ValueError("An encoded row is not a JSON object with members.")
-    return b"\n".join([line[:-1] + tail for line in objects])
+class JsonLines:
+    """Rows already encoded as JSON objects keyed by column, one per row (e.g. as they came off the
+    bus), with constant columns added to every one (e.g. the id of the insert): the JSON-lines body
+    the embedded backend inserts, built when this is made. A caller can so build it ahead of the
+    insert, on another thread than the one that inserts."""
+
+    def __init__(self, lines: Sequence[bytes], constants: Mapping[str, Any] | None = None):
+        self.count, self.constants = len(lines), dict(constants or {})
+        if not self.constants:
+            self.body = b"\n".join(lines)
+            return
+        tail = b"".join(b',"' + name.encode() + b'":' + orjson.dumps(value) for name, value in self.constants.items())
+        objects = [line.rstrip() for line in lines]  # a valid JSON line may end in whitespace
+        if not all(line.endswith(b"}") and line != b"{}" for line in objects):
+            raise ValueError("An encoded row is not a JSON object with members.")
+        self.body = b"\n".join([line[:-1] + tail + b"}" for line in objects])
 
 
 def insert(
@@ -130,23 +139,27 @@ def insert(
     deduplication_token: str | None = None,
     timeout: float | None = None,
     backend: Backend | None = None,
-    encoded: Sequence[bytes] | None = None,
+    encoded: Sequence[bytes] | JsonLines | None = None,
     constants: Mapping[str, Any] | None = None,
     unique: bool = False,
 ) -> None:
     """Insert rows (mappings keyed by column, or objects with an attribute per column) in one batch.
     The same token twice inserts once. ``encoded``, when given, holds the same rows already encoded
-    as JSON objects keyed by column (one per row, e.g. as they came off the bus): the embedded backend
+    as JSON objects keyed by column (lines, or ``JsonLines`` built ahead): the embedded backend
     inserts those bytes as they are instead of encoding the rows again; the native protocol of the
     server backend takes the values of ``rows``. ``constants``: more columns, with one value for every
-    row of this insert (e.g. the id of the insert). ``unique``: the caller knows no two rows share
-    the table's sorting key, so ClickHouse skips collapsing them on the way in (``optimize_on_insert``;
-    a quarter of a 10k-row insert into ``events``); merges still collapse copies across inserts."""
-    if encoded is not None and len(encoded) != len(rows):
-        raise ValueError(f"{len(encoded)} encoded rows for {len(rows)} rows.")
-    body = None
-    if encoded is not None:
-        body = _encoded_with_constants(encoded, constants) if constants else b"\n".join(encoded)
+    row of this insert (e.g. the id of the insert); with ``JsonLines``, the constants it was built with.
+    ``unique``: the caller knows no two rows share the table's sorting key, so ClickHouse skips
+    collapsing them on the way in (``optimize_on_insert``; a quarter of a 10k-row insert into
+    ``events``); merges still collapse copies across inserts."""
+    if isinstance(encoded, JsonLines):
+        if constants:
+            raise ValueError("The constants of encoded rows are those of their JsonLines.")
+        constants = encoded.constants
+    elif encoded is not None:
+        encoded = JsonLines(encoded, constants)
+    if encoded is not None and encoded.count != len(rows):
+        raise ValueError(f"{encoded.count} encoded rows for {len(rows)} rows.")
     if constants:
         rows = _WithConstants(rows, columns, constants)
         columns = [*columns, *constants]
@@ -169,7 +182,7 @@ def insert(
             timeout=limit,
             tag=tag,
             deduplication_token=deduplication_token,
-            encoded=body,
+            encoded=None if encoded is None else encoded.body,
             unique=unique,
         ),
     )
