@@ -111,7 +111,7 @@ class EventRows:
         consent = event.consent
         device_ids = self._device_id_map(event.device_ids) if consent else {}
         # Positional, in EventRow's field order: msgspec builds a struct from 24 keyword arguments
-        # about 30x slower than from positions, and this runs once per event.
+        # about ten times slower than from positions (1.2 against 0.1 µs), and this runs once per event.
         return EventRow(
             self.app_id,  # app_id
             event.event_id or uuid.uuid4(),  # event_id
