@@ -22,6 +22,8 @@ _event_decoder = msgspec.json.Decoder(Event)
 _encode_lines = msgspec.json.Encoder().encode_lines
 DEVICE_ID_KINDS = DeviceIds.__struct_fields__
 ATTRIBUTION_FIELDS = Attribution.__struct_fields__
+_astuple = msgspec.structs.astuple
+_MILLISECOND = dt.timedelta(milliseconds=1)
 
 
 class BadRequest(Exception):
@@ -55,6 +57,15 @@ def _property_text(value: str | int | float | bool) -> str:
     return str(value)
 
 
+def _text_properties(properties: dict[str, str | int | float | bool]) -> dict[str, str]:
+    """``properties`` with every value as text: the very dict when it has only text already (most do;
+    checking costs a third of copying)."""
+    for value in properties.values():
+        if type(value) is not str:
+            return {k: v if type(v) is str else _property_text(v) for k, v in properties.items()}
+    return properties
+
+
 class EventRows:
     """Turns the valid events of one request into ``events`` rows, privacy transforms applied.
     Everything that is the same for the whole request (app, receive time, time bounds, the
@@ -74,11 +85,11 @@ class EventRows:
         self._attributions: dict[tuple, dict[str, str]] = {}
 
     def _device_id_map(self, ids: DeviceIds) -> dict[str, str]:
-        # A plain loop: a repeated device costs only the pseudonymizers' own lookups, and a new one
-        # no more than its hashes (a comprehension over zip() cost as much as the hash itself).
+        # A plain loop over the struct's values in one tuple: a repeated device costs only the
+        # pseudonymizers' own lookups, and a new one little more than its hashes (a comprehension cost
+        # as much as the hash itself, and getattr per kind a third more than this).
         mapped = {}
-        for kind, pseudonym in self.device_pseudonyms:
-            value = getattr(ids, kind)
+        for (kind, pseudonym), value in zip(self.device_pseudonyms, _astuple(ids), strict=True):
             if value:
                 mapped[kind] = pseudonym(value)
         return mapped
@@ -98,7 +109,7 @@ class EventRows:
         timestamp = event.timestamp
         if type(timestamp) is not dt.datetime or timestamp.tzinfo is not dt.UTC:
             timestamp = parse_timestamp(timestamp, received_at)
-        skew_ms = int((received_at - timestamp).total_seconds() * 1000)
+        skew_ms = (received_at - timestamp) // _MILLISECOND
         if timestamp > self.latest:
             timestamp = received_at  # a device clock far in the future: keep the event, record the skew
         elif timestamp < self.earliest:
@@ -132,10 +143,10 @@ class EventRows:
             event.country or "",  # country
             (privacy.truncate_ip(event.ip) if event.ip else self.ip_prefix) if consent else "",  # ip_prefix
             agent if consent else "",  # user_agent
-            self._attribution_map(msgspec.structs.astuple(event.attribution)),  # attribution
+            self._attribution_map(_astuple(event.attribution)),  # attribution
             decimal.Decimal(f"{revenue:.6f}") if revenue is not None else NO_REVENUE,  # revenue
             event.currency or "",  # currency
-            {k: v if type(v) is str else _property_text(v) for k, v in event.properties.items()},  # properties
+            _text_properties(event.properties),  # properties
             consent,  # consent
         )
 
