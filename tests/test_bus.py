@@ -211,3 +211,18 @@ def test_the_embedded_outbox_checkpoints_often_and_frees_deleted_messages_withou
         assert cursor.fetchone() == (250,), "a checkpoint of SQLite's default 1000 pages stalls its request"
         cursor.execute("PRAGMA secure_delete")
         assert cursor.fetchone() == (2,), "FAST (2): Debian's ON zeroes every deleted payload page"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_embedded_outbox_publish_writes_no_autoincrement_counter():
+    """Every publish is a commit on the request's path: AUTOINCREMENT would make each one update
+    sqlite_sequence as well, a third page written per commit."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite settings")
+    publish("events", messages(3))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sql FROM sqlite_master WHERE name = %s", [OutboxMessage._meta.db_table])
+        assert "AUTOINCREMENT" not in cursor.fetchone()[0].upper()
+        cursor.execute("SELECT count(*) FROM sqlite_sequence WHERE name = %s", [OutboxMessage._meta.db_table])
+        assert cursor.fetchone() == (0,)
+    assert OutboxMessage.objects.filter(topic="events").count() == 3
