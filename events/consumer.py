@@ -46,11 +46,12 @@ def consumer_group(topic: str) -> str:
 
 
 MAX_BACKOFF_SECONDS = 30.0
-# A row is looked for among the stored rows of its app whose timestamps lie within this of the
-# batch's: a redelivered row, or an event its SDK sent again, has the very same timestamp, so the
-# check reads the batch's days, not every id of the app. The exception is an event stored at its
-# receive time (sent without a timestamp, or from a clock in the future): a copy sent again later
-# is stored at a later one, so for those the check looks back INGEST_MAX_PAST_DAYS.
+# A row is looked for among the stored rows of its app whose timestamps lie within this of its
+# message's: a redelivered row, or an event its SDK sent again, has the very same timestamp, so the
+# check reads the days of the batch's messages, not every id of the app (nor every day between an
+# old event in the batch and the newest). The exception is an event stored at its receive time
+# (sent without a timestamp, or from a clock in the future): a copy sent again later is stored at a
+# later one, so for those ids alone the check looks back INGEST_MAX_PAST_DAYS.
 DUPLICATE_WINDOW = dt.timedelta(days=1)
 _ID_BITS = 128
 _ID_MASK = (1 << _ID_BITS) - 1
@@ -76,6 +77,17 @@ def _month(timestamp: dt.datetime) -> int:
     if timestamp.tzinfo is not None and timestamp.tzinfo is not dt.UTC:
         timestamp = timestamp.astimezone(dt.UTC)
     return timestamp.year * 100 + timestamp.month
+
+
+def _merged(spans: list[tuple[dt.datetime, dt.datetime]]) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The time ranges that ``spans`` cover together, sorted, none overlapping."""
+    merged: list[tuple[dt.datetime, dt.datetime]] = []
+    for low, high in sorted(spans):
+        if merged and low <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+        else:
+            merged.append((low, high))
+    return merged
 
 
 def _dead_letter_id(topic: str, delivery: Delivery, payload: bytes) -> uuid.UUID:
@@ -149,9 +161,13 @@ class Batch:
     # For the stored-id check and the insert, worked out once by ``prepare`` (a write that is retried
     # after ClickHouse came back reuses them):
     apps: list[uuid.UUID] = field(default_factory=list)
-    ids: str = ""  # the row ids in hex, comma-separated
-    earliest: dt.datetime | None = None  # where a stored copy of a row can be: DUPLICATE_WINDOW
-    latest: dt.datetime | None = None  # around the batch's timestamps
+    # Where a stored copy of a row can be (``_stored``): the rows of client timestamps within
+    # DUPLICATE_WINDOW of their message's, in time ranges that do not overlap; the rows stored at their
+    # receive time (events) within INGEST_MAX_PAST_DAYS before it. Ids in hex, comma-separated.
+    ids: str = ""
+    windows: list[tuple[dt.datetime, dt.datetime]] = field(default_factory=list)
+    receipt_ids: str = ""
+    receipt_window: tuple[dt.datetime, dt.datetime] | None = None
     token: str = ""  # the insert deduplication token of all the keys
     months: list[int] = field(default_factory=list)  # each key's row's month, as ClickHouse files it
     started_ms: int = 0  # when it was prepared: the time part of its insert ids (events.hourly)
@@ -178,8 +194,8 @@ class TableWriter:
         default, so a line it accepts is not necessarily a row. Keeps the first line of each key."""
         batch, unique, row_id = Batch(deliveries), set(), self.row_id
         keys, lines, sources, months = batch.keys, batch.lines, batch.sources, batch.months
-        lows, highs = [], []  # each message's earliest and latest timestamp
-        received = []  # (events) the timestamps of rows stored at their receive time
+        spans = []  # each message's earliest and latest client timestamp
+        receipts: list[tuple[int, dt.datetime]] = []  # (events) the rows stored at their receive time
         for delivery in deliveries:
             message_lines, failed_before = delivery.value.split(b"\n"), len(batch.failures)
             rows = self._decode(delivery, message_lines, batch.failures)
@@ -204,18 +220,31 @@ class TableWriter:
             sources += [delivery] * len(rows)
             timestamps = [row.timestamp for row in rows]
             months += map(_month, timestamps)
+            if self.rolls_up and any(row.timestamp == row.received_at for row in rows):
+                receipts += [
+                    (key, row.timestamp)
+                    for key, row in zip(message_keys, rows, strict=True)
+                    if row.timestamp == row.received_at
+                ]
+                timestamps = [row.timestamp for row in rows if row.timestamp != row.received_at]
             if timestamps:
-                lows.append(min(timestamps))
-                highs.append(max(timestamps))
-            if self.rolls_up:
-                received += [row.timestamp for row in rows if row.timestamp == row.received_at]
-        if lows:
-            batch.earliest, batch.latest = min(lows) - DUPLICATE_WINDOW, max(highs) + DUPLICATE_WINDOW
-        if received:
-            earlier_receipt = min(received) - dt.timedelta(days=settings.INGEST_MAX_PAST_DAYS)
-            batch.earliest = min(batch.earliest, earlier_receipt)
+                spans.append((min(timestamps) - DUPLICATE_WINDOW, max(timestamps) + DUPLICATE_WINDOW))
         batch.apps = [uuid.UUID(int=app) for app in {key >> _ID_BITS for key in keys}]
-        batch.ids = ",".join(f"{key & _ID_MASK:032x}" for key in keys)
+        batch.windows = _merged(spans)
+        if receipts:
+            at_receipt = {key for key, _ in receipts}
+            batch.receipt_ids = ",".join(f"{key & _ID_MASK:032x}" for key in at_receipt)
+            times = [timestamp for _, timestamp in receipts]
+            # A copy of such an event stored before may be at its own receive time (up to
+            # INGEST_MAX_PAST_DAYS before), or, sent from a clock since corrected, at its timestamp.
+            batch.receipt_window = (
+                min(times) - dt.timedelta(days=settings.INGEST_MAX_PAST_DAYS),
+                max(times) + DUPLICATE_WINDOW,
+            )
+            keys_with_timestamps = [key for key in keys if key not in at_receipt]
+        else:
+            keys_with_timestamps = keys
+        batch.ids = ",".join(f"{key & _ID_MASK:032x}" for key in keys_with_timestamps)
         batch.token = _rows_token(self.table, keys)
         batch.started_ms = time.time_ns() // 1_000_000
         batch.insert_id = hourly.insert_id(batch.started_ms, batch.token)
@@ -241,21 +270,37 @@ class TableWriter:
         return rows
 
     def _stored(self, batch: Batch) -> tuple[set[int], set[int]]:
-        """Which of the batch's keys the table holds already (within ``DUPLICATE_WINDOW`` of its
-        timestamps), and (events) the inserts that stored them. The ids travel as one string of hex
-        ids, and the pairs are matched here: ClickHouse reads that several times faster than an array
-        of UUIDs, or of (app, id) pairs. PREWHERE: only the id column is read for the rows of the
-        window, the others only for the (rare) rows found; a third faster than ClickHouse's own choice."""
-        result = clickhouse.execute(
-            f"SELECT DISTINCT app_id, {self.id_column}, {'insert_id' if self.rolls_up else '0'} FROM {self.table} "
-            f"PREWHERE {self.id_column} IN (SELECT arrayJoin(CAST(splitByChar(',', {{ids:String}}) AS Array(UUID)))) "
-            f"WHERE app_id IN {{apps:Array(UUID)}} "
-            f"AND timestamp BETWEEN {{earliest:DateTime64(3, 'UTC')}} AND {{latest:DateTime64(3, 'UTC')}}",
-            {"apps": batch.apps, "ids": batch.ids, "earliest": batch.earliest, "latest": batch.latest},
-            tag=f"consumer.{self.table}.seen",
-        )
+        """Which of the batch's keys the table holds already (where ``Batch`` says a copy can be), and
+        (events) the inserts that stored them. One statement: the rows of client timestamps within
+        the batch's time ranges, and those stored at their receive time further back (few, so the
+        id's bloom filter skips most of the table). The ids travel as one string of hex ids, and the
+        pairs are matched here: ClickHouse reads that several times faster than an array of UUIDs, or
+        of (app, id) pairs. PREWHERE: only the id column is read for the rows of the window, the
+        others only for the (rare) rows found; a third faster than ClickHouse's own choice."""
+        params: dict = {"apps": batch.apps}
+        selects = []
+        if batch.ids:
+            ranges = []
+            for i, (low, high) in enumerate(batch.windows):
+                ranges.append(f"timestamp BETWEEN {{low{i}:DateTime64(3, 'UTC')}} AND {{high{i}:DateTime64(3, 'UTC')}}")
+                params |= {f"low{i}": low, f"high{i}": high}
+            selects.append(self._stored_select("ids", " OR ".join(ranges)))
+            params["ids"] = batch.ids
+        if batch.receipt_ids:
+            low, high = batch.receipt_window
+            window = "timestamp BETWEEN {receipt_low:DateTime64(3, 'UTC')} AND {receipt_high:DateTime64(3, 'UTC')}"
+            selects.append(self._stored_select("receipt_ids", window))
+            params |= {"receipt_ids": batch.receipt_ids, "receipt_low": low, "receipt_high": high}
+        result = clickhouse.execute(" UNION ALL ".join(selects), params, tag=f"consumer.{self.table}.seen")
         keys = {(app.int << _ID_BITS) | row_id.int for app, row_id, _ in result.rows}
         return keys, {insert_id for _, _, insert_id in result.rows}
+
+    def _stored_select(self, ids: str, window: str) -> str:
+        return (
+            f"SELECT DISTINCT app_id, {self.id_column}, {'insert_id' if self.rolls_up else '0'} FROM {self.table} "
+            f"PREWHERE {self.id_column} IN (SELECT arrayJoin(CAST(splitByChar(',', {{{ids}:String}}) AS Array(UUID)))) "
+            f"WHERE app_id IN {{apps:Array(UUID)}} AND ({window})"
+        )
 
     def _insert(self, batch: Batch, picks: Sequence[int], failures: list, inserted: list[tuple[int, int]]) -> int:
         """Insert the batch's lines at ``picks`` (rows of one month: one part); when ClickHouse refuses

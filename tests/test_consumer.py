@@ -296,6 +296,38 @@ def test_an_event_stored_at_its_receive_time_sent_again_days_later_is_counted_on
     assert count("events", app_id) == 2 == hourly(app_id)
 
 
+def test_old_events_and_events_stored_at_their_receive_time_are_looked_for_apart_and_counted_once(bus, app_id):
+    """A batch holds a message from a device that was offline for weeks, and an event sent without a
+    timestamp. The stored-id check looks around each message's own days (not every day in between)
+    and, for the event at its receive time alone, INGEST_MAX_PAST_DAYS back. All sent again, in one
+    batch with new events: each is counted once."""
+    old, older = (AT - dt.timedelta(days=20)).isoformat(), (AT - dt.timedelta(days=10)).isoformat()
+    at_receipt = row(app_id, timestamp=AT.isoformat(), received_at=AT.isoformat())
+    sent = [
+        message(row(app_id, timestamp=old, received_at=AT.isoformat())),
+        message(row(app_id, timestamp=(AT - dt.timedelta(hours=1)).isoformat()), at_receipt),
+        message(row(app_id, timestamp=older, received_at=AT.isoformat())),
+    ]
+    bus.publish(EVENTS, sent)
+    consumer(bus).drain(max_seconds=30)
+    later = (AT + dt.timedelta(days=3)).isoformat()
+    again = {**at_receipt, "timestamp": later, "received_at": later}
+    bus.publish(EVENTS, [message(row(app_id, timestamp=later, received_at=later)), *sent[:1], *sent[2:]])
+    bus.publish(EVENTS, [message(again, row(app_id, timestamp=later)), sent[1]])
+    consumer(bus).drain(max_seconds=30)
+    assert count("events", app_id) == 6 == hourly(app_id)
+
+    batch = TableWriter(EVENTS).prepare([Delivery(EVENTS, "k", m.value, 0, i) for i, m in enumerate(sent)])
+    day = consumer_module.DUPLICATE_WINDOW
+    assert batch.windows == [
+        (AT - dt.timedelta(days=20) - day, AT - dt.timedelta(days=20) + day),
+        (AT - dt.timedelta(days=10) - day, AT - dt.timedelta(days=10) + day),
+        (AT - dt.timedelta(hours=1) - day, AT - dt.timedelta(hours=1) + day),
+    ]
+    assert batch.receipt_ids == at_receipt["event_id"].hex and batch.receipt_window[1] == AT + day
+    assert at_receipt["event_id"].hex not in batch.ids.split(",") and len(batch.ids.split(",")) == 3
+
+
 def test_nothing_is_committed_before_its_batch_is_stored_and_clickhouse_down_is_waited_out(bus, app_id, monkeypatch):
     calls, outages = [], iter([True, True])
     real_insert = clickhouse.insert
