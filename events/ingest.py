@@ -151,6 +151,14 @@ class EventRows:
         )
 
 
+def bus_key(row: EventRow) -> str:
+    """The key of a request's bus message: its first event's device (else its user), so that every
+    request of a device goes to the same Kafka partition, so to one consumer, which checks each batch
+    against those it stored before. An event its device sends again (in a request made up otherwise)
+    is then never being stored by two consumers at once. Without identifiers, the event id."""
+    return row.device_id or row.user_id or str(row.event_id)
+
+
 def _reason(error: Exception) -> str:
     return str(error) or type(error).__name__
 
@@ -205,5 +213,5 @@ def ingest_events(*, principal: ApiKeyPrincipal, body: bytes, ip: str | None, us
         accepted.append(row)
     if accepted:
         lines = _encode_lines(accepted)[:-1]  # one JSON line per row; no newline after the last
-        publish(topics.EVENTS, [Message(key=str(outcome.accepted[0]), value=lines)])
+        publish(topics.EVENTS, [Message(key=bus_key(accepted[0]), value=lines)])
     return outcome

@@ -19,7 +19,7 @@ from attribution import clickhouse
 from events import privacy, topics
 from events.bus import Message, get_bus
 from events.bus.outbox import unpacked
-from events.ingest import EventRows, decode_events
+from events.ingest import EventRows, decode_events, ingest_events
 from events.models import OutboxMessage
 from tests.ingestion import DEVICE_IP, app_with_key, count, event, post_events, stored_events
 
@@ -357,3 +357,22 @@ def test_decoded_events_and_their_rows_stay_out_of_the_garbage_collector():
     rows = EventRows(app_id=uuid.uuid4(), ip=DEVICE_IP, user_agent="", received_at=dt.datetime.now(dt.UTC))
     row = rows.row(decoded)
     assert not any(gc.is_tracked(o) for o in (decoded, decoded.device_ids, decoded.attribution, row))
+
+
+def test_every_request_of_one_device_has_the_same_bus_key(monkeypatch):
+    """The key picks the Kafka partition, so the consumer: a device's event sent again, in whatever
+    request, is checked by the consumer that stored the first copy, never stored by two at once."""
+    published = []
+    monkeypatch.setattr("events.ingest.publish", lambda topic, messages: published.extend(messages))
+    principal = keys.ApiKeyPrincipal(uuid.uuid4(), uuid.uuid4(), "off", 1)
+
+    def key_of(*events: dict) -> str:
+        ingest_events(principal=principal, body=orjson.dumps({"events": list(events)}), ip=DEVICE_IP, user_agent="")
+        return published[-1].key
+
+    phone, other = {"idfv": "phone"}, {"idfv": "another phone"}
+    first = key_of(event(device_ids=phone), event(device_ids=other))
+    assert first == key_of(event(event_name="open", device_ids=phone)) != key_of(event(device_ids=other))
+    assert key_of(event(user_id="u1"), event(user_id="u2")) == key_of(event(user_id="u1"))
+    anonymous = event(device_ids=phone, consent=False)
+    assert key_of(anonymous) == anonymous["event_id"]
