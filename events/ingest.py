@@ -13,7 +13,7 @@ from apps_registry.keys import ApiKeyPrincipal
 
 from . import privacy, topics, useragent
 from .bus import Message, publish
-from .rows import NO_REVENUE, EventRow
+from .rows import NO_REVENUE, EventRow, bus_key
 from .schema import Attribution, Batch, DeviceIds, Event, EventBatch, valid_name
 
 _batch_decoder = msgspec.json.Decoder(EventBatch)
@@ -149,14 +149,6 @@ class EventRows:
             _text_properties(event.properties),  # properties
             consent,  # consent
         )
-
-
-def bus_key(row: EventRow) -> str:
-    """The key of a request's bus message: its first event's device (else its user), so that every
-    request of a device goes to the same Kafka partition, so to one consumer, which checks each batch
-    against those it stored before. An event its device sends again (in a request made up otherwise)
-    is then never being stored by two consumers at once. Without identifiers, the event id."""
-    return row.device_id or row.user_id or str(row.event_id)
 
 
 def _reason(error: Exception) -> str:

@@ -78,5 +78,17 @@ class TouchRow(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, g
     consent: bool = False
 
 
+def bus_key(row: EventRow | TouchRow) -> str:
+    """The key of the bus message a request's rows go in, from its first row: the device (else, for
+    an event, the user; else the row's own id). Every request of a device then goes to the same Kafka
+    partition, so to one consumer, which checks each batch against those it stored before: a row a
+    device sends again, in a request made up otherwise, is never being stored by two consumers at once."""
+    if row.device_id:
+        return row.device_id
+    if isinstance(row, EventRow):
+        return row.user_id or str(row.event_id)
+    return str(row.touch_id)
+
+
 # topic -> (row type, id column)
 ROW_TYPES = {topics.EVENTS: (EventRow, "event_id"), topics.TOUCHPOINTS: (TouchRow, "touch_id")}

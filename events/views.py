@@ -31,6 +31,7 @@ from attribution.net import client_ip, user_agent
 
 from . import ingest, topics
 from .bus import BusUnavailable, Message, publish
+from .rows import bus_key
 from .schema import Touch, TouchBatch
 from .touchpoints import destination, touch_row
 
@@ -233,7 +234,7 @@ def touchpoints_s2s(request):
             rows.append(row)
         if rows:
             lines = _json.encode_lines(rows)[:-1]  # one JSON line per row; no newline after the last
-            publish(topics.TOUCHPOINTS, [Message(key=str(accepted[0]), value=lines)])
+            publish(topics.TOUCHPOINTS, [Message(key=bus_key(rows[0]), value=lines)])
         return accepted, rejected
 
     return _ingest(request, handle)
@@ -257,7 +258,7 @@ def _record_touch(request, code: str, touch_type: str) -> tuple:
         touch_id=click_id,
     )
     try:
-        publish(topics.TOUCHPOINTS, [Message(key=str(click_id), value=_json.encode(row))])
+        publish(topics.TOUCHPOINTS, [Message(key=bus_key(row), value=_json.encode(row))])
         TOUCHES_RECORDED[touch_type].inc()
     except BusUnavailable as error:
         # The visitor still reaches the store: a click is not an acknowledgement to anyone.

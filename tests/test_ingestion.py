@@ -9,6 +9,7 @@ import logging
 import time
 import uuid
 
+import msgspec
 import orjson
 import pytest
 from django.conf import settings
@@ -21,6 +22,7 @@ from events.bus import Message, get_bus
 from events.bus.outbox import unpacked
 from events.ingest import EventRows, decode_events, ingest_events
 from events.models import OutboxMessage
+from events.rows import TouchRow, bus_key
 from tests.ingestion import DEVICE_IP, app_with_key, count, event, post_events, stored_events
 
 pytestmark = pytest.mark.django_db
@@ -376,3 +378,6 @@ def test_every_request_of_one_device_has_the_same_bus_key(monkeypatch):
     assert key_of(event(user_id="u1"), event(user_id="u2")) == key_of(event(user_id="u1"))
     anonymous = event(device_ids=phone, consent=False)
     assert key_of(anonymous) == anonymous["event_id"]
+    now, app_id, touch_id = dt.datetime.now(dt.UTC), uuid.uuid4(), uuid.uuid4()
+    touch = TouchRow(app_id=app_id, touch_id=touch_id, touch_type="click", timestamp=now, received_at=now)
+    assert bus_key(touch) == str(touch_id) and bus_key(msgspec.structs.replace(touch, device_id="d")) == "d"
