@@ -14,13 +14,12 @@ from apps_registry.keys import ApiKeyPrincipal
 from . import privacy, topics, useragent
 from .bus import Message, publish
 from .rows import NO_REVENUE, EventRow, bus_key
-from .schema import Attribution, Batch, DeviceIds, Event, EventBatch, valid_name
+from .schema import DEVICE_ID_KINDS, Attribution, Batch, Event, EventBatch, valid_name
 
 _batch_decoder = msgspec.json.Decoder(EventBatch)
 _raw_batch_decoder = msgspec.json.Decoder(Batch)
 _event_decoder = msgspec.json.Decoder(Event)
 _encode_lines = msgspec.json.Encoder().encode_lines
-DEVICE_ID_KINDS = DeviceIds.__struct_fields__
 ATTRIBUTION_FIELDS = Attribution.__struct_fields__
 _astuple = msgspec.structs.astuple
 _MILLISECOND = dt.timedelta(milliseconds=1)
@@ -80,19 +79,20 @@ class EventRows:
         self.earliest = received_at - dt.timedelta(days=settings.INGEST_MAX_PAST_DAYS)
         app = str(app_id)
         self.user_pseudonym = privacy.pseudonymizer(app, "user")
-        self.device_pseudonyms = tuple((kind, privacy.pseudonymizer(app, kind)) for kind in DEVICE_ID_KINDS)
+        self.device_pseudonyms = {kind: privacy.pseudonymizer(app, kind) for kind in DEVICE_ID_KINDS}
+        self.device = useragent.parse(user_agent)
         # An SDK batch usually comes from one device with one attribution: build that map once.
         self._attributions: dict[tuple, dict[str, str]] = {}
 
-    def _device_id_map(self, ids: DeviceIds) -> dict[str, str]:
-        # A plain loop over the struct's values in one tuple: a repeated device costs only the
-        # pseudonymizers' own lookups, and a new one little more than its hashes (a comprehension cost
-        # as much as the hash itself, and getattr per kind a third more than this).
-        mapped = {}
-        for (kind, pseudonym), value in zip(self.device_pseudonyms, _astuple(ids), strict=True):
+    def _device_ids(self, ids: dict[str, str | None]) -> tuple[str, dict[str, str]]:
+        """The row's ``device_id`` (the first kind sent, in DEVICE_ID_KINDS order) and ``device_ids``."""
+        pseudonyms, mapped = self.device_pseudonyms, {}
+        for kind, value in ids.items():
             if value:
-                mapped[kind] = pseudonym(value)
-        return mapped
+                mapped[kind] = pseudonyms[kind](value)
+        if len(mapped) > 1:
+            return next(mapped[kind] for kind in DEVICE_ID_KINDS if kind in mapped), mapped
+        return next(iter(mapped.values()), ""), mapped
 
     def _attribution_map(self, values: tuple) -> dict[str, str]:
         mapped = self._attributions.get(values)
@@ -117,10 +117,13 @@ class EventRows:
         revenue = event.revenue
         if revenue is not None and event.currency is None:
             raise ValueError("currency is required with revenue")
-        agent = event.user_agent or self.user_agent
-        device = useragent.parse(agent)
+        agent = event.user_agent
+        if agent:
+            device = useragent.parse(agent)
+        else:
+            agent, device = self.user_agent, self.device
         consent = event.consent
-        device_ids = self._device_id_map(event.device_ids) if consent else {}
+        device_id, device_ids = self._device_ids(event.device_ids) if consent else ("", {})
         # Positional, in EventRow's field order: msgspec builds a struct from 24 keyword arguments
         # about ten times slower than from positions (1.2 against 0.1 µs), and this runs once per event.
         return EventRow(
@@ -132,7 +135,7 @@ class EventRows:
             skew_ms,  # clock_skew_ms
             self.user_pseudonym(event.user_id) if consent else "",  # user_id
             (event.session_id or "") if consent else "",  # session_id
-            next(iter(device_ids.values()), ""),  # device_id
+            device_id,  # device_id
             device_ids,  # device_ids
             event.platform or device.platform,  # platform
             event.app_version or "",  # app_version

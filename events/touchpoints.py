@@ -9,9 +9,7 @@ from apps_registry.models import TrackingLink
 
 from . import privacy, useragent
 from .rows import TouchRow
-
-# Query parameters a network may fill in on the click/impression URL (see apps_registry.links).
-DEVICE_ID_PARAMS = ("idfa", "gaid", "idfv", "android_id", "web_id")
+from .schema import DEVICE_ID_KINDS
 
 
 def touch_row(
@@ -31,7 +29,7 @@ def touch_row(
     device_ids = {}
     if consent:
         app_id = str(link.app_id)
-        for kind in DEVICE_ID_PARAMS:
+        for kind in DEVICE_ID_KINDS:  # query parameters a network may fill in (see apps_registry.links)
             value = params.get(kind, "")
             if value and not value.startswith("{"):  # an unfilled macro is not an id
                 device_ids[kind] = privacy.pseudonymize(app_id, kind, value)

@@ -104,7 +104,7 @@ NOW = dt.datetime.now(dt.UTC)
         ({"revenue": 9.99, "currency": "usd"}, "matching regex"),
         ({"platform": "symbian"}, "Invalid enum value 'symbian' - at `$.platform`"),
         ({"device_ids": {"idfa": "x" * 129}}, "length <= 128"),
-        ({"device_ids": {"imei": "123"}}, "unknown field `imei`"),
+        ({"device_ids": {"imei": "123"}}, "Invalid enum value 'imei' - at `key` in `$.device_ids`"),
         ({"properties": {f"k{i}": i for i in range(51)}}, "length <= 50"),
         ({"properties": {"k" * 65: 1}}, "length <= 64"),
         ({"properties": {"nested": {"a": 1}}}, "got `object`"),
@@ -381,3 +381,16 @@ def test_every_request_of_one_device_has_the_same_bus_key(monkeypatch):
     now, app_id, touch_id = dt.datetime.now(dt.UTC), uuid.uuid4(), uuid.uuid4()
     touch = TouchRow(app_id=app_id, touch_id=touch_id, touch_type="click", timestamp=now, received_at=now)
     assert bus_key(touch) == str(touch_id) and bus_key(msgspec.structs.replace(touch, device_id="d")) == "d"
+
+
+def test_a_device_is_known_by_the_same_one_of_its_ids_in_whatever_order_it_sends_them():
+    rows = EventRows(app_id=uuid.uuid4(), ip=DEVICE_IP, user_agent="", received_at=dt.datetime.now(dt.UTC))
+
+    def row(device_ids: dict):
+        return rows.row(decode_events(orjson.dumps({"events": [event(device_ids=device_ids)]}))[0])
+
+    first = row({"web_id": "w-1", "gaid": "g-1"})
+    again = row({"gaid": "g-1", "idfa": None, "web_id": "w-1", "idfv": ""})
+    assert first.device_ids == again.device_ids and set(first.device_ids) == {"gaid", "web_id"}
+    assert first.device_id == again.device_id == first.device_ids["gaid"]
+    assert row({"web_id": "w-1"}).device_id == first.device_ids["web_id"] and row({}).device_id == ""
