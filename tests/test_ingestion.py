@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import logging
 import time
+import types
 import uuid
 
 import msgspec
@@ -241,6 +242,20 @@ def test_signatures_when_required():
     assert signed(app, raw_key, body, at=at).status_code == 202
     replay = signed(app, raw_key, body, at=at)  # the very same request again
     assert replay.status_code == 409 and "replay" in replay.json()["error"]
+
+
+def test_each_api_key_has_its_own_rate_limit_per_minute(settings, monkeypatch):
+    settings.INGEST_RATE_LIMIT_PER_KEY = 2
+    now = 1_800_000_030.0  # 30 s into a minute
+    monkeypatch.setattr("events.views.time", types.SimpleNamespace(time=lambda: now))
+    (_, first), (_, second) = app_with_key(), app_with_key()
+    assert [post_events(first, [event()]).status_code for _ in range(3)] == [202, 202, 429]
+    refused = post_events(first, [event()])
+    assert refused.status_code == 429 and refused["Retry-After"] == "30"
+    assert "Rate limit" in refused.json()["error"]
+    assert post_events(second, [event()]).status_code == 202
+    now += 60  # the next minute is a new window
+    assert post_events(first, [event()]).status_code == 202
 
 
 def test_signatures_when_optional_or_off():
