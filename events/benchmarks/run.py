@@ -67,10 +67,20 @@ def wrk(url: str, script: Path | None, seconds: int, connections: int) -> tuple[
     return rps, _ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1))
 
 
+def rate_turn(seconds: int, rounds: int) -> int:
+    """Seconds of one wrk run when the maximum rates split ``seconds`` into ``rounds``."""
+    return max(1, round(seconds / rounds))
+
+
+def tail_turn(seconds: int) -> int:
+    """Seconds of one open-loop run of the tails."""
+    return max(2, seconds // 2)
+
+
 def side_by_side(ours: str, bare: str, script: Path | None, seconds: int, connections: int, rounds: int) -> dict:
     """Ours and the bare endpoint taking turns, ``rounds`` times ``seconds / rounds`` each: the median
     requests/s and saturated p99 of each side, and the median of the rounds' ratios."""
-    turn = max(1, round(seconds / rounds))
+    turn = rate_turn(seconds, rounds)
     pairs = [(wrk(bare, script, turn, connections), wrk(ours, script, turn, connections)) for _ in range(rounds)]
     return {
         "bare": tuple(statistics.median(run[i] for run, _ in pairs) for i in (0, 1)),
@@ -110,7 +120,7 @@ def tails_side_by_side(ours: str, bare: str, rate: float, seconds: int, rounds: 
     """Median p99 of ``rounds`` rounds, ours and bare taking turns: a neighbour's stall (on these
     machines one can hold the core for 100 ms or more, the bare endpoint's p99 included) spoils a
     round, and the median stands as long as fewer than half of them are spoilt."""
-    turn = max(2, seconds // 2)
+    turn = tail_turn(seconds)
     runs = [(tail_p99(ours, rate, turn, **post), tail_p99(bare, rate, turn, **post)) for _ in range(rounds)]
     return tuple(statistics.median(side) for side in zip(*runs, strict=True))
 
@@ -325,12 +335,12 @@ def write_report(args, results, tails, memory_kb, consumer) -> None:
         "pinned to core 0 (`taskset -c 0`); SQLite outbox as the",
         "durable bus, each request's events committed before 202). Load pinned to core 1: wrk (1 thread, "
         f"{args.connections} connections) for the maximum rates, ours and the bare endpoint taking turns in "
-        f"{args.rounds} rounds of {max(1, round(args.seconds / args.rounds))} s each (requests/s and p99: the median "
+        f"{args.rounds} rounds of {rate_turn(args.seconds, args.rounds)} s each (requests/s and p99: the median "
         "of the rounds; ratio: the median of the rounds' ratios, so a neighbour's load on this shared machine "
         "hits both sides of a ratio alike); for the tails an open-loop",
         "generator (`events/benchmarks/openloop.py`: requests leave on schedule, each on its own connection,",
         "so a slow response never holds back the next) at half the maximum rate, ours and the bare endpoint",
-        f"taking turns, median p99 of {args.rounds} rounds of {max(2, args.seconds // 2)} s each.",
+        f"taking turns, median p99 of {args.rounds} rounds of {tail_turn(args.seconds)} s each.",
         "",
         "| measurement | requests/s | events/s | p99 ms (saturated) | ratio to bare | target |",
         "|---|---|---|---|---|---|",
