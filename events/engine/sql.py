@@ -176,7 +176,7 @@ conversion_keys AS (
 ),
 named_clicks AS (
     SELECT toUUIDOrZero(attribution['click_id']) AS touch_id FROM events
-    WHERE app_id = {{app_id:UUID}} AND mapContains(attribution, 'click_id')
+    WHERE app_id = {{app_id:UUID}} AND attribution['click_id'] != ''
       AND timestamp >= {{history_from:DateTime64(3, 'UTC')}} AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
 ),
 touch_keys AS (
