@@ -6,7 +6,7 @@ leaves the row's size unchanged, and SQLite overwrites the changed bytes in plac
 rewriting the whole row, payload and all: leasing a batch of 100-event messages costs a quarter of
 what it did. (PostgreSQL stores large payloads apart from the row anyway.)
 
-Payloads are stored LZ4-compressed: a 100-event message, 56 KB of JSON lines, takes 14 KB and 17 µs
+Payloads are stored LZ4-compressed: a 100-event message, 56 KB of JSON lines, takes 14.5 KB and 12 µs
 to compress, and SQLite writes a payload at several µs per KB, on the request's path. Messages are
 delivered as they were published; a payload stored uncompressed (before this) is delivered as is.
 """
@@ -29,6 +29,12 @@ _IDLE_SLEEP_SECONDS = 0.05
 _NO_OWNER = uuid.UUID(int=0)
 _NO_LEASE = dt.datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=dt.UTC)  # with microseconds, as a lease almost always has
 _LZ4_FRAME = b"\x04\x22\x4d\x18"  # the magic number an LZ4 frame starts with; JSON never does
+
+
+def _compress(payload: bytes) -> bytes:
+    # A negative level is LZ4's acceleration: 4 compresses a 100-event message in half the
+    # instructions of the default, for 4% more bytes.
+    return lz4.frame.compress(payload, compression_level=-4)
 
 
 def unpacked(payload: bytes) -> bytes:
@@ -59,7 +65,7 @@ class OutboxBus:
     def publish(self, topic: str, messages: Sequence[Message]) -> None:
         db = connections[DEFAULT_DB_ALIAS]  # once: each `connection.x` goes through a context-local lookup
         created_at = db.ops.adapt_datetimefield_value(timezone.now())
-        rows = [(topic, m.key, lz4.frame.compress(m.value), created_at, *self._no_lease) for m in messages]
+        rows = [(topic, m.key, _compress(m.value), created_at, *self._no_lease) for m in messages]
         try:
             if len(rows) == 1 and db.get_autocommit():
                 # One statement in autocommit mode is its own transaction: committed when execute()
