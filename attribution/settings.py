@@ -123,9 +123,10 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web threads read while the outbox drain writes; the timeout rides out short locks.
-    # wal_autocheckpoint=250 pages (SQLite's default is 1000): the commit that crosses it copies the
-    # log into the database before its request answers. Smaller, more frequent checkpoints took the
-    # click's p99 at half load from 5.7 ms to 2.6-3.1 ms (make bench).
+    # Checkpoints: the web process runs them in a thread of its own (attribution.checkpoints), every
+    # SQLITE_CHECKPOINT_SECONDS; wal_autocheckpoint=2000 pages is the safety net, above what a tenth
+    # of a second of load appends (a click writes ~2.4 pages, a 100-event batch ~5). Left to the
+    # commit that crosses it, a checkpoint ran before that request answered.
     # secure_delete=FAST (Debian builds SQLite with it ON): deleted rows are still wiped from their
     # pages, but freed overflow pages, where a stored outbox message's payload mostly lies, are not
     # zeroed. ON cost the consumer about 0.2 ms per message deleted, and the payloads, privacy already
@@ -134,7 +135,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",
         "init_command": (
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=250; "
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=2000; "
             "PRAGMA secure_delete=FAST;"
         ),
     }
@@ -154,6 +155,7 @@ CLICKHOUSE_CONNECT_TIMEOUT_SECONDS = env.float("CLICKHOUSE_CONNECT_TIMEOUT_SECON
 # Periodic ClickHouse writers (attribution/background.py) run inside the web process by default only
 # in the embedded mode, where that process owns chdb; with a server they run as management commands.
 RUN_BACKGROUND_JOBS = env.bool("RUN_BACKGROUND_JOBS", default=not CLICKHOUSE_URL)
+SQLITE_CHECKPOINT_SECONDS = env.float("SQLITE_CHECKPOINT_SECONDS", default=0.1)
 
 # --- Attribution engine -------------------------------------------------------------------------
 # The continuous run attributes conversions once they are this old (their touches arrive on another
