@@ -9,8 +9,12 @@
  * Through hashlib each costs a state copy, an update, a finalisation on another copy, a hex string and
  * the str methods around them: about as many instructions again as the compression itself.
  *
+ * The compression runs on AVX2 where the CPU has it (about 670 instructions a block, against 1,700
+ * for the portable C and 3,300 for hashlib's reference code), chosen once at import.
+ *
  *   state(key: bytes, digest_size: int, prefix: bytes) -> bytes   the keyed state after the prefix
  *   Pseudonymizer(state)(value: str | None) -> str                  a value's pseudonym ("" for none)
+ *   select("portable" | "avx2") -> str                              for the tests, which check both
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -84,7 +88,7 @@ static inline uint64_t load64(const uint8_t *p) { /* little-endian, as BLAKE2b r
         G(3, 4, 9, 14, m[s[14]], m[s[15]]);                        \
     } while (0)
 
-static void compress(State *st, const uint8_t block[BLOCK], int last) {
+static void compress_portable(State *st, const uint8_t block[BLOCK], int last) {
     uint64_t m[16], v[16];
     for (int i = 0; i < 16; i++) m[i] = load64(block + 8 * i);
     for (int i = 0; i < 8; i++) {
@@ -97,6 +101,62 @@ static void compress(State *st, const uint8_t block[BLOCK], int last) {
     ROUND(6); ROUND(7); ROUND(8); ROUND(9); ROUND(10); ROUND(11);
     for (int i = 0; i < 8; i++) st->h[i] ^= v[i] ^ v[i + 8];
 }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_AVX2_PATH 1
+
+/* The same compression on four lanes at once: a row of the 4x4 state per 256-bit register, the
+ * four G functions of a column (then of a diagonal) side by side. Chosen at import when the CPU
+ * has AVX2; about a third of the portable version's instructions. */
+__attribute__((target("avx2"))) static void compress_avx2(State *st, const uint8_t block[BLOCK], int last) {
+    uint64_t m[16];
+    memcpy(m, block, BLOCK); /* x86 is little-endian, as BLAKE2b reads its words */
+    const __m256i rot24 = _mm256_setr_epi8(3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10,
+                                           3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10);
+    const __m256i rot16 = _mm256_setr_epi8(2, 3, 4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9,
+                                           2, 3, 4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9);
+    __m256i a = _mm256_loadu_si256((const __m256i *)&st->h[0]);
+    __m256i b = _mm256_loadu_si256((const __m256i *)&st->h[4]);
+    __m256i c = _mm256_loadu_si256((const __m256i *)&IV[0]);
+    __m256i d = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)&IV[4]),
+                                 _mm256_set_epi64x(0, last ? -1 : 0, 0, (long long)st->t));
+    const __m256i h0 = a, h1 = b;
+#define HALF_G(x, r1, r2)                                                                      \
+    a = _mm256_add_epi64(_mm256_add_epi64(a, b), x);                                           \
+    d = r1;                                                                                    \
+    c = _mm256_add_epi64(c, d);                                                                \
+    b = r2;
+#define FULL_G(x, y)                                                                           \
+    HALF_G(x, _mm256_shuffle_epi32(_mm256_xor_si256(d, a), _MM_SHUFFLE(2, 3, 0, 1)),           \
+           _mm256_shuffle_epi8(_mm256_xor_si256(b, c), rot24))                                 \
+    HALF_G(y, _mm256_shuffle_epi8(_mm256_xor_si256(d, a), rot16),                              \
+           _mm256_or_si256(_mm256_srli_epi64(_mm256_xor_si256(b, c), 63),                      \
+                           _mm256_add_epi64(_mm256_xor_si256(b, c), _mm256_xor_si256(b, c))))
+#pragma GCC unroll 12 /* the message schedule's indices become constants */
+    for (int r = 0; r < 12; r++) {
+        const uint8_t *s = SIGMA[r];
+        __m256i x = _mm256_set_epi64x(m[s[6]], m[s[4]], m[s[2]], m[s[0]]);
+        __m256i y = _mm256_set_epi64x(m[s[7]], m[s[5]], m[s[3]], m[s[1]]);
+        FULL_G(x, y)
+        b = _mm256_permute4x64_epi64(b, _MM_SHUFFLE(0, 3, 2, 1)); /* diagonals into columns */
+        c = _mm256_permute4x64_epi64(c, _MM_SHUFFLE(1, 0, 3, 2));
+        d = _mm256_permute4x64_epi64(d, _MM_SHUFFLE(2, 1, 0, 3));
+        x = _mm256_set_epi64x(m[s[14]], m[s[12]], m[s[10]], m[s[8]]);
+        y = _mm256_set_epi64x(m[s[15]], m[s[13]], m[s[11]], m[s[9]]);
+        FULL_G(x, y)
+        b = _mm256_permute4x64_epi64(b, _MM_SHUFFLE(2, 1, 0, 3)); /* and back */
+        c = _mm256_permute4x64_epi64(c, _MM_SHUFFLE(1, 0, 3, 2));
+        d = _mm256_permute4x64_epi64(d, _MM_SHUFFLE(0, 3, 2, 1));
+    }
+#undef FULL_G
+#undef HALF_G
+    _mm256_storeu_si256((__m256i *)&st->h[0], _mm256_xor_si256(h0, _mm256_xor_si256(a, c)));
+    _mm256_storeu_si256((__m256i *)&st->h[4], _mm256_xor_si256(h1, _mm256_xor_si256(b, d)));
+}
+#endif
+
+static void (*compress)(State *, const uint8_t *, int) = compress_portable;
 
 static void update(State *st, const uint8_t *data, size_t len) {
     while (len > 0) {
@@ -267,14 +327,37 @@ static PyTypeObject PseudonymizerType = {
     .tp_call = PyVectorcall_Call,
 };
 
+/* select(name) -> the compression in use before: "avx2" (chosen at import where the CPU has it) or
+ * "portable". For the tests, which check both against hashlib. */
+static PyObject *select_compression(PyObject *module, PyObject *name) {
+    const char *before = compress == compress_portable ? "portable" : "avx2";
+    if (PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "portable") == 0) {
+        compress = compress_portable;
+#ifdef HAVE_AVX2_PATH
+    } else if (PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "avx2") == 0 &&
+               __builtin_cpu_supports("avx2")) {
+        compress = compress_avx2;
+#endif
+    } else {
+        PyErr_SetString(PyExc_ValueError, "select() takes \"portable\", or \"avx2\" on a CPU that has it");
+        return NULL;
+    }
+    return PyUnicode_FromString(before);
+}
+
 static PyMethodDef methods[] = {
     {"state", keyed_state, METH_VARARGS, "state(key, digest_size, prefix) -> the keyed state after prefix"},
+    {"select", select_compression, METH_O, "select(\"portable\" | \"avx2\") -> the compression used before"},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_keyed_blake2", NULL, 0, methods};
 
 PyMODINIT_FUNC PyInit__keyed_blake2(void) {
+#ifdef HAVE_AVX2_PATH
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2")) compress = compress_avx2;
+#endif
     if (PyType_Ready(&PseudonymizerType) < 0) return NULL;
     EMPTY = PyUnicode_FromStringAndSize("", 0);
     if (EMPTY == NULL) return NULL;

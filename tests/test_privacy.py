@@ -6,12 +6,25 @@ import hashlib
 import string
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from events import _keyed_blake2, privacy
 
 KEY = bytes(range(1, 65))
+
+
+@pytest.fixture(params=["portable", "avx2"])
+def compression(request):
+    """Each test below runs with both compressions: AVX2 where the CPU has it, the portable C one
+    everywhere else."""
+    try:
+        before = _keyed_blake2.select(request.param)
+    except ValueError:
+        pytest.skip("this CPU has no AVX2")
+    yield request.param
+    _keyed_blake2.select(before)
 
 
 def digest(key: bytes, prefix: bytes, value: str, digest_size: int = 16) -> str:
@@ -23,14 +36,14 @@ def reference(key: bytes, prefix: bytes, value: str, digest_size: int = 16) -> s
 
 
 @pytest.mark.parametrize("prefix_length", [0, 1, 41, 127, 128, 129, 255, 256, 300])
-def test_every_length_across_block_boundaries_gives_hashlibs_digest(prefix_length):
+def test_every_length_across_block_boundaries_gives_hashlibs_digest(prefix_length, compression):
     prefix = bytes(i % 251 for i in range(prefix_length))
     for length in [*range(1, 300), 383, 384, 385, 1024]:
         value = "".join(string.ascii_letters[(i * 7) % 52] for i in range(length))
         assert digest(KEY, prefix, value) == reference(KEY, prefix, value), length
 
 
-def test_strip_and_lower_are_pythons_own_for_every_ascii_character_and_beyond():
+def test_strip_and_lower_are_pythons_own_for_every_ascii_character_and_beyond(compression):
     prefix = b"app\x1fidfa\x1f"
     for code in range(128):
         value = f"{chr(code)}Ab{chr(code)}z{chr(code)}"
@@ -39,13 +52,14 @@ def test_strip_and_lower_are_pythons_own_for_every_ascii_character_and_beyond():
         assert digest(KEY, prefix, value) == reference(KEY, prefix, value), value
 
 
+@hypothesis_settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     key=st.binary(min_size=1, max_size=64),
     digest_size=st.integers(1, 64),
     prefix=st.binary(),
     value=st.text(min_size=1),
 )
-def test_any_key_size_prefix_and_value_gives_hashlibs_digest(key, digest_size, prefix, value):
+def test_any_key_size_prefix_and_value_gives_hashlibs_digest(compression, key, digest_size, prefix, value):
     assert digest(key, prefix, value, digest_size) == reference(key, prefix, value, digest_size)
 
 
@@ -68,6 +82,8 @@ def test_bad_arguments_are_refused_with_a_reason():
         pseudonymizer(b"bytes")
     with pytest.raises(TypeError, match="takes one value"):
         pseudonymizer("a", "b")
+    with pytest.raises(ValueError, match='takes "portable"'):
+        _keyed_blake2.select("sse")
 
 
 def test_a_pseudonym_is_keyed_blake2b_of_app_kind_and_the_normalised_value(settings):
