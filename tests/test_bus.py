@@ -67,12 +67,13 @@ def test_outbox_publish_consume_commit():
 def test_outbox_payloads_are_stored_compressed_and_delivered_as_published():
     bus, topic = OutboxBus(lease_seconds=30), f"t-{uuid.uuid4().hex}"
     lines = b"\n".join(b'{"event_name":"open","n":%d}' % i for i in range(500))
-    bus.publish(topic, [Message(key="k", value=lines)])
+    small = b'{"touch_type":"click","link_code":"abc"}'  # under a page: compressing would not pay
+    bus.publish(topic, [Message(key="k", value=lines), Message(key="k", value=small)])
     OutboxMessage.objects.create(topic=topic, key="from before", payload=b'{"uncompressed":true}')
-    (stored, _) = OutboxMessage.objects.filter(topic=topic).order_by("id").values_list("payload", flat=True)
-    assert len(stored) < len(lines) / 4
-    received = drain(bus.subscribe(topic, "g"), 2)
-    assert [d.value for d in received] == [lines, b'{"uncompressed":true}']
+    stored = list(OutboxMessage.objects.filter(topic=topic).order_by("id").values_list("payload", flat=True))
+    assert len(stored[0]) < len(lines) / 4 and bytes(stored[1]) == small
+    received = drain(bus.subscribe(topic, "g"), 3)
+    assert [d.value for d in received] == [lines, small, b'{"uncompressed":true}']
 
 
 @pytest.mark.django_db(transaction=True)

@@ -7,8 +7,9 @@ rewriting the whole row, payload and all: leasing a batch of 100-event messages 
 what it did. (PostgreSQL stores large payloads apart from the row anyway.)
 
 Payloads are stored LZ4-compressed: a 100-event message, 56 KB of JSON lines, takes 14.5 KB and 12 µs
-to compress, and SQLite writes a payload at several µs per KB, on the request's path. Messages are
-delivered as they were published; a payload stored uncompressed (before this) is delivered as is.
+to compress, and SQLite writes a payload at several µs per KB, on the request's path. A payload
+under a page (a click, a single event) is stored as it is. Messages are delivered as they were
+published, compressed or not.
 """
 
 import datetime as dt
@@ -28,12 +29,16 @@ from .base import BusUnavailable, Delivery, Message
 _IDLE_SLEEP_SECONDS = 0.05
 _NO_OWNER = uuid.UUID(int=0)
 _NO_LEASE = dt.datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=dt.UTC)  # with microseconds, as a lease almost always has
+_PAGE = 4096  # SQLite's page size
 _LZ4_FRAME = b"\x04\x22\x4d\x18"  # the magic number an LZ4 frame starts with; JSON never does
 
 
 def _compress(payload: bytes) -> bytes:
-    # A negative level is LZ4's acceleration: 4 compresses a 100-event message in half the
-    # instructions of the default, for 4% more bytes.
+    # Under a page, compressing saves no page write, and LZ4's frame makes a click's 560 bytes 584:
+    # stored as published. A negative level is LZ4's acceleration: 4 compresses a 100-event message
+    # in half the instructions of the default, for 4% more bytes.
+    if len(payload) < _PAGE:
+        return payload
     return lz4.frame.compress(payload, compression_level=-4)
 
 
