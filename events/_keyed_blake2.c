@@ -105,51 +105,58 @@ static void compress_portable(State *st, const uint8_t block[BLOCK], int last) {
 #include <immintrin.h>
 #define HAVE_AVX2_PATH 1
 
-/* The same compression on four lanes at once: a row of the 4x4 state per 256-bit register, the
- * four G functions of a column (then of a diagonal) side by side. Chosen at import when the CPU
- * has AVX2; about a third of the portable version's instructions. */
-__attribute__((target("avx2"))) static void compress_avx2(State *st, const uint8_t block[BLOCK], int last) {
+#define AVX2 __attribute__((target("avx2")))
+
+/* Rotations right of each 64-bit lane: by 32 a swap of halves, by 24 and 16 a byte shuffle, by 63
+ * a shift and an add. */
+AVX2 static inline __m256i ror32(__m256i x) { return _mm256_shuffle_epi32(x, _MM_SHUFFLE(2, 3, 0, 1)); }
+AVX2 static inline __m256i ror24(__m256i x) {
+    return _mm256_shuffle_epi8(x, _mm256_setr_epi8(3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10,
+                                                   3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10));
+}
+AVX2 static inline __m256i ror16(__m256i x) {
+    return _mm256_shuffle_epi8(x, _mm256_setr_epi8(2, 3, 4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9,
+                                                   2, 3, 4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9));
+}
+AVX2 static inline __m256i ror63(__m256i x) { return _mm256_or_si256(_mm256_srli_epi64(x, 63), _mm256_add_epi64(x, x)); }
+
+/* G on four columns (or diagonals) at once: a, b, c, d hold one row of the 4x4 state each. */
+#define G4(x, y)                                               \
+    do {                                                       \
+        a = _mm256_add_epi64(_mm256_add_epi64(a, b), x);       \
+        d = ror32(_mm256_xor_si256(d, a));                     \
+        c = _mm256_add_epi64(c, d);                            \
+        b = ror24(_mm256_xor_si256(b, c));                     \
+        a = _mm256_add_epi64(_mm256_add_epi64(a, b), y);       \
+        d = ror16(_mm256_xor_si256(d, a));                     \
+        c = _mm256_add_epi64(c, d);                            \
+        b = ror63(_mm256_xor_si256(b, c));                     \
+    } while (0)
+
+/* The same compression on four lanes at once. Chosen at import when the CPU has AVX2; about 40% of
+ * the portable version's instructions. */
+AVX2 static void compress_avx2(State *st, const uint8_t block[BLOCK], int last) {
     uint64_t m[16];
     memcpy(m, block, BLOCK); /* x86 is little-endian, as BLAKE2b reads its words */
-    const __m256i rot24 = _mm256_setr_epi8(3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10,
-                                           3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10);
-    const __m256i rot16 = _mm256_setr_epi8(2, 3, 4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9,
-                                           2, 3, 4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9);
     __m256i a = _mm256_loadu_si256((const __m256i *)&st->h[0]);
     __m256i b = _mm256_loadu_si256((const __m256i *)&st->h[4]);
     __m256i c = _mm256_loadu_si256((const __m256i *)&IV[0]);
     __m256i d = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)&IV[4]),
                                  _mm256_set_epi64x(0, last ? -1 : 0, 0, (long long)st->t));
     const __m256i h0 = a, h1 = b;
-#define HALF_G(x, r1, r2)                                                                      \
-    a = _mm256_add_epi64(_mm256_add_epi64(a, b), x);                                           \
-    d = r1;                                                                                    \
-    c = _mm256_add_epi64(c, d);                                                                \
-    b = r2;
-#define FULL_G(x, y)                                                                           \
-    HALF_G(x, _mm256_shuffle_epi32(_mm256_xor_si256(d, a), _MM_SHUFFLE(2, 3, 0, 1)),           \
-           _mm256_shuffle_epi8(_mm256_xor_si256(b, c), rot24))                                 \
-    HALF_G(y, _mm256_shuffle_epi8(_mm256_xor_si256(d, a), rot16),                              \
-           _mm256_or_si256(_mm256_srli_epi64(_mm256_xor_si256(b, c), 63),                      \
-                           _mm256_add_epi64(_mm256_xor_si256(b, c), _mm256_xor_si256(b, c))))
 #pragma GCC unroll 12 /* the message schedule's indices become constants */
     for (int r = 0; r < 12; r++) {
-        const uint8_t *s = SIGMA[(r) % 10];
-        __m256i x = _mm256_set_epi64x(m[s[6]], m[s[4]], m[s[2]], m[s[0]]);
-        __m256i y = _mm256_set_epi64x(m[s[7]], m[s[5]], m[s[3]], m[s[1]]);
-        FULL_G(x, y)
+        const uint8_t *s = SIGMA[r % 10];
+        G4(_mm256_set_epi64x(m[s[6]], m[s[4]], m[s[2]], m[s[0]]), _mm256_set_epi64x(m[s[7]], m[s[5]], m[s[3]], m[s[1]]));
         b = _mm256_permute4x64_epi64(b, _MM_SHUFFLE(0, 3, 2, 1)); /* diagonals into columns */
         c = _mm256_permute4x64_epi64(c, _MM_SHUFFLE(1, 0, 3, 2));
         d = _mm256_permute4x64_epi64(d, _MM_SHUFFLE(2, 1, 0, 3));
-        x = _mm256_set_epi64x(m[s[14]], m[s[12]], m[s[10]], m[s[8]]);
-        y = _mm256_set_epi64x(m[s[15]], m[s[13]], m[s[11]], m[s[9]]);
-        FULL_G(x, y)
+        G4(_mm256_set_epi64x(m[s[14]], m[s[12]], m[s[10]], m[s[8]]),
+           _mm256_set_epi64x(m[s[15]], m[s[13]], m[s[11]], m[s[9]]));
         b = _mm256_permute4x64_epi64(b, _MM_SHUFFLE(2, 1, 0, 3)); /* and back */
         c = _mm256_permute4x64_epi64(c, _MM_SHUFFLE(1, 0, 3, 2));
         d = _mm256_permute4x64_epi64(d, _MM_SHUFFLE(0, 3, 2, 1));
     }
-#undef FULL_G
-#undef HALF_G
     _mm256_storeu_si256((__m256i *)&st->h[0], _mm256_xor_si256(h0, _mm256_xor_si256(a, c)));
     _mm256_storeu_si256((__m256i *)&st->h[4], _mm256_xor_si256(h1, _mm256_xor_si256(b, d)));
 }
