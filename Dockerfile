@@ -30,10 +30,6 @@ ENV PATH="/opt/venv/bin:${PATH}"
 COPY requirements.txt /tmp/requirements.txt
 RUN pip install -r /tmp/requirements.txt
 
-# The pseudonyms' C extension (events/_keyed_blake2.c), built with this image's Python and compiler.
-COPY events/_keyed_blake2.c events/build_native.py /build/events/
-RUN python /build/events/build_native.py
-
 # ---------------------------------------------------------------------------------------------
 # runtime: the same base (so the venv's interpreter path matches), the venv and the app only.
 # ---------------------------------------------------------------------------------------------
@@ -53,7 +49,6 @@ WORKDIR /app
 COPY --from=builder /opt/venv /opt/venv
 # The code stays owned by root: the app user can read it but not rewrite it.
 COPY . /app
-COPY --from=builder /build/events/*.so /app/events/
 
 # collectstatic writes /app/staticfiles (served by whitenoise). DJANGO_ENV=production refuses to
 # boot without its required variables, so this one RUN line gets throwaway values.

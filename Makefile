@@ -10,11 +10,9 @@ PORT ?= 8000
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Also builds the one C extension (events/_keyed_blake2.c, the pseudonyms) with this Python's compiler.
-$(VENV)/.installed: requirements.txt requirements-dev.txt events/_keyed_blake2.c | $(BIN)/python
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
-	$(BIN)/python -m events.build_native
 	touch $@
 
 install: $(VENV)/.installed
@@ -59,4 +57,4 @@ format: $(VENV)/.installed
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache events/_keyed_blake2.*.so
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

@@ -1,23 +1,21 @@
 """Privacy at the edge, applied before anything reaches the bus, a database or a log.
 
 * IP addresses are truncated (IPv4 to /24, IPv6 to /48 by default); the raw address is dropped.
-* ``user_id`` and device ids are pseudonymised with keyed BLAKE2b (a MAC) scoped to the app, so the same
-  device still matches across its clicks and installs, but the value cannot be reversed or linked
-  across apps without PSEUDONYMIZATION_KEY. The hashing is C (events/_keyed_blake2.c): the same
-  digests as hashlib.blake2b, at under a third of its instructions per value.
+* ``user_id`` and device ids are pseudonymised with keyed BLAKE2b (a MAC, from ``hashlib``) scoped
+  to the app and the kind of identifier, so the same device still matches across its clicks and
+  installs, but the value cannot be reversed or linked across apps without PSEUDONYMIZATION_KEY.
+  BLAKE2b takes keys of at most 64 bytes: only the key's first 64 bytes are used.
 * Without consent, no identifier is kept at all.
 """
 
 import functools
+import hashlib
 import ipaddress
-from collections.abc import Callable
 
 from django.conf import settings
 
-try:
-    from ._keyed_blake2 import Pseudonymizer, state
-except ImportError as error:  # a checkout whose C extension was never built
-    raise ImportError("events/_keyed_blake2.c is not built: run `make install`") from error
+KEY_BYTES = 64  # BLAKE2b's longest key
+DIGEST_BYTES = 16
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -36,21 +34,40 @@ def truncate_ip(raw: str | None) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _keyed_prefix(key: bytes, app_id: str, kind: str) -> bytes:
-    # Keying BLAKE2b costs a compression of the key block; hashing "app_id\x1fkind\x1f" once and
-    # starting each value from that state gives the same digest as hashing the whole message at a
-    # third of the cost. The key is part of the cache key, so a changed key never reuses a state.
-    return state(key, 16, f"{app_id}\x1f{kind}\x1f".encode())
+def _keyed_state(key: bytes, app_id: str, kind: str) -> "hashlib.blake2b":
+    # Keying BLAKE2b costs a compression of the key block: it is done once per app and kind, and
+    # every value starts from a copy of this state. The key is part of the cache key, so a changed
+    # key never reuses a state.
+    state = hashlib.blake2b(key=key, digest_size=DIGEST_BYTES)
+    state.update(f"{app_id}\x1f{kind}\x1f".encode())
+    return state
+
+
+class Pseudonymizer:
+    """``pseudonymize`` for one app, one kind of identifier and one request: a value repeated in the
+    request (an SDK batch usually comes from one device and one user) is hashed once."""
+
+    __slots__ = ("_memo", "_state")
+
+    def __init__(self, state: "hashlib.blake2b"):
+        self._state = state
+        self._memo: dict[str, str] = {}
+
+    def __call__(self, value: str | None) -> str:
+        if not value:
+            return ""
+        digest = self._memo.get(value)
+        if digest is None:
+            hashed = self._state.copy()
+            hashed.update(value.strip().lower().encode())
+            digest = self._memo[value] = hashed.hexdigest()
+        return digest
+
+
+def pseudonymizer(app_id: str, kind: str) -> Pseudonymizer:
+    return Pseudonymizer(_keyed_state(settings.PSEUDONYMIZATION_KEY_BYTES[:KEY_BYTES], app_id, kind))
 
 
 def pseudonymize(app_id: str, kind: str, value: str | None) -> str:
     """A stable, irreversible stand-in for ``value`` within one app ("" for no value)."""
     return pseudonymizer(app_id, kind)(value)
-
-
-def pseudonymizer(app_id: str, kind: str) -> Callable[[str | None], str]:
-    """``pseudonymize`` for one app, one kind of identifier and one request: the keyed state is
-    looked up once, and a value repeated in the request (an SDK batch usually comes from one device
-    and one user) is hashed once. This runs for two identifiers of every event: it is C, a
-    dictionary lookup for a repeat and one compression for a new value (events/_keyed_blake2.c)."""
-    return Pseudonymizer(_keyed_prefix(settings.PSEUDONYMIZATION_KEY_BYTES[:64], app_id, kind))
