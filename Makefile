@@ -40,8 +40,8 @@ chromium:
 ## make bench: ingestion ratios against bare endpoints, and the attribution engine at 1M x 10M; writes BENCHMARKS.md
 bench: $(VENV)/.installed
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	$(BIN)/python -m events.benchmarks.run
-	$(BIN)/python -m events.benchmarks.attribution
+	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.attribution
 
 ## make soak: the long fault tests (a consumer killed again and again; the broker stopped mid-stream, with Kafka)
 soak: $(VENV)/.installed

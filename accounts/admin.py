@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 
-from attribution.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 
 from .models import SecurityEvent, User
 

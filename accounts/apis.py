@@ -8,13 +8,14 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps_registry.models import App
-from attribution.openapi import errors
+from core.openapi import errors
 
-from . import roles, services, tokens
-from .authz import access_for
+from . import services, tokens
 from .models import SecurityEvent, User
-from .permissions import RoleRequired
+from .rbac import roles
+from .rbac import services as rbac
+from .rbac.authz import access_for, granted_model
+from .rbac.permissions import RoleRequired
 
 AdminOnly = RoleRequired(roles.ADMIN, permission="admin:*")
 LOCKED_OUT = "Too many failed sign-ins for this account or address; retry after `Retry-After` seconds."
@@ -186,7 +187,7 @@ class AdminUserRolesApi(APIView):
         user = get_object_or_404(User, pk=user_id)
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
-        services.role_grant(user=user, role=data.validated_data["role"])
+        rbac.role_grant(user=user, role=data.validated_data["role"])
         return Response(_profile(user))
 
 
@@ -201,7 +202,7 @@ class AdminUserRoleApi(APIView):
     )
     def delete(self, request, user_id, role):
         user = get_object_or_404(User, pk=user_id)
-        services.role_revoke(user=user, role=role)
+        rbac.role_revoke(user=user, role=role)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -217,10 +218,10 @@ class AdminUserAppAccessApi(APIView):
     @extend_schema(request=Input, responses={200: ProfileOut, **errors(400, 401, 403, 404)})
     def put(self, request, user_id, app_id):
         user = get_object_or_404(User, pk=user_id)
-        app = get_object_or_404(App, pk=app_id)
+        app = get_object_or_404(granted_model(), pk=app_id)
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
-        services.app_access_grant(user=user, app=app, permissions=data.validated_data["permissions"])
+        rbac.app_access_grant(user=user, app=app, permissions=data.validated_data["permissions"])
         return Response(_profile(user))
 
     @extend_schema(
@@ -238,8 +239,8 @@ class AdminUserAppAccessApi(APIView):
     )
     def delete(self, request, user_id, app_id):
         user = get_object_or_404(User, pk=user_id)
-        app = get_object_or_404(App, pk=app_id)
-        services.app_access_revoke(user=user, app=app, permissions=request.query_params.getlist("permission"))
+        app = get_object_or_404(granted_model(), pk=app_id)
+        rbac.app_access_revoke(user=user, app=app, permissions=request.query_params.getlist("permission"))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

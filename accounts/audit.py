@@ -8,8 +8,8 @@ import logging
 from django.conf import settings
 from prometheus_client import Counter
 
-from attribution import counters
-from attribution.net import client_ip, user_agent
+from core import counters
+from core.net import client_ip, user_agent
 
 from .context import current_request
 from .models import SecurityEvent

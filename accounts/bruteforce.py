@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.exceptions import APIException
 
-from attribution import counters
+from core import counters
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,8 @@
 
 import orjson
 
-from attribution import clickhouse
+from core import clickhouse
+from core.periodic import PeriodicJob
 
 from .models import SecurityEvent
 
@@ -41,3 +42,7 @@ def security_events_export(*, batch_size: int = 10_000) -> int:
         )
         last = events[-1].id
         exported += len(events)
+
+
+def security_events_job(*, interval_seconds: float = 5.0) -> PeriodicJob:
+    return PeriodicJob("security_events_export", lambda stop: security_events_export(), interval_seconds)

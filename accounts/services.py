@@ -15,14 +15,13 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from guardian.shortcuts import assign_perm, remove_perm
 from rest_framework import status
 
-from apps_registry.models import App
-from attribution.errors import ApplicationError
-from attribution.net import client_ip
+from accounts import audit, bruteforce, tokens
+from accounts.rbac import roles
+from core.errors import ApplicationError
+from core.net import client_ip
 
-from . import audit, bruteforce, roles, tokens
 from .models import Invitation, SecurityEvent, User
 
 INVALID_CREDENTIALS = "Invalid email or password."
@@ -101,44 +100,6 @@ def user_register(*, request, email: str, password: str, name: str = "", invitat
         invite.save(update_fields=["used_at"])
     audit.record(SecurityEvent.Action.REGISTERED, success=True, user=user, request=request, metadata={"role": role})
     return user
-
-
-def _role_group(role: str) -> Group:
-    if role not in roles.ROLES:
-        raise ApplicationError("Unknown role.", extra={"role": [f"Choose one of {', '.join(roles.ROLES)}."]})
-    return Group.objects.get(name=role)
-
-
-def role_grant(*, user: User, role: str) -> None:
-    user.groups.add(_role_group(role))
-
-
-def role_revoke(*, user: User, role: str) -> None:
-    user.groups.remove(_role_group(role))
-
-
-def _check_app_permissions(permissions: list[str]) -> None:
-    unknown = sorted(set(permissions) - set(roles.APP_PERMISSIONS))
-    if unknown or not permissions:
-        raise ApplicationError(
-            "Unknown or missing app permissions.",
-            extra={"permissions": [f"Choose from {', '.join(roles.APP_PERMISSIONS)}."]},
-        )
-
-
-@transaction.atomic
-def app_access_grant(*, user: User, app: App, permissions: list[str]) -> None:
-    _check_app_permissions(permissions)
-    for codename in permissions:
-        assign_perm(f"apps_registry.{codename}", user, app)
-
-
-@transaction.atomic
-def app_access_revoke(*, user: User, app: App, permissions: list[str] | None = None) -> None:
-    codenames = permissions or list(roles.APP_PERMISSIONS)
-    _check_app_permissions(codenames)
-    for codename in codenames:
-        remove_perm(f"apps_registry.{codename}", user, app)
 
 
 def login_unlock(*, user: User) -> None:

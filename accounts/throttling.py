@@ -12,8 +12,8 @@ from django.conf import settings
 from prometheus_client import Counter
 from rest_framework.throttling import BaseThrottle
 
-from attribution import counters
-from attribution.net import client_ip
+from core import counters
+from core.net import client_ip
 
 logger = logging.getLogger(__name__)
 RATE_LIMITED = Counter("unmogrowp_rate_limited_total", "API requests refused by the rate limit.", ["scope"])

@@ -13,7 +13,9 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from . import audit, authz
+from accounts import audit
+from accounts.rbac import authz
+
 from .models import SecurityEvent, TokenFamily, User
 
 FAMILY_CLAIM = "family"

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from guardian.admin import GuardedModelAdmin
 
-from attribution.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 
 from . import keys
 from .models import AdSpend, ApiKey, App, AppPlatform, AttributionSettings, TrackingLink

@@ -15,14 +15,14 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import roles
-from accounts.permissions import RoleRequired
-from attribution.errors import ApplicationError
-from attribution.openapi import errors
+from accounts.rbac import roles
+from accounts.rbac.permissions import RoleRequired
+from accounts.rbac.selectors import app_access, apps_for_user
+from core.errors import ApplicationError
+from core.openapi import errors
 
 from . import costs, keys, links, services
 from .models import AdSpend, ApiKey, App, AppPlatform, AttributionSettings, TrackingLink
-from .selectors import app_access, apps_for_user
 
 Read = RoleRequired(roles.ADMIN, roles.USER, roles.READONLY, permission="apps:read")
 Write = RoleRequired(roles.ADMIN, roles.USER, permission="apps:read")

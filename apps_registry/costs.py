@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from attribution.errors import ApplicationError
+from core.errors import ApplicationError
 
 from .models import AdSpend, App
 

@@ -25,8 +25,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from core.memo import ProcessMemo
 
-from .memo import ProcessMemo
 from .models import ApiKey, App
 
 logger = logging.getLogger(__name__)

@@ -10,9 +10,9 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
-from attribution.errors import ApplicationError
+from core.errors import ApplicationError
+from core.memo import ProcessMemo
 
-from .memo import ProcessMemo
 from .models import App, TrackingLink
 from .services import full_clean_or_error
 

@@ -3,7 +3,7 @@
 from django.db import transaction
 
 from accounts.models import User
-from attribution.errors import ApplicationError
+from core.errors import ApplicationError
 
 from .models import App, AppPlatform, AttributionSettings
 

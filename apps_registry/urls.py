@@ -1,7 +1,5 @@
 from django.urls import path
 
-from events.engine.apis import ConversionAttributionApi
-
 from . import apis
 
 urlpatterns = [
@@ -17,9 +15,4 @@ urlpatterns = [
     path("<str:app_id>/links", apis.LinkListApi.as_view(), name="app-links"),
     path("<str:app_id>/links/<uuid:link_id>", apis.LinkDetailApi.as_view(), name="app-link"),
     path("<str:app_id>/costs", apis.CostsApi.as_view(), name="app-costs"),
-    path(
-        "<str:app_id>/conversions/<uuid:event_id>/attribution",
-        ConversionAttributionApi.as_view(),
-        name="app-conversion-attribution",
-    ),
 ]

@@ -15,7 +15,7 @@ _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
 def check_clickhouse(app_configs, **kwargs):
     errors = []
     if settings.CLICKHOUSE_URL:
-        from attribution.clickhouse.server import parse_url
+        from core.clickhouse.server import parse_url
 
         try:
             parse_url(settings.CLICKHOUSE_URL)

@@ -9,8 +9,8 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from attribution import clickhouse
-from attribution.metrics import HEALTH_CHECK_UP
+from core import clickhouse
+from core.metrics import HEALTH_CHECK_UP
 from events.bus import get_bus
 
 _CHECK_TIMEOUT_SECONDS = 2.0

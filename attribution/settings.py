@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "guardian",
     "auditlog",
     "attribution.apps.AttributionConfig",
+    "core",
     "accounts",
     "apps_registry",
     "events",
@@ -123,7 +124,7 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web threads read while the outbox drain writes; the timeout rides out short locks.
-    # Checkpoints: the web process runs them in a thread of its own (attribution.checkpoints), every
+    # Checkpoints: the web process runs them in a thread of its own (core.checkpoints), every
     # SQLITE_CHECKPOINT_SECONDS; wal_autocheckpoint=2000 pages is the safety net, above what a tenth
     # of a second of load appends (a click writes ~2.4 pages, a 100-event batch ~5). Left to the
     # commit that crosses it, a checkpoint ran before that request answered.
@@ -253,8 +254,6 @@ INGEST_MAX_PAST_DAYS = env.int("INGEST_MAX_PAST_DAYS", default=30)
 INGEST_MAX_FUTURE_SECONDS = env.int("INGEST_MAX_FUTURE_SECONDS", default=600)
 INGEST_SIGNATURE_TOLERANCE_SECONDS = 300
 INGEST_RATE_LIMIT_PER_KEY = env.int("INGEST_RATE_LIMIT_PER_KEY", default=600_000)  # requests per minute
-# Bare parse-only endpoints for `make bench` (never on in production).
-BENCHMARK_ENDPOINTS = env.bool("BENCHMARK_ENDPOINTS", default=False) and not PRODUCTION
 # Port of the consumer's own /metrics (manage.py consume_events); 0 turns it off.
 CONSUMER_METRICS_PORT = env.int("METRICS_PORT", default=9101)
 
@@ -305,7 +304,7 @@ WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 
 REST_FRAMEWORK = {
-    "EXCEPTION_HANDLER": "attribution.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.JWTAuthentication",
@@ -314,11 +313,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.ApiRateThrottle"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    "DEFAULT_SCHEMA_CLASS": "attribution.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.openapi.AutoSchema",
 }
 
-# The API contract at GET /api/schema/ (attribution/openapi.py). OpenAPI 3.1 because its schemas are
-# JSON Schema 2020-12, which is what msgspec generates for the ingestion contract.
+# The API contract at GET /api/schema/ (core/openapi.py, events/ingestion/openapi.py). OpenAPI 3.1
+# because its schemas are JSON Schema 2020-12, which is what msgspec generates for the ingestion contract.
 SPECTACULAR_SETTINGS = {
     "TITLE": "UnMoGrowP API",
     "VERSION": tomllib.loads((BASE_DIR / "pyproject.toml").read_text())["project"]["version"],
@@ -335,11 +334,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"RoleEnum": "accounts.roles.ROLES"},
+    "ENUM_NAME_OVERRIDES": {"RoleEnum": "accounts.rbac.roles.ROLES"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "attribution.openapi.drop_unreachable_defaults",
-        "attribution.openapi.add_ingestion_endpoints",
+        "core.openapi.drop_unreachable_defaults",
+        "events.ingestion.openapi.add_ingestion_endpoints",
     ],
 }
 

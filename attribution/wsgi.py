@@ -3,8 +3,8 @@ import os
 from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
-from attribution import checkpoints
-from attribution.gc_warmup import frozen_after_warmup
+from core import checkpoints
+from core.gc_warmup import frozen_after_warmup
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "attribution.settings")
 

@@ -1,19 +1,20 @@
 import datetime as dt
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import roles
-from accounts.permissions import RoleRequired
-from apps_registry.selectors import app_access
-from attribution.openapi import errors
-from events.engine import selectors as attribution_selectors
-from events.engine.rules import MODELS
+from accounts.rbac import roles
+from accounts.rbac.permissions import RoleRequired
+from accounts.rbac.selectors import app_access
+from core.errors import ApplicationError
+from core.openapi import errors
+from events.attribution_engine.rules import MODELS
 
-from . import selectors
+from . import explanation, selectors
 
 
 class ReportQuery(serializers.Serializer):
@@ -115,8 +116,35 @@ class AnalyticsAttributionApi(APIView):
                 "appId": str(app.id),
                 "since": since.isoformat(),
                 "model": model,
-                "sources": attribution_selectors.attribution_by_source(
+                "sources": selectors.attribution_by_source(
                     app_id=app.id, model=model, since=since, until=timezone.now()
                 ),
             }
         )
+
+
+class ConversionAttributionApi(APIView):
+    """Why a conversion was attributed as it was: candidates, the waterfall decision, every model's
+    credits, the settings version and windows that produced it."""
+
+    permission_classes = [RoleRequired(roles.ADMIN, roles.USER, permission="analytics:read")]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("app_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The app's id."),
+            OpenApiParameter("event_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The conversion."),
+        ],
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description="conversion, rules, decision, candidates, models"),
+            **errors(401, 403, 404),
+        },
+    )
+    def get(self, request, app_id, event_id):
+        app = app_access(request=request, app_id=app_id, permission="view_analytics")
+        story = explanation.conversion_explanation(app=app, conversion_id=event_id)
+        if story is None:
+            raise ApplicationError(
+                "No attribution for this event: it is not a conversion, or the engine has not reached it yet.",
+                status_code=404,
+            )
+        return Response(story)

@@ -3,7 +3,9 @@
 import datetime as dt
 import uuid
 
-from attribution import clickhouse
+from core import clickhouse
+from events.attribution_engine import sql
+from events.attribution_engine.rules import MODELS
 
 # Each metric fragment is written once and reused by the reports.
 EVENTS = "count()"
@@ -39,3 +41,79 @@ def events_over_time(*, app_id: uuid.UUID, since: dt.datetime) -> list[dict]:
         tag="analytics.events_over_time",
     )
     return [{"day": day.date().isoformat(), "event": name, "count": count} for day, name, count in result.rows]
+
+
+REVENUE_SQL = f"""
+SELECT
+    share.1 AS media_source,
+    sum(toFloat64(revenue) * share.2) AS revenue,
+    sum(share.2) AS purchases
+FROM (
+    SELECT {sql.DEVICE_KEY} AS device_key, timestamp, revenue
+    FROM events FINAL
+    WHERE app_id = {{app_id:UUID}} AND event_name = 'purchase'
+      AND timestamp >= {{since:DateTime64(3, 'UTC')}} AND timestamp < {{until:DateTime64(3, 'UTC')}}
+      AND device_key != ''
+) AS e
+ASOF LEFT JOIN (
+    SELECT device_key, conversion_time, path.media_source AS sources, credits[{{model:String}}] AS credits
+    FROM attributions FINAL
+    WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS})
+) AS a ON e.device_key = a.device_key AND e.timestamp >= a.conversion_time
+ARRAY JOIN multiIf(
+    a.device_key = '', [('unattributed', 1.)],
+    empty(a.credits), [('organic', 1.)],
+    arrayFilter(x -> x.2 > 0, arrayZip(a.sources, a.credits))
+) AS share
+GROUP BY media_source
+ORDER BY revenue DESC, media_source
+"""
+
+
+def revenue_by_source(*, app_id: uuid.UUID, model: str, since: dt.datetime, until: dt.datetime) -> list[dict]:
+    """Purchases inherit the attribution of their device's latest install before them; under a
+    multi-touch model each purchase's revenue is split by the install's credits. A purchase with no
+    attributed install before it is "unattributed"."""
+    if model not in MODELS:
+        raise ValueError(f"Unknown model {model!r}; one of {', '.join(MODELS)}.")
+    result = clickhouse.execute(
+        REVENUE_SQL, {"app_id": app_id, "model": model, "since": since, "until": until}, tag="attribution_revenue"
+    )
+    return [{"mediaSource": s, "revenue": round(r, 6), "purchases": round(p, 6)} for s, r, p in result.rows]
+
+
+INSTALLS_SQL = f"""
+SELECT share.1 AS media_source, sum(share.2) AS installs
+FROM attributions FINAL
+ARRAY JOIN if(
+    empty(path.touch_id),
+    [('organic', 1.)],
+    arrayFilter(x -> x.2 > 0, arrayZip(path.media_source, credits[{{model:String}}]))
+) AS share
+WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS})
+  AND conversion_time >= {{since:DateTime64(3, 'UTC')}} AND conversion_time < {{until:DateTime64(3, 'UTC')}}
+GROUP BY media_source
+"""
+
+
+def attribution_by_source(*, app_id: uuid.UUID, model: str, since: dt.datetime, until: dt.datetime) -> list[dict]:
+    """Installs (credit-weighted under multi-touch models) and the revenue their purchases brought,
+    per media source, for installs and purchases in [since, until)."""
+    revenue = {
+        row["mediaSource"]: row for row in revenue_by_source(app_id=app_id, model=model, since=since, until=until)
+    }
+    installs = dict(
+        clickhouse.execute(
+            INSTALLS_SQL, {"app_id": app_id, "model": model, "since": since, "until": until}, tag="attribution_installs"
+        ).rows
+    )
+    sources = sorted(set(installs) | set(revenue), key=lambda s: (-installs.get(s, 0.0), s))
+    return [
+        {
+            "mediaSource": source,
+            "installs": round(installs.get(source, 0.0), 6),
+            "revenue": revenue[source]["revenue"] if source in revenue else 0.0,
+            "purchases": revenue[source]["purchases"] if source in revenue else 0.0,
+        }
+        for source in sources
+    ]

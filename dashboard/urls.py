@@ -7,3 +7,11 @@ analytics_urls = [
     path("events", apis.AnalyticsEventsApi.as_view(), name="analytics-events"),
     path("attribution", apis.AnalyticsAttributionApi.as_view(), name="analytics-attribution"),
 ]
+# Under /api/apps/: why one conversion was attributed as it was.
+conversion_urls = [
+    path(
+        "<str:app_id>/conversions/<uuid:event_id>/attribution",
+        apis.ConversionAttributionApi.as_view(),
+        name="app-conversion-attribution",
+    ),
+]

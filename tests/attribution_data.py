@@ -7,8 +7,8 @@ The engine reads only ClickHouse, so its scenario tests put exactly the rows the
 import datetime as dt
 import uuid
 
-from attribution import clickhouse
-from events.engine import services
+from core import clickhouse
+from events.attribution_engine import services
 
 TOUCH_COLUMNS = (
     "app_id",

@@ -21,8 +21,8 @@ import pytest
 from django.conf import settings
 from django.core.cache import caches
 
-from attribution import clickhouse
-from attribution.clickhouse.migrator import apply, plan
+from core import clickhouse
+from core.clickhouse.migrator import apply, plan
 from events.bus import reset_bus
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
@@ -138,8 +138,8 @@ def api():
 def _kafka_drains():
     """Kafka consumers for the whole session: joining a group costs seconds, so tests share them."""
     from events.bus.kafka import KafkaBus
-    from events.consumer import TopicConsumer
-    from events.topics import PARTITIONS, TABLES
+    from events.bus.topics import PARTITIONS, TABLES
+    from events.consumer.runner import TopicConsumer
 
     consumers = {}
 
@@ -161,8 +161,8 @@ def _kafka_drains():
 def store_all(_kafka_drains):
     """``store_all()`` moves everything published so far from the configured bus into ClickHouse."""
     from events.bus import get_bus
-    from events.consumer import TopicConsumer, consumer_group
-    from events.topics import TABLES
+    from events.bus.topics import TABLES
+    from events.consumer.runner import TopicConsumer, consumer_group
 
     def flush(until=None, timeout: float = 30.0) -> None:
         """Drain until the bus is idle, or until ``until()`` is true (Kafka may deliver late)."""

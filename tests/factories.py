@@ -3,8 +3,9 @@
 import factory
 from django.contrib.auth.models import Group, Permission
 
-from accounts import roles, services, tokens
+from accounts import tokens
 from accounts.models import User
+from accounts.rbac import roles, services
 from apps_registry.models import App
 
 PASSWORD = "correct horse battery staple"

@@ -7,7 +7,7 @@ import orjson
 from rest_framework.test import APIClient
 
 from apps_registry import keys
-from attribution import clickhouse
+from core import clickhouse
 from tests.factories import AppFactory
 
 IOS_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"

@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import SecurityEvent, User
-from events.engine import services
+from events.attribution_engine import services
 from tests.factories import PASSWORD, AppFactory, UserFactory, bearer
 
 pytestmark = pytest.mark.django_db

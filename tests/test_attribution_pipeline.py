@@ -17,7 +17,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from apps_registry import links
-from events.engine import services
+from events.attribution_engine import services
 from events.models import AttributionRun
 from tests import attribution_data as data
 from tests.conftest import PROJECT_DIR, database_url

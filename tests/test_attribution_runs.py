@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from apps_registry import services as app_services
-from attribution import clickhouse
-from events.engine import datadriven, selectors, services, sql
-from events.engine.rules import MODELS
+from core import clickhouse
+from dashboard import selectors
+from events.attribution_engine import datadriven, services, sql
+from events.attribution_engine.rules import MODELS
 from events.models import AttributionRun
 from tests import attribution_data as data
 from tests.factories import AppFactory, UserFactory, bearer, grant
@@ -325,7 +326,7 @@ def test_a_long_history_is_attributed_period_by_period():
     data.store(app.id, touches=touches, events=events)
     seen = []
     runs = services.attribution_history(
-        app=app, since=T - 62 * D, until=T + H, progress=lambda done, total: seen.append((done, total))
+        app=app, since=T - 62 * D, until=T + H, progress=lambda done, total, run: seen.append((done, total))
     )
     assert seen == [(1, 3), (2, 3), (3, 3)]
     assert [run.window_end - run.window_start for run in runs] == [31 * D, 31 * D, H]

@@ -12,7 +12,7 @@ from accounts import tokens
 from accounts.audit import SECURITY_ALERTS
 from accounts.exports import security_events_export
 from accounts.models import SecurityEvent, User
-from attribution import clickhouse
+from core import clickhouse
 from tests.factories import PASSWORD, AppFactory, UserFactory, bearer, grant
 
 pytestmark = pytest.mark.django_db

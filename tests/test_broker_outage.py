@@ -29,11 +29,12 @@ import orjson
 import pytest
 from django.db import connection
 
-from attribution import clickhouse
+from core import clickhouse
+from core.metrics import CONSUMER_DUPLICATES as DUPLICATES
 from events.bus import reset_bus
 from events.bus.kafka import KafkaBus
-from events.consumer import DUPLICATES, TopicConsumer
-from events.topics import EVENTS, PARTITIONS
+from events.bus.topics import EVENTS, PARTITIONS
+from events.consumer.runner import TopicConsumer
 from tests.conftest import free_port, port_open, service_unavailable
 from tests.ingestion import app_with_key, post_events
 

@@ -16,7 +16,7 @@ import uuid
 import pytest
 from django.db import connection
 
-from attribution import checkpoints
+from core import checkpoints
 from events.bus import BusUnavailable, Message, publish
 from events.bus.kafka import KafkaBus
 from events.bus.outbox import OutboxBus
@@ -134,7 +134,7 @@ def test_an_outbox_write_the_database_refuses_is_bus_unavailable_and_the_connect
 @pytest.mark.django_db(transaction=True)
 def test_publish_through_the_configured_bus_counts_metrics(settings):
     settings.KAFKA_BOOTSTRAP_SERVERS = ""
-    from attribution.metrics import BUS_PUBLISHED
+    from core.metrics import BUS_PUBLISHED
 
     topic = f"t-{uuid.uuid4().hex}"
     publish(topic, messages(3))
@@ -212,7 +212,7 @@ def test_the_embedded_outbox_leaves_checkpoints_to_its_thread_and_frees_deleted_
         pytest.skip("SQLite settings")
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA wal_autocheckpoint")
-        assert cursor.fetchone() == (2000,), "a safety net only: attribution.checkpoints runs them"
+        assert cursor.fetchone() == (2000,), "a safety net only: core.checkpoints runs them"
         cursor.execute("PRAGMA secure_delete")
         assert cursor.fetchone() == (2,), "FAST (2): Debian's ON zeroes every deleted payload page"
 

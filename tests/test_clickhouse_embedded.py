@@ -8,8 +8,8 @@ import orjson
 import pytest
 from django.core.management import call_command
 
-from attribution import clickhouse
-from attribution.clickhouse import migrator
+from core import clickhouse
+from core.clickhouse import migrator
 from tests.conftest import run_manage
 
 EVENT_COLUMNS = [
@@ -168,44 +168,26 @@ def test_the_same_deduplication_token_inserts_once(app_id):
 
 
 @pytest.mark.parametrize("encoding", ["rows", "JSON lines", "JsonLines built ahead"])
-def test_constants_are_added_to_every_row(app_id, encoding):
+def test_rows_given_as_values_or_as_json_lines_are_stored_alike(app_id, encoding):
     rows = [full_event(app_id) for _ in range(3)]
     lines = [orjson.dumps(r, default=str) for r in rows]
-    if encoding == "JsonLines built ahead":
-        encoded = clickhouse.JsonLines(lines, {"insert_id": 42})
-        clickhouse.insert("events", rows, columns=EVENT_COLUMNS, encoded=encoded, tag="t")
-    else:
-        encoded = lines if encoding == "JSON lines" else None
-        clickhouse.insert("events", rows, columns=EVENT_COLUMNS, constants={"insert_id": 42}, encoded=encoded, tag="t")
+    encoded = {"rows": None, "JSON lines": lines, "JsonLines built ahead": clickhouse.JsonLines(lines)}[encoding]
+    clickhouse.insert("events", rows, columns=EVENT_COLUMNS, encoded=encoded, tag="t")
     stored = clickhouse.execute(
-        "SELECT event_id, insert_id FROM events WHERE app_id = {a:UUID}", {"a": app_id}, tag="test.constants"
+        "SELECT event_id, user_id FROM events WHERE app_id = {a:UUID}", {"a": app_id}, tag="test.encoded"
     ).rows
-    assert sorted(stored) == sorted((r["event_id"], 42) for r in rows)
+    assert sorted(stored) == sorted((r["event_id"], r["user_id"]) for r in rows)
 
 
-def test_an_encoded_row_ending_in_whitespace_takes_the_constants_too(app_id):
-    row = full_event(app_id)
-    line = orjson.dumps(row, default=str) + b" \r"
-    clickhouse.insert("events", [row], columns=EVENT_COLUMNS, constants={"insert_id": 7}, encoded=[line], tag="t")
-    stored = clickhouse.execute("SELECT insert_id FROM events WHERE app_id = {a:UUID}", {"a": app_id}, tag="t")
-    assert stored.rows == [(7,)]
+def test_encoded_rows_must_be_as_many_as_the_rows():
+    with pytest.raises(ValueError, match="2 encoded rows for 1 rows"):
+        clickhouse.insert("events", [{}], columns=["app_id"], encoded=[b"{}", b"{}"], tag="t")
 
 
 def test_a_consumer_refuses_to_start_before_the_clickhouse_migrations_it_writes_for(tmp_path):
     result = run_manage("consume_events", "--metrics-port", "0", env={"VAR_DIR": str(tmp_path)})
     assert result.returncode == 1
     assert "ClickHouse migrations not applied: 0001" in result.stderr and "migrate_clickhouse first" in result.stderr
-
-
-def test_constants_of_json_lines_built_ahead_are_not_given_twice():
-    lines = clickhouse.JsonLines([b'{"app_id":"00000000-0000-0000-0000-000000000001"}'], {"insert_id": 1})
-    with pytest.raises(ValueError, match="those of their JsonLines"):
-        clickhouse.insert("events", [{}], columns=["app_id"], constants={"insert_id": 2}, encoded=lines, tag="t")
-
-
-def test_encoded_rows_that_are_not_json_objects_are_refused_before_clickhouse():
-    with pytest.raises(ValueError, match="not a JSON object"):
-        clickhouse.insert("events", [{}], columns=["app_id"], constants={"insert_id": 1}, encoded=[b"{}"], tag="t")
 
 
 @pytest.mark.parametrize("name", ["events; DROP TABLE events", "events`", "1events"])

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from attribution import clickhouse
-from attribution.clickhouse.server import ServerBackend
+from core import clickhouse
+from core.clickhouse.server import ServerBackend
 from tests.conftest import free_port, port_open, service_unavailable
 
 pytestmark = pytest.mark.services

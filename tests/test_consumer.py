@@ -1,6 +1,6 @@
 """The consumer (events.consumer) on the outbox bus and the session's chdb store: every accepted row
 stored once or dead-lettered with its reason, commits only after the insert, redeliveries and
-events sent again counted once, also in the dashboards' hourly pre-aggregates."""
+events sent again counted once."""
 
 import datetime as dt
 import decimal
@@ -11,16 +11,18 @@ import msgspec
 import pytest
 from django.db import connection
 
-from attribution import clickhouse
-from attribution.clickhouse.backend import row_values
-from events import consumer as consumer_module
-from events import hourly as hourly_module
+from core import clickhouse
+from core.clickhouse.backend import row_values
+from core.metrics import CONSUMER_DUPLICATES
 from events.bus import Delivery, Message
 from events.bus.outbox import OutboxBus
-from events.consumer import DecodedRows, TableWriter, TopicConsumer
+from events.bus.topics import EVENTS
+from events.consumer import dead_letters as dead_letter_store
+from events.consumer import runner, writer
+from events.consumer.runner import TopicConsumer
+from events.consumer.writer import DecodedRows, TableWriter
 from events.models import OutboxMessage
 from events.rows import EventRow
-from events.topics import EVENTS
 from tests.ingestion import count, stored_events
 
 pytestmark = pytest.mark.django_db
@@ -73,12 +75,6 @@ def consumer(bus: OutboxBus, **options) -> TopicConsumer:
     return TopicConsumer(bus.subscribe(EVENTS, "g"), EVENTS, max_wait=0, **options)
 
 
-def hourly(app_id: uuid.UUID) -> int:
-    return clickhouse.execute(
-        "SELECT sum(events) FROM events_hourly WHERE app_id = {a:UUID}", {"a": app_id}, tag="test.hourly"
-    ).scalar()
-
-
 def dead_letters(app_id: uuid.UUID) -> list[tuple[str, str]]:
     return clickhouse.execute(
         "SELECT payload, reason FROM dead_letters WHERE position(payload, {a:String}) > 0 ORDER BY payload",
@@ -102,7 +98,7 @@ def test_each_bad_line_is_dead_lettered_with_its_reason_and_the_good_lines_of_it
     bus.publish(EVENTS, [message(good[0], *bad[:2], good[1]), message(*bad[2:], good[2])])
 
     assert consumer(bus).drain(max_seconds=30) == 2
-    assert count("events", app_id) == 3 == hourly(app_id)
+    assert count("events", app_id) == 3
     stored = clickhouse.execute("SELECT event_id FROM events WHERE app_id = {a:UUID}", {"a": app_id}, tag="test").rows
     assert {event_id for (event_id,) in stored} == {r["event_id"] for r in good}
     dead = dead_letters(app_id)
@@ -135,7 +131,7 @@ def test_a_row_clickhouse_refuses_is_found_in_few_inserts_and_the_rest_of_the_ba
     bus.publish(EVENTS, [message(*rows[i : i + 32]) for i in range(0, 256, 32)])
 
     consumer(bus).drain(max_seconds=30)
-    assert count("events", app_id) == 255 == hourly(app_id)
+    assert count("events", app_id) == 255
     [(payload, reason)] = dead_letters(app_id)
     assert payload == msgspec.json.encode(rows[77]).decode() and "ClickHouse refused the row" in reason
     assert inserts.count("events") <= 2 * 8 + 1  # halving: about two inserts per level, not one per row
@@ -152,7 +148,7 @@ def test_a_batch_stored_but_not_committed_is_delivered_again_and_stored_once(bus
 
     threading.Event().wait(0.1)  # the dead consumer's lease runs out
     assert consumer(bus).drain(max_seconds=30) == 5
-    assert count("events", app_id) == 50 == hourly(app_id)
+    assert count("events", app_id) == 50
     assert OutboxMessage.objects.filter(topic=EVENTS).count() == 0
 
 
@@ -172,75 +168,41 @@ def kill_at(monkeypatch, target, name: str, when=lambda *args: True):
     monkeypatch.setattr(target, name, dying)
 
 
-@pytest.mark.parametrize(
-    "dies_at",
-    [
-        "after its insert, before the hourly rollup",
-        "after the hourly rollup, before recording it",
-    ],
-)
-def test_a_consumer_killed_between_insert_and_commit_leaves_the_hourly_counts_exact(bus, app_id, monkeypatch, dies_at):
-    # The first batch (60 rows) spans two months: two parts, each rolled up with its own token.
+def test_a_consumer_killed_between_insert_and_commit_stores_each_row_once(bus, app_id, monkeypatch):
+    # The first batch (60 rows) spans two months: two inserts, each with its own token.
     rows = [row(app_id, timestamp=MONTH_END + dt.timedelta(minutes=i)) for i in range(90)]
     short_lease = OutboxBus(lease_seconds=0.05)
     short_lease.publish(EVENTS, [message(*rows[i : i + 30]) for i in range(0, 90, 30)])
+    dying = consumer(short_lease, batch_size=2)
     with monkeypatch.context() as patch:
-        if dies_at.startswith("after its insert"):
-            kill_at(patch, consumer_module.hourly, "roll_up")
-        else:
-            kill_at(patch, clickhouse, "insert", when=lambda table, *_: table == "events_rollups")
+        kill_at(patch, dying.subscription, "commit")
         with pytest.raises(Killed):
-            consumer(short_lease, batch_size=2).drain(max_seconds=30)
+            dying.drain(max_seconds=30)
     assert count("events", app_id) == 60, "the first batch's rows are stored, not committed"
 
     threading.Event().wait(0.1)  # the dead consumer's lease runs out
     assert consumer(bus).drain(max_seconds=30) == 3
-    assert count("events", app_id) == 90 == hourly(app_id)
-    per_hour = clickhouse.execute(
-        "SELECT hour, sum(events) FROM events_hourly WHERE app_id = {a:UUID} GROUP BY hour ORDER BY hour",
+    assert count("events", app_id) == 90
+    per_month = clickhouse.execute(
+        "SELECT toYYYYMM(timestamp) AS month, count() FROM events FINAL WHERE app_id = {a:UUID} GROUP BY month "
+        "ORDER BY month",
         {"a": app_id},
-        tag="test.hourly",
+        tag="test.months",
     ).rows
-    assert [n for _, n in per_hour] == [30, 60]
+    assert [n for _, n in per_month] == [30, 60]
 
 
-def test_rolling_up_an_insert_again_changes_nothing_even_across_two_months(app_id):
-    rows = [row(app_id, timestamp=MONTH_END + dt.timedelta(minutes=i)) for i in range(0, 90, 3)]
-    insert_id = hourly_module.insert_id(1_700_000_000_000, f"test:{app_id}")
-    clickhouse.insert("events", rows, columns=list(rows[0]), constants={"insert_id": insert_id}, tag="test")
-    for _ in range(12):  # ClickHouse's own tokens for a two-month statement changed run to run
-        hourly_module.roll_up(insert_id)
-    assert hourly(app_id) == 30
-    assert hourly_module.roll_up_unrecorded([insert_id]) == 0, "recorded once rolled up"
-
-
-def test_clickhouse_lost_before_a_rollup_is_recorded_is_waited_out_without_counting_twice(bus, app_id, monkeypatch):
-    lost = iter([True])
-    real_insert = clickhouse.insert
-
-    def insert(table, rows, **kwargs):
-        if table == "events_rollups" and next(lost, False):
-            raise clickhouse.ConnectionLost("ClickHouse is down")
-        real_insert(table, rows, **kwargs)
-
-    monkeypatch.setattr(clickhouse, "insert", insert)
-    monkeypatch.setattr(consumer_module.time, "sleep", lambda seconds: None)
-    bus.publish(EVENTS, [message(*(row(app_id, timestamp=MONTH_END + dt.timedelta(minutes=i)) for i in range(60)))])
-    assert consumer(bus).drain(max_seconds=30) == 1
-    assert count("events", app_id) == 60 == hourly(app_id)
-
-
-def test_a_timestamp_with_an_offset_is_rolled_up_in_the_month_clickhouse_files_it_under(bus, app_id):
+def test_a_timestamp_with_an_offset_is_inserted_with_the_month_clickhouse_files_it_under(bus, app_id):
     # 01:30 on 1 November at UTC+2 is 23:30 on 31 October in UTC: ClickHouse files the row under
-    # October, and the consumer, which names the months of its own inserts, must roll up October.
+    # October, and the consumer, which splits its inserts by month, must insert it with October's.
     local = row(app_id, timestamp="2026-11-01T01:30:00+02:00", received_at="2026-11-01T01:30:00+02:00")
     bus.publish(EVENTS, [message(local, row(app_id, timestamp=AT))])
     assert consumer(bus).drain(max_seconds=30) == 1
-    assert count("events", app_id) == 2 == hourly(app_id)
+    assert count("events", app_id) == 2
     months = clickhouse.execute(
-        "SELECT DISTINCT toYYYYMM(hour) FROM events_hourly WHERE app_id = {a:UUID} ORDER BY 1", {"a": app_id}, tag="t"
+        "SELECT DISTINCT _partition_id FROM events WHERE app_id = {a:UUID} ORDER BY 1", {"a": app_id}, tag="t"
     ).rows
-    assert months == [(202610,), (202611,)]
+    assert months == [("202610",), ("202611",)]
 
 
 def test_an_event_twice_in_one_batch_is_stored_once_from_its_first_line(bus, app_id):
@@ -252,23 +214,22 @@ def test_an_event_twice_in_one_batch_is_stored_once_from_its_first_line(bus, app
     assert consumer(bus).drain(max_seconds=30) == 3
     stored = clickhouse.execute("SELECT user_id FROM events WHERE app_id = {a:UUID}", {"a": app_id}, tag="test").rows
     assert sorted(user for (user,) in stored) == ["a", "b", "c", "d"]
-    assert hourly(app_id) == 4
 
 
 def test_an_event_sent_again_in_a_later_batch_is_counted_once(bus, app_id):
     """A client that did not hear back sends the event again, later: a different request, message,
-    batch, and timestamp. The dashboards' hourly counts must not see it twice."""
+    batch, and timestamp. It must be stored once."""
     first = row(app_id, event_name="purchase", revenue="4.99", currency="USD")
     again = {**first, "timestamp": (AT + dt.timedelta(hours=1)).isoformat(), "received_at": AT.isoformat()}
-    duplicates = consumer_module.DUPLICATES.labels(EVENTS)._value.get()
+    duplicates = CONSUMER_DUPLICATES.labels(EVENTS)._value.get()
     bus.publish(EVENTS, [message(first, row(app_id)), message(row(app_id), again), message(row(app_id))])
     # One message per batch: the second batch is checked while the third is being read, right after
     # the first is written.
     assert consumer(bus, batch_size=1).drain(max_seconds=30) == 3
     bus.publish(EVENTS, [message(again)])
     consumer(bus).drain(max_seconds=30)
-    assert count("events", app_id) == 4 == hourly(app_id)
-    assert consumer_module.DUPLICATES.labels(EVENTS)._value.get() - duplicates == 2
+    assert count("events", app_id) == 4
+    assert CONSUMER_DUPLICATES.labels(EVENTS)._value.get() - duplicates == 2
 
 
 def test_an_event_from_a_clock_in_the_future_sent_again_later_is_counted_once(bus, app_id):
@@ -280,7 +241,7 @@ def test_an_event_from_a_clock_in_the_future_sent_again_later_is_counted_once(bu
     consumer(bus).drain(max_seconds=30)
     bus.publish(EVENTS, [message(again, row(app_id, timestamp=again["timestamp"]))])
     consumer(bus).drain(max_seconds=30)
-    assert count("events", app_id) == 2 == hourly(app_id)
+    assert count("events", app_id) == 2
 
 
 def test_an_event_stored_at_its_receive_time_sent_again_days_later_is_counted_once(bus, app_id):
@@ -293,7 +254,7 @@ def test_an_event_stored_at_its_receive_time_sent_again_days_later_is_counted_on
     consumer(bus).drain(max_seconds=30)
     bus.publish(EVENTS, [message(again, row(app_id, timestamp=later, received_at=later))])
     consumer(bus).drain(max_seconds=30)
-    assert count("events", app_id) == 2 == hourly(app_id)
+    assert count("events", app_id) == 2
 
 
 def test_old_events_and_events_stored_at_their_receive_time_are_looked_for_apart_and_counted_once(bus, app_id):
@@ -315,10 +276,10 @@ def test_old_events_and_events_stored_at_their_receive_time_are_looked_for_apart
     bus.publish(EVENTS, [message(row(app_id, timestamp=later, received_at=later)), *sent[:1], *sent[2:]])
     bus.publish(EVENTS, [message(again, row(app_id, timestamp=later)), sent[1]])
     consumer(bus).drain(max_seconds=30)
-    assert count("events", app_id) == 6 == hourly(app_id)
+    assert count("events", app_id) == 6
 
     batch = TableWriter(EVENTS).prepare([Delivery(EVENTS, "k", m.value, 0, i) for i, m in enumerate(sent)])
-    day = consumer_module.DUPLICATE_WINDOW
+    day = writer.DUPLICATE_WINDOW
     assert batch.windows == [
         (AT - dt.timedelta(days=20) - day, AT - dt.timedelta(days=20) + day),
         (AT - dt.timedelta(days=10) - day, AT - dt.timedelta(days=10) + day),
@@ -341,7 +302,7 @@ def test_nothing_is_committed_before_its_batch_is_stored_and_clickhouse_down_is_
             calls.append(f"stored {len(rows)}")
 
     monkeypatch.setattr(clickhouse, "insert", insert)
-    monkeypatch.setattr(consumer_module.time, "sleep", lambda seconds: calls.append("backoff"))
+    monkeypatch.setattr(runner.time, "sleep", lambda seconds: calls.append("backoff"))
     bus.publish(EVENTS, [message(row(app_id), row(app_id)) for _ in range(4)])
     drain = consumer(bus, batch_size=2)
     real_commit = drain.subscription.commit
@@ -350,7 +311,7 @@ def test_nothing_is_committed_before_its_batch_is_stored_and_clickhouse_down_is_
     assert drain.drain(max_seconds=30) == 4
     assert calls[:4] == ["insert failed", "backoff", "insert failed", "backoff"]
     assert calls[4:] == ["stored 4", "commit 2", "stored 4", "commit 2"]
-    assert count("events", app_id) == 8 == hourly(app_id)
+    assert count("events", app_id) == 8
 
 
 def test_the_server_backend_gets_the_decoded_rows_of_the_lines(app_id):
@@ -406,7 +367,7 @@ def test_a_consumer_stopped_while_clickhouse_is_down_commits_nothing(bus, app_id
     stopped.subscription.close()
     monkeypatch.setattr(clickhouse, "insert", real_insert)
     assert consumer(bus).drain(max_seconds=30) == 3
-    assert count("events", app_id) == 3 == hourly(app_id)
+    assert count("events", app_id) == 3
 
 
 def test_a_retried_dead_letter_insert_stores_each_failure_once():
@@ -417,6 +378,6 @@ def test_a_retried_dead_letter_insert_stores_each_failure_once():
         (delivery, b"x" + marker.encode(), "bad"),
     ]
     for _ in range(2):  # the first insert landed, its answer was lost: the consumer sends it again
-        consumer_module.dead_letter(EVENTS, failures)
+        dead_letter_store.store(EVENTS, failures)
     sql = "SELECT count() FROM dead_letters WHERE position(payload, {m:String}) > 0"
     assert clickhouse.execute(sql, {"m": marker}, tag="test").scalar() == 2

@@ -2,7 +2,7 @@
 
 import gc
 
-from attribution.gc_warmup import WARMUP_REQUESTS, frozen_after_warmup
+from core.gc_warmup import WARMUP_REQUESTS, frozen_after_warmup
 
 
 def test_objects_made_while_warming_up_are_frozen_after_the_warmup_requests():

@@ -7,7 +7,7 @@ import time
 import pytest
 from django.db import connection
 
-from attribution import clickhouse
+from core import clickhouse
 from tests.conftest import free_port, port_open, service_unavailable
 
 pytestmark = pytest.mark.django_db

@@ -17,11 +17,11 @@ from django.conf import settings
 from django.db import connection
 
 from apps_registry import keys
-from attribution import clickhouse
-from events import privacy, topics
-from events.bus import Message, get_bus
+from core import clickhouse
+from events import privacy
+from events.bus import Message, get_bus, topics
 from events.bus.outbox import unpacked
-from events.ingest import EventRows, decode_events, ingest_events
+from events.ingestion.services import EventRows, decode_events, ingest_events
 from events.models import OutboxMessage
 from events.rows import TouchRow, bus_key
 from tests.ingestion import DEVICE_IP, app_with_key, count, event, post_events, stored_events
@@ -247,7 +247,7 @@ def test_signatures_when_required():
 def test_each_api_key_has_its_own_rate_limit_per_minute(settings, monkeypatch):
     settings.INGEST_RATE_LIMIT_PER_KEY = 2
     now = 1_800_000_030.0  # 30 s into a minute
-    monkeypatch.setattr("events.views.time", types.SimpleNamespace(time=lambda: now))
+    monkeypatch.setattr("events.ingestion.views.time", types.SimpleNamespace(time=lambda: now))
     (_, first), (_, second) = app_with_key(), app_with_key()
     assert [post_events(first, [event()]).status_code for _ in range(3)] == [202, 202, 429]
     refused = post_events(first, [event()])
@@ -288,10 +288,10 @@ def test_one_event_id_sent_many_times_in_parallel_is_counted_once(store_all):
     store_all(until=lambda: count("events", app.id) >= 1)
     store_all()
     assert count("events", app.id) == 1
-    daily = clickhouse.execute(
-        "SELECT sum(events), sum(revenue) FROM events_hourly WHERE app_id = {a:UUID}", {"a": app.id}, tag="t"
+    stored = clickhouse.execute(
+        "SELECT count(), sum(revenue) FROM events FINAL WHERE app_id = {a:UUID}", {"a": app.id}, tag="t"
     ).rows[0]
-    assert daily == (1, decimal.Decimal("1"))
+    assert stored == (1, decimal.Decimal("1"))
 
 
 def test_a_message_that_does_not_fit_is_dead_lettered_with_its_reason(store_all):
@@ -380,7 +380,7 @@ def test_every_request_of_one_device_has_the_same_bus_key(monkeypatch):
     """The key picks the Kafka partition, so the consumer: a device's event sent again, in whatever
     request, is checked by the consumer that stored the first copy, never stored by two at once."""
     published = []
-    monkeypatch.setattr("events.ingest.publish", lambda topic, messages: published.extend(messages))
+    monkeypatch.setattr("events.ingestion.services.publish", lambda topic, messages: published.extend(messages))
     principal = keys.ApiKeyPrincipal(uuid.uuid4(), uuid.uuid4(), "off", 1)
 
     def key_of(*events: dict) -> str:

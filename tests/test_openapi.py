@@ -19,7 +19,7 @@ from openapi_spec_validator import validate as validate_openapi
 from rest_framework.views import APIView
 
 from apps_registry import keys, links
-from events.schema import Event
+from events.ingestion.schema import Event
 from tests.factories import AppFactory, UserFactory, bearer, grant
 
 pytestmark = pytest.mark.django_db

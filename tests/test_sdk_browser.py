@@ -25,10 +25,10 @@ from django.views.decorators.csrf import csrf_exempt
 from playwright.sync_api import sync_playwright
 
 from events import privacy
-from events import views as ingestion
 from events.bus import get_bus
-from events.consumer import TopicConsumer, consumer_group
-from events.topics import EVENTS
+from events.bus.topics import EVENTS
+from events.consumer.runner import TopicConsumer, consumer_group
+from events.ingestion import views as ingestion
 from tests.conftest import service_unavailable
 from tests.ingestion import app_with_key, count, stored_events
 

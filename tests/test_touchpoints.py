@@ -6,7 +6,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from apps_registry import links
-from attribution import clickhouse
+from core import clickhouse
 from events import privacy
 from tests.factories import UserFactory
 from tests.ingestion import ANDROID_UA, DESKTOP_UA, DEVICE_IP, IOS_UA, app_with_key, count

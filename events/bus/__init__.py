@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from django.conf import settings
 
-from attribution.metrics import BUS_PUBLISH_FAILURES, BUS_PUBLISH_SECONDS, BUS_PUBLISHED
+from core.metrics import BUS_PUBLISH_FAILURES, BUS_PUBLISH_SECONDS, BUS_PUBLISHED
 
 from .base import Bus, BusUnavailable, Delivery, Message, Subscription
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from events.topics import PARTITIONS
+from events.bus.topics import PARTITIONS
 
 from .base import BusUnavailable, Delivery, Message
 

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
 from apps_registry import keys, services
-from attribution.errors import ApplicationError
+from core.errors import ApplicationError
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from apps_registry.costs import costs_import
-from attribution.errors import ApplicationError
+from core.errors import ApplicationError
 
 
 class Command(BaseCommand):

@@ -1,17 +1,12 @@
-import signal
-import threading
-import time
-
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from prometheus_client import start_http_server
 
-from attribution.clickhouse import migrator
+from core.clickhouse import migrator
+from core.periodic import run_until_signalled
 from events.bus import get_bus
-from events.consumer import LAG, TopicConsumer, consumer_group
-from events.topics import TABLES
-
-LAG_EVERY_SECONDS = 10.0
+from events.bus.topics import TABLES
+from events.consumer.runner import consumer_jobs
 
 
 class Command(BaseCommand):
@@ -31,40 +26,13 @@ class Command(BaseCommand):
             # Rows written for a schema that is not there yet are refused and dead-lettered.
             names = ", ".join(m.label for m in pending)
             raise CommandError(f"ClickHouse migrations not applied: {names}. Run manage.py migrate_clickhouse first.")
-        stop = threading.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
         if options["metrics_port"]:
             start_http_server(options["metrics_port"])
         bus = get_bus()
         if hasattr(bus, "ensure_topics"):
             bus.ensure_topics()
-        consumers = [
-            TopicConsumer(
-                bus.subscribe(topic, consumer_group(topic)),
-                topic,
-                batch_size=options["batch_size"],
-                max_wait=options["max_wait"],
-            )
-            for topic in options["topic"] or sorted(TABLES)
-        ]
-        threads = [threading.Thread(target=self._run, args=(c, stop), name=f"consume-{c.topic}") for c in consumers]
-        for thread in threads:
-            thread.start()
-        self.stdout.write(f"consuming {', '.join(c.topic for c in consumers)} from {bus.name}")
-        while any(t.is_alive() for t in threads):
-            for thread in threads:
-                thread.join(timeout=0.5)
+        topics = options["topic"] or sorted(TABLES)
+        jobs = consumer_jobs(topics, batch_size=options["batch_size"], max_wait=options["max_wait"])
+        self.stdout.write(f"consuming {', '.join(topics)} from {bus.name}")
+        run_until_signalled(jobs)
         self.stdout.write("stopped cleanly")
-
-    def _run(self, consumer: TopicConsumer, stop: threading.Event) -> None:
-        next_lag = 0.0
-        try:
-            while not stop.is_set():
-                consumer.drain(max_seconds=LAG_EVERY_SECONDS, stop=stop)
-                if time.monotonic() >= next_lag:
-                    LAG.labels(consumer.topic).set(consumer.subscription.lag())
-                    next_lag = time.monotonic() + LAG_EVERY_SECONDS
-        finally:
-            consumer.subscription.close()
-            stop.set()  # one consumer failing stops the command, so a supervisor restarts it whole

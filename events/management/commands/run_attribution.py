@@ -1,19 +1,15 @@
 import argparse
 import datetime as dt
-import logging
-import signal
-import threading
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
-from tqdm import tqdm
 
 from apps_registry.models import App
-from events.engine import services
-
-logger = logging.getLogger(__name__)
+from core.command_runs import ServerCommand
+from core.periodic import run_until_signalled
+from events.attribution_engine import services
 
 
 def moment(text: str) -> dt.datetime:
@@ -29,7 +25,7 @@ def moment(text: str) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-class Command(BaseCommand):
+class Command(ServerCommand):
     help = (
         "Attribute conversions: --since [--until] for a window of conversion times, "
         "--recompute --from --to to redo history under the current settings, --follow to run continuously."
@@ -43,6 +39,9 @@ class Command(BaseCommand):
         parser.add_argument("--from", dest="from_", type=moment, help="With --recompute: start of history.")
         parser.add_argument("--to", type=moment, help="With --recompute: end of history (default: now).")
         parser.add_argument("--follow", action="store_true", help="Attribute new conversions until SIGTERM.")
+
+    def can_hand_over(self, options: dict) -> bool:
+        return not options["follow"]
 
     def handle(self, *args, **options):
         apps = App.objects.filter(status=App.Status.ACTIVE)
@@ -63,15 +62,16 @@ class Command(BaseCommand):
         if until <= since:
             raise CommandError("The window is empty: its start must be before its end.")
         for app in apps:
-            with tqdm(total=0, desc=app.name, unit="period", disable=None) as bar:
 
-                def progress(done, total, bar=bar):
-                    bar.total = total
-                    bar.update(done - bar.n)
-
-                runs = services.attribution_history(
-                    app=app, since=since, until=until, recompute=options["recompute"], progress=progress
+            def progress(done: int, total: int, run, app=app) -> None:
+                self.stdout.write(
+                    f"{app.name}: period {done}/{total} ({run.window_start:%Y-%m-%d %H:%M} to "
+                    f"{run.window_end:%Y-%m-%d %H:%M} UTC): {run.conversions} conversions"
                 )
+
+            runs = services.attribution_history(
+                app=app, since=since, until=until, recompute=options["recompute"], progress=progress
+            )
             flooding = sorted({source for run in runs for source in run.flooding_sources})
             self.stdout.write(
                 f"{app.name}: {sum(run.conversions for run in runs)} conversions attributed in {len(runs)} "
@@ -79,14 +79,6 @@ class Command(BaseCommand):
             )
 
     def _follow(self, apps) -> None:
-        stop = threading.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
         self.stdout.write(f"attributing new conversions every {settings.ATTRIBUTION_INTERVAL_SECONDS}s")
-        while not stop.is_set():
-            try:
-                services.attribution_follow_all(apps=apps.all())
-            except Exception:
-                logger.exception("attribution run failed; retrying in %ss", settings.ATTRIBUTION_INTERVAL_SECONDS)
-            stop.wait(settings.ATTRIBUTION_INTERVAL_SECONDS)
+        run_until_signalled([services.attribution_job(apps=apps)])
         self.stdout.write("stopped cleanly")

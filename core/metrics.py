@@ -1,0 +1,43 @@
+"""The product's own Prometheus metrics (django-prometheus adds the HTTP and database ones)."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+CLICKHOUSE_QUERY_SECONDS = Histogram(
+    "unmogrowp_clickhouse_query_seconds",
+    "Time spent in ClickHouse queries and inserts, by query tag.",
+    ["tag"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+CLICKHOUSE_ERRORS = Counter(
+    "unmogrowp_clickhouse_errors_total",
+    "ClickHouse failures, by query tag and error type.",
+    ["tag", "error"],
+)
+BUS_PUBLISHED = Counter(
+    "unmogrowp_bus_published_total", "Messages made durable on the event bus.", ["topic", "backend"]
+)
+BUS_PUBLISH_FAILURES = Counter(
+    "unmogrowp_bus_publish_failures_total", "Publishes the bus could not make durable.", ["topic", "backend"]
+)
+BUS_PUBLISH_SECONDS = Histogram(
+    "unmogrowp_bus_publish_seconds",
+    "Time from publish to confirmed durability (outbox commit or Kafka delivery report).",
+    ["backend"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5),
+)
+HEALTH_CHECK_UP = Gauge(
+    "unmogrowp_health_check_up", "1 when the backend answered the last readiness check, else 0.", ["backend"]
+)
+
+# --- periodic jobs (core.periodic) ----------------------------------------------------------------
+JOB_FAILURES = Counter("unmogrowp_job_failures_total", "Steps of a periodic job that raised.", ["job"])
+JOB_LAST_SUCCESS = Gauge(
+    "unmogrowp_job_last_success_timestamp_seconds", "When a periodic job's last step succeeded.", ["job"]
+)
+
+# --- consumer (events.consumer) -------------------------------------------------------------------
+CONSUMER_ROWS_STORED = Counter("unmogrowp_consumer_rows_stored_total", "Rows inserted into ClickHouse.", ["topic"])
+CONSUMER_DUPLICATES = Counter("unmogrowp_consumer_duplicates_total", "Messages skipped as already stored.", ["topic"])
+DEAD_LETTERED = Counter("unmogrowp_dead_letters_total", "Messages dead-lettered, by topic.", ["topic"])
+CONSUMER_LAG = Gauge("unmogrowp_consumer_lag_messages", "Messages on the bus not yet stored.", ["topic"])
+CONSUMER_BATCH_SECONDS = Gauge("unmogrowp_consumer_last_batch_seconds", "Duration of the last batch.", ["topic"])

@@ -1,0 +1,123 @@
+"""Why one conversion was attributed the way it was: the report behind the explanation API."""
+
+import datetime as dt
+import uuid
+
+from apps_registry.models import App, AttributionSettings
+from apps_registry.services import settings_current
+from core import clickhouse
+from events.attribution_engine import sql
+from events.attribution_engine.rules import HOUR_MS, MODELS, TIERS, Rules
+
+RESULTS_SQL = """
+SELECT conversion_name, conversion_kind, conversion_time, conversion_date, match_type, touch_id,
+       ctit_seconds, confidence, fraud_status, rejection_reason, rejected_touch_id, settings_version,
+       path.touch_id, path.match_type, credits, computed_at
+FROM attributions FINAL
+WHERE app_id = {app_id:UUID} AND conversion_id = {conversion_id:UUID}
+"""
+_NO_TOUCH = uuid.UUID(int=0)
+
+
+def _rules(app: App, version: int) -> Rules:
+    stored = AttributionSettings.objects.filter(app=app, version=version).first()
+    return Rules.of(app, stored or settings_current(app=app))
+
+
+def _hours(ms: int) -> str:
+    return f"{ms / HOUR_MS:g} h"
+
+
+_TIER_RANK = {name: tier for tier, name in TIERS.items()}
+
+
+def _candidate_reason(candidate: dict, on_path: set, winners: set, tier: str, fraud_status: str) -> str:
+    age_ms, window_ms = candidate["age_ms"], candidate["best_window_ms"]
+    if age_ms < 0:
+        return "after the conversion: a touch must come first"
+    if not candidate["in_window"]:
+        if age_ms > window_ms:
+            return f"outside its window: {_hours(age_ms)} before the conversion, the window is {_hours(window_ms)}"
+        return "not eligible: a re-engagement needs a deterministic click after the last activity"
+    if candidate["touch_id"] in winners:
+        return f"winner: the best tier matched ({tier}), the latest touch of that tier"
+    if candidate["touch_id"] in on_path:
+        return "on the path: shares the credit under multi-touch models"
+    if candidate["best_tier"] > _TIER_RANK.get(tier, len(TIERS) + 1):
+        return f"matched as {candidate['match_type']}, but {tier} is a better tier"
+    # An eligible touch at least as good as the winner is off the path only when fraud rejected it.
+    return f"dropped: the app rejects touches flagged as fraud ({fraud_status or 'flagged'})"
+
+
+def conversion_explanation(*, app: App, conversion_id: uuid.UUID) -> dict | None:
+    """Every model's result for one conversion, the touches that were considered and why each did or
+    did not get credit. None when the engine has not attributed this event (yet)."""
+    result = clickhouse.execute(
+        RESULTS_SQL, {"app_id": app.id, "conversion_id": conversion_id}, tag="attribution_explain_results"
+    )
+    if not result.rows:
+        return None
+    last = dict(zip(result.columns, result.rows[0], strict=True))
+    rules = _rules(app, last["settings_version"])
+    conversion_time: dt.datetime = last["conversion_time"]
+    params = sql.parameters(
+        app_id=app.id,
+        rules=rules,
+        since=conversion_time,
+        until=conversion_time + dt.timedelta(milliseconds=1),
+        window="conversion",
+        conversion_id=conversion_id,
+    )
+    found = clickhouse.execute(sql.explain_candidates(), params, tag="attribution_explain_candidates")
+    candidates = [dict(zip(found.columns, row, strict=True)) for row in found.rows]
+    on_path = set(last["path.touch_id"])
+    winners = {last["touch_id"]} - {_NO_TOUCH}
+    tier = last["match_type"]
+    return {
+        "conversion": {
+            "id": str(conversion_id),
+            "name": last["conversion_name"],
+            "kind": last["conversion_kind"],
+            "time": conversion_time.isoformat(),
+            "date": last["conversion_date"].isoformat(),
+            "computedAt": last["computed_at"].isoformat(),
+        },
+        "rules": rules.describe(),
+        "decision": {
+            "matchType": tier,
+            "touchId": str(last["touch_id"]) if last["touch_id"] != _NO_TOUCH else None,
+            "ctitSeconds": last["ctit_seconds"],
+            "confidence": last["confidence"],
+            "fraudStatus": last["fraud_status"],
+            "rejectionReason": last["rejection_reason"],
+            "rejectedTouchId": str(last["rejected_touch_id"]) if last["rejected_touch_id"] != _NO_TOUCH else None,
+        },
+        "candidates": [
+            {
+                "touchId": str(c["touch_id"]),
+                "type": c["touch_type"],
+                "time": c["touch_time"].isoformat(),
+                "mediaSource": c["media_source"],
+                "campaign": c["campaign"],
+                "linkCode": c["link_code"],
+                "matchType": c["match_type"],
+                "matchedBy": sorted(c["matched_by"]),
+                "secondsBeforeConversion": c["age_ms"] / 1000,
+                "windowSeconds": c["best_window_ms"] / 1000,
+                "inWindow": bool(c["in_window"]),
+                "onPath": c["touch_id"] in on_path,
+                "why": _candidate_reason(c, on_path, winners, tier, last["fraud_status"]),
+            }
+            for c in candidates
+        ],
+        "models": {
+            model: [
+                {"touchId": str(touch), "credit": credit, "matchType": match}
+                for touch, credit, match in zip(
+                    last["path.touch_id"], last["credits"][model], last["path.match_type"], strict=True
+                )
+            ]
+            for model in MODELS
+            if model in last["credits"]
+        },
+    }

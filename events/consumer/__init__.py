@@ -1,0 +1,1 @@
+"""The consumer: bus messages into ClickHouse tables, stored or dead-lettered, never lost."""

@@ -1,0 +1,293 @@
+"""The ingestion hot path: plain Django views, msgspec, no DRF, no ORM query beyond cached lookups.
+
+POST /api/events        SDK events (X-Api-Key; optional HMAC signature)       -> 202 + per-event result
+POST /api/touchpoints   server-to-server clicks and impressions from networks -> 202 + per-touch result
+GET  /c/<code>          click: records a touchpoint, 302 to the store or web destination
+GET  /i/<code>          impression: records a touchpoint, 1x1 GIF
+"""
+
+import datetime as dt
+import functools
+import gzip
+import hashlib
+import hmac
+import logging
+import time
+import uuid
+import zlib
+
+import msgspec
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpResponse, HttpResponseNotFound, HttpResponseRedirect
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+from prometheus_client import Counter
+
+from apps_registry import keys, links
+from apps_registry.models import App
+from core import counters
+from core.net import client_ip, user_agent
+from events.bus import BusUnavailable, Message, publish, topics
+from events.ingestion import services as ingest
+from events.ingestion.schema import Touch, TouchBatch
+from events.ingestion.touchpoints import destination, touch_row
+from events.rows import bus_key
+
+logger = logging.getLogger(__name__)
+_json = msgspec.json.Encoder()
+EVENTS_RESULT = Counter("unmogrowp_events_total", "Events received, by result.", ["result"])
+GUARD_UNAVAILABLE = Counter(
+    "unmogrowp_ingest_guard_unavailable_total", "Ingestion requests accepted without replay/rate checks."
+)
+TOUCHES = Counter("unmogrowp_touchpoints_total", "Touchpoints received, by type and result.", ["type", "result"])
+# Bound once: labels() looks the child up under a lock, on the hot path that costs more than counting.
+EVENTS_ACCEPTED, EVENTS_REJECTED = EVENTS_RESULT.labels("accepted"), EVENTS_RESULT.labels("rejected")
+TOUCHES_RECORDED = {touch_type: TOUCHES.labels(touch_type, "recorded") for touch_type in ("click", "impression")}
+PIXEL = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,"
+    b"\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
+RETRY_AFTER_SECONDS = 5
+
+
+def _error(status: int, message: str, **headers) -> HttpResponse:
+    response = HttpResponse(_json.encode({"error": message}), status=status, content_type="application/json")
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+# Headers are read from request.META: request.headers copies every header into a new mapping on
+# first use, which cost more than the API key check it was for.
+
+
+def _body(request) -> bytes:
+    """The request body, gunzipped if sent so, within the size limits (raises ingest.BadRequest)."""
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > settings.INGEST_MAX_BODY_BYTES:
+        raise ingest.BadRequest(f"Body larger than {settings.INGEST_MAX_BODY_BYTES} bytes.", status=413)
+    raw = request.body
+    if request.META.get("HTTP_CONTENT_ENCODING", "").lower() == "gzip":
+        try:
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            raw = inflater.decompress(raw, settings.INGEST_MAX_DECOMPRESSED_BYTES)
+            if inflater.unconsumed_tail:
+                raise ingest.BadRequest(
+                    f"Decompressed body larger than {settings.INGEST_MAX_DECOMPRESSED_BYTES} bytes.", status=413
+                )
+        except (zlib.error, gzip.BadGzipFile):
+            raise ingest.BadRequest("Content-Encoding is gzip but the body is not valid gzip.") from None
+    return raw
+
+
+def _check_signature(request, principal: keys.ApiKeyPrincipal, body: bytes) -> str | None:
+    """None when acceptable, else the reason. The signature is
+    hex(HMAC-SHA256(app signing secret, f"{X-Ump-Timestamp}.".encode() + body as sent))."""
+    signature = request.META.get("HTTP_X_UMP_SIGNATURE", "")
+    if principal.signing_policy == App.SigningPolicy.OFF or (
+        principal.signing_policy == App.SigningPolicy.OPTIONAL and not signature
+    ):
+        return None
+    timestamp = request.META.get("HTTP_X_UMP_TIMESTAMP", "")
+    if not signature or not timestamp:
+        return "This app requires signed requests (X-Ump-Timestamp and X-Ump-Signature)."
+    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > settings.INGEST_SIGNATURE_TOLERANCE_SECONDS:
+        return "X-Ump-Timestamp is missing, malformed or more than 300 seconds off."
+    secret = keys.signing_secret(app_id=principal.app_id, version=principal.signing_secret_version)
+    expected = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature.lower()):
+        return "X-Ump-Signature does not match."
+    return None
+
+
+def _authenticate(request):
+    # The web SDK's sendBeacon cannot set headers, so the key may also come as ?api_key=.
+    principal = keys.authenticate_api_key(request.META.get("HTTP_X_API_KEY") or request.GET.get("api_key", ""))
+    if principal is None:
+        return None, _error(401, "Unknown, revoked or missing X-Api-Key.")
+    return principal, None
+
+
+def _replay_mark(request) -> str | None:
+    signature = request.META.get("HTTP_X_UMP_SIGNATURE", "")
+    return f"ingest:sig:{signature.lower()}" if signature else None
+
+
+def _guard(request, principal, body: bytes) -> HttpResponse | None:
+    """Signature, replay and rate limit, in one cache round trip. Without the cache (Redis down) the
+    replay and rate checks are skipped rather than refusing data: logged and counted."""
+    reason = _check_signature(request, principal, body)
+    if reason:
+        return _error(401, reason)
+    mark = _replay_mark(request)
+    marks = [(mark, 2 * settings.INGEST_SIGNATURE_TOLERANCE_SECONDS)] if mark else []
+    try:
+        (count,), fresh = counters.hit([(f"ingest:rate:{principal.key_id}:{int(time.time() // 60)}", 65)], marks)
+    except Exception as error:
+        GUARD_UNAVAILABLE.inc()
+        logger.error("ingestion guard unavailable (cache), accepting without replay/rate checks: %s", error)
+        return None
+    if marks and not fresh[0]:
+        return _error(409, "This signed request was already received (replay).")
+    if count > settings.INGEST_RATE_LIMIT_PER_KEY:
+        return _error(429, "Rate limit for this API key exceeded.", Retry_After=str(60 - int(time.time()) % 60))
+    return None
+
+
+def _ingest(request, handler) -> HttpResponse:
+    principal, failure = _authenticate(request)
+    if failure:
+        return failure
+    try:
+        body = _body(request)
+        refused = _guard(request, principal, request.body)
+        if refused:
+            return refused
+        accepted, rejected = handler(principal, body)
+    except ingest.BadRequest as error:
+        return _error(error.status, str(error))
+    except BusUnavailable as error:
+        logger.error("ingestion refused, bus unavailable: %s", error)
+        if mark := _replay_mark(request):
+            cache.delete(mark)  # nothing was accepted: the client's retry of this request must not be a "replay"
+        return _error(503, "Temporarily unable to store events; retry later.", Retry_After=str(RETRY_AFTER_SECONDS))
+    body = {"accepted": len(accepted), "rejected": rejected, "ids": accepted}
+    return HttpResponse(_json.encode(body), status=202, content_type="application/json")
+
+
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Content-Type, Content-Encoding, X-Api-Key, X-Ump-Timestamp, X-Ump-Signature",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+def cross_origin(view):
+    """Browsers post from the customer's site: answer the CORS preflight and mark every answer.
+    No cookies are involved (the API key authenticates), so any origin may send."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        response = HttpResponse(status=204) if request.method == "OPTIONS" else view(request, *args, **kwargs)
+        for name, value in CORS_HEADERS.items():
+            response[name] = value
+        return response
+
+    return wrapper
+
+
+@csrf_exempt
+@cross_origin
+@require_POST
+def events(request):
+    def handle(principal, body):
+        outcome = ingest.ingest_events(
+            principal=principal, body=body, ip=client_ip(request), user_agent=user_agent(request)
+        )
+        EVENTS_ACCEPTED.inc(len(outcome.accepted))
+        EVENTS_REJECTED.inc(len(outcome.rejected))
+        return outcome.accepted, outcome.rejected
+
+    return _ingest(request, handle)
+
+
+_touch_batch = msgspec.json.Decoder(TouchBatch)
+_touch = msgspec.json.Decoder(Touch)
+
+
+@csrf_exempt
+@require_POST
+def touchpoints_s2s(request):
+    def handle(principal, body):
+        try:
+            batch = _touch_batch.decode(body)
+        except msgspec.DecodeError as error:
+            raise ingest.BadRequest(f'Body must be JSON {{"touchpoints": [...]}}: {error}') from None
+        if len(batch.touchpoints) > settings.INGEST_MAX_EVENTS_PER_BATCH:
+            raise ingest.BadRequest(f"At most {settings.INGEST_MAX_EVENTS_PER_BATCH} touchpoints per request.", 413)
+        received_at = dt.datetime.now(dt.UTC)
+        accepted, rejected, rows = [], [], []
+        for index, raw in enumerate(batch.touchpoints):
+            try:
+                touch = _touch.decode(raw)
+                link = links.link_by_code(touch.link_code)
+                if link is None or link.app_id != principal.app_id:
+                    raise ValueError("unknown link_code for this app")
+                timestamp = ingest.parse_timestamp(touch.timestamp, received_at)
+                params = {"click_id": touch.network_click_id or "", "site_id": touch.site_id or ""}
+                params.update({kind: value for kind, value in touch.device_ids.items() if value})
+                row = touch_row(
+                    link=link,
+                    touch_type=touch.type,
+                    params=params,
+                    ip=touch.ip,
+                    user_agent=touch.user_agent or "",
+                    timestamp=timestamp,
+                    received_at=received_at,
+                    origin="s2s",
+                    touch_id=touch.touch_id,
+                    consent=touch.consent,
+                )
+            except (msgspec.ValidationError, msgspec.DecodeError, ValueError) as error:
+                rejected.append({"index": index, "reason": str(error)})
+                continue
+            accepted.append(row.touch_id)
+            rows.append(row)
+        if rows:
+            lines = _json.encode_lines(rows)[:-1]  # one JSON line per row; no newline after the last
+            publish(topics.TOUCHPOINTS, [Message(key=bus_key(rows[0]), value=lines)])
+        return accepted, rejected
+
+    return _ingest(request, handle)
+
+
+def _record_touch(request, code: str, touch_type: str) -> tuple:
+    link = links.link_by_code(code)
+    if link is None:
+        return None, None
+    now = dt.datetime.now(dt.UTC)
+    click_id = uuid.uuid4()
+    row = touch_row(
+        link=link,
+        touch_type=touch_type,
+        params=request.GET.dict(),
+        ip=client_ip(request),
+        user_agent=user_agent(request),
+        timestamp=now,
+        received_at=now,
+        origin="redirect",
+        touch_id=click_id,
+    )
+    try:
+        publish(topics.TOUCHPOINTS, [Message(key=bus_key(row), value=_json.encode(row))])
+        TOUCHES_RECORDED[touch_type].inc()
+    except BusUnavailable as error:
+        # The visitor still reaches the store: a click is not an acknowledgement to anyone.
+        TOUCHES.labels(touch_type, "lost").inc()
+        logger.error("%s on %s not recorded, bus unavailable: %s", touch_type, code, error)
+    return link, click_id.hex
+
+
+@require_GET
+def click(request, code: str):
+    link, click_id = _record_touch(request, code, "click")
+    if link is None:
+        return HttpResponseNotFound("Unknown link.", content_type="text/plain")
+    target = destination(link, user_agent(request), click_id)
+    if target is None:
+        return HttpResponseNotFound("This link has no destination.", content_type="text/plain")
+    response = HttpResponseRedirect(target)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+def impression(request, code: str):
+    link, _ = _record_touch(request, code, "impression")
+    if link is None:
+        return HttpResponseNotFound("Unknown link.", content_type="text/plain")
+    response = HttpResponse(PIXEL, content_type="image/gif")
+    response["Cache-Control"] = "no-store"
+    return response
