@@ -41,7 +41,7 @@ def server(tmp_path_factory):
     deadline = time.monotonic() + 60
     while True:
         try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=2).status == 200:  # noqa: S310
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=2).status == 200:
                 break
         except OSError:
             pass
