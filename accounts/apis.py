@@ -123,7 +123,11 @@ class LogoutApi(APIView):
 
     @extend_schema(
         request=Input,
-        responses={204: None, **errors(400, 401, e401="Not signed in, or the refresh token is not valid.")},
+        description="End one of the caller's own logins (its refresh and access tokens).",
+        responses={
+            204: None,
+            **errors(400, 401, e401="Not signed in, or the refresh token is not valid or not the caller's own."),
+        },
     )
     def post(self, request):
         data = self.Input(data=request.data)

@@ -132,6 +132,29 @@ def test_login_refresh_rotation_and_logout(api):
     assert me(api, new["access"]).status_code == 401  # logout ends the access token too
 
 
+def test_logout_refuses_another_users_refresh_token_and_revokes_nothing(api, user):
+    victim = UserFactory(role="user")
+    theirs = tokens.issue(victim)
+    mine = tokens.issue(user)
+    out = api.post(
+        "/api/auth/logout", {"refresh": theirs["refresh"]}, format="json", HTTP_AUTHORIZATION=f"Bearer {mine['access']}"
+    )
+    garbage = api.post(
+        "/api/auth/logout", {"refresh": "not.a.token"}, format="json", HTTP_AUTHORIZATION=f"Bearer {mine['access']}"
+    )
+    assert out.status_code == garbage.status_code == 401
+    assert out.content == garbage.content  # exactly like an invalid token: it confirms nothing
+    assert not TokenFamily.objects.filter(revoked_at__isnull=False).exists()
+    assert me(api, theirs["access"]).status_code == 200
+    assert api.post("/api/auth/refresh", {"refresh": theirs["refresh"]}, format="json").status_code == 200
+    refused = SecurityEvent.objects.get(action=SecurityEvent.Action.LOGOUT)
+    assert (refused.success, refused.user_id, refused.metadata["reason"]) == (
+        False,
+        user.pk,
+        "another user's refresh token",
+    )
+
+
 def test_a_reused_rotated_refresh_token_revokes_the_family_and_is_audited(api, user):
     first = tokens.issue(user)
     second = api.post("/api/auth/refresh", {"refresh": first["refresh"]}, format="json").json()
