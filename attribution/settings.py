@@ -255,8 +255,15 @@ INGEST_SIGNATURE_TOLERANCE_SECONDS = 300
 INGEST_RATE_LIMIT_PER_KEY = env.int("INGEST_RATE_LIMIT_PER_KEY", default=600_000)  # requests per minute
 # Bare parse-only endpoints for `make bench` (never on in production).
 BENCHMARK_ENDPOINTS = env.bool("BENCHMARK_ENDPOINTS", default=False) and not PRODUCTION
-# Port of the consumer's own /metrics (manage.py consume_events); 0 turns it off.
+# /metrics answers this machine (loopback, no proxy in between) and whoever sends
+# `Authorization: Bearer <METRICS_TOKEN>`; unset, only this machine (attribution/metrics.py).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+if PRODUCTION and METRICS_TOKEN and len(METRICS_TOKEN) < 50:
+    raise ImproperlyConfigured("METRICS_TOKEN is too weak for production: set at least 50 random characters.")
+# Port and address of the consumer's own /metrics (manage.py consume_events); port 0 turns it off. It
+# has no token check: bind it where only the scraper can reach it.
 CONSUMER_METRICS_PORT = env.int("METRICS_PORT", default=9101)
+CONSUMER_METRICS_ADDRESS = env.str("METRICS_ADDRESS", default="127.0.0.1")
 
 # Registration: closed (admins create users), invite (with an invitation token) or open.
 REGISTRATION_POLICY = env.str("REGISTRATION_POLICY", default="closed")

@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from accounts.urls import admin_urls, auth_urls
-from attribution import health
+from attribution import health, metrics
 from dashboard.urls import analytics_urls, dashboard_urls
 from events import views as ingestion
 
@@ -22,7 +22,7 @@ urlpatterns = [
     path("api/analytics/", include(analytics_urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("admin/", admin.site.urls),
-    path("", include("django_prometheus.urls")),
+    path("metrics", metrics.scrape, name="metrics"),
 ]
 
 if settings.BENCHMARK_ENDPOINTS:

@@ -40,6 +40,12 @@ def test_production_refuses_a_default_or_weak_secret(secret):
     assert "SECRET_KEY is the development default or too weak" in result.stderr
 
 
+def test_production_refuses_a_weak_metrics_token():
+    result = run_manage("check", env={**PRODUCTION, "METRICS_TOKEN": "short"})
+    assert result.returncode != 0
+    assert "METRICS_TOKEN is too weak for production" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("env", "check_id"),
     [

@@ -35,7 +35,7 @@ class Command(BaseCommand):
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
         if options["metrics_port"]:
-            start_http_server(options["metrics_port"])
+            start_http_server(options["metrics_port"], addr=settings.CONSUMER_METRICS_ADDRESS)
         bus = get_bus()
         if hasattr(bus, "ensure_topics"):
             bus.ensure_topics()
