@@ -12,6 +12,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from attribution.development_keys import development_keys
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -42,11 +44,12 @@ if PRODUCTION:
         )
 
 
-def secret_setting(name: str) -> str:
-    """A key from the environment. Development gets a fixed, public default; production refuses that
-    default and anything shorter than 50 characters."""
-    development_default = f"django-insecure-development-only-{name.lower()}-never-use-in-production"
-    value = env.str(name, default=development_default)
+# Everything the embedded default writes (SQLite file, chdb data directory, development keys) lives here.
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+
+
+def strong_secret(name: str, value: str) -> str:
+    """``value``, unless production would run on a development key or a guessable one."""
     if PRODUCTION and (len(value) < 50 or value.startswith("django-insecure")):
         raise ImproperlyConfigured(
             f"{name} is the development default or too weak for production: set at least 50 random characters, "
@@ -55,13 +58,20 @@ def secret_setting(name: str) -> str:
     return value
 
 
+def secret_setting(name: str) -> str:
+    """A key from the environment. Without one, development uses the instance's own random key, made
+    on its first run and kept in VAR_DIR (attribution/development_keys.py); production refuses to boot
+    (PRODUCTION_REQUIRED)."""
+    value = env.str(name, default="")
+    if value or PRODUCTION:
+        return strong_secret(name, value)
+    return development_keys(VAR_DIR)[name]
+
+
 SECRET_KEY = secret_setting("SECRET_KEY")
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-
-# Everything the embedded default writes (SQLite file, chdb data directory) lives here.
-VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -258,8 +268,8 @@ BENCHMARK_ENDPOINTS = env.bool("BENCHMARK_ENDPOINTS", default=False) and not PRO
 # /metrics answers this machine (loopback, no proxy in between) and whoever sends
 # `Authorization: Bearer <METRICS_TOKEN>`; unset, only this machine (attribution/metrics.py).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-if PRODUCTION and METRICS_TOKEN and len(METRICS_TOKEN) < 50:
-    raise ImproperlyConfigured("METRICS_TOKEN is too weak for production: set at least 50 random characters.")
+if METRICS_TOKEN:
+    strong_secret("METRICS_TOKEN", METRICS_TOKEN)
 # Port and address of the consumer's own /metrics (manage.py consume_events); port 0 turns it off. It
 # has no token check: bind it where only the scraper can reach it.
 CONSUMER_METRICS_PORT = env.int("METRICS_PORT", default=9101)
