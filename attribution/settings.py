@@ -291,7 +291,8 @@ API_RATE_LIMIT_PER_IP = env.int("API_RATE_LIMIT_PER_IP", default=300)
 TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
 # Security alerts: this many failed logins (per IP or per account) or denials (per user) in a minute.
 SECURITY_ALERT_BURST = env.int("SECURITY_ALERT_BURST", default=10)
-# How long an authorization snapshot (roles, permissions, app grants) is cached; changes invalidate it.
+# How long an authorization snapshot (roles, permissions, app grants) is cached. A change bumps the user's
+# access version in the database (accounts/authz.py), so it applies to the next request of every process.
 AUTHZ_CACHE_SECONDS = env.int("AUTHZ_CACHE_SECONDS", default=30)
 
 # --- HTTP hardening (production) ------------------------------------------------------------------

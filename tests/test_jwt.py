@@ -10,7 +10,8 @@ from django.conf import settings
 
 from accounts import tokens
 from accounts.models import SecurityEvent, TokenFamily
-from tests.factories import PASSWORD, AppFactory, UserFactory, grant
+from tests.conftest import database_url, run_manage
+from tests.factories import PASSWORD, AppFactory, UserFactory, bearer, grant
 
 pytestmark = pytest.mark.django_db
 
@@ -114,6 +115,27 @@ def test_a_revoked_app_grant_applies_to_the_very_next_request(api, user):
         HTTP_AUTHORIZATION=f"Bearer {tokens.issue(UserFactory(role='admin'))['access']}",
     )
     assert api.get(url, HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_grants_and_roles_revoked_in_another_process_apply_to_the_next_request(api):
+    """The embedded default caches snapshots in each process's own memory: a revocation made by a
+    shell or a management command must still reach this process's next request."""
+    user, admin = UserFactory(role="user"), UserFactory(role="admin")
+    app = AppFactory()
+    grant(user, app, "view_app", "view_analytics")
+    as_user, as_admin = bearer(user), bearer(admin)
+    assert api.get(f"/api/apps/{app.id}", **as_user).status_code == 200  # both snapshots cached here now
+    assert api.get("/api/admin/users", **as_admin).status_code == 200
+    revoke = (
+        "from accounts import services; from accounts.models import User; from apps_registry.models import App; "
+        f"services.app_access_revoke(user=User.objects.get(pk='{user.pk}'), app=App.objects.get(pk='{app.id}')); "
+        f"services.role_revoke(user=User.objects.get(pk='{admin.pk}'), role='admin')"
+    )
+    result = run_manage("shell", "-c", revoke, env={"DATABASE_URL": database_url()})
+    assert result.returncode == 0, result.stderr
+    assert api.get(f"/api/apps/{app.id}", **as_user).status_code == 404
+    assert api.get("/api/admin/users", **as_admin).status_code == 403
 
 
 def test_login_refresh_rotation_and_logout(api):
