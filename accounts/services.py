@@ -10,10 +10,11 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 from rest_framework import status
@@ -71,13 +72,15 @@ def invitation_create(*, actor: User, email: str, role: str, days: int = 7) -> s
 
 
 @transaction.atomic
-def user_register(*, request, email: str, password: str, name: str = "", invitation: str = "") -> User:
+def user_register(*, request, email: str, password: str, name: str = "", invitation: str = "") -> None:
+    """Creates the account, unless the email already has one. Both end alike for the caller, who gets
+    the same answer after the same checks and one password hash each, so registration cannot tell
+    which emails have accounts; an existing account is left untouched."""
     policy = settings.REGISTRATION_POLICY
     email = email.strip().lower()
     if policy == "closed":
         raise ApplicationError("Registration is closed. Ask an administrator for an account.", status_code=403)
     role = roles.READONLY
-    invite = None
     if policy == "invite":
         invite = (
             Invitation.objects.select_for_update()
@@ -87,20 +90,39 @@ def user_register(*, request, email: str, password: str, name: str = "", invitat
         if invite is None or invite.email != email:
             raise ApplicationError("This invitation is invalid, used or expired.", status_code=403)
         role = invite.role
-    if User.objects.filter(email=email).exists():
-        # Same answer as a fresh sign-up would get wrong: do not confirm which emails have accounts.
-        raise ApplicationError("This email cannot be registered.", extra={"email": ["Use another address."]})
+        invite.used_at = timezone.now()
+        invite.save(update_fields=["used_at"])
     try:
         validate_password(password, User(email=email, name=name))
     except ValidationError as error:
         raise ApplicationError("The password is too weak.", extra={"password": error.messages}) from error
-    user = User.objects.create_user(email=email, password=password, name=name)
+    user = _user_create_unless_taken(email=email, password=password, name=name)
+    if user is None:
+        make_password(password)  # the hash a new account costs, so that both answers take as long
+        audit.record(
+            SecurityEvent.Action.REGISTERED,
+            success=False,
+            email=email,
+            metadata={"reason": "email already registered"},
+            request=request,
+        )
+        return
     user.groups.add(Group.objects.get(name=role))
-    if invite is not None:
-        invite.used_at = timezone.now()
-        invite.save(update_fields=["used_at"])
     audit.record(SecurityEvent.Action.REGISTERED, success=True, user=user, request=request, metadata={"role": role})
-    return user
+
+
+def _user_create_unless_taken(*, email: str, password: str, name: str) -> User | None:
+    if User.objects.filter(email=email).exists():
+        return None
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(email=email, password=password, name=name)
+    except IntegrityError:  # registered by another request since the check
+        return None
+    except ValidationError as error:  # the model's own uniqueness check saw that request's account
+        if "email" in getattr(error, "error_dict", {}):
+            return None
+        raise
 
 
 def _role_group(role: str) -> Group:
