@@ -1,4 +1,5 @@
-"""Writes for accounts: sign-in, registration, roles, per-app grants, invitations, unlock.
+"""Writes for accounts: sign-in (one policy for every door), registration, roles, per-app grants,
+invitations, unlock.
 
 Role and grant changes are recorded in the security log by ``signals.py`` (so changes made in the
 Django admin are recorded the same way); these functions only make the change.
@@ -7,6 +8,7 @@ Django admin are recorded the same way); these functions only make the change.
 import datetime as dt
 import hashlib
 import secrets
+from enum import StrEnum
 
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -29,26 +31,47 @@ from .models import Invitation, SecurityEvent, User
 INVALID_CREDENTIALS = "Invalid email or password."
 
 
-def user_login(*, request, email: str, password: str) -> dict:
-    """Tokens for valid credentials. Unknown email, wrong password and inactive account answer
-    identically (Django's backend hashes a dummy password for unknown emails, so timing matches)."""
+class SignInDoor(StrEnum):
+    """Where a person signs in; recorded with every sign-in event."""
+
+    API = "api"  # POST /api/auth/login: tokens
+    ADMIN = "admin"  # /admin/login/: a session, for staff only
+
+
+def user_sign_in(*, request, email: str, password: str, door: SignInDoor) -> User:
+    """The one sign-in policy, whatever the door; the caller then issues tokens or starts a session.
+
+    An attempt takes its slot in the per-account and per-IP failure counters before the password is
+    checked (``bruteforce``), so a locked account cannot sign in anywhere. Every outcome goes to the
+    security log with its door, failures to the burst alerts. Unknown email, wrong password, inactive
+    account and, at the admin door, an account that is not staff all fail alike and count as failed
+    attempts (Django's backend hashes a dummy password for unknown emails, so timing matches too).
+
+    Raises ``bruteforce.LockedOut`` (429), ``bruteforce.GuardUnavailable`` (503) or ApplicationError (401).
+    """
     email = email.strip().lower()
     ip = client_ip(request)
     try:
         bruteforce.take_attempt(email=email, ip=ip)
     except bruteforce.LockedOut:
-        audit.record(SecurityEvent.Action.LOCKOUT, success=False, email=email, request=request)
+        audit.record(SecurityEvent.Action.LOCKOUT, success=False, email=email, request=request, metadata={"door": door})
         audit.AUTH_FAILURES.labels("locked_out").inc()
         raise
     user = authenticate(request, email=email, password=password)
-    if user is None:
-        audit.login_failed(email=email, request=request, reason="invalid credentials")
+    if user is None or (door == SignInDoor.ADMIN and not user.is_staff):
+        reason = "invalid credentials" if user is None else "not staff"
+        audit.login_failed(email=email, request=request, reason=reason, door=door, user=user)
         raise ApplicationError(INVALID_CREDENTIALS, status_code=status.HTTP_401_UNAUTHORIZED)
     bruteforce.succeeded(email=email, ip=ip)
-    audit.record(SecurityEvent.Action.LOGIN_OK, success=True, user=user, request=request)
+    audit.record(SecurityEvent.Action.LOGIN_OK, success=True, user=user, request=request, metadata={"door": door})
     user.last_login = timezone.now()
     user.save(update_fields=["last_login"])
-    return tokens.issue(user)
+    return user
+
+
+def user_login(*, request, email: str, password: str) -> dict:
+    """The API's door: tokens for a sign-in that the policy lets through."""
+    return tokens.issue(user_sign_in(request=request, email=email, password=password, door=SignInDoor.API))
 
 
 def _hash_token(token: str) -> str:
