@@ -4,7 +4,11 @@ from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 
 from core.admin import ReadOnlyAdmin
 
+from .forms import AdminSignInForm
 from .models import SecurityEvent, User
+
+# The admin's sign-in goes through the one sign-in policy (lockout, security log) like the API's.
+admin.site.login_form = AdminSignInForm
 
 
 class UserCreateForm(UserCreationForm):

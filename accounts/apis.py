@@ -82,17 +82,28 @@ class RegisterApi(PublicApi):
         name = serializers.CharField(max_length=255, required=False, default="")
         invitation = serializers.CharField(max_length=200, required=False, default="")
 
+    @extend_schema_serializer(component_name="Registration")
+    class Output(serializers.Serializer):
+        message = serializers.CharField()
+
+    RECEIVED = {
+        "message": "Registration received. Sign in with this email and password; if the email already had an "
+        "account, that account and its password are unchanged."
+    }
+
     @extend_schema(
-        description="Create an account (when REGISTRATION_POLICY allows: open, or invite with an invitation token).",
+        description="Create an account (when REGISTRATION_POLICY allows: open, or invite with an invitation token). "
+        "The answer is the same whether or not the email already has an account (which is then left as it is), "
+        "so registration does not tell which emails have accounts.",
         request=Input,
-        responses={201: ProfileOut, **errors(400, 403, e403="Registration is closed, or the invitation is not valid.")},
+        responses={202: Output, **errors(400, 403, e403="Registration is closed, or the invitation is not valid.")},
         auth=[],
     )
     def post(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.user_register(request=request, **data.validated_data)
-        return Response(_profile(user), status=status.HTTP_201_CREATED)
+        services.user_register(request=request, **data.validated_data)
+        return Response(self.Output(self.RECEIVED).data, status=status.HTTP_202_ACCEPTED)
 
 
 class RefreshApi(PublicApi):
@@ -124,7 +135,11 @@ class LogoutApi(APIView):
 
     @extend_schema(
         request=Input,
-        responses={204: None, **errors(400, 401, e401="Not signed in, or the refresh token is not valid.")},
+        description="End one of the caller's own logins (its refresh and access tokens).",
+        responses={
+            204: None,
+            **errors(400, 401, e401="Not signed in, or the refresh token is not valid or not the caller's own."),
+        },
     )
     def post(self, request):
         data = self.Input(data=request.data)

@@ -74,13 +74,13 @@ def _burst(kind: str, subject: str) -> None:
         logger.warning("security alert: %s burst: %d in %ds for %s", kind, count, _BURST_WINDOW_SECONDS, subject)
 
 
-def login_failed(*, email: str, request, reason: str, user=None) -> None:
+def login_failed(*, email: str, request, reason: str, door: str, user=None) -> None:
     record(
         SecurityEvent.Action.LOGIN_FAILED,
         success=False,
         user=user,
         email=email,
-        metadata={"reason": reason},
+        metadata={"reason": reason, "door": door},
         request=request,
     )
     AUTH_FAILURES.labels("login").inc()

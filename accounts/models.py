@@ -85,6 +85,21 @@ class TokenFamily(models.Model):
         return f"{self.user_id}:{self.id}"
 
 
+class AccessVersion(models.Model):
+    """How often a user's roles, permissions or grants have changed. ``authz.invalidate`` bumps it in
+    the transaction that makes the change, and snapshots are cached under the version they were read
+    at, so a change made in any process leaves every process's cached snapshot behind at its commit.
+
+    ``user_id`` is no foreign key: the grants of a user being deleted bump it on their way out, and a
+    row pointing at the deleted user would then fail the delete's commit."""
+
+    user_id = models.UUIDField(primary_key=True)
+    version = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.user_id}:{self.version}"
+
+
 class Invitation(models.Model):
     """An invitation to register (registration policy ``invite``). The token is stored hashed."""
 

@@ -111,13 +111,27 @@ def rotate(raw: str, request) -> dict:
 
 
 def logout(raw: str, request) -> None:
+    """Ends one of the caller's own logins. Another user's refresh token answers as an invalid one
+    would and revokes nothing: a token that leaked must not let someone end its owner's session, nor
+    confirm that it is still valid."""
     try:
         refresh = RefreshToken(raw, verify=True)
     except TokenError as error:
         raise AuthenticationFailed(INVALID_REFRESH) from error
     family_id = refresh.get(FAMILY_CLAIM)
+    caller = request.user
+    if refresh.get("userId") != str(caller.pk):
+        audit.record(
+            SecurityEvent.Action.LOGOUT,
+            success=False,
+            user=caller,
+            resource=f"token-family:{family_id}",
+            metadata={"reason": "another user's refresh token"},
+            request=request,
+        )
+        audit.AUTH_FAILURES.labels("foreign_logout").inc()
+        raise AuthenticationFailed(INVALID_REFRESH)
     revoke_family(family_id, "logout")
-    user = User.objects.filter(pk=refresh.get("userId")).first()
     audit.record(
-        SecurityEvent.Action.LOGOUT, success=True, user=user, resource=f"token-family:{family_id}", request=request
+        SecurityEvent.Action.LOGOUT, success=True, user=caller, resource=f"token-family:{family_id}", request=request
     )

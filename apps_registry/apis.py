@@ -187,7 +187,7 @@ class NewKeyOut(KeyOut):
 
 @extend_schema_serializer(component_name="RotatedApiKey")
 class RotatedKeyOut(NewKeyOut):
-    previous = KeyOut(help_text="The old key, usable until its expiresAt.")
+    previous = KeyOut(help_text="The old key, usable until its expiresAt; revoked at once when overlap_hours is 0.")
 
 
 @extend_schema_serializer(component_name="ApiKey")

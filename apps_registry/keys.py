@@ -84,10 +84,14 @@ def api_key_revoke(*, key: ApiKey) -> ApiKey:
 
 @transaction.atomic
 def api_key_rotate(*, key: ApiKey, created_by: User | None, overlap: dt.timedelta) -> tuple[ApiKey, str]:
-    """A new key now; the old one keeps working for ``overlap`` so SDKs can be redeployed."""
+    """A new key now; the old one keeps working for ``overlap`` so SDKs can be redeployed. No overlap
+    is a revocation: an expiry alone would leave the old key's cached principals working a while."""
     new_key, raw_key = api_key_create(app=key.app, created_by=created_by, name=key.name)
-    key.expires_at = timezone.now() + overlap
-    key.save(update_fields=["expires_at"])  # cached principals of the old key never outlive this
+    if overlap <= dt.timedelta(0):
+        api_key_revoke(key=key)
+    else:
+        key.expires_at = timezone.now() + overlap
+        key.save(update_fields=["expires_at"])  # cached principals of the old key never outlive this
     return new_key, raw_key
 
 

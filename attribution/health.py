@@ -1,13 +1,18 @@
-"""Liveness and readiness. Readiness checks every configured backend and names the one that is down."""
+"""The operations endpoints: liveness, readiness (every configured backend checked, the one that is
+down named), and the Prometheus metrics for the scraper and no one else."""
 
+import hmac
+import ipaddress
 import time
 from collections.abc import Callable
 
+from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from django_prometheus.exports import ExportToDjangoView
 
 from core import clickhouse
 from core.metrics import HEALTH_CHECK_UP
@@ -75,3 +80,39 @@ def ready(request):
     down = [name for name, result in results.items() if not result["ok"]]
     body = {"status": "unavailable" if down else "ok", "down": down, "checks": results}
     return JsonResponse(body, status=503 if down else 200)
+
+
+# Headers a reverse proxy adds: a request carrying one came from elsewhere, whatever the socket says.
+_PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+
+
+def _from_this_machine(request: HttpRequest) -> bool:
+    """The socket's own address is loopback and no proxy relayed the request. X-Forwarded-For is never
+    believed here: a proxy on this machine would make every outside request look local."""
+    if any(header in request.META for header in _PROXY_HEADERS):
+        return False
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def _bears_the_token(request: HttpRequest) -> bool:
+    token = settings.METRICS_TOKEN
+    sent = request.META.get("HTTP_AUTHORIZATION", "")
+    return bool(token) and hmac.compare_digest(sent.encode(), f"Bearer {token}".encode())
+
+
+@require_GET
+def scrape(request: HttpRequest) -> HttpResponse:
+    """GET /metrics: security counters and traffic figures, for the scraper only (from this machine, or
+    with `Authorization: Bearer <METRICS_TOKEN>`)."""
+    if not (_from_this_machine(request) or _bears_the_token(request)):
+        return HttpResponseForbidden(
+            "Metrics are served to this machine's loopback address or with Authorization: Bearer <METRICS_TOKEN>.",
+            content_type="text/plain",
+        )
+    return ExportToDjangoView(request)

@@ -12,6 +12,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from attribution.development_keys import development_keys
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -42,11 +44,12 @@ if PRODUCTION:
         )
 
 
-def secret_setting(name: str) -> str:
-    """A key from the environment. Development gets a fixed, public default; production refuses that
-    default and anything shorter than 50 characters."""
-    development_default = f"django-insecure-development-only-{name.lower()}-never-use-in-production"
-    value = env.str(name, default=development_default)
+# Everything the embedded default writes (SQLite file, chdb data directory, development keys) lives here.
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+
+
+def strong_secret(name: str, value: str) -> str:
+    """``value``, unless production would run on a development key or a guessable one."""
     if PRODUCTION and (len(value) < 50 or value.startswith("django-insecure")):
         raise ImproperlyConfigured(
             f"{name} is the development default or too weak for production: set at least 50 random characters, "
@@ -55,13 +58,20 @@ def secret_setting(name: str) -> str:
     return value
 
 
+def secret_setting(name: str) -> str:
+    """A key from the environment. Without one, development uses the instance's own random key, made
+    on its first run and kept in VAR_DIR (attribution/development_keys.py); production refuses to boot
+    (PRODUCTION_REQUIRED)."""
+    value = env.str(name, default="")
+    if value or PRODUCTION:
+        return strong_secret(name, value)
+    return development_keys(VAR_DIR)[name]
+
+
 SECRET_KEY = secret_setting("SECRET_KEY")
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-
-# Everything the embedded default writes (SQLite file, chdb data directory) lives here.
-VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -254,8 +264,15 @@ INGEST_MAX_PAST_DAYS = env.int("INGEST_MAX_PAST_DAYS", default=30)
 INGEST_MAX_FUTURE_SECONDS = env.int("INGEST_MAX_FUTURE_SECONDS", default=600)
 INGEST_SIGNATURE_TOLERANCE_SECONDS = 300
 INGEST_RATE_LIMIT_PER_KEY = env.int("INGEST_RATE_LIMIT_PER_KEY", default=600_000)  # requests per minute
-# Port of the consumer's own /metrics (manage.py consume_events); 0 turns it off.
+# /metrics answers this machine (loopback, no proxy in between) and whoever sends
+# `Authorization: Bearer <METRICS_TOKEN>`; unset, only this machine (attribution/health.py).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+if METRICS_TOKEN:
+    strong_secret("METRICS_TOKEN", METRICS_TOKEN)
+# Port and address of the consumer's own /metrics (manage.py consume_events); port 0 turns it off. It
+# has no token check: bind it where only the scraper can reach it.
 CONSUMER_METRICS_PORT = env.int("METRICS_PORT", default=9101)
+CONSUMER_METRICS_ADDRESS = env.str("METRICS_ADDRESS", default="127.0.0.1")
 
 # Registration: closed (admins create users), invite (with an invitation token) or open.
 REGISTRATION_POLICY = env.str("REGISTRATION_POLICY", default="closed")
@@ -273,7 +290,8 @@ API_RATE_LIMIT_PER_IP = env.int("API_RATE_LIMIT_PER_IP", default=300)
 TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
 # Security alerts: this many failed logins (per IP or per account) or denials (per user) in a minute.
 SECURITY_ALERT_BURST = env.int("SECURITY_ALERT_BURST", default=10)
-# How long an authorization snapshot (roles, permissions, app grants) is cached; changes invalidate it.
+# How long an authorization snapshot (roles, permissions, app grants) is cached. A change bumps the user's
+# access version in the database (accounts/authz.py), so it applies to the next request of every process.
 AUTHZ_CACHE_SECONDS = env.int("AUTHZ_CACHE_SECONDS", default=30)
 
 # --- HTTP hardening (production) ------------------------------------------------------------------

@@ -18,5 +18,5 @@ urlpatterns = [
     path("api/analytics/", include(analytics_urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("admin/", admin.site.urls),
-    path("", include("django_prometheus.urls")),
+    path("metrics", health.scrape, name="metrics"),
 ]

@@ -1,4 +1,5 @@
-"""The product's own Prometheus metrics (django-prometheus adds the HTTP and database ones)."""
+"""The product's own Prometheus metrics, every one of them defined here (django-prometheus adds the
+HTTP and database ones). /metrics serves them (attribution/health.py)."""
 
 from prometheus_client import Counter, Gauge, Histogram
 

@@ -49,10 +49,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+KEY_VARIABLES = ("SECRET_KEY", "JWT_SIGNING_KEY", "SDK_SIGNING_KEY", "PSEUDONYMIZATION_KEY", "METRICS_TOKEN")
+
+
 def run_manage(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run manage.py in a fresh process with only the given environment on top of a clean one."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "DATABASE", "CLICKHOUSE", "KAFKA"))}
-    base.pop("REDIS_URL", None)
+    for name in ("REDIS_URL", *KEY_VARIABLES):
+        base.pop(name, None)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=PROJECT_DIR,

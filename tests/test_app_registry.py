@@ -129,6 +129,17 @@ def test_rotation_keeps_the_old_key_for_the_overlap_only(app, api, admin):
     assert keys.authenticate_api_key(rotated["key"]) is not None
 
 
+def test_rotation_without_overlap_revokes_the_old_key_at_once_even_when_cached(app, api, admin):
+    old = api.post(f"/api/apps/{app.id}/keys", {}, format="json", **bearer(admin)).json()
+    assert keys.authenticate_api_key(old["key"]) is not None  # now cached, in the process and the shared cache
+    rotated = api.post(
+        f"/api/apps/{app.id}/keys/{old['id']}/rotate", {"overlap_hours": 0}, format="json", **bearer(admin)
+    ).json()
+    assert rotated["previous"]["active"] is False and rotated["previous"]["revokedAt"] is not None
+    assert keys.authenticate_api_key(old["key"]) is None
+    assert keys.authenticate_api_key(rotated["key"]) is not None
+
+
 def test_keys_of_an_archived_app_are_refused(app):
     _, raw_key = keys.api_key_create(app=app, created_by=None)
     App.objects.filter(id=app.id).update(status=App.Status.ARCHIVED)
@@ -160,6 +171,8 @@ def test_management_commands_create_an_app_and_rotate_its_key(admin):
     call_command("rotate_api_key", "_".join(raw_key.split("_", 2)[:2]) + "_", overlap_hours=0, stdout=out)
     new_key = out.getvalue().split("new API key: ")[1].split()[0]
     assert keys.authenticate_api_key(new_key) is not None
+    assert keys.authenticate_api_key(raw_key) is None
+    assert "is revoked" in out.getvalue()
     with pytest.raises(CommandError, match="No user"):
         call_command("create_app", "x", owner="nobody@example.com")
 

@@ -95,7 +95,7 @@ def test_every_event_type_is_recorded_exactly_once_with_its_fields(api, settings
     assert exactly_one_new(A.INVITATION_CREATED).metadata["role"] == "user"
     settings.REGISTRATION_POLICY = "invite"
     body = {"email": "new@example.com", "password": PASSWORD, "invitation": invite.json()["invitation"]}
-    assert post(api, "/api/auth/register", body).status_code == 201
+    assert post(api, "/api/auth/register", body).status_code == 202
     assert exactly_one_new(A.REGISTERED).user_email == "new@example.com"
 
     recorded = {event.action for event in SecurityEvent.objects.filter(id__gt=setup)}

@@ -11,6 +11,7 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
+from accounts import tokens
 from apps_registry import keys, links
 from tests.factories import AppFactory, UserFactory, bearer, grant
 
@@ -23,6 +24,7 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 MATRIX = [
     ("GET", "/api/auth/me", None, (401, 200, 200, 200, 200)),
     ("POST", "/api/auth/logout", {"refresh": "x"}, (401, 401, 401, 401, 401)),  # authenticated, bad token
+    ("POST", "/api/auth/logout", {"refresh": "{target_refresh}"}, (401, 401, 401, 401, 401)),  # another's token
     ("GET", "/api/dashboard/stats?app_id={app_a}", None, (401, 403, 200, 404, 200)),
     ("GET", "/api/analytics/events?app_id={app_a}", None, (401, 403, 200, 404, 200)),
     ("GET", "/api/analytics/attribution?app_id={app_a}&model=linear", None, (401, 403, 200, 404, 200)),
@@ -90,12 +92,21 @@ def world():
     link_a = links.link_create(
         app=app_a, created_by=admin, name="l", media_source="meta", web_url="https://example.com/"
     )
-    ids = {"app_a": app_a.id, "app_b": app_b.id, "target": target.id, "key_a": key_a.id, "link_a": link_a.id}
+    ids = {
+        "app_a": app_a.id,
+        "app_b": app_b.id,
+        "target": target.id,
+        "target_refresh": tokens.issue(target)["refresh"],
+        "key_a": key_a.id,
+        "link_a": link_a.id,
+    }
     return ids, principals
 
 
-def call(principal, method: str, path: str, body):
+def call(principal, method: str, path: str, body, ids: dict | None = None):
     headers = bearer(principal) if principal is not None else {}
+    if body is not None and ids is not None:
+        body = {name: value.format(**ids) if isinstance(value, str) else value for name, value in body.items()}
     data = None if body is None else json.dumps(body)
     return APIClient().generic(method, path, data=data, content_type="application/json", **headers)
 
@@ -104,7 +115,7 @@ def call(principal, method: str, path: str, body):
 def test_implemented_cells(world, method, path, body, statuses):
     ids, principals = world
     expected = dict(zip(CALLERS, statuses, strict=True))
-    actual = {name: call(principals[name], method, path.format(**ids), body).status_code for name in CALLERS}
+    actual = {name: call(principals[name], method, path.format(**ids), body, ids).status_code for name in CALLERS}
     assert actual == expected
 
 

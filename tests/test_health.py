@@ -1,14 +1,19 @@
 """Liveness, readiness (each backend reported by name) and metrics."""
 
+import ipaddress
+import os
 import shutil
+import signal
+import socket
 import subprocess
+import sys
 import time
 
 import pytest
 from django.db import connection
 
 from core import clickhouse
-from tests.conftest import free_port, port_open, service_unavailable
+from tests.conftest import PROJECT_DIR, database_url, free_port, port_open, service_unavailable
 
 pytestmark = pytest.mark.django_db
 
@@ -127,6 +132,60 @@ def test_metrics_exposes_the_product_metrics(client):
     assert 'unmogrowp_health_check_up{backend="olap"} 1.0' in text
     assert "unmogrowp_clickhouse_query_seconds_bucket" in text
     assert "django_http_requests_total_by_method_total" in text
+
+
+def test_metrics_are_refused_to_other_machines_and_to_requests_through_a_proxy(client):
+    for extra in ({"REMOTE_ADDR": "203.0.113.9"}, {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.9"}):
+        response = client.get("/metrics", **extra)
+        assert response.status_code == 403, extra
+        assert b"unmogrowp_" not in response.content
+    assert client.get("/metrics", REMOTE_ADDR="::1").status_code == 200
+
+
+def test_metrics_are_served_anywhere_with_the_metrics_token(client, settings):
+    settings.METRICS_TOKEN = "m" * 50
+    outside = {"REMOTE_ADDR": "203.0.113.9"}
+    assert client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {'m' * 50}", **outside).status_code == 200
+    assert client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {'x' * 50}", **outside).status_code == 403
+    settings.METRICS_TOKEN = ""
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer ", **outside).status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_consumers_metrics_listen_on_loopback_only_by_default(tmp_path):
+    """``manage.py consume_events`` serves /metrics with no token check: not on other interfaces."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))  # no packet leaves: this only picks the outgoing interface
+        outside_address = probe.getsockname()[0]
+    if ipaddress.ip_address(outside_address).is_loopback:
+        pytest.skip("this machine has no address but loopback")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "CLICKHOUSE", "KAFKA", "REDIS"))},
+        "DATABASE_URL": database_url(),
+        "VAR_DIR": str(tmp_path),
+    }
+    env.pop("METRICS_ADDRESS", None)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate_clickhouse"], cwd=PROJECT_DIR, env=env, check=True, capture_output=True
+    )
+    port = free_port()
+    consumer = subprocess.Popen(
+        [sys.executable, "manage.py", "consume_events", "--metrics-port", str(port)],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not port_open("127.0.0.1", port, timeout=0.2):
+            assert consumer.poll() is None, consumer.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "the consumer's metrics never came up"
+            time.sleep(0.1)
+        assert not port_open(outside_address, port, timeout=0.5)
+    finally:
+        consumer.send_signal(signal.SIGTERM)
+        consumer.wait(timeout=60)
 
 
 def test_admin_login_page_renders(client):

@@ -10,7 +10,8 @@ from django.conf import settings
 
 from accounts import tokens
 from accounts.models import SecurityEvent, TokenFamily
-from tests.factories import PASSWORD, AppFactory, UserFactory, grant
+from tests.conftest import database_url, run_manage
+from tests.factories import PASSWORD, AppFactory, UserFactory, bearer, grant
 
 pytestmark = pytest.mark.django_db
 
@@ -116,6 +117,27 @@ def test_a_revoked_app_grant_applies_to_the_very_next_request(api, user):
     assert api.get(url, HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 404
 
 
+@pytest.mark.django_db(transaction=True)
+def test_grants_and_roles_revoked_in_another_process_apply_to_the_next_request(api):
+    """The embedded default caches snapshots in each process's own memory: a revocation made by a
+    shell or a management command must still reach this process's next request."""
+    user, admin = UserFactory(role="user"), UserFactory(role="admin")
+    app = AppFactory()
+    grant(user, app, "view_app", "view_analytics")
+    as_user, as_admin = bearer(user), bearer(admin)
+    assert api.get(f"/api/apps/{app.id}", **as_user).status_code == 200  # both snapshots cached here now
+    assert api.get("/api/admin/users", **as_admin).status_code == 200
+    revoke = (
+        "from accounts.rbac import services; from accounts.models import User; from apps_registry.models import App; "
+        f"services.app_access_revoke(user=User.objects.get(pk='{user.pk}'), app=App.objects.get(pk='{app.id}')); "
+        f"services.role_revoke(user=User.objects.get(pk='{admin.pk}'), role='admin')"
+    )
+    result = run_manage("shell", "-c", revoke, env={"DATABASE_URL": database_url()})
+    assert result.returncode == 0, result.stderr
+    assert api.get(f"/api/apps/{app.id}", **as_user).status_code == 404
+    assert api.get("/api/admin/users", **as_admin).status_code == 403
+
+
 def test_login_refresh_rotation_and_logout(api):
     user = UserFactory(role="user", password=PASSWORD)
     pair = api.post("/api/auth/login", {"email": user.email, "password": PASSWORD}, format="json").json()
@@ -130,6 +152,29 @@ def test_login_refresh_rotation_and_logout(api):
     assert out.status_code == 204
     assert api.post("/api/auth/refresh", {"refresh": new["refresh"]}, format="json").status_code == 401
     assert me(api, new["access"]).status_code == 401  # logout ends the access token too
+
+
+def test_logout_refuses_another_users_refresh_token_and_revokes_nothing(api, user):
+    victim = UserFactory(role="user")
+    theirs = tokens.issue(victim)
+    mine = tokens.issue(user)
+    out = api.post(
+        "/api/auth/logout", {"refresh": theirs["refresh"]}, format="json", HTTP_AUTHORIZATION=f"Bearer {mine['access']}"
+    )
+    garbage = api.post(
+        "/api/auth/logout", {"refresh": "not.a.token"}, format="json", HTTP_AUTHORIZATION=f"Bearer {mine['access']}"
+    )
+    assert out.status_code == garbage.status_code == 401
+    assert out.content == garbage.content  # exactly like an invalid token: it confirms nothing
+    assert not TokenFamily.objects.filter(revoked_at__isnull=False).exists()
+    assert me(api, theirs["access"]).status_code == 200
+    assert api.post("/api/auth/refresh", {"refresh": theirs["refresh"]}, format="json").status_code == 200
+    refused = SecurityEvent.objects.get(action=SecurityEvent.Action.LOGOUT)
+    assert (refused.success, refused.user_id, refused.metadata["reason"]) == (
+        False,
+        user.pk,
+        "another user's refresh token",
+    )
 
 
 def test_a_reused_rotated_refresh_token_revokes_the_family_and_is_audited(api, user):

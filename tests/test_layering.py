@@ -51,7 +51,5 @@ def test_each_package_imports_only_the_layers_below_it():
 
 def test_no_two_packages_import_each_other():
     found = imports_by_package()
-    both_ways = {
-        tuple(sorted((a, b))) for a in found for b in found[a] if a in found.get(b, {}) and a not in OUTSIDE
-    }
+    both_ways = {tuple(sorted((a, b))) for a in found for b in found[a] if a in found.get(b, {}) and a not in OUTSIDE}
     assert both_ways == set()

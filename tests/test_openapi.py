@@ -318,3 +318,14 @@ def test_real_responses_match_the_documented_shapes(schema):
     validator(schema, _documented_response_schema(schema, "GET", "/api/auth/me", 401), strict=True).validate(
         unauthenticated.json()
     )
+
+
+def test_the_registration_answer_has_the_documented_shape_for_a_taken_and_a_free_email(schema, settings):
+    settings.REGISTRATION_POLICY = "open"
+    UserFactory(email="taken@example.com")
+    documented = _documented_response_schema(schema, "POST", "/api/auth/register", 202)
+    for email in ("taken@example.com", "free@example.com"):
+        body = json.dumps({"email": email, "password": "a sensible passphrase"})
+        response = Client().post("/api/auth/register", body, content_type="application/json")
+        assert response.status_code == 202, response.content
+        validator(schema, documented, strict=True).validate(response.json())

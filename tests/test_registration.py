@@ -1,6 +1,11 @@
-"""Registration policies (closed by default, invite-only, open) and the password policy."""
+"""Registration policies (closed by default, invite-only, open), the password policy, and an answer
+that does not tell which emails have accounts."""
+
+import statistics
+import time
 
 import pytest
+from rest_framework.test import APIClient
 
 from accounts.models import User
 from tests.factories import PASSWORD, UserFactory, bearer
@@ -11,6 +16,12 @@ REGISTER = "/api/auth/register"
 
 def register(api, **body):
     return api.post(REGISTER, {"email": "new@example.com", "password": PASSWORD, **body}, format="json")
+
+
+def roles_of(api, email: str, password: str = PASSWORD) -> list[str]:
+    pair = api.post("/api/auth/login", {"email": email, "password": password}, format="json")
+    assert pair.status_code == 200, pair.json()
+    return api.get("/api/auth/me", HTTP_AUTHORIZATION=f"Bearer {pair.json()['access']}").json()["roles"]
 
 
 def test_registration_is_closed_by_default(api):
@@ -29,19 +40,48 @@ def test_invite_only_registration_takes_the_invited_role_once(api, settings):
     token = invite.json()["invitation"]
     assert register(api, invitation="wrong").status_code == 403
     assert register(api, email="other@example.com", invitation=token).status_code == 403
-    created = register(api, invitation=token)
-    assert created.status_code == 201
-    assert created.json()["roles"] == ["user"]
+    assert register(api, invitation=token).status_code == 202
+    assert roles_of(api, "new@example.com") == ["user"]
     assert register(api, email="new@example.com", invitation=token).status_code == 403  # used once
 
 
 def test_open_registration_gives_the_readonly_role_and_no_app(api, settings):
     settings.REGISTRATION_POLICY = "open"
-    created = register(api)
-    assert created.status_code == 201
-    assert created.json()["roles"] == ["readonly"] and created.json()["appAccess"] == []
-    login = api.post("/api/auth/login", {"email": "new@example.com", "password": PASSWORD}, format="json")
-    assert login.status_code == 200
+    assert register(api).status_code == 202
+    pair = api.post("/api/auth/login", {"email": "new@example.com", "password": PASSWORD}, format="json").json()
+    profile = api.get("/api/auth/me", HTTP_AUTHORIZATION=f"Bearer {pair['access']}").json()
+    assert profile["roles"] == ["readonly"] and profile["appAccess"] == []
+
+
+def test_open_registration_answers_alike_whether_or_not_the_email_has_an_account(api, settings):
+    settings.REGISTRATION_POLICY = "open"
+    existing = UserFactory(password=PASSWORD, name="Kept Name", role="user")
+    taken = register(api, email=existing.email.upper(), password="another sensible passphrase", name="Intruder")
+    free = register(api, email="free@example.com", password="another sensible passphrase", name="Intruder")
+    assert taken.status_code == free.status_code == 202
+    assert taken.content == free.content
+    assert taken.headers == free.headers
+    for weak in (existing.email, "free2@example.com"):  # the password is judged before the email
+        assert register(api, email=weak, password="password123").json()["extra"].keys() == {"password"}
+    existing.refresh_from_db()
+    assert existing.name == "Kept Name" and existing.check_password(PASSWORD)
+    assert roles_of(api, existing.email) == ["user"]
+
+
+def test_registering_a_taken_or_a_free_email_takes_similar_time(settings):
+    settings.REGISTRATION_POLICY = "open"
+    taken = UserFactory(password=PASSWORD)
+
+    def timed(email: str) -> float:
+        started = time.perf_counter()
+        response = APIClient().post(REGISTER, {"email": email, "password": "a sensible passphrase"}, format="json")
+        assert response.status_code == 202
+        return time.perf_counter() - started
+
+    on_taken = statistics.median(timed(taken.email) for _ in range(4))
+    on_free = statistics.median(timed(f"fresh{i}@example.com") for i in range(4))
+    # Both pay one Argon2 hash; without it a taken email would answer many times faster.
+    assert 0.5 < on_taken / on_free < 2
 
 
 @pytest.mark.parametrize(
@@ -57,7 +97,7 @@ def test_open_registration_gives_the_readonly_role_and_no_app(api, settings):
 def test_password_policy(api, settings, password, accepted):
     settings.REGISTRATION_POLICY = "open"
     response = register(api, password=password)
-    assert (response.status_code == 201) is accepted, response.json()
+    assert (response.status_code == 202) is accepted, response.json()
     if not accepted:
         assert response.json()["extra"]["password"]
 

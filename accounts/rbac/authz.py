@@ -1,8 +1,11 @@
 """Authorization facts for one user, always derived from the database.
 
 ``access_for(user)`` returns roles, the seed's permissions and per-app grants. The snapshot is cached
-for AUTHZ_CACHE_SECONDS and dropped by the signal handlers in ``signals.py`` whenever a role, a
-permission, a grant or the user changes, so a revocation applies to the very next request.
+for AUTHZ_CACHE_SECONDS under the user's access version, a number in the database that the signal
+handlers in ``signals.py`` bump (``invalidate``) in the very transaction that changes a role, a
+permission, a grant or the user. Each call reads that number, so a revocation made anywhere (this
+process, another web worker, a shell, a management command) applies to the next request of every
+process, whatever the cache: a process's own memory in the embedded default, or Redis.
 
 Per-app grants are django-guardian object permissions on the model that settings name for guardian
 (``GUARDIAN_USER_OBJ_PERMS_MODEL``: grants on ``apps_registry.App``): reached through guardian, so
@@ -11,16 +14,21 @@ access control does not import the apps it guards.
 
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.core.cache import cache
+from django.db.models import F
 from guardian.utils import get_group_obj_perms_model, get_user_obj_perms_model
+
+from accounts.models import AccessVersion
 
 from . import roles
 
 logger = logging.getLogger(__name__)
+_BUMP_BATCH = 500  # user ids per statement: a change to a group's permissions reaches every member
 
 
 @dataclass(frozen=True)
@@ -52,8 +60,12 @@ class Access:
         }
 
 
-def _cache_key(user_id) -> str:
-    return f"authz:v1:{user_id}"
+def _cache_key(user_id, version: int) -> str:
+    return f"authz:v2:{user_id}:{version}"
+
+
+def _version(user_id) -> int:
+    return AccessVersion.objects.filter(user_id=user_id).values_list("version", flat=True).first() or 0
 
 
 def _load(user) -> Access:
@@ -87,7 +99,7 @@ def _load(user) -> Access:
 
 
 def access_for(user) -> Access:
-    key = _cache_key(user.pk)
+    key = _cache_key(user.pk, _version(user.pk))
     try:
         cached = cache.get(key)
     except Exception as error:  # the database is the truth; a cache outage only costs queries
@@ -103,9 +115,14 @@ def access_for(user) -> Access:
     return access
 
 
-def invalidate(*user_ids) -> None:
-    """Forget cached snapshots. Failing to do so would leave stale grants: that error is raised."""
-    cache.delete_many([_cache_key(user_id) for user_id in user_ids])
+def invalidate(user_ids: Iterable) -> None:
+    """Leave every cached snapshot of these users behind, in every process, once the caller's
+    transaction commits (the change and the new version commit together)."""
+    user_ids = sorted(set(user_ids))
+    for start in range(0, len(user_ids), _BUMP_BATCH):
+        batch = user_ids[start : start + _BUMP_BATCH]
+        AccessVersion.objects.bulk_create([AccessVersion(user_id=user_id) for user_id in batch], ignore_conflicts=True)
+        AccessVersion.objects.filter(user_id__in=batch).update(version=F("version") + 1)
 
 
 def granted_model():

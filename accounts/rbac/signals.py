@@ -1,8 +1,8 @@
 """Keeps authorization snapshots fresh and records role and app-access changes, wherever they are
-made (Django admin, the admin API, the shell): both hang off the database changes themselves."""
+made (Django admin, the admin API, the shell): both hang off the database changes themselves, and run
+in the transaction that makes them."""
 
 from django.contrib.auth.models import Group
-from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 from guardian.utils import get_group_obj_perms_model, get_user_obj_perms_model
@@ -14,15 +14,6 @@ from . import authz, roles
 
 # Imported by AccountsConfig.ready(), once every model is loaded.
 UserGrant, GroupGrant = get_user_obj_perms_model(), get_group_obj_perms_model()
-
-
-def _invalidate(user_ids) -> None:
-    user_ids = list(user_ids)
-    if not user_ids:
-        return
-    authz.invalidate(*user_ids)
-    # Again after commit: a request that ran between the change and the commit may have cached the old state.
-    transaction.on_commit(lambda: authz.invalidate(*user_ids))
 
 
 def _role_events(user: User, group_names, granted: bool) -> None:
@@ -43,32 +34,36 @@ def user_groups_changed(sender, instance, action, reverse, pk_set, **kwargs):
     if not reverse:  # user.groups.add(group...)
         groups = Group.objects.filter(pk__in=pk_set) if pk_set else getattr(instance, "_cleared_members", [])
         _role_events(instance, [g.name for g in groups if g.name in roles.ROLES], granted)
-        _invalidate([instance.pk])
+        authz.invalidate([instance.pk])
     else:  # group.user_set.add(user...)
         users = User.objects.filter(pk__in=pk_set) if pk_set else getattr(instance, "_cleared_members", [])
         if instance.name in roles.ROLES:
             for user in users:
                 _role_events(user, [instance.name], granted)
-        _invalidate(user.pk for user in users)
+        authz.invalidate(user.pk for user in users)
 
 
 @receiver(m2m_changed, sender=User.user_permissions.through)
 def user_permissions_changed(sender, instance, action, reverse, pk_set, **kwargs):
     if action.startswith("post_"):
-        _invalidate([instance.pk] if not reverse else list(pk_set or User.objects.values_list("pk", flat=True)))
+        authz.invalidate([instance.pk] if not reverse else list(pk_set or User.objects.values_list("pk", flat=True)))
 
 
 @receiver(m2m_changed, sender=Group.permissions.through)
 def group_permissions_changed(sender, instance, action, reverse, **kwargs):
     if action.startswith("post_"):
         users = User.objects.filter(groups=instance) if not reverse else User.objects.all()
-        _invalidate(users.values_list("pk", flat=True))
+        authz.invalidate(users.values_list("pk", flat=True))
+
+
+# What a snapshot is made from, of the user's own fields (a sign-in saving last_login changes no access).
+_ACCESS_FIELDS = frozenset({"is_superuser"})
 
 
 @receiver(post_save, sender=User)
-def user_saved(sender, instance, created, **kwargs):
-    if not created:
-        _invalidate([instance.pk])
+def user_saved(sender, instance, created, update_fields, **kwargs):
+    if not created and (update_fields is None or _ACCESS_FIELDS & update_fields):
+        authz.invalidate([instance.pk])
 
 
 def _app_grant_event(instance, granted: bool) -> None:
@@ -86,15 +81,15 @@ def _app_grant_event(instance, granted: bool) -> None:
 def app_grant_saved(sender, instance, created, **kwargs):
     if created:
         _app_grant_event(instance, granted=True)
-    _invalidate([instance.user_id])
+    authz.invalidate([instance.user_id])
 
 
 @receiver(post_delete, sender=UserGrant)
 def app_grant_deleted(sender, instance, **kwargs):
     _app_grant_event(instance, granted=False)
-    _invalidate([instance.user_id])
+    authz.invalidate([instance.user_id])
 
 
 @receiver([post_save, post_delete], sender=GroupGrant)
 def app_group_grant_changed(sender, instance, **kwargs):
-    _invalidate(User.objects.filter(groups=instance.group_id).values_list("pk", flat=True))
+    authz.invalidate(User.objects.filter(groups=instance.group_id).values_list("pk", flat=True))

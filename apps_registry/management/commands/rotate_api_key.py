@@ -7,7 +7,7 @@ from apps_registry.models import ApiKey
 
 
 class Command(BaseCommand):
-    help = "Replace an SDK API key (by its prefix); the old key keeps working for --overlap-hours."
+    help = "Replace an SDK API key (by its prefix); the old key keeps working for --overlap-hours (0: revoked at once)."
 
     def add_arguments(self, parser):
         parser.add_argument("prefix", help="The key's prefix, e.g. ump_AbCd1234_ or AbCd1234.")
@@ -21,4 +21,7 @@ class Command(BaseCommand):
         overlap = dt.timedelta(hours=options["overlap_hours"])
         _, raw_key = keys.api_key_rotate(key=key, created_by=None, overlap=overlap)
         self.stdout.write(f"new API key: {raw_key}")
-        self.stdout.write(f"ump_{key.prefix}_ stops working at {key.expires_at:%Y-%m-%d %H:%M} UTC.")
+        if key.revoked_at is not None:
+            self.stdout.write(f"ump_{key.prefix}_ is revoked.")
+        else:
+            self.stdout.write(f"ump_{key.prefix}_ stops working at {key.expires_at:%Y-%m-%d %H:%M} UTC.")

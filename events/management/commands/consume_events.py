@@ -27,7 +27,7 @@ class Command(BaseCommand):
             names = ", ".join(m.label for m in pending)
             raise CommandError(f"ClickHouse migrations not applied: {names}. Run manage.py migrate_clickhouse first.")
         if options["metrics_port"]:
-            start_http_server(options["metrics_port"])
+            start_http_server(options["metrics_port"], addr=settings.CONSUMER_METRICS_ADDRESS)
         bus = get_bus()
         if hasattr(bus, "ensure_topics"):
             bus.ensure_topics()
