@@ -2,38 +2,46 @@
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.apis import parsed
 from core.openapi import errors
 
 from . import services, tokens
 from .models import SecurityEvent, User
 from .rbac import roles
 from .rbac import services as rbac
-from .rbac.authz import access_for, granted_model
+from .rbac.authz import granted_model
 from .rbac.permissions import RoleRequired
+from .selectors import user_profile
 
 AdminOnly = RoleRequired(roles.ADMIN, permission="admin:*")
+ROLE_NAMES = roles.ROLES
 LOCKED_OUT = "Too many failed sign-ins for this account or address; retry after `Retry-After` seconds."
 
 
-def _profile(user: User) -> dict:
-    return {"userId": str(user.pk), "email": user.email, "name": user.name, **access_for(user).claims()}
-
-
-# The shape ``_profile`` returns, for the OpenAPI schema.
 @extend_schema_serializer(component_name="Profile")
 class ProfileOut(serializers.Serializer):
-    userId = serializers.UUIDField()
-    email = serializers.EmailField()
-    name = serializers.CharField()
-    roles = serializers.ListField(child=serializers.ChoiceField(choices=roles.ROLES))
-    permissions = serializers.ListField(child=serializers.CharField(), help_text="Seed names, e.g. apps:read.")
-    appAccess = serializers.ListField(child=serializers.UUIDField(), help_text="Apps with at least one grant.")
+    """A ``selectors.Profile``."""
+
+    userId = serializers.UUIDField(source="user.pk")
+    email = serializers.EmailField(source="user.email")
+    name = serializers.CharField(source="user.name")
+    roles = serializers.ListField(child=serializers.ChoiceField(choices=roles.ROLES), source="access.role_names")
+    permissions = serializers.ListField(
+        child=serializers.CharField(), source="access.permission_names", help_text="Seed names, e.g. apps:read."
+    )
+    appAccess = serializers.ListField(
+        child=serializers.UUIDField(), source="access.app_ids", help_text="Apps with at least one grant."
+    )
+
+
+def profile_response(user: User) -> Response:
+    return Response(ProfileOut(user_profile(user=user)).data)
 
 
 @extend_schema_serializer(component_name="TokenPair")
@@ -69,9 +77,8 @@ class LoginApi(PublicApi):
         auth=[],
     )
     def post(self, request):
-        data = self.Input(data=request.data)
-        data.is_valid(raise_exception=True)
-        return Response(services.user_login(request=request, **data.validated_data))
+        data = parsed(self.Input, request.data)
+        return Response(TokenPairOut(services.user_login(request=request, **data)).data)
 
 
 class RegisterApi(PublicApi):
@@ -100,9 +107,8 @@ class RegisterApi(PublicApi):
         auth=[],
     )
     def post(self, request):
-        data = self.Input(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.user_register(request=request, **data.validated_data)
+        data = parsed(self.Input, request.data)
+        services.user_register(request=request, **data)
         return Response(self.Output(self.RECEIVED).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -121,9 +127,8 @@ class RefreshApi(PublicApi):
         auth=[],
     )
     def post(self, request):
-        data = self.Input(data=request.data)
-        data.is_valid(raise_exception=True)
-        return Response(tokens.rotate(data.validated_data["refresh"], request))
+        data = parsed(self.Input, request.data)
+        return Response(TokenPairOut(tokens.rotate(data["refresh"], request)).data)
 
 
 class LogoutApi(APIView):
@@ -142,9 +147,8 @@ class LogoutApi(APIView):
         },
     )
     def post(self, request):
-        data = self.Input(data=request.data)
-        data.is_valid(raise_exception=True)
-        tokens.logout(data.validated_data["refresh"], request)
+        data = parsed(self.Input, request.data)
+        tokens.logout(data["refresh"], request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -153,7 +157,7 @@ class MeApi(APIView):
 
     @extend_schema(responses={200: ProfileOut, **errors(401)})
     def get(self, request):
-        return Response(_profile(request.user))
+        return profile_response(request.user)
 
 
 # --- /api/admin/* ---------------------------------------------------------------------------------
@@ -161,11 +165,15 @@ class MeApi(APIView):
 
 @extend_schema_serializer(component_name="AdminUser")
 class AdminUserOut(serializers.Serializer):
-    userId = serializers.UUIDField()
+    userId = serializers.UUIDField(source="pk")
     email = serializers.EmailField()
     name = serializers.CharField()
-    isActive = serializers.BooleanField()
-    roles = serializers.ListField(child=serializers.ChoiceField(choices=roles.ROLES))
+    isActive = serializers.BooleanField(source="is_active")
+    roles = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=ROLE_NAMES)))
+    def get_roles(self, user: User) -> list[str]:
+        return sorted(g.name for g in user.groups.all() if g.name in ROLE_NAMES)
 
 
 class AdminUserListApi(APIView):
@@ -174,18 +182,7 @@ class AdminUserListApi(APIView):
     @extend_schema(responses={200: AdminUserOut(many=True), **errors(401, 403)})
     def get(self, request):
         users = User.objects.prefetch_related("groups").order_by("email")[:500]
-        return Response(
-            [
-                {
-                    "userId": str(u.pk),
-                    "email": u.email,
-                    "name": u.name,
-                    "isActive": u.is_active,
-                    "roles": sorted(g.name for g in u.groups.all() if g.name in roles.ROLES),
-                }
-                for u in users
-            ]
-        )
+        return Response(AdminUserOut(users, many=True).data)
 
 
 class AdminUserRolesApi(APIView):
@@ -200,10 +197,9 @@ class AdminUserRolesApi(APIView):
     @extend_schema(request=Input, responses={200: ProfileOut, **errors(400, 401, 403, 404)})
     def post(self, request, user_id):
         user = get_object_or_404(User, pk=user_id)
-        data = self.Input(data=request.data)
-        data.is_valid(raise_exception=True)
-        rbac.role_grant(user=user, role=data.validated_data["role"])
-        return Response(_profile(user))
+        data = parsed(self.Input, request.data)
+        rbac.role_grant(user=user, role=data["role"])
+        return profile_response(user)
 
 
 class AdminUserRoleApi(APIView):
@@ -234,10 +230,9 @@ class AdminUserAppAccessApi(APIView):
     def put(self, request, user_id, app_id):
         user = get_object_or_404(User, pk=user_id)
         app = get_object_or_404(granted_model(), pk=app_id)
-        data = self.Input(data=request.data)
-        data.is_valid(raise_exception=True)
-        rbac.app_access_grant(user=user, app=app, permissions=data.validated_data["permissions"])
-        return Response(_profile(user))
+        data = parsed(self.Input, request.data)
+        rbac.app_access_grant(user=user, app=app, permissions=data["permissions"])
+        return profile_response(user)
 
     @extend_schema(
         parameters=[
@@ -286,10 +281,9 @@ class AdminInvitationApi(APIView):
         responses={201: Output, **errors(400, 401, 403)},
     )
     def post(self, request):
-        data = self.Input(data=request.data)
-        data.is_valid(raise_exception=True)
-        token = services.invitation_create(actor=request.user, **data.validated_data)
-        return Response({"invitation": token, "email": data.validated_data["email"]}, status=status.HTTP_201_CREATED)
+        data = parsed(self.Input, request.data)
+        token = services.invitation_create(actor=request.user, **data)
+        return Response(self.Output({"invitation": token, "email": data["email"]}).data, status=status.HTTP_201_CREATED)
 
 
 class AdminSecurityEventListApi(APIView):
@@ -301,12 +295,12 @@ class AdminSecurityEventListApi(APIView):
     class Output(serializers.Serializer):
         id = serializers.IntegerField()
         timestamp = serializers.DateTimeField()
-        userId = serializers.UUIDField(allow_null=True)
-        email = serializers.CharField()
+        userId = serializers.UUIDField(source="user_id", allow_null=True)
+        email = serializers.CharField(source="user_email")
         action = serializers.ChoiceField(choices=SecurityEvent.Action.choices)
         resource = serializers.CharField()
         ip = serializers.IPAddressField(allow_null=True)
-        userAgent = serializers.CharField()
+        userAgent = serializers.CharField(source="user_agent")
         success = serializers.BooleanField()
         metadata = serializers.DictField()
 
@@ -322,20 +316,4 @@ class AdminSecurityEventListApi(APIView):
         events = SecurityEvent.objects.all()
         if action := request.query_params.get("action"):
             events = events.filter(action=action)
-        return Response(
-            [
-                {
-                    "id": e.id,
-                    "timestamp": e.timestamp.isoformat(),
-                    "userId": str(e.user_id) if e.user_id else None,
-                    "email": e.user_email,
-                    "action": e.action,
-                    "resource": e.resource,
-                    "ip": e.ip,
-                    "userAgent": e.user_agent,
-                    "success": e.success,
-                    "metadata": e.metadata,
-                }
-                for e in events[:500]
-            ]
-        )
+        return Response(self.Output(events[:500], many=True).data)

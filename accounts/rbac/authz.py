@@ -51,13 +51,22 @@ class Access:
     def can_on_app(self, app_id, codename: str) -> bool:
         return self.is_admin or codename in self.app_grants.get(str(app_id), frozenset())
 
+    @property
+    def role_names(self) -> list[str]:
+        return sorted(self.roles)
+
+    @property
+    def permission_names(self) -> list[str]:
+        return sorted(self.permissions)
+
+    @property
+    def app_ids(self) -> list[str]:
+        """Apps with at least one grant."""
+        return sorted(self.app_grants)
+
     def claims(self) -> dict:
         """The seed's UserClaims, for clients; the server never trusts them back."""
-        return {
-            "roles": sorted(self.roles),
-            "permissions": sorted(self.permissions),
-            "appAccess": sorted(self.app_grants),
-        }
+        return {"roles": self.role_names, "permissions": self.permission_names, "appAccess": self.app_ids}
 
 
 def _cache_key(user_id, version: int) -> str:
