@@ -6,6 +6,7 @@ from django.contrib.auth.models import Group, Permission
 from accounts import tokens
 from accounts.models import User
 from accounts.rbac import roles, services
+from apps_registry import services as app_services
 from apps_registry.models import App
 
 PASSWORD = "correct horse battery staple"
@@ -41,11 +42,17 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 class AppFactory(factory.django.DjangoModelFactory):
+    """Apps made as users make them (``app_create``): with their first attribution settings version."""
+
     class Meta:
         model = App
 
     name = factory.Sequence(lambda n: f"App {n}")
     owner = factory.SubFactory(UserFactory, role="admin")
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return app_services.app_create(**kwargs)
 
 
 def grant(user: User, app: App, *permissions: str) -> None:
