@@ -135,13 +135,13 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web threads read while the outbox drain writes; the timeout rides out short locks.
     # Checkpoints: the web process runs them in a thread of its own (core.checkpoints), every
-    # SQLITE_CHECKPOINT_SECONDS; wal_autocheckpoint=2000 pages is the safety net, above what a tenth
-    # of a second of load appends (a click writes ~2.4 pages, a 100-event batch ~5). Left to the
-    # commit that crosses it, a checkpoint ran before that request answered.
+    # SQLITE_CHECKPOINT_SECONDS; wal_autocheckpoint=2000 pages is the safety net, well above what a
+    # tenth of a second of load appends. Left to the commit that crosses it, a checkpoint ran before
+    # that request answered.
     # secure_delete=FAST (Debian builds SQLite with it ON): deleted rows are still wiped from their
     # pages, but freed overflow pages, where a stored outbox message's payload mostly lies, are not
-    # zeroed. ON cost the consumer about 0.2 ms per message deleted, and the payloads, privacy already
-    # applied, are the very rows stored in ClickHouse.
+    # zeroed: ON made every message the consumer deletes cost a payload's worth of writes, and the
+    # payloads, privacy already applied, are the very rows stored in ClickHouse.
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",
@@ -176,7 +176,7 @@ ATTRIBUTION_INTERVAL_SECONDS = env.float("ATTRIBUTION_INTERVAL_SECONDS", default
 ATTRIBUTION_QUERY_TIMEOUT_SECONDS = env.float("ATTRIBUTION_QUERY_TIMEOUT_SECONDS", default=600.0)
 # ClickHouse's max_threads for the engine's statements (0: the server's default). In chdb on a small
 # machine, more streams than cores keep every core busy while the window functions, the join and the
-# grouping wait on one another: 8 threads ran the match 25 % faster than the default on 2 cores.
+# grouping wait on one another (BENCHMARKS.md: the engine).
 ATTRIBUTION_MAX_THREADS = env.int("ATTRIBUTION_MAX_THREADS", default=0 if CLICKHOUSE_URL else 8)
 
 # --- Event bus ----------------------------------------------------------------------------------

@@ -122,8 +122,8 @@ def insert(
     inserts those bytes as they are instead of encoding the rows again; the native protocol of the
     server backend takes the values of ``rows``.
     ``unique``: the caller knows no two rows share the table's sorting key, so ClickHouse skips
-    collapsing them on the way in (``optimize_on_insert``; a quarter of a 10k-row insert into
-    ``events``); merges still collapse copies across inserts."""
+    collapsing them on the way in (``optimize_on_insert``, a good part of a large insert's time);
+    merges still collapse copies across inserts."""
     if encoded is not None and not isinstance(encoded, JsonLines):
         encoded = JsonLines(encoded)
     if encoded is not None and encoded.count != len(rows):

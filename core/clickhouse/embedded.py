@@ -136,8 +136,8 @@ class EmbeddedBackend:
                 orjson.dumps(dict(zip(columns, row_values(row, columns), strict=True)), default=_json_default)
                 for row in rows
             )
-        # The rows go to chdb as a stream of bytes, not inside the statement's text: as text, the
-        # statement costs a third more (10k events: 86 ms streamed, 120 ms in the text).
+        # The rows go to chdb as a stream of bytes, not inside the statement's text, which chdb would
+        # have to parse as SQL first.
         statement = f"INSERT INTO {table} ({', '.join(columns)}) SETTINGS {', '.join(settings)}"
         with self._lock:
             session = self._open()

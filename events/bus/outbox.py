@@ -3,12 +3,12 @@
 A message nobody holds has a nil lease owner and a lease that ended in 1970, not NULLs: values of
 the size a lease writes. Its first lease (the delivery count going from 0 to 1 included) then
 leaves the row's size unchanged, and SQLite overwrites the changed bytes in place instead of
-rewriting the whole row, payload and all: leasing a batch of 100-event messages costs a quarter of
-what it did. (PostgreSQL stores large payloads apart from the row anyway.)
+rewriting the whole row, payload and all. (PostgreSQL stores large payloads apart from the row
+anyway.)
 
-Payloads are stored LZ4-compressed: a 100-event message, 56 KB of JSON lines, takes 14.5 KB and 12 µs
-to compress, and SQLite writes a payload at several µs per KB, on the request's path. A payload
-under a page (a click, a single event) is stored as it is. Messages are delivered as they were
+Payloads of a page or more are stored LZ4-compressed: compressing costs less than SQLite's writing
+the bytes it saves, on the request's path. A payload under a page (a click, a single event) is
+stored as it is. Messages are delivered as they were
 published, compressed or not.
 """
 
@@ -34,9 +34,9 @@ _LZ4_FRAME = b"\x04\x22\x4d\x18"  # the magic number an LZ4 frame starts with; J
 
 
 def _compress(payload: bytes) -> bytes:
-    # Under a page, compressing saves no page write, and LZ4's frame makes a click's 560 bytes 584:
-    # stored as published. A negative level is LZ4's acceleration: 4 compresses a 100-event message
-    # in half the instructions of the default, for 4% more bytes.
+    # Under a page, compressing saves no page write, and LZ4's frame makes a small payload larger:
+    # stored as published. A negative level is LZ4's acceleration: much less CPU than the default
+    # for a few more bytes (BENCHMARKS.md).
     if len(payload) < _PAGE:
         return payload
     return lz4.frame.compress(payload, compression_level=-4)

@@ -215,7 +215,7 @@ class TableWriter:
         statement: the rows of client timestamps within the batch's time ranges, and those stored at
         their receive time further back (few, so the id's bloom filter skips most of the table). The
         ids travel as one string of hex ids, and the pairs are matched here: ClickHouse reads that
-        several times faster than an array of UUIDs, or of (app, id) pairs. PREWHERE: only the id
+        faster than an array of UUIDs, or of (app, id) pairs. PREWHERE: only the id
         column is read for the rows of the window, the others only for the (rare) rows found."""
         params: dict = {"apps": batch.apps}
         selects = []
