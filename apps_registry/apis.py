@@ -9,7 +9,7 @@ import datetime as dt
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -22,6 +22,12 @@ from attribution.openapi import errors
 
 from . import costs, keys, links, services
 from .models import AdSpend, ApiKey, App, AppPlatform, AttributionSettings, TrackingLink
+from .models.tracking_link import (
+    SUB_PARAM_KEY_PATTERN,
+    SUB_PARAM_VALUE_MAX_LENGTH,
+    SUB_PARAMS_MAX_ENTRIES,
+    validate_sub_params,
+)
 from .selectors import app_access, apps_for_user
 
 Read = RoleRequired(roles.ADMIN, roles.USER, roles.READONLY, permission="apps:read")
@@ -315,8 +321,23 @@ class SettingsHistoryApi(APIView):
 # --- tracking links ----------------------------------------------------------------------------------
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "maxProperties": SUB_PARAMS_MAX_ENTRIES,
+        "propertyNames": {"pattern": SUB_PARAM_KEY_PATTERN},
+        "additionalProperties": {"type": "string", "maxLength": SUB_PARAM_VALUE_MAX_LENGTH},
+    }
+)
+class SubParamsField(serializers.JSONField):
+    """A link's sub_params: any JSON to the parser, checked by the model's validator; the schema
+    above documents the shape that validator accepts."""
+
+
 @extend_schema_serializer(component_name="TrackingLink")
 class LinkIn(serializers.ModelSerializer):
+    sub_params = SubParamsField(required=False, validators=[validate_sub_params])
+
     class Meta:
         model = TrackingLink
         fields = links.LINK_FIELDS

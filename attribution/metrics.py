@@ -28,3 +28,7 @@ BUS_PUBLISH_SECONDS = Histogram(
 HEALTH_CHECK_UP = Gauge(
     "unmogrowp_health_check_up", "1 when the backend answered the last readiness check, else 0.", ["backend"]
 )
+LINK_SUB_PARAMS_LEFT_OUT = Counter(
+    "unmogrowp_link_sub_params_left_out_total",
+    "Touchpoints recorded without their link's sub_params, which are stored malformed (edit the link to fix).",
+)
