@@ -45,7 +45,10 @@ def parse_timestamp(value: dt.datetime | int | None, received_at: dt.datetime) -
             raise ValueError("timestamp is not a valid epoch in milliseconds") from None
     if value.tzinfo is None:
         raise ValueError("timestamp needs a UTC offset, e.g. 2026-01-31T12:00:00Z")
-    return value if value.tzinfo is dt.UTC else value.astimezone(dt.UTC)
+    try:
+        return value if value.tzinfo is dt.UTC else value.astimezone(dt.UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-14:00 is past the year 9999 in UTC
+        raise ValueError("timestamp is out of range once in UTC") from None
 
 
 def _property_text(value: str | int | float | bool) -> str:
@@ -148,8 +151,24 @@ def _reason(error: Exception) -> str:
     return str(error) or type(error).__name__
 
 
-def _unreadable(error: Exception) -> BadRequest:
-    return BadRequest(f'Body must be JSON {{"events": [...]}}: {_reason(error)}')
+# What msgspec raises for a body that is no JSON it can read: malformed JSON, a string that is not
+# UTF-8, nesting deeper than the interpreter's recursion limit.
+UNREADABLE = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+
+
+def unreadable(body: bytes, error: Exception, shape: str = '{"events": [...]}') -> BadRequest:
+    """The 400 for a body that raised one of UNREADABLE."""
+    if isinstance(error, UnicodeDecodeError):
+        try:
+            body.decode()
+        except UnicodeDecodeError as whole:
+            error = whole  # its offset counts from the body's start; msgspec's from the string's
+        reason = f"not UTF-8 at byte {error.start}"
+    elif isinstance(error, RecursionError):
+        reason = "nested too deeply"
+    else:
+        reason = _reason(error)
+    return BadRequest(f"Body must be JSON {shape}: {reason}")
 
 
 def decode_events(body: bytes) -> list[Event | msgspec.DecodeError]:
@@ -161,18 +180,20 @@ def decode_events(body: bytes) -> list[Event | msgspec.DecodeError]:
         return _batch_decoder.decode(body).events
     except msgspec.ValidationError:
         pass  # an invalid event, or not a batch at all: the event-by-event decode below tells which
-    except msgspec.DecodeError as error:
-        raise _unreadable(error) from None
+    except UNREADABLE as error:
+        raise unreadable(body, error) from None
     try:
         raws = _raw_batch_decoder.decode(body).events
-    except msgspec.DecodeError as error:
-        raise _unreadable(error) from None
+    except UNREADABLE as error:
+        raise unreadable(body, error) from None
     events: list[Event | msgspec.DecodeError] = []
     for raw in raws:
         try:
             events.append(_event_decoder.decode(raw))
         except msgspec.DecodeError as error:
             events.append(error)
+        except UnicodeDecodeError as error:  # a raw event's strings are read only here
+            raise unreadable(body, error) from None
     return events
 
 

@@ -21,7 +21,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseNotFound, HttpResponseRedirect
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
 from prometheus_client import Counter
 
 from apps_registry import keys, links
@@ -57,6 +56,28 @@ def _error(status: int, message: str, **headers) -> HttpResponse:
     for name, value in headers.items():
         response[name.replace("_", "-")] = value
     return response
+
+
+def ingestion_view(*methods: str):
+    """An ingestion endpoint answers JSON errors whatever DEBUG says, never Django's debug page: a
+    method it does not take is a 405, and an exception no input should cause is logged with its
+    traceback and answered 500 (every known malformed input is a 4xx before that)."""
+    allowed = ", ".join(methods)
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method not in methods:
+                return _error(405, f"Method not allowed: use {allowed}.", Allow=allowed)
+            try:
+                return view(request, *args, **kwargs)
+            except Exception:
+                logger.exception("%s %s failed", request.method, request.path)
+                return _error(500, "Internal server error.")
+
+        return wrapper
+
+    return decorate
 
 
 # Headers are read from request.META: request.headers copies every header into a new mapping on
@@ -181,7 +202,7 @@ def cross_origin(view):
 
 @csrf_exempt
 @cross_origin
-@require_POST
+@ingestion_view("POST")
 def events(request):
     def handle(principal, body):
         outcome = ingest.ingest_events(
@@ -199,13 +220,13 @@ _touch = msgspec.json.Decoder(Touch)
 
 
 @csrf_exempt
-@require_POST
+@ingestion_view("POST")
 def touchpoints_s2s(request):
     def handle(principal, body):
         try:
             batch = _touch_batch.decode(body)
-        except msgspec.DecodeError as error:
-            raise ingest.BadRequest(f'Body must be JSON {{"touchpoints": [...]}}: {error}') from None
+        except ingest.UNREADABLE as error:
+            raise ingest.unreadable(body, error, '{"touchpoints": [...]}') from None
         if len(batch.touchpoints) > settings.INGEST_MAX_EVENTS_PER_BATCH:
             raise ingest.BadRequest(f"At most {settings.INGEST_MAX_EVENTS_PER_BATCH} touchpoints per request.", 413)
         received_at = dt.datetime.now(dt.UTC)
@@ -231,6 +252,8 @@ def touchpoints_s2s(request):
                     touch_id=touch.touch_id,
                     consent=touch.consent,
                 )
+            except UnicodeDecodeError as error:  # as for events: the whole body is refused, naming the byte
+                raise ingest.unreadable(body, error, '{"touchpoints": [...]}') from None
             except (msgspec.ValidationError, msgspec.DecodeError, ValueError) as error:
                 rejected.append({"index": index, "reason": str(error)})
                 continue
@@ -271,7 +294,7 @@ def _record_touch(request, code: str, touch_type: str) -> tuple:
     return link, click_id.hex
 
 
-@require_GET
+@ingestion_view("GET")
 def click(request, code: str):
     link, click_id = _record_touch(request, code, "click")
     if link is None:
@@ -284,7 +307,7 @@ def click(request, code: str):
     return response
 
 
-@require_GET
+@ingestion_view("GET")
 def impression(request, code: str):
     link, _ = _record_touch(request, code, "impression")
     if link is None:

@@ -77,6 +77,7 @@ def test_link_sub_params_within_the_limits_are_kept(admin):
     assert response.json()["sub_params"] == sub_params
 
 
+@pytest.mark.filterwarnings("ignore::django.utils.deprecation.RemovedInDjango60Warning")  # the admin's URL fields
 def test_the_admin_refuses_malformed_sub_params_and_destinations(admin):
     app = AppFactory(owner=admin)
     link = links.link_create(app=app, created_by=admin, **LINK)
@@ -143,3 +144,122 @@ def test_link_destinations_are_http_or_https_without_user_info(admin, field, url
     assert updated.status_code == 400 and field in field_errors(updated), updated.json()
     link.refresh_from_db()
     assert getattr(link, field) == LINK.get(field, "")
+
+
+# --- B: bodies no parser should fail on -------------------------------------------------------------------
+
+
+def post(path: str, body: bytes, raw_key: str | None = None, **extra):
+    if raw_key:
+        extra["HTTP_X_API_KEY"] = raw_key
+    return Client(raise_request_exception=False).generic(
+        "POST", path, body, content_type="application/json", REMOTE_ADDR="203.0.113.77", **extra
+    )
+
+
+def assert_json_error(response, status: int) -> str:
+    assert response.status_code == status, response.content[:300]
+    assert response["Content-Type"].startswith("application/json"), response.content[:300]
+    message = response.json()["error"]
+    assert message
+    return message
+
+
+DEEP = b"[" * 20_000 + b"]" * 20_000
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/events", b'{"events": [' + DEEP + b"]}"),
+        ("/api/events", b'{"events": [{"event_name": "open", "properties": {"a": ' + DEEP + b"}}]}"),
+        ("/api/touchpoints", b'{"touchpoints": [' + DEEP + b"]}"),
+        ("/api/auth/login", b'{"email": ' + DEEP + b"}"),
+        ("/api/auth/login", DEEP),
+    ],
+)
+def test_json_nested_deeper_than_the_recursion_limit_is_a_400(path, body):
+    _, raw_key = app_with_key()
+    message = assert_json_error(post(path, body, raw_key), 400)
+    assert "nested too deeply" in message
+
+
+NOT_UTF8 = b"\xff"
+
+
+def test_invalid_utf8_in_a_string_is_a_400_naming_the_byte():
+    _, raw_key = app_with_key()
+    body = b'{"events": [{"event_name": "open", "user_id": "u-\xff1"}]}'
+    assert body.index(b"\xff") == 49
+    assert "not UTF-8 at byte 49" in assert_json_error(post("/api/events", body, raw_key), 400)
+    # After an invalid event the batch is read event by event: the same answer.
+    body = b'{"events": [{"event_name": "bad name!"}, {"event_name": "open", "user_id": "u-\xff1"}]}'
+    assert f"not UTF-8 at byte {body.index(NOT_UTF8)}" in assert_json_error(post("/api/events", body, raw_key), 400)
+    body = b'{"touchpoints": [{"type": "click", "link_code": "\xff"}]}'
+    message = assert_json_error(post("/api/touchpoints", body, raw_key), 400)
+    assert f"not UTF-8 at byte {body.index(NOT_UTF8)}" in message
+    assert_json_error(post("/api/auth/login", b'{"email": "\xff@example.com", "password": "x"}'), 400)
+
+
+@pytest.mark.parametrize("timestamp", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+def test_a_timestamp_beyond_the_calendar_in_utc_rejects_that_item_only(admin, timestamp):
+    app, raw_key = app_with_key(owner=admin)
+    link = links.link_create(app=app, created_by=admin, **LINK)
+    events = {"events": [{"event_name": "open", "timestamp": timestamp}, {"event_name": "open"}]}
+    answer = post("/api/events", orjson.dumps(events), raw_key)
+    assert answer.status_code == 202, answer.content
+    assert answer.json()["accepted"] == 1 and [r["index"] for r in answer.json()["rejected"]] == [0]
+    touches = {"touchpoints": [{"type": "click", "link_code": link.code, "timestamp": timestamp}]}
+    touches["touchpoints"].append({"type": "click", "link_code": link.code})
+    answer = post("/api/touchpoints", orjson.dumps(touches), raw_key)
+    assert answer.status_code == 202, answer.content
+    assert answer.json()["accepted"] == 1 and [r["index"] for r in answer.json()["rejected"]] == [0]
+
+
+@pytest.mark.parametrize("length", ["abc", "-1", "1e3", " 12", "\xb2"])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/api/events"),
+        ("POST", "/api/touchpoints"),
+        ("GET", "/c/NoSuchCode"),
+        ("POST", "/api/auth/login"),
+        ("GET", "/api/apps/"),
+        ("GET", "/health/live"),
+        ("POST", "/admin/login/"),
+        ("GET", "/metrics"),
+        ("GET", "/no/such/page"),
+    ],
+)
+def test_a_content_length_that_is_not_a_number_is_a_400_on_any_url(method, path, length):
+    response = Client(raise_request_exception=False).generic(
+        method, path, b'{"events": []}', content_type="application/json", CONTENT_LENGTH=length
+    )
+    assert_json_error(response, 400)
+
+
+def test_ingestion_endpoints_answer_json_whatever_debug_says(admin, settings, monkeypatch, caplog):
+    from events import ingest, views
+
+    settings.DEBUG = True
+    app, raw_key = app_with_key(owner=admin)
+    link = links.link_create(app=app, created_by=admin, **LINK)
+
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(views, "touch_row", broken)
+    monkeypatch.setattr(ingest, "ingest_events", broken)
+    for response in (
+        Client(raise_request_exception=False).get(f"/c/{link.code}"),
+        Client(raise_request_exception=False).get(f"/i/{link.code}"),
+        post("/api/events", orjson.dumps({"events": [{"event_name": "open"}]}), raw_key),
+        post("/api/touchpoints", orjson.dumps({"touchpoints": [{"type": "click", "link_code": link.code}]}), raw_key),
+    ):
+        assert assert_json_error(response, 500) == "Internal server error."
+    logged = [record for record in caplog.records if record.levelname == "ERROR" and record.exc_info]
+    assert len(logged) == 4 and all("a bug" in str(record.exc_info[1]) for record in logged)
+
+    wrong_method = Client().put("/api/events", HTTP_X_API_KEY=raw_key)
+    assert assert_json_error(wrong_method, 405) and wrong_method["Allow"] == "POST"
+    assert assert_json_error(Client().post(f"/c/{link.code}"), 405)
