@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,6 +19,7 @@ from accounts import roles
 from accounts.permissions import RoleRequired
 from attribution.errors import ApplicationError
 from attribution.openapi import errors
+from attribution.parsers import JSONParser
 
 from . import costs, keys, links, services
 from .models import AdSpend, ApiKey, App, AppPlatform, AttributionSettings, TrackingLink
@@ -413,11 +414,11 @@ class LinkDetailApi(ReadWriteApi):
 # --- ad spend ---------------------------------------------------------------------------------------
 
 
-class CsvParser(JSONParser):
+class CsvParser(BaseParser):
     media_type = "text/csv"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        return {"csv": stream.read().decode("utf-8-sig")}
+        return {"csv": costs.csv_text(stream.read())}
 
 
 @extend_schema_serializer(component_name="AdSpend")

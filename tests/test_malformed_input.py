@@ -4,12 +4,13 @@ it: the holes a black-box probe found (issue 15), one test each."""
 import orjson
 import pytest
 from django.contrib.admin.sites import site as admin_site
+from django.core.management import CommandError, call_command
 from django.test import Client, RequestFactory
 from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
 from apps_registry import links
-from apps_registry.models import TrackingLink
+from apps_registry.models import AdSpend, TrackingLink
 from attribution import clickhouse
 from tests.factories import AppFactory, UserFactory, bearer
 from tests.ingestion import IOS_UA, app_with_key, count
@@ -263,3 +264,38 @@ def test_ingestion_endpoints_answer_json_whatever_debug_says(admin, settings, mo
     wrong_method = Client().put("/api/events", HTTP_X_API_KEY=raw_key)
     assert assert_json_error(wrong_method, 405) and wrong_method["Allow"] == "POST"
     assert assert_json_error(Client().post(f"/c/{link.code}"), 405)
+
+
+# --- B and D: cost files ---------------------------------------------------------------------------------
+
+COSTS_HEADER = b"date,source,campaign,adset,ad,currency,cost"
+
+
+def post_costs(admin, app, body: bytes):
+    return APIClient().generic("POST", f"/api/apps/{app.id}/costs", body, content_type="text/csv", **bearer(admin))
+
+
+@pytest.mark.parametrize(
+    ("lines", "line", "field"),
+    [
+        ([b"2026-11-01,meta,spring,,,EUR,1", b"2026-11-02,m\xe9ta,spring,,,EUR,1"], 3, "line"),
+        ([b"2026-11-01,meta,spring,,,EUR,1", b"2026-11-02," + b"m" * 101 + b",spring,,,EUR,1"], 3, "source"),
+        ([b"2026-11-02,meta," + b"c" * 201 + b",,,EUR,1"], 2, "campaign"),
+        ([b"2026-11-02,meta,spring," + b"a" * 201 + b",,EUR,1"], 2, "adset"),
+        ([b"2026-11-02,meta,spring,,video\x00,EUR,1"], 2, "ad"),
+        ([b'2026-11-02,meta,spring,,"' + b"x" * 200_000 + b'",EUR,1'], 2, "line"),
+    ],
+)
+def test_a_bad_cost_file_is_a_400_naming_the_line_and_imports_nothing(admin, tmp_path, lines, line, field):
+    app = AppFactory(owner=admin)
+    response = post_costs(admin, app, b"\n".join([COSTS_HEADER, *lines]))
+    assert response.status_code == 400, response.content[:300]
+    (bad,) = [entry for entry in response.json()["extra"]["lines"] if entry["line"] == line]
+    assert field in bad["errors"]
+    assert not AdSpend.objects.filter(app=app).exists()
+
+    path = tmp_path / "costs.csv"
+    path.write_bytes(b"\n".join([b"app_id," + COSTS_HEADER, *(f"{app.id},".encode() + row for row in lines)]))
+    with pytest.raises(CommandError, match=f"line {line}"):
+        call_command("import_costs", str(path))
+    assert not AdSpend.objects.filter(app=app).exists()
