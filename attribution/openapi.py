@@ -165,7 +165,9 @@ FIELD_NOTES = {
     ("Event", "currency"): "ISO 4217 code; required when `revenue` is set.",
     ("Event", "consent"): "false: the event is kept without any identifier (user, device, IP, user agent).",
     ("Touch", "link_code"): "The tracking link's code (the last part of /c/<code>); must belong to the key's app.",
-    ("Touch", "timestamp"): "ISO 8601 with a UTC offset, or Unix epoch milliseconds. Absent: the time received.",
+    ("Touch", "timestamp"): "ISO 8601 with a UTC offset, or Unix epoch milliseconds. Absent: the time received. "
+    "At most INGEST_MAX_PAST_DAYS (default 30) in the past; more than INGEST_MAX_FUTURE_SECONDS (default 600) "
+    "ahead: the time received.",
 }
 
 

@@ -51,6 +51,33 @@ def parse_timestamp(value: dt.datetime | int | None, received_at: dt.datetime) -
         raise ValueError("timestamp is out of range once in UTC") from None
 
 
+class TimeBounds:
+    """When the items of a request received at ``received_at`` may have happened. A device clock more
+    than INGEST_MAX_FUTURE_SECONDS ahead is taken as wrong: the item is kept at the time received. An
+    item older than INGEST_MAX_PAST_DAYS is refused (attribution windows have long closed on it)."""
+
+    __slots__ = ("earliest", "latest", "received_at")
+
+    def __init__(self, received_at: dt.datetime):
+        self.received_at = received_at
+        self.earliest = received_at - dt.timedelta(days=settings.INGEST_MAX_PAST_DAYS)
+        self.latest = received_at + dt.timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
+
+    def place(self, value: dt.datetime | int | None) -> dt.datetime:
+        """The item's time; raises ValueError for one that is refused. (EventRows.row applies the same
+        rule written out, and records the clock's skew.)"""
+        timestamp = parse_timestamp(value, self.received_at)
+        if timestamp > self.latest:
+            return self.received_at
+        if timestamp < self.earliest:
+            raise self.too_old()
+        return timestamp
+
+    @staticmethod
+    def too_old() -> ValueError:
+        return ValueError(f"timestamp is more than {settings.INGEST_MAX_PAST_DAYS} days in the past")
+
+
 def _property_text(value: str | int | float | bool) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -72,8 +99,8 @@ class EventRows:
         self.ip_prefix = privacy.truncate_ip(ip)
         self.user_agent = user_agent
         self.received_at = received_at
-        self.latest = received_at + dt.timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
-        self.earliest = received_at - dt.timedelta(days=settings.INGEST_MAX_PAST_DAYS)
+        bounds = TimeBounds(received_at)
+        self.latest, self.earliest = bounds.latest, bounds.earliest
         app = str(app_id)
         self.user_pseudonym = privacy.pseudonymizer(app, "user")
         self.device_pseudonyms = {kind: privacy.pseudonymizer(app, kind) for kind in DEVICE_ID_KINDS}
@@ -88,10 +115,10 @@ class EventRows:
         if type(timestamp) is not dt.datetime or timestamp.tzinfo is not dt.UTC:
             timestamp = parse_timestamp(timestamp, received_at)
         skew_ms = (received_at - timestamp) // _MILLISECOND
-        if timestamp > self.latest:
+        if timestamp > self.latest:  # TimeBounds.place, written out
             timestamp = received_at  # a device clock far in the future: keep the event, record the skew
         elif timestamp < self.earliest:
-            raise ValueError(f"timestamp is more than {settings.INGEST_MAX_PAST_DAYS} days in the past")
+            raise TimeBounds.too_old()
         revenue = event.revenue
         if revenue is not None and event.currency is None:
             raise ValueError("currency is required with revenue")

@@ -230,6 +230,7 @@ def touchpoints_s2s(request):
         if len(batch.touchpoints) > settings.INGEST_MAX_EVENTS_PER_BATCH:
             raise ingest.BadRequest(f"At most {settings.INGEST_MAX_EVENTS_PER_BATCH} touchpoints per request.", 413)
         received_at = dt.datetime.now(dt.UTC)
+        bounds = ingest.TimeBounds(received_at)
         accepted, rejected, rows = [], [], []
         for index, raw in enumerate(batch.touchpoints):
             try:
@@ -237,7 +238,7 @@ def touchpoints_s2s(request):
                 link = links.link_by_code(touch.link_code)
                 if link is None or link.app_id != principal.app_id:
                     raise ValueError("unknown link_code for this app")
-                timestamp = ingest.parse_timestamp(touch.timestamp, received_at)
+                timestamp = bounds.place(touch.timestamp)
                 params = {"click_id": touch.network_click_id or "", "site_id": touch.site_id or ""}
                 params.update({kind: value for kind, value in touch.device_ids.items() if value})
                 row = touch_row(

@@ -1,6 +1,8 @@
 """Malformed input is refused with a clear 4xx, never a 500, and nothing accepted is lost because of
 it: the holes a black-box probe found (issue 15), one test each."""
 
+import datetime as dt
+
 import orjson
 import pytest
 from django.contrib.admin.sites import site as admin_site
@@ -299,3 +301,31 @@ def test_a_bad_cost_file_is_a_400_naming_the_line_and_imports_nothing(admin, tmp
     with pytest.raises(CommandError, match=f"line {line}"):
         call_command("import_costs", str(path))
     assert not AdSpend.objects.filter(app=app).exists()
+
+
+# --- D: touchpoint times ----------------------------------------------------------------------------------
+
+
+def test_touchpoint_timestamps_are_range_checked_like_events(admin, store_all):
+    app, raw_key = app_with_key(owner=admin)
+    link = links.link_create(app=app, created_by=admin, **LINK)
+    now = dt.datetime.now(dt.UTC)
+    body = {
+        "touchpoints": [
+            {"type": "click", "link_code": link.code, "timestamp": "1970-01-01T00:00:00Z"},
+            {"type": "click", "link_code": link.code, "timestamp": "2999-01-01T00:00:00Z"},
+            {"type": "click", "link_code": link.code, "timestamp": (now - dt.timedelta(days=2)).isoformat()},
+        ]
+    }
+    answer = post("/api/touchpoints", orjson.dumps(body), raw_key)
+    assert answer.status_code == 202
+    assert answer.json()["accepted"] == 2
+    assert [(r["index"], "days in the past" in r["reason"]) for r in answer.json()["rejected"]] == [(0, True)]
+    store_all(until=lambda: count("touchpoints", app.id) >= 2)
+    stored = clickhouse.execute(
+        "SELECT timestamp, received_at FROM touchpoints WHERE app_id = {a:UUID} ORDER BY timestamp",
+        {"a": app.id},
+        tag="test.touch_times",
+    ).rows
+    assert stored[0][0] < now - dt.timedelta(days=1)
+    assert stored[1][0] == stored[1][1], "a clock far in the future is replaced by the time received"
