@@ -49,14 +49,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def run_manage(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run manage.py in a fresh process with only the given environment on top of a clean one."""
+def clean_environment(env: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without the product's configuration, plus ``env``."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "DATABASE", "CLICKHOUSE", "KAFKA"))}
     base.pop("REDIS_URL", None)
+    return {**base, **(env or {})}
+
+
+def run_manage(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run manage.py in a fresh process with only the given environment on top of a clean one."""
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=PROJECT_DIR,
-        env={**base, **(env or {})},
+        env=clean_environment(env),
         capture_output=True,
         text=True,
         timeout=timeout,
