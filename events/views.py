@@ -31,7 +31,7 @@ from attribution.net import client_ip, user_agent
 from . import ingest, topics
 from .bus import BusUnavailable, Message, publish
 from .rows import bus_key
-from .schema import Touch, TouchBatch
+from .schema import BeaconKey, Touch, TouchBatch
 from .touchpoints import destination, touch_row
 
 logger = logging.getLogger(__name__)
@@ -123,12 +123,14 @@ def _check_signature(request, principal: keys.ApiKeyPrincipal, body: bytes) -> s
     return None
 
 
-def _authenticate(request):
-    # The web SDK's sendBeacon cannot set headers, so the key may also come as ?api_key=.
-    principal = keys.authenticate_api_key(request.META.get("HTTP_X_API_KEY") or request.GET.get("api_key", ""))
-    if principal is None:
-        return None, _error(401, "Unknown, revoked or missing X-Api-Key.")
-    return principal, None
+_beacon_key = msgspec.json.Decoder(BeaconKey)
+
+
+def _key_in_body(body: bytes) -> str:
+    try:
+        return _beacon_key.decode(body).api_key
+    except ingest.UNREADABLE:
+        return ""  # no key to be found: refused like any request without one
 
 
 def _replay_mark(request) -> str | None:
@@ -157,12 +159,19 @@ def _guard(request, principal, body: bytes) -> HttpResponse | None:
     return None
 
 
-def _ingest(request, handler) -> HttpResponse:
-    principal, failure = _authenticate(request)
-    if failure:
-        return failure
+def _ingest(request, handler, *, key_in_body: bool = False) -> HttpResponse:
+    """``key_in_body``: a request without X-Api-Key may carry the key as the batch's api_key (the web
+    SDK's beacons: navigator.sendBeacon cannot set headers). Never in the URL: query strings are logged."""
     try:
-        body = _body(request)
+        raw_key, body = request.META.get("HTTP_X_API_KEY"), None
+        if raw_key is None and key_in_body:
+            body = _body(request)
+            raw_key = _key_in_body(body)
+        principal = keys.authenticate_api_key(raw_key or "")
+        if principal is None:
+            return _error(401, "Unknown, revoked or missing X-Api-Key.")
+        if body is None:
+            body = _body(request)
         refused = _guard(request, principal, request.body)
         if refused:
             return refused
@@ -212,7 +221,7 @@ def events(request):
         EVENTS_REJECTED.inc(len(outcome.rejected))
         return outcome.accepted, outcome.rejected
 
-    return _ingest(request, handle)
+    return _ingest(request, handle, key_in_body=True)
 
 
 _touch_batch = msgspec.json.Decoder(TouchBatch)

@@ -49,8 +49,8 @@ class NoRedirects(urllib.request.HTTPRedirectHandler):
 _open = urllib.request.build_opener(NoRedirects).open
 
 
-def request(base: str, path: str, *, body=None, headers=None, method=None) -> tuple[int, bytes]:
-    data = json.dumps(body).encode() if isinstance(body, dict) else body
+def request(base: str, path: str, *, body: dict | None = None, headers=None, method=None) -> tuple[int, bytes]:
+    data = json.dumps(body).encode() if body is not None else None
     call = urllib.request.Request(base + path, data=data, headers=headers or {}, method=method)  # noqa: S310 (http to the test server)
     try:
         with _open(call, timeout=30) as response:
@@ -109,8 +109,10 @@ def traffic(base: str, site: dict) -> list[str]:
     event = {"event_name": "purchase", "user_id": USER_ID, "ip": DEVICE_IP, "device_ids": {"idfa": IDFA}}
     sdk = {"X-Api-Key": key, "Content-Type": "application/json"}
     assert request(base, "/api/events", body={"events": [event]}, headers=sdk)[0] == 202
-    old_beacon = json.dumps({"events": [event]}).encode()
-    assert request(base, f"/api/events?api_key={key}", body=old_beacon, headers={"Content-Type": "text/plain"})[0]
+    beacon = {"Content-Type": "text/plain"}
+    assert request(base, "/api/events", body={"api_key": key, "events": [event]}, headers=beacon)[0] == 202
+    in_url = request(base, f"/api/events?api_key={key}", body={"events": [event]}, headers=beacon)
+    assert in_url[0] == 401, "the key in the URL is no way in"
     status, answer = request(
         base,
         "/api/auth/login",
