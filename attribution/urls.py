@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from accounts.urls import admin_urls, auth_urls
 from attribution import health
+from attribution.errors import page_not_found
 from dashboard.urls import analytics_urls, dashboard_urls
 from events import views as ingestion
 
@@ -24,6 +25,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("django_prometheus.urls")),
 ]
+
+handler404 = page_not_found
 
 if settings.BENCHMARK_ENDPOINTS:
     from events.benchmarks import views as bare

@@ -2,6 +2,8 @@
 it: the holes a black-box probe found (issue 15), one test each."""
 
 import datetime as dt
+import uuid
+from urllib.parse import quote
 
 import orjson
 import pytest
@@ -266,6 +268,18 @@ def test_ingestion_endpoints_answer_json_whatever_debug_says(admin, settings, mo
     wrong_method = Client().put("/api/events", HTTP_X_API_KEY=raw_key)
     assert assert_json_error(wrong_method, 405) and wrong_method["Allow"] == "POST"
     assert assert_json_error(Client().post(f"/c/{link.code}"), 405)
+
+
+@pytest.mark.parametrize("code", ["\x0bAbCdEfGhI", "Ab CdEfGhI", "AbCdéfGhIj", "AbCd%fGhIj"])
+def test_a_tracking_code_outside_the_code_alphabet_is_a_plain_404(code):
+    for kind in ("c", "i"):
+        response = Client(raise_request_exception=False).get(f"/{kind}/{quote(code, safe='')}")
+        assert response.status_code == 404 and response["Content-Type"].startswith("text/plain")
+
+
+def test_an_api_url_that_no_route_takes_answers_json():
+    response = Client().get(f"/api/admin/users/not-a-uuid/apps/{uuid.uuid4()}")
+    assert assert_json_error(response, 404) == "Not found."
 
 
 # --- B and D: cost files ---------------------------------------------------------------------------------
