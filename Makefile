@@ -43,10 +43,11 @@ bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.attribution
 
-## make soak: the long fault tests (a consumer killed again and again; the broker stopped mid-stream, with Kafka)
+## make soak: the long fault tests (a consumer killed again and again; the broker stopped mid-stream, with Kafka) and the long fuzz
 soak: $(VENV)/.installed
 	SOAK_EVENTS=200000 $(BIN)/pytest -x tests/test_ingestion_faults.py -k killing
 	SOAK_EVENTS=100000 $(BIN)/pytest -x tests/test_broker_outage.py
+	FUZZ_EXAMPLES=500 $(BIN)/pytest -x tests/test_fuzz.py
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -9,9 +9,9 @@ import datetime as dt
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -20,9 +20,16 @@ from accounts.rbac.permissions import RoleRequired
 from accounts.rbac.selectors import app_access, apps_for_user
 from core.errors import ApplicationError
 from core.openapi import errors
+from core.parsers import JSONParser
 
 from . import costs, keys, links, services
 from .models import AdSpend, ApiKey, App, AppPlatform, AttributionSettings, TrackingLink
+from .models.tracking_link import (
+    SUB_PARAM_KEY_PATTERN,
+    SUB_PARAM_VALUE_MAX_LENGTH,
+    SUB_PARAMS_MAX_ENTRIES,
+    validate_sub_params,
+)
 
 Read = RoleRequired(roles.ADMIN, roles.USER, roles.READONLY, permission="apps:read")
 Write = RoleRequired(roles.ADMIN, roles.USER, permission="apps:read")
@@ -315,8 +322,23 @@ class SettingsHistoryApi(APIView):
 # --- tracking links ----------------------------------------------------------------------------------
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "maxProperties": SUB_PARAMS_MAX_ENTRIES,
+        "propertyNames": {"pattern": SUB_PARAM_KEY_PATTERN},
+        "additionalProperties": {"type": "string", "maxLength": SUB_PARAM_VALUE_MAX_LENGTH},
+    }
+)
+class SubParamsField(serializers.JSONField):
+    """A link's sub_params: any JSON to the parser, checked by the model's validator; the schema
+    above documents the shape that validator accepts."""
+
+
 @extend_schema_serializer(component_name="TrackingLink")
 class LinkIn(serializers.ModelSerializer):
+    sub_params = SubParamsField(required=False, validators=[validate_sub_params])
+
     class Meta:
         model = TrackingLink
         fields = links.LINK_FIELDS
@@ -392,11 +414,11 @@ class LinkDetailApi(ReadWriteApi):
 # --- ad spend ---------------------------------------------------------------------------------------
 
 
-class CsvParser(JSONParser):
+class CsvParser(BaseParser):
     media_type = "text/csv"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        return {"csv": stream.read().decode("utf-8-sig")}
+        return {"csv": costs.csv_text(stream.read())}
 
 
 @extend_schema_serializer(component_name="AdSpend")

@@ -111,6 +111,8 @@ def link_by_code(code: str) -> TrackingLink | None:
     link = remembered.get(code)
     if link is not None:
         return link
+    if not (code.isascii() and code.isalnum()):
+        return None  # never drawn from the code alphabet; nor a key the shared cache may refuse
     key = _cache_key(code)
     link = cache.get(key)
     if link is None:

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from accounts.urls import admin_urls, auth_urls
 from attribution import health
+from core.errors import page_not_found
 from dashboard.urls import analytics_urls, conversion_urls, dashboard_urls
 
 urlpatterns = [
@@ -20,3 +21,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("metrics", health.scrape, name="metrics"),
 ]
+
+handler404 = page_not_found

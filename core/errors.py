@@ -2,6 +2,8 @@
 
 import logging
 
+from django.http import JsonResponse
+from django.views import defaults
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -29,3 +31,11 @@ def api_exception_handler(exc, context):
     else:
         response.data = {"error": "Invalid input.", "extra": {"fields": response.data}}
     return response
+
+
+def page_not_found(request, exception):
+    """handler404: a URL under /api/ that no route takes answers JSON, like every API error; other
+    pages keep Django's. (With DEBUG, Django shows its own page instead.)"""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": "Not found.", "extra": {}}, status=404)
+    return defaults.page_not_found(request, exception)

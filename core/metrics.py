@@ -42,3 +42,9 @@ CONSUMER_DUPLICATES = Counter("unmogrowp_consumer_duplicates_total", "Messages s
 DEAD_LETTERED = Counter("unmogrowp_dead_letters_total", "Messages dead-lettered, by topic.", ["topic"])
 CONSUMER_LAG = Gauge("unmogrowp_consumer_lag_messages", "Messages on the bus not yet stored.", ["topic"])
 CONSUMER_BATCH_SECONDS = Gauge("unmogrowp_consumer_last_batch_seconds", "Duration of the last batch.", ["topic"])
+
+# --- tracking links (events.ingestion.touchpoints) ---------------------------------------------------
+LINK_SUB_PARAMS_LEFT_OUT = Counter(
+    "unmogrowp_link_sub_params_left_out_total",
+    "Touchpoints recorded without their link's sub_params, which are stored malformed (edit the link to fix).",
+)

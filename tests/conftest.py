@@ -52,15 +52,20 @@ def free_port() -> int:
 KEY_VARIABLES = ("SECRET_KEY", "JWT_SIGNING_KEY", "SDK_SIGNING_KEY", "PSEUDONYMIZATION_KEY", "METRICS_TOKEN")
 
 
-def run_manage(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run manage.py in a fresh process with only the given environment on top of a clean one."""
+def clean_environment(env: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without the product's configuration and keys, plus ``env``."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "DATABASE", "CLICKHOUSE", "KAFKA"))}
     for name in ("REDIS_URL", *KEY_VARIABLES):
         base.pop(name, None)
+    return {**base, **(env or {})}
+
+
+def run_manage(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run manage.py in a fresh process with only the given environment on top of a clean one."""
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=PROJECT_DIR,
-        env={**base, **(env or {})},
+        env=clean_environment(env),
         capture_output=True,
         text=True,
         timeout=timeout,

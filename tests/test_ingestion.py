@@ -308,16 +308,25 @@ def test_a_message_that_does_not_fit_is_dead_lettered_with_its_reason(store_all)
     assert dead[0][0] == topics.EVENTS and "does not fit events" in dead[0][2]
 
 
-def test_browsers_get_cors_answers_and_beacons_may_carry_the_key_in_the_url(app_key):
+def test_browsers_get_cors_answers_and_beacons_carry_the_key_in_the_body_never_the_url(app_key):
     from django.test import Client
 
     preflight = Client().options("/api/events", HTTP_ORIGIN="https://shop.example.com")
     assert preflight.status_code == 204
     assert "X-Api-Key" in preflight["Access-Control-Allow-Headers"]
-    beacon = Client().post(
+    batch = {"api_key": app_key[1], "events": [event()]}
+    beacon = Client().post("/api/events", orjson.dumps(batch), content_type="text/plain")
+    assert beacon.status_code == 202 and beacon["Access-Control-Allow-Origin"] == "*"
+    assert beacon.json()["accepted"] == 1
+    # The key in the query string (URLs end up in access logs) is no way in.
+    in_url = Client().post(
         f"/api/events?api_key={app_key[1]}", orjson.dumps({"events": [event()]}), content_type="text/plain"
     )
-    assert beacon.status_code == 202 and beacon["Access-Control-Allow-Origin"] == "*"
+    assert in_url.status_code == 401
+    wrong = Client().post("/api/events", orjson.dumps({**batch, "api_key": "ump_x_y"}), content_type="text/plain")
+    assert wrong.status_code == 401
+    header_wins = post_events(app_key[1], body=orjson.dumps({**batch, "api_key": "ump_x_y"}))
+    assert header_wins.status_code == 202
 
 
 def test_dead_letters_can_be_replayed_after_a_fix(store_all):

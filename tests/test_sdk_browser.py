@@ -84,11 +84,19 @@ _arrivals: list[dict] = []
 _failing_post: list[threading.Event] = []
 
 
+def _where_the_key_is(request) -> str | None:
+    if "HTTP_X_API_KEY" in request.META:
+        return "header"
+    if "api_key" in request.GET:
+        return "url"
+    return "body" if "api_key" in json.loads(request.body) else None
+
+
 @csrf_exempt  # as the endpoint it wraps
 def recorded_events_endpoint(request):
     if request.method != "POST":  # a CORS preflight
         return ingestion.events(request)
-    _arrivals.append({"content_type": request.content_type, "key_in_query": "api_key" in request.GET})
+    _arrivals.append({"content_type": request.content_type, "key_in": _where_the_key_is(request)})
     if _failing_post:
         release = _failing_post.pop()
         assert release.wait(timeout=30), "the test never released the held post"
@@ -267,7 +275,7 @@ def test_leaving_the_page_sends_the_queue_with_send_beacon(shop, context, sent, 
     rows = stored(store_all, shop.id, 2)
     assert sorted(r["event_name"] for r in rows) == ["add_to_cart", "page_view"]
     assert all(r["attribution"] == FIRST_TOUCH for r in rows)
-    assert arrivals == [{"content_type": "text/plain", "key_in_query": True}], "one navigator.sendBeacon"
+    assert arrivals == [{"content_type": "text/plain", "key_in": "body"}], "one navigator.sendBeacon"
 
 
 def test_a_failed_send_is_retried_and_stored_once(shop, context, store_all):
@@ -314,7 +322,7 @@ def test_events_queued_during_an_outage_all_leave_with_the_page(shop, context, a
     rows = stored(store_all, shop.id, 31)
     assert len(rows) == 31
     assert sorted(int(r["properties"]["i"]) for r in rows if r["event_name"] == "view_item") == list(range(30))
-    assert arrivals == [{"content_type": "text/plain", "key_in_query": True}] * 2, "20 + 11 events, two beacons"
+    assert arrivals == [{"content_type": "text/plain", "key_in": "body"}] * 2, "20 + 11 events, two beacons"
 
 
 def test_a_post_unanswered_when_the_visitor_leaves_goes_again_in_the_beacons(shop, context, arrivals, store_all):
@@ -338,8 +346,8 @@ def test_a_post_unanswered_when_the_visitor_leaves_goes_again_in_the_beacons(sho
     rows = stored(store_all, shop.id, 26)
     assert len(rows) == 26
     assert sorted(int(r["properties"]["i"]) for r in rows if r["event_name"] == "view_item") == list(range(25))
-    beacon = {"content_type": "text/plain", "key_in_query": True}
-    assert arrivals == [{"content_type": "application/json", "key_in_query": False}] + [beacon] * 2, (
+    beacon = {"content_type": "text/plain", "key_in": "body"}
+    assert arrivals == [{"content_type": "application/json", "key_in": "header"}] + [beacon] * 2, (
         "the failed post, then 20 + 6 events in two beacons"
     )
 

@@ -1,5 +1,7 @@
 """Click and impression tracking: redirects, pixels, server-to-server, and what is stored."""
 
+import datetime as dt
+
 import orjson
 import pytest
 from django.test import Client
@@ -127,6 +129,7 @@ def test_an_impression_answers_a_pixel_and_is_recorded(link_and_key, store_all):
 
 def test_server_to_server_touchpoints(link_and_key, store_all):
     link, raw_key = link_and_key
+    yesterday = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).isoformat()
     body = {
         "touchpoints": [
             {
@@ -136,9 +139,9 @@ def test_server_to_server_touchpoints(link_and_key, store_all):
                 "device_ids": {"gaid": "G-2"},
                 "ip": "198.51.100.9",
                 "user_agent": ANDROID_UA,
-                "timestamp": "2026-11-25T10:00:00Z",
+                "timestamp": yesterday,
             },
-            {"type": "impression", "link_code": "nope", "timestamp": "2026-11-25T10:00:00Z"},
+            {"type": "impression", "link_code": "nope", "timestamp": yesterday},
             {"type": "view", "link_code": link.code},
         ]
     }

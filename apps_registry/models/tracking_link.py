@@ -1,10 +1,50 @@
+import re
 import uuid
+from functools import cached_property
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
 from .app import App
+
+# sub_params are copied onto every click and impression of the link (the touchpoints' sub_params map).
+SUB_PARAMS_MAX_ENTRIES = 20
+SUB_PARAM_KEY_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
+SUB_PARAM_VALUE_MAX_LENGTH = 256
+_SUB_PARAM_KEY = re.compile(SUB_PARAM_KEY_PATTERN)
+
+
+def validate_sub_params(value) -> None:
+    """An object of at most SUB_PARAMS_MAX_ENTRIES text values under short word keys."""
+    if not isinstance(value, dict):
+        raise ValidationError('Must be an object of text values, e.g. {"sub1": "creator_42"}.')
+    if len(value) > SUB_PARAMS_MAX_ENTRIES:
+        raise ValidationError(f"At most {SUB_PARAMS_MAX_ENTRIES} entries.")
+    problems = []
+    for key, item in value.items():
+        if not isinstance(key, str) or not _SUB_PARAM_KEY.match(key):
+            problems.append(f"Key {str(key)[:64]!r}: 1 to 64 letters, digits or _.")
+        elif not isinstance(item, str) or len(item) > SUB_PARAM_VALUE_MAX_LENGTH:
+            problems.append(f"{key}: must be text of at most {SUB_PARAM_VALUE_MAX_LENGTH} characters.")
+    if problems:
+        raise ValidationError(problems)
+
+
+def validate_destination(value: str) -> None:
+    """Where a click sends the visitor: an http(s) URL without user info. "https://shop.example@evil.example/"
+    reads as the shop to a person and goes to evil.example; other schemes (ftp:, javascript:) are no
+    store or web page."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        raise ValidationError("Enter a valid URL.") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValidationError("Only http:// and https:// destinations are allowed.")
+    if "@" in parts.netloc:
+        raise ValidationError("A destination may not carry user info (user@ before the host).")
 
 
 class TrackingLink(models.Model):
@@ -26,10 +66,12 @@ class TrackingLink(models.Model):
     ad = models.CharField(max_length=200, blank=True, help_text="Ad / creative.")
     ad_id = models.CharField(max_length=100, blank=True)
     site_id = models.CharField(max_length=200, blank=True)
-    sub_params = models.JSONField(default=dict, blank=True)
-    ios_url = models.URLField(blank=True, max_length=1000)
-    android_url = models.URLField(blank=True, max_length=1000)
-    web_url = models.URLField(blank=True, max_length=1000, help_text="Fallback for every other visitor.")
+    sub_params = models.JSONField(default=dict, blank=True, validators=[validate_sub_params])
+    ios_url = models.URLField(blank=True, max_length=1000, validators=[validate_destination])
+    android_url = models.URLField(blank=True, max_length=1000, validators=[validate_destination])
+    web_url = models.URLField(
+        blank=True, max_length=1000, validators=[validate_destination], help_text="Fallback for every other visitor."
+    )
     deep_link = models.CharField(max_length=1000, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
@@ -41,3 +83,14 @@ class TrackingLink(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.code})"
+
+    @cached_property
+    def touch_sub_params(self) -> dict[str, str] | None:
+        """The sub_params every touch of this link carries, or None when the stored value is not valid
+        (written around the validation, e.g. straight into the database). Checked once per loaded
+        link: the click endpoint keeps a link in memory for many clicks."""
+        try:
+            validate_sub_params(self.sub_params)
+        except ValidationError:
+            return None
+        return self.sub_params

@@ -60,8 +60,12 @@ FIELD_NOTES = {
     ("Event", "ip"): "The device's IP, for server-to-server senders (truncated before storage).",
     ("Event", "currency"): "ISO 4217 code; required when `revenue` is set.",
     ("Event", "consent"): "false: the event is kept without any identifier (user, device, IP, user agent).",
+    ("Batch", "api_key"): "The app API key, only for senders that cannot set the X-Api-Key header "
+    "(navigator.sendBeacon); the header wins when both are sent. Never put a key in the URL: URLs are logged.",
     ("Touch", "link_code"): "The tracking link's code (the last part of /c/<code>); must belong to the key's app.",
-    ("Touch", "timestamp"): "ISO 8601 with a UTC offset, or Unix epoch milliseconds. Absent: the time received.",
+    ("Touch", "timestamp"): "ISO 8601 with a UTC offset, or Unix epoch milliseconds. Absent: the time received. "
+    "At most INGEST_MAX_PAST_DAYS (default 30) in the past; more than INGEST_MAX_FUTURE_SECONDS (default 600) "
+    "ahead: the time received.",
 }
 
 
@@ -128,7 +132,7 @@ def _batch_operation(*, operation_id: str, summary: str, description: str, body:
         "tags": ["ingestion"],
         "summary": summary,
         "description": description,
-        "security": [{"apiKeyHeader": []}, {"apiKeyQuery": []}],
+        "security": [{"apiKeyHeader": []}],
         "parameters": [
             {
                 "name": "X-Ump-Timestamp",
@@ -288,12 +292,6 @@ def add_ingestion_endpoints(result, generator, request, public):
     components.setdefault("securitySchemes", {}).update(
         {
             "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-Api-Key", "description": "An app API key."},
-            "apiKeyQuery": {
-                "type": "apiKey",
-                "in": "query",
-                "name": "api_key",
-                "description": "The same key, for senders that cannot set headers (navigator.sendBeacon).",
-            },
         }
     )
     result["paths"] = {**ingestion_paths(), **result["paths"]}

@@ -85,12 +85,22 @@ class EventBatch(msgspec.Struct, forbid_unknown_fields=True):
     """A batch decoded in one pass, when every event in it is valid (the common case)."""
 
     events: list[Event]
+    api_key: Short | None = None  # see Batch
 
 
 class Batch(msgspec.Struct, forbid_unknown_fields=True):
     """A batch whose events are checked one by one, so each invalid one is reported by its index."""
 
     events: list[msgspec.Raw]
+    # The app's key, for a sender that cannot set X-Api-Key: the web SDK's navigator.sendBeacon. In the
+    # body because a URL's query string ends up in access logs; the header wins when both are sent.
+    api_key: Short | None = None
+
+
+class BeaconKey(msgspec.Struct):
+    """Only a batch's api_key: its events are skipped unread (this struct ignores unknown fields)."""
+
+    api_key: str = ""
 
 
 class Touch(msgspec.Struct, forbid_unknown_fields=True):

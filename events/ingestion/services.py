@@ -45,7 +45,37 @@ def parse_timestamp(value: dt.datetime | int | None, received_at: dt.datetime) -
             raise ValueError("timestamp is not a valid epoch in milliseconds") from None
     if value.tzinfo is None:
         raise ValueError("timestamp needs a UTC offset, e.g. 2026-01-31T12:00:00Z")
-    return value if value.tzinfo is dt.UTC else value.astimezone(dt.UTC)
+    try:
+        return value if value.tzinfo is dt.UTC else value.astimezone(dt.UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-14:00 is past the year 9999 in UTC
+        raise ValueError("timestamp is out of range once in UTC") from None
+
+
+class TimeBounds:
+    """When the items of a request received at ``received_at`` may have happened. A device clock more
+    than INGEST_MAX_FUTURE_SECONDS ahead is taken as wrong: the item is kept at the time received. An
+    item older than INGEST_MAX_PAST_DAYS is refused (attribution windows have long closed on it)."""
+
+    __slots__ = ("earliest", "latest", "received_at")
+
+    def __init__(self, received_at: dt.datetime):
+        self.received_at = received_at
+        self.earliest = received_at - dt.timedelta(days=settings.INGEST_MAX_PAST_DAYS)
+        self.latest = received_at + dt.timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
+
+    def place(self, value: dt.datetime | int | None) -> dt.datetime:
+        """The item's time; raises ValueError for one that is refused. (EventRows.row applies the same
+        rule written out, and records the clock's skew.)"""
+        timestamp = parse_timestamp(value, self.received_at)
+        if timestamp > self.latest:
+            return self.received_at
+        if timestamp < self.earliest:
+            raise self.too_old()
+        return timestamp
+
+    @staticmethod
+    def too_old() -> ValueError:
+        return ValueError(f"timestamp is more than {settings.INGEST_MAX_PAST_DAYS} days in the past")
 
 
 def _property_text(value: str | int | float | bool) -> str:
@@ -69,8 +99,8 @@ class EventRows:
         self.ip_prefix = privacy.truncate_ip(ip)
         self.user_agent = user_agent
         self.received_at = received_at
-        self.latest = received_at + dt.timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
-        self.earliest = received_at - dt.timedelta(days=settings.INGEST_MAX_PAST_DAYS)
+        bounds = TimeBounds(received_at)
+        self.latest, self.earliest = bounds.latest, bounds.earliest
         app = str(app_id)
         self.user_pseudonym = privacy.pseudonymizer(app, "user")
         self.device_pseudonyms = {kind: privacy.pseudonymizer(app, kind) for kind in DEVICE_ID_KINDS}
@@ -85,10 +115,10 @@ class EventRows:
         if type(timestamp) is not dt.datetime or timestamp.tzinfo is not dt.UTC:
             timestamp = parse_timestamp(timestamp, received_at)
         skew_ms = (received_at - timestamp) // _MILLISECOND
-        if timestamp > self.latest:
+        if timestamp > self.latest:  # TimeBounds.place, written out
             timestamp = received_at  # a device clock far in the future: keep the event, record the skew
         elif timestamp < self.earliest:
-            raise ValueError(f"timestamp is more than {settings.INGEST_MAX_PAST_DAYS} days in the past")
+            raise TimeBounds.too_old()
         revenue = event.revenue
         if revenue is not None and event.currency is None:
             raise ValueError("currency is required with revenue")
@@ -148,8 +178,24 @@ def _reason(error: Exception) -> str:
     return str(error) or type(error).__name__
 
 
-def _unreadable(error: Exception) -> BadRequest:
-    return BadRequest(f'Body must be JSON {{"events": [...]}}: {_reason(error)}')
+# What msgspec raises for a body that is no JSON it can read: malformed JSON, a string that is not
+# UTF-8, nesting deeper than the interpreter's recursion limit.
+UNREADABLE = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+
+
+def unreadable(body: bytes, error: Exception, shape: str = '{"events": [...]}') -> BadRequest:
+    """The 400 for a body that raised one of UNREADABLE."""
+    if isinstance(error, UnicodeDecodeError):
+        try:
+            body.decode()
+        except UnicodeDecodeError as whole:
+            error = whole  # its offset counts from the body's start; msgspec's from the string's
+        reason = f"not UTF-8 at byte {error.start}"
+    elif isinstance(error, RecursionError):
+        reason = "nested too deeply"
+    else:
+        reason = _reason(error)
+    return BadRequest(f"Body must be JSON {shape}: {reason}")
 
 
 def decode_events(body: bytes) -> list[Event | msgspec.DecodeError]:
@@ -161,18 +207,20 @@ def decode_events(body: bytes) -> list[Event | msgspec.DecodeError]:
         return _batch_decoder.decode(body).events
     except msgspec.ValidationError:
         pass  # an invalid event, or not a batch at all: the event-by-event decode below tells which
-    except msgspec.DecodeError as error:
-        raise _unreadable(error) from None
+    except UNREADABLE as error:
+        raise unreadable(body, error) from None
     try:
         raws = _raw_batch_decoder.decode(body).events
-    except msgspec.DecodeError as error:
-        raise _unreadable(error) from None
+    except UNREADABLE as error:
+        raise unreadable(body, error) from None
     events: list[Event | msgspec.DecodeError] = []
     for raw in raws:
         try:
             events.append(_event_decoder.decode(raw))
         except msgspec.DecodeError as error:
             events.append(error)
+        except UnicodeDecodeError as error:  # a raw event's strings are read only here
+            raise unreadable(body, error) from None
     return events
 
 

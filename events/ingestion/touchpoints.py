@@ -6,6 +6,7 @@ import uuid
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from apps_registry.models import TrackingLink
+from core.metrics import LINK_SUB_PARAMS_LEFT_OUT
 from events import privacy
 from events.ingestion import useragent
 from events.ingestion.schema import DEVICE_ID_KINDS
@@ -26,6 +27,10 @@ def touch_row(
     consent: bool = True,
 ) -> TouchRow:
     device = useragent.parse(user_agent)
+    sub_params = link.touch_sub_params
+    if sub_params is None:  # the touch is kept: a bad link must not cost the click or the redirect
+        LINK_SUB_PARAMS_LEFT_OUT.inc()
+        sub_params = {}
     device_ids = {}
     if consent:
         app_id = str(link.app_id)
@@ -49,7 +54,7 @@ def touch_row(
         ad=link.ad,
         ad_id=link.ad_id,
         site_id=_filled(params.get("site_id")) or link.site_id,
-        sub_params={str(k): str(v) for k, v in link.sub_params.items()},
+        sub_params=sub_params,
         network_click_id=_filled(params.get("click_id")),
         device_id=next(iter(device_ids.values()), ""),
         device_ids=device_ids,

@@ -21,7 +21,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseNotFound, HttpResponseRedirect
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
 from prometheus_client import Counter
 
 from apps_registry import keys, links
@@ -30,7 +29,7 @@ from core import counters
 from core.net import client_ip, user_agent
 from events.bus import BusUnavailable, Message, publish, topics
 from events.ingestion import services as ingest
-from events.ingestion.schema import Touch, TouchBatch
+from events.ingestion.schema import BeaconKey, Touch, TouchBatch
 from events.ingestion.touchpoints import destination, touch_row
 from events.rows import bus_key
 
@@ -56,6 +55,28 @@ def _error(status: int, message: str, **headers) -> HttpResponse:
     for name, value in headers.items():
         response[name.replace("_", "-")] = value
     return response
+
+
+def ingestion_view(*methods: str):
+    """An ingestion endpoint answers JSON errors whatever DEBUG says, never Django's debug page: a
+    method it does not take is a 405, and an exception no input should cause is logged with its
+    traceback and answered 500 (every known malformed input is a 4xx before that)."""
+    allowed = ", ".join(methods)
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method not in methods:
+                return _error(405, f"Method not allowed: use {allowed}.", Allow=allowed)
+            try:
+                return view(request, *args, **kwargs)
+            except Exception:
+                logger.exception("%s %s failed", request.method, request.path)
+                return _error(500, "Internal server error.")
+
+        return wrapper
+
+    return decorate
 
 
 # Headers are read from request.META: request.headers copies every header into a new mapping on
@@ -101,12 +122,14 @@ def _check_signature(request, principal: keys.ApiKeyPrincipal, body: bytes) -> s
     return None
 
 
-def _authenticate(request):
-    # The web SDK's sendBeacon cannot set headers, so the key may also come as ?api_key=.
-    principal = keys.authenticate_api_key(request.META.get("HTTP_X_API_KEY") or request.GET.get("api_key", ""))
-    if principal is None:
-        return None, _error(401, "Unknown, revoked or missing X-Api-Key.")
-    return principal, None
+_beacon_key = msgspec.json.Decoder(BeaconKey)
+
+
+def _key_in_body(body: bytes) -> str:
+    try:
+        return _beacon_key.decode(body).api_key
+    except ingest.UNREADABLE:
+        return ""  # no key to be found: refused like any request without one
 
 
 def _replay_mark(request) -> str | None:
@@ -135,12 +158,19 @@ def _guard(request, principal, body: bytes) -> HttpResponse | None:
     return None
 
 
-def _ingest(request, handler) -> HttpResponse:
-    principal, failure = _authenticate(request)
-    if failure:
-        return failure
+def _ingest(request, handler, *, key_in_body: bool = False) -> HttpResponse:
+    """``key_in_body``: a request without X-Api-Key may carry the key as the batch's api_key (the web
+    SDK's beacons: navigator.sendBeacon cannot set headers). Never in the URL: query strings are logged."""
     try:
-        body = _body(request)
+        raw_key, body = request.META.get("HTTP_X_API_KEY"), None
+        if raw_key is None and key_in_body:
+            body = _body(request)
+            raw_key = _key_in_body(body)
+        principal = keys.authenticate_api_key(raw_key or "")
+        if principal is None:
+            return _error(401, "Unknown, revoked or missing X-Api-Key.")
+        if body is None:
+            body = _body(request)
         refused = _guard(request, principal, request.body)
         if refused:
             return refused
@@ -180,7 +210,7 @@ def cross_origin(view):
 
 @csrf_exempt
 @cross_origin
-@require_POST
+@ingestion_view("POST")
 def events(request):
     def handle(principal, body):
         outcome = ingest.ingest_events(
@@ -190,7 +220,7 @@ def events(request):
         EVENTS_REJECTED.inc(len(outcome.rejected))
         return outcome.accepted, outcome.rejected
 
-    return _ingest(request, handle)
+    return _ingest(request, handle, key_in_body=True)
 
 
 _touch_batch = msgspec.json.Decoder(TouchBatch)
@@ -198,16 +228,17 @@ _touch = msgspec.json.Decoder(Touch)
 
 
 @csrf_exempt
-@require_POST
+@ingestion_view("POST")
 def touchpoints_s2s(request):
     def handle(principal, body):
         try:
             batch = _touch_batch.decode(body)
-        except msgspec.DecodeError as error:
-            raise ingest.BadRequest(f'Body must be JSON {{"touchpoints": [...]}}: {error}') from None
+        except ingest.UNREADABLE as error:
+            raise ingest.unreadable(body, error, '{"touchpoints": [...]}') from None
         if len(batch.touchpoints) > settings.INGEST_MAX_EVENTS_PER_BATCH:
             raise ingest.BadRequest(f"At most {settings.INGEST_MAX_EVENTS_PER_BATCH} touchpoints per request.", 413)
         received_at = dt.datetime.now(dt.UTC)
+        bounds = ingest.TimeBounds(received_at)
         accepted, rejected, rows = [], [], []
         for index, raw in enumerate(batch.touchpoints):
             try:
@@ -215,7 +246,7 @@ def touchpoints_s2s(request):
                 link = links.link_by_code(touch.link_code)
                 if link is None or link.app_id != principal.app_id:
                     raise ValueError("unknown link_code for this app")
-                timestamp = ingest.parse_timestamp(touch.timestamp, received_at)
+                timestamp = bounds.place(touch.timestamp)
                 params = {"click_id": touch.network_click_id or "", "site_id": touch.site_id or ""}
                 params.update({kind: value for kind, value in touch.device_ids.items() if value})
                 row = touch_row(
@@ -230,6 +261,8 @@ def touchpoints_s2s(request):
                     touch_id=touch.touch_id,
                     consent=touch.consent,
                 )
+            except UnicodeDecodeError as error:  # as for events: the whole body is refused, naming the byte
+                raise ingest.unreadable(body, error, '{"touchpoints": [...]}') from None
             except (msgspec.ValidationError, msgspec.DecodeError, ValueError) as error:
                 rejected.append({"index": index, "reason": str(error)})
                 continue
@@ -270,7 +303,7 @@ def _record_touch(request, code: str, touch_type: str) -> tuple:
     return link, click_id.hex
 
 
-@require_GET
+@ingestion_view("GET")
 def click(request, code: str):
     link, click_id = _record_touch(request, code, "click")
     if link is None:
@@ -283,7 +316,7 @@ def click(request, code: str):
     return response
 
 
-@require_GET
+@ingestion_view("GET")
 def impression(request, code: str):
     link, _ = _record_touch(request, code, "impression")
     if link is None:

@@ -58,17 +58,17 @@
   }
 
   function send(events, useBeacon) {
-    var body = JSON.stringify({ events: events });
     var url = config.endpoint + "/api/events";
     if (useBeacon && navigator.sendBeacon) {
-      // sendBeacon cannot set headers: the key travels in the query string for this one call.
-      var blob = new Blob([body], { type: "text/plain" }); // a CORS-safelisted type: no preflight
-      if (navigator.sendBeacon(url + "?api_key=" + encodeURIComponent(config.apiKey), blob)) return Promise.resolve();
+      // sendBeacon cannot set headers: the key travels in the body, never in the URL (URLs are logged).
+      var beacon = JSON.stringify({ api_key: config.apiKey, events: events });
+      var blob = new Blob([beacon], { type: "text/plain" }); // a CORS-safelisted type: no preflight
+      if (navigator.sendBeacon(url, blob)) return Promise.resolve();
     }
     return fetch(url, {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-Api-Key": config.apiKey },
-      body: body,
+      body: JSON.stringify({ events: events }),
       keepalive: true,
     }).then(function (response) {
       if (response.status >= 500 || response.status === 429) throw new Error("retry " + response.status);

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps_registry.costs import costs_import
+from apps_registry.costs import costs_import, csv_text
 from core.errors import ApplicationError
 
 
@@ -17,7 +17,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            result = costs_import(data=options["file"].read_text(encoding="utf-8-sig"))
+            result = costs_import(data=csv_text(options["file"].read_bytes()))
         except OSError as error:
             raise CommandError(f"Cannot read {options['file']}: {error}") from error
         except ApplicationError as error:

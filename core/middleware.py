@@ -1,0 +1,17 @@
+"""Middleware of the whole site."""
+
+from django.http import JsonResponse
+
+
+def content_length_checked(get_response):
+    """A request whose Content-Length is not a whole number is refused with 400 before anything reads
+    it: django-prometheus's middleware and Django's request.body call int() on it and would answer
+    500. gunicorn refuses such requests itself; the development server passes them on."""
+
+    def middleware(request):
+        length = request.META.get("CONTENT_LENGTH")
+        if length and not (length.isascii() and length.isdigit()):
+            return JsonResponse({"error": "Content-Length must be a whole number of bytes."}, status=400)
+        return get_response(request)
+
+    return middleware
