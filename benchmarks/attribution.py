@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Attribution engine"
 START = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
 DAYS = 30

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from benchmarks import attribution
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 PORT = 18500
 BASE = f"http://127.0.0.1:{PORT}"
