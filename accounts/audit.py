@@ -6,9 +6,9 @@ Never pass a password, token or API key: ``metadata`` keys that look like secret
 import logging
 
 from django.conf import settings
-from prometheus_client import Counter
 
 from core import counters
+from core.metrics import AUTH_FAILURES, SECURITY_ALERTS, SECURITY_EVENTS
 from core.net import client_ip, user_agent
 
 from .context import current_request
@@ -16,9 +16,6 @@ from .models import SecurityEvent
 
 logger = logging.getLogger("unmogrowp.security")
 
-SECURITY_EVENTS = Counter("unmogrowp_security_events_total", "Security events recorded.", ["action", "success"])
-AUTH_FAILURES = Counter("unmogrowp_auth_failures_total", "Failed sign-ins, refresh-token reuse and lockouts.", ["kind"])
-SECURITY_ALERTS = Counter("unmogrowp_security_alerts_total", "Suspicious bursts detected.", ["kind"])
 
 _SECRET_WORDS = ("password", "token", "secret", "api_key", "apikey", "authorization")
 _BURST_WINDOW_SECONDS = 60

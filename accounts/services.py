@@ -23,6 +23,7 @@ from rest_framework import status
 from accounts import audit, bruteforce, tokens
 from accounts.rbac import roles
 from core.errors import ApplicationError
+from core.metrics import AUTH_FAILURES
 from core.net import client_ip
 
 from .models import Invitation, SecurityEvent, User
@@ -54,7 +55,7 @@ def user_sign_in(*, request, email: str, password: str, door: SignInDoor) -> Use
         bruteforce.take_attempt(email=email, ip=ip)
     except bruteforce.LockedOut:
         audit.record(SecurityEvent.Action.LOCKOUT, success=False, email=email, request=request, metadata={"door": door})
-        audit.AUTH_FAILURES.labels("locked_out").inc()
+        AUTH_FAILURES.labels("locked_out").inc()
         raise
     user = authenticate(request, email=email, password=password)
     if user is None or (door == SignInDoor.ADMIN and not user.is_staff):

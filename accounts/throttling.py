@@ -9,17 +9,13 @@ import logging
 import time
 
 from django.conf import settings
-from prometheus_client import Counter
 from rest_framework.throttling import BaseThrottle
 
 from core import counters
+from core.metrics import RATE_LIMIT_BYPASSED, RATE_LIMITED
 from core.net import client_ip
 
 logger = logging.getLogger(__name__)
-RATE_LIMITED = Counter("unmogrowp_rate_limited_total", "API requests refused by the rate limit.", ["scope"])
-RATE_LIMIT_BYPASSED = Counter(
-    "unmogrowp_rate_limit_unavailable_total", "API requests let through because the rate-limit store was down."
-)
 
 _WINDOW_SECONDS = 60
 

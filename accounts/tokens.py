@@ -15,6 +15,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import audit
 from accounts.rbac import authz
+from core.metrics import AUTH_FAILURES
 
 from .models import SecurityEvent, TokenFamily, User
 
@@ -90,7 +91,7 @@ def rotate(raw: str, request) -> dict:
             resource=f"token-family:{family_id}",
             request=request,
         )
-        audit.AUTH_FAILURES.labels("refresh_reuse").inc()
+        AUTH_FAILURES.labels("refresh_reuse").inc()
         raise AuthenticationFailed(INVALID_REFRESH) from None
     family_id = refresh.get(FAMILY_CLAIM)
     user = User.objects.filter(pk=refresh.get("userId"), is_active=True).first()
@@ -129,7 +130,7 @@ def logout(raw: str, request) -> None:
             metadata={"reason": "another user's refresh token"},
             request=request,
         )
-        audit.AUTH_FAILURES.labels("foreign_logout").inc()
+        AUTH_FAILURES.labels("foreign_logout").inc()
         raise AuthenticationFailed(INVALID_REFRESH)
     revoke_family(family_id, "logout")
     audit.record(

@@ -14,12 +14,9 @@ import logging
 import sqlite3
 import threading
 
-from prometheus_client import Counter
+from core.metrics import CHECKPOINTS
 
 logger = logging.getLogger(__name__)
-CHECKPOINTS = Counter(
-    "unmogrowp_sqlite_checkpoints_total", "PASSIVE checkpoints run by the web process's thread.", ["result"]
-)
 
 
 def _run(path: str, interval: float, stop: threading.Event) -> None:

@@ -48,3 +48,26 @@ LINK_SUB_PARAMS_LEFT_OUT = Counter(
     "unmogrowp_link_sub_params_left_out_total",
     "Touchpoints recorded without their link's sub_params, which are stored malformed (edit the link to fix).",
 )
+
+# --- sign-in and API protection (accounts) -----------------------------------------------------------
+RATE_LIMITED = Counter("unmogrowp_rate_limited_total", "API requests refused by the rate limit.", ["scope"])
+RATE_LIMIT_BYPASSED = Counter(
+    "unmogrowp_rate_limit_unavailable_total", "API requests let through because the rate-limit store was down."
+)
+
+# --- security log (accounts.audit) -------------------------------------------------------------------
+SECURITY_EVENTS = Counter("unmogrowp_security_events_total", "Security events recorded.", ["action", "success"])
+AUTH_FAILURES = Counter("unmogrowp_auth_failures_total", "Failed sign-ins, refresh-token reuse and lockouts.", ["kind"])
+SECURITY_ALERTS = Counter("unmogrowp_security_alerts_total", "Suspicious bursts detected.", ["kind"])
+
+# --- SQLite checkpoints (core.checkpoints) -----------------------------------------------------------
+CHECKPOINTS = Counter(
+    "unmogrowp_sqlite_checkpoints_total", "PASSIVE checkpoints run by the web process's thread.", ["result"]
+)
+
+# --- ingestion (events.ingestion) --------------------------------------------------------------------
+EVENTS_RESULT = Counter("unmogrowp_events_total", "Events received, by result.", ["result"])
+GUARD_UNAVAILABLE = Counter(
+    "unmogrowp_ingest_guard_unavailable_total", "Ingestion requests accepted without replay/rate checks."
+)
+TOUCHES = Counter("unmogrowp_touchpoints_total", "Touchpoints received, by type and result.", ["type", "result"])

@@ -21,11 +21,11 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseNotFound, HttpResponseRedirect
 from django.views.decorators.csrf import csrf_exempt
-from prometheus_client import Counter
 
 from apps_registry import keys, links
 from apps_registry.models import App
 from core import counters
+from core.metrics import EVENTS_RESULT, GUARD_UNAVAILABLE, TOUCHES
 from core.net import client_ip, user_agent
 from events.bus import BusUnavailable, Message, publish, topics
 from events.ingestion import services as ingest
@@ -35,11 +35,6 @@ from events.rows import bus_key
 
 logger = logging.getLogger(__name__)
 _json = msgspec.json.Encoder()
-EVENTS_RESULT = Counter("unmogrowp_events_total", "Events received, by result.", ["result"])
-GUARD_UNAVAILABLE = Counter(
-    "unmogrowp_ingest_guard_unavailable_total", "Ingestion requests accepted without replay/rate checks."
-)
-TOUCHES = Counter("unmogrowp_touchpoints_total", "Touchpoints received, by type and result.", ["type", "result"])
 # Bound once: labels() looks the child up under a lock, on the hot path that costs more than counting.
 EVENTS_ACCEPTED, EVENTS_REJECTED = EVENTS_RESULT.labels("accepted"), EVENTS_RESULT.labels("rejected")
 TOUCHES_RECORDED = {touch_type: TOUCHES.labels(touch_type, "recorded") for touch_type in ("click", "impression")}
