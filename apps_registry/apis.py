@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from accounts.rbac import roles
 from accounts.rbac.permissions import RoleRequired
 from accounts.rbac.selectors import app_access, apps_for_user
+from core.apis import parsed
 from core.errors import ApplicationError
 from core.openapi import errors
 from core.parsers import JSONParser
@@ -32,7 +33,9 @@ from .models.tracking_link import (
 )
 
 Read = RoleRequired(roles.ADMIN, roles.USER, roles.READONLY, permission="apps:read")
-Write = RoleRequired(roles.ADMIN, roles.USER, permission="apps:read")
+# The seed's matrix: /api/apps/{id}/* is for user or admin with access to that app. The per-app grant
+# (change_app, manage_keys) is the permission: app_access checks it in each view.
+Write = RoleRequired(roles.ADMIN, roles.USER, permission=None)
 # The route takes any string (a malformed id answers 404 like a foreign one); the contract is a UUID.
 APP_ID = OpenApiParameter("app_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The app's id.")
 
@@ -42,12 +45,6 @@ class ReadWriteApi(APIView):
 
     def get_permissions(self):
         return [Read() if self.request.method == "GET" else Write()]
-
-
-def parsed(serializer_class, data, **kwargs) -> dict:
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 # --- apps -----------------------------------------------------------------------------------------
@@ -77,38 +74,15 @@ class AppPatch(AppIn):
     status = serializers.ChoiceField(choices=App.Status.choices, required=False)
 
 
-def app_out(app: App) -> dict:
-    return {
-        "id": str(app.id),
-        "name": app.name,
-        "status": app.status,
-        "timezone": app.timezone,
-        "currency": app.currency,
-        "signingPolicy": app.signing_policy,
-        "platforms": [
-            {
-                "platform": p.platform,
-                "bundleId": p.bundle_id,
-                "storeId": p.store_id,
-                "storeUrl": p.store_url,
-                "webDomains": p.web_domains,
-            }
-            for p in app.platforms.all()
-        ],
-        "createdAt": app.created_at.isoformat(),
-    }
-
-
 @extend_schema_serializer(component_name="Platform")
 class PlatformOut(serializers.Serializer):
     platform = serializers.ChoiceField(choices=AppPlatform.Platform.choices)
-    bundleId = serializers.CharField()
-    storeId = serializers.CharField()
-    storeUrl = serializers.CharField()
-    webDomains = serializers.ListField(child=serializers.CharField())
+    bundleId = serializers.CharField(source="bundle_id")
+    storeId = serializers.CharField(source="store_id")
+    storeUrl = serializers.CharField(source="store_url")
+    webDomains = serializers.ListField(child=serializers.CharField(), source="web_domains")
 
 
-# The shape ``app_out`` returns, for the OpenAPI schema.
 @extend_schema_serializer(component_name="App")
 class AppOut(serializers.Serializer):
     id = serializers.UUIDField()
@@ -116,9 +90,9 @@ class AppOut(serializers.Serializer):
     status = serializers.ChoiceField(choices=App.Status.choices)
     timezone = serializers.CharField()
     currency = serializers.CharField()
-    signingPolicy = serializers.ChoiceField(choices=App.SigningPolicy.choices)
-    platforms = PlatformOut(many=True)
-    createdAt = serializers.DateTimeField()
+    signingPolicy = serializers.ChoiceField(choices=App.SigningPolicy.choices, source="signing_policy")
+    platforms = PlatformOut(many=True, source="platforms.all")
+    createdAt = serializers.DateTimeField(source="created_at")
 
 
 class AppListApi(APIView):
@@ -133,7 +107,7 @@ class AppListApi(APIView):
         apps = apps_for_user(user=request.user).prefetch_related("platforms")
         if status_filter := request.query_params.get("status"):
             apps = apps.filter(status=status_filter)
-        return Response([app_out(app) for app in apps])
+        return Response(AppOut(apps, many=True).data)
 
 
 class AppCreateApi(APIView):
@@ -142,7 +116,7 @@ class AppCreateApi(APIView):
     @extend_schema(request=AppIn, responses={201: AppOut, **errors(400, 401, 403)})
     def post(self, request):
         app = services.app_create(owner=request.user, **parsed(AppIn, request.data))
-        return Response(app_out(app), status=status.HTTP_201_CREATED)
+        return Response(AppOut(app).data, status=status.HTTP_201_CREATED)
 
 
 class AppDetailApi(ReadWriteApi):
@@ -150,51 +124,45 @@ class AppDetailApi(ReadWriteApi):
 
     @extend_schema(parameters=[APP_ID], responses={200: AppOut, **errors(401, 403, 404)})
     def get(self, request, app_id):
-        return Response(app_out(app_access(request=request, app_id=app_id)))
+        return Response(AppOut(app_access(request=request, app_id=app_id)).data)
 
     @extend_schema(parameters=[APP_ID], request=AppPatch, responses={200: AppOut, **errors(400, 401, 403, 404)})
     def patch(self, request, app_id):
         app = app_access(request=request, app_id=app_id, permission="change_app")
-        return Response(app_out(services.app_update(app=app, **parsed(AppPatch, request.data))))
+        return Response(AppOut(services.app_update(app=app, **parsed(AppPatch, request.data))).data)
 
 
 # --- API keys and signing secrets ---------------------------------------------------------------------
 
 
-def key_out(key: ApiKey) -> dict:
-    return {
-        "id": str(key.id),
-        "name": key.name,
-        "prefix": f"ump_{key.prefix}_",
-        "createdAt": key.created_at.isoformat(),
-        "lastUsedAt": key.last_used_at.isoformat() if key.last_used_at else None,
-        "expiresAt": key.expires_at.isoformat() if key.expires_at else None,
-        "revokedAt": key.revoked_at.isoformat() if key.revoked_at else None,
-        "active": key.is_usable(),
-    }
-
-
-# The shape ``key_out`` returns, for the OpenAPI schema.
 @extend_schema_serializer(component_name="ApiKey")
 class KeyOut(serializers.Serializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
-    prefix = serializers.CharField(help_text="The key's visible start, e.g. ump_ab12cd34_.")
-    createdAt = serializers.DateTimeField()
-    lastUsedAt = serializers.DateTimeField(allow_null=True)
-    expiresAt = serializers.DateTimeField(allow_null=True)
-    revokedAt = serializers.DateTimeField(allow_null=True)
-    active = serializers.BooleanField()
+    prefix = serializers.CharField(source="visible_start", help_text="The key's visible start, e.g. ump_ab12cd34_.")
+    createdAt = serializers.DateTimeField(source="created_at")
+    lastUsedAt = serializers.DateTimeField(source="last_used_at", allow_null=True)
+    expiresAt = serializers.DateTimeField(source="expires_at", allow_null=True)
+    revokedAt = serializers.DateTimeField(source="revoked_at", allow_null=True)
+    active = serializers.BooleanField(source="is_usable")
 
 
 @extend_schema_serializer(component_name="NewApiKey")
 class NewKeyOut(KeyOut):
+    """A key just issued (``keys.IssuedKey``), the one time its secret is shown."""
+
     key = serializers.CharField(help_text="The whole key, shown this once: send it as X-Api-Key.")
+
+    def to_representation(self, issued: keys.IssuedKey):
+        return {**KeyOut(issued.key).data, "key": issued.raw}
 
 
 @extend_schema_serializer(component_name="RotatedApiKey")
 class RotatedKeyOut(NewKeyOut):
     previous = KeyOut(help_text="The old key, usable until its expiresAt; revoked at once when overlap_hours is 0.")
+
+    def to_representation(self, issued: keys.RotatedKey):
+        return {**KeyOut(issued.key).data, "key": issued.raw, "previous": KeyOut(issued.previous).data}
 
 
 @extend_schema_serializer(component_name="ApiKey")
@@ -213,13 +181,13 @@ class KeyListApi(APIView):
     @extend_schema(parameters=[APP_ID], responses={200: KeyOut(many=True), **errors(401, 403, 404)})
     def get(self, request, app_id):
         app = app_access(request=request, app_id=app_id, permission="manage_keys")
-        return Response([key_out(key) for key in app.api_keys.all()])
+        return Response(KeyOut(app.api_keys.all(), many=True).data)
 
     @extend_schema(parameters=[APP_ID], request=KeyIn, responses={201: NewKeyOut, **errors(400, 401, 403, 404)})
     def post(self, request, app_id):
         app = app_access(request=request, app_id=app_id, permission="manage_keys")
-        key, raw_key = keys.api_key_create(app=app, created_by=request.user, **parsed(KeyIn, request.data))
-        return Response({**key_out(key), "key": raw_key}, status=status.HTTP_201_CREATED)
+        issued = keys.api_key_create(app=app, created_by=request.user, **parsed(KeyIn, request.data))
+        return Response(NewKeyOut(issued).data, status=status.HTTP_201_CREATED)
 
 
 class KeyRevokeApi(APIView):
@@ -228,7 +196,7 @@ class KeyRevokeApi(APIView):
     @extend_schema(parameters=[APP_ID], request=None, responses={200: KeyOut, **errors(401, 403, 404)})
     def post(self, request, app_id, key_id):
         app = app_access(request=request, app_id=app_id, permission="manage_keys")
-        return Response(key_out(keys.api_key_revoke(key=get_object_or_404(ApiKey, app=app, id=key_id))))
+        return Response(KeyOut(keys.api_key_revoke(key=get_object_or_404(ApiKey, app=app, id=key_id))).data)
 
 
 class KeyRotateApi(APIView):
@@ -239,8 +207,8 @@ class KeyRotateApi(APIView):
         app = app_access(request=request, app_id=app_id, permission="manage_keys")
         old = get_object_or_404(ApiKey, app=app, id=key_id, revoked_at__isnull=True)
         overlap = dt.timedelta(hours=parsed(RotateIn, request.data)["overlap_hours"])
-        new, raw_key = keys.api_key_rotate(key=old, created_by=request.user, overlap=overlap)
-        return Response({**key_out(new), "key": raw_key, "previous": key_out(old)}, status=status.HTTP_201_CREATED)
+        issued = keys.api_key_rotate(key=old, created_by=request.user, overlap=overlap)
+        return Response(RotatedKeyOut(issued).data, status=status.HTTP_201_CREATED)
 
 
 class SigningSecretRotateApi(APIView):
@@ -257,7 +225,8 @@ class SigningSecretRotateApi(APIView):
     def post(self, request, app_id):
         app = app_access(request=request, app_id=app_id, permission="manage_keys")
         secret = keys.signing_secret_rotate(app=app)
-        return Response({"version": app.signing_secret_version, "secret": secret}, status=status.HTTP_201_CREATED)
+        output = self.Output({"version": app.signing_secret_version, "secret": secret})
+        return Response(output.data, status=status.HTTP_201_CREATED)
 
 
 # --- attribution settings ---------------------------------------------------------------------------
@@ -270,16 +239,11 @@ class SettingsIn(serializers.ModelSerializer):
         fields = AttributionSettings.RULE_FIELDS
 
 
-def settings_out(version: AttributionSettings) -> dict:
-    return {"version": version.version, "changedAt": version.changed_at.isoformat(), "settings": version.rules()}
-
-
-# The shape ``settings_out`` returns, for the OpenAPI schema.
 @extend_schema_serializer(component_name="AttributionSettings")
 class SettingsOut(serializers.Serializer):
     version = serializers.IntegerField()
-    changedAt = serializers.DateTimeField()
-    settings = SettingsIn()
+    changedAt = serializers.DateTimeField(source="changed_at")
+    settings = SettingsIn(source="*")
 
 
 class SettingChange(serializers.Serializer):
@@ -287,10 +251,14 @@ class SettingChange(serializers.Serializer):
     new = serializers.JSONField()
 
 
-# One entry of ``services.settings_history``, for the OpenAPI schema.
 @extend_schema_serializer(component_name="AttributionSettingsVersion")
-class SettingsVersionOut(SettingsOut):
-    changedBy = serializers.EmailField(allow_null=True)
+class SettingsVersionOut(serializers.Serializer):
+    """One ``services.SettingsChange``: a version and what it changed from the one before."""
+
+    version = serializers.IntegerField(source="settings.version")
+    changedAt = serializers.DateTimeField(source="settings.changed_at")
+    settings = SettingsIn()
+    changedBy = serializers.EmailField(source="settings.changed_by.email", allow_null=True)
     changes = serializers.DictField(child=SettingChange(), help_text="Rule name -> old and new value.")
 
 
@@ -298,7 +266,7 @@ class SettingsApi(ReadWriteApi):
     @extend_schema(parameters=[APP_ID], responses={200: SettingsOut, **errors(401, 403, 404)})
     def get(self, request, app_id):
         app = app_access(request=request, app_id=app_id)
-        return Response(settings_out(services.settings_current(app=app)))
+        return Response(SettingsOut(services.settings_current(app=app)).data)
 
     @extend_schema(
         parameters=[APP_ID],
@@ -308,7 +276,7 @@ class SettingsApi(ReadWriteApi):
     def patch(self, request, app_id):
         app = app_access(request=request, app_id=app_id, permission="change_app")
         changes = parsed(SettingsIn, request.data, partial=True)
-        return Response(settings_out(services.settings_update(app=app, changed_by=request.user, **changes)))
+        return Response(SettingsOut(services.settings_update(app=app, changed_by=request.user, **changes)).data)
 
 
 class SettingsHistoryApi(APIView):
@@ -316,7 +284,11 @@ class SettingsHistoryApi(APIView):
 
     @extend_schema(parameters=[APP_ID], responses={200: SettingsVersionOut(many=True), **errors(401, 403, 404)})
     def get(self, request, app_id):
-        return Response(services.settings_history(app=app_access(request=request, app_id=app_id)))
+        return Response(
+            SettingsVersionOut(
+                services.settings_history(app=app_access(request=request, app_id=app_id)), many=True
+            ).data
+        )
 
 
 # --- tracking links ----------------------------------------------------------------------------------
@@ -344,24 +316,15 @@ class LinkIn(serializers.ModelSerializer):
         fields = links.LINK_FIELDS
 
 
-def link_out(link: TrackingLink) -> dict:
-    return {
-        "id": str(link.id),
-        "code": link.code,
-        **{field: getattr(link, field) for field in links.LINK_FIELDS},
-        **links.link_urls(link),
-        "createdAt": link.created_at.isoformat(),
-    }
-
-
-# The shape ``link_out`` returns, for the OpenAPI schema.
 @extend_schema_serializer(component_name="TrackingLink")
 class LinkOut(LinkIn):
-    clickUrl = serializers.URLField()
-    impressionUrl = serializers.URLField()
-    clickUrlWithMacros = serializers.CharField(help_text="With the network's macros, e.g. click_id={click_id}.")
-    impressionUrlWithMacros = serializers.CharField()
-    createdAt = serializers.DateTimeField()
+    clickUrl = serializers.URLField(source="click_url")
+    impressionUrl = serializers.URLField(source="impression_url")
+    clickUrlWithMacros = serializers.CharField(
+        source="click_url_with_macros", help_text="With the network's macros, e.g. click_id={click_id}."
+    )
+    impressionUrlWithMacros = serializers.CharField(source="impression_url_with_macros")
+    createdAt = serializers.DateTimeField(source="created_at")
 
     class Meta:
         model = TrackingLink
@@ -385,13 +348,13 @@ class LinkListApi(ReadWriteApi):
     )
     def get(self, request, app_id):
         app = app_access(request=request, app_id=app_id)
-        return Response([link_out(link) for link in app.links.all()])
+        return Response(LinkOut(app.links.all(), many=True).data)
 
     @extend_schema(parameters=[APP_ID], request=LinkIn, responses={201: LinkOut, **errors(400, 401, 403, 404)})
     def post(self, request, app_id):
         app = app_access(request=request, app_id=app_id, permission="change_app")
         link = links.link_create(app=app, created_by=request.user, **parsed(LinkIn, request.data))
-        return Response(link_out(link), status=status.HTTP_201_CREATED)
+        return Response(LinkOut(link).data, status=status.HTTP_201_CREATED)
 
 
 class LinkDetailApi(ReadWriteApi):
@@ -400,7 +363,7 @@ class LinkDetailApi(ReadWriteApi):
     @extend_schema(parameters=[APP_ID], responses={200: LinkOut, **errors(401, 403, 404)})
     def get(self, request, app_id, link_id):
         app = app_access(request=request, app_id=app_id)
-        return Response(link_out(get_object_or_404(TrackingLink, app=app, id=link_id)))
+        return Response(LinkOut(get_object_or_404(TrackingLink, app=app, id=link_id)).data)
 
     @extend_schema(
         parameters=[APP_ID], request=LinkIn(partial=True), responses={200: LinkOut, **errors(400, 401, 403, 404)}
@@ -408,7 +371,7 @@ class LinkDetailApi(ReadWriteApi):
     def patch(self, request, app_id, link_id):
         app = app_access(request=request, app_id=app_id, permission="change_app")
         link = get_object_or_404(TrackingLink, app=app, id=link_id)
-        return Response(link_out(links.link_update(link=link, **parsed(LinkIn, request.data, partial=True))))
+        return Response(LinkOut(links.link_update(link=link, **parsed(LinkIn, request.data, partial=True))).data)
 
 
 # --- ad spend ---------------------------------------------------------------------------------------
@@ -442,7 +405,9 @@ class CostsCsvIn(serializers.Serializer):
 @extend_schema_serializer(component_name="CostsImport")
 class CostsImportOut(serializers.Serializer):
     rows = serializers.IntegerField()
-    totalCost = serializers.DictField(child=serializers.DecimalField(max_digits=24, decimal_places=6))
+    totalCost = serializers.DictField(  # the sums of the costs as written in the file
+        child=serializers.DecimalField(max_digits=None, decimal_places=None), source="total_cost"
+    )
 
 
 class CostsApi(ReadWriteApi):
@@ -454,22 +419,7 @@ class CostsApi(ReadWriteApi):
     def get(self, request, app_id):
         app = app_access(request=request, app_id=app_id)
         rows = AdSpend.objects.filter(app=app).order_by("date", "source", "campaign", "adset", "ad")[:5000]
-        return Response(
-            [
-                {
-                    "date": r.date.isoformat(),
-                    "source": r.source,
-                    "campaign": r.campaign,
-                    "adset": r.adset,
-                    "ad": r.ad,
-                    "currency": r.currency,
-                    "cost": str(r.cost),
-                    "impressions": r.impressions,
-                    "clicks": r.clicks,
-                }
-                for r in rows
-            ]
-        )
+        return Response(AdSpendOut(rows, many=True).data)
 
     @extend_schema(
         parameters=[APP_ID],
@@ -485,4 +435,4 @@ class CostsApi(ReadWriteApi):
         if not isinstance(data, str) or not data.strip():
             raise ApplicationError('Send the CSV as a text/csv body or as JSON {"csv": "..."}.')
         result = costs.costs_import(data=data, app=app)
-        return Response({"rows": result.rows, "totalCost": {c: str(v) for c, v in result.total_cost.items()}})
+        return Response(CostsImportOut(result).data)

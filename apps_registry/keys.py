@@ -18,6 +18,7 @@ import secrets
 import string
 import uuid
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
@@ -60,12 +61,25 @@ def _split(raw_key: str) -> tuple[str, str] | None:
     return parts[1], parts[2]
 
 
-def api_key_create(*, app: App, created_by: User | None, name: str = "") -> tuple[ApiKey, str]:
-    """Returns the key row and the key itself; the key is never available again."""
+class IssuedKey(NamedTuple):
+    """A key just made, with the key itself: the only time it is known."""
+
+    key: ApiKey
+    raw: str
+
+
+class RotatedKey(NamedTuple):
+    key: ApiKey
+    raw: str
+    previous: ApiKey
+
+
+def api_key_create(*, app: App, created_by: User | None, name: str = "") -> IssuedKey:
+    """The key row and the key itself; the key is never available again."""
     prefix = "".join(secrets.choice(_ALPHABET) for _ in range(8))
     raw_key = f"ump_{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey.objects.create(app=app, name=name, prefix=prefix, secret_hash=_hash(raw_key), created_by=created_by)
-    return key, raw_key
+    return IssuedKey(key, raw_key)
 
 
 def _forget(key: ApiKey) -> None:
@@ -83,7 +97,7 @@ def api_key_revoke(*, key: ApiKey) -> ApiKey:
 
 
 @transaction.atomic
-def api_key_rotate(*, key: ApiKey, created_by: User | None, overlap: dt.timedelta) -> tuple[ApiKey, str]:
+def api_key_rotate(*, key: ApiKey, created_by: User | None, overlap: dt.timedelta) -> RotatedKey:
     """A new key now; the old one keeps working for ``overlap`` so SDKs can be redeployed. No overlap
     is a revocation: an expiry alone would leave the old key's cached principals working a while."""
     new_key, raw_key = api_key_create(app=key.app, created_by=created_by, name=key.name)
@@ -92,7 +106,7 @@ def api_key_rotate(*, key: ApiKey, created_by: User | None, overlap: dt.timedelt
     else:
         key.expires_at = timezone.now() + overlap
         key.save(update_fields=["expires_at"])  # cached principals of the old key never outlive this
-    return new_key, raw_key
+    return RotatedKey(new_key, raw_key, key)
 
 
 def _touch(key: ApiKey, now: dt.datetime) -> None:

@@ -3,7 +3,6 @@ lookup the click/impression endpoints use."""
 
 import secrets
 import string
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
@@ -35,17 +34,6 @@ LINK_FIELDS = (
     "deep_link",
     "status",
 )
-
-# Filled in by the network when it serves the ad: {click_id} etc. are the network's macros.
-CLICK_MACROS = {
-    "click_id": "{click_id}",
-    "site_id": "{site_id}",
-    "idfa": "{idfa}",
-    "gaid": "{gaid}",
-    "ip": "{ip}",
-    "ua": "{user_agent}",
-}
-
 
 remembered = ProcessMemo()  # code -> link, for LINK_CACHE_SECONDS
 
@@ -91,16 +79,6 @@ def link_update(*, link: TrackingLink, **fields) -> TrackingLink:
     link.save()
     _forget(link)
     return link
-
-
-def link_urls(link: TrackingLink) -> dict:
-    base = settings.PUBLIC_BASE_URL
-    return {
-        "clickUrl": f"{base}/c/{link.code}",
-        "impressionUrl": f"{base}/i/{link.code}",
-        "clickUrlWithMacros": f"{base}/c/{link.code}?{urlencode(CLICK_MACROS, safe='{}')}",
-        "impressionUrlWithMacros": f"{base}/i/{link.code}?{urlencode(CLICK_MACROS, safe='{}')}",
-    }
 
 
 def link_by_code(code: str) -> TrackingLink | None:

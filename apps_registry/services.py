@@ -1,5 +1,7 @@
 """Writes for apps, their platforms and their attribution settings."""
 
+from dataclasses import dataclass
+
 from django.db import transaction
 
 from accounts.models import User
@@ -83,8 +85,16 @@ def settings_update(*, app: App, changed_by: User, **changes) -> AttributionSett
     return new
 
 
-def settings_history(*, app: App) -> list[dict]:
-    """Every version, newest first, with what changed from the version before (old -> new)."""
+@dataclass(frozen=True)
+class SettingsChange:
+    """A settings version and what it changed from the version before: rule -> {"old", "new"}."""
+
+    settings: AttributionSettings
+    changes: dict[str, dict]
+
+
+def settings_history(*, app: App) -> list[SettingsChange]:
+    """Every version, newest first, with what changed from the version before."""
     versions = list(app.attribution_settings.select_related("changed_by").order_by("version"))
     history, previous = [], None
     for version in versions:
@@ -94,14 +104,6 @@ def settings_history(*, app: App) -> list[dict]:
             if previous is not None
             else {}
         )
-        history.append(
-            {
-                "version": version.version,
-                "changedAt": version.changed_at.isoformat(),
-                "changedBy": version.changed_by.email if version.changed_by else None,
-                "changes": changes,
-                "settings": rules,
-            }
-        )
+        history.append(SettingsChange(settings=version, changes=changes))
         previous = rules
     return list(reversed(history))

@@ -11,8 +11,9 @@ from accounts import audit
 from .authz import access_for
 
 
-def RoleRequired(*allowed_roles: str, permission: str) -> type[BasePermission]:
-    """Signed in, holding one of ``allowed_roles`` and the seed permission ``permission``."""
+def RoleRequired(*allowed_roles: str, permission: str | None) -> type[BasePermission]:
+    """Signed in, holding one of ``allowed_roles`` and the seed permission ``permission`` (None where
+    the seed's matrix asks for a role only, the per-app grant doing the rest: /api/apps/{id}/*)."""
 
     class _RoleRequired(BasePermission):
         message = "You do not have permission to perform this action."
@@ -22,13 +23,10 @@ def RoleRequired(*allowed_roles: str, permission: str) -> type[BasePermission]:
             if not (user and user.is_authenticated):
                 return False
             access = access_for(user)
-            if access.has_role(*allowed_roles) and access.can(permission):
+            if access.has_role(*allowed_roles) and (permission is None or access.can(permission)):
                 return True
-            audit.permission_denied(
-                request=request,
-                resource=request.path,
-                reason=f"needs role {'|'.join(allowed_roles)} and {permission}",
-            )
+            needs = f"role {'|'.join(allowed_roles)}" + (f" and {permission}" if permission else "")
+            audit.permission_denied(request=request, resource=request.path, reason=f"needs {needs}")
             return False
 
     _RoleRequired.__name__ = f"RoleRequired({'|'.join(allowed_roles)}, {permission})"

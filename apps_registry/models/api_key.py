@@ -26,7 +26,12 @@ class ApiKey(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self):
-        return f"ump_{self.prefix}_…"
+        return f"{self.visible_start}…"
+
+    @property
+    def visible_start(self) -> str:
+        """The part of the key that identifies it in lists and logs."""
+        return f"ump_{self.prefix}_"
 
     def is_usable(self, now=None) -> bool:
         now = now or timezone.now()

@@ -1,7 +1,7 @@
 import re
 import uuid
 from functools import cached_property
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -10,6 +10,15 @@ from django.utils import timezone
 
 from .app import App
 
+# Filled in by the network when it serves the ad: {click_id} etc. are the network's macros.
+CLICK_MACROS = {
+    "click_id": "{click_id}",
+    "site_id": "{site_id}",
+    "idfa": "{idfa}",
+    "gaid": "{gaid}",
+    "ip": "{ip}",
+    "ua": "{user_agent}",
+}
 # sub_params are copied onto every click and impression of the link (the touchpoints' sub_params map).
 SUB_PARAMS_MAX_ENTRIES = 20
 SUB_PARAM_KEY_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
@@ -83,6 +92,23 @@ class TrackingLink(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.code})"
+
+    @property
+    def click_url(self) -> str:
+        return f"{settings.PUBLIC_BASE_URL}/c/{self.code}"
+
+    @property
+    def impression_url(self) -> str:
+        return f"{settings.PUBLIC_BASE_URL}/i/{self.code}"
+
+    @property
+    def click_url_with_macros(self) -> str:
+        """The click URL with the query parameters a network fills in when it serves the ad."""
+        return f"{self.click_url}?{urlencode(CLICK_MACROS, safe='{}')}"
+
+    @property
+    def impression_url_with_macros(self) -> str:
+        return f"{self.impression_url}?{urlencode(CLICK_MACROS, safe='{}')}"
 
     @cached_property
     def touch_sub_params(self) -> dict[str, str] | None:

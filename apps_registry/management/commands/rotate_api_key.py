@@ -19,7 +19,7 @@ class Command(BaseCommand):
         if key is None:
             raise CommandError(f"No active key with prefix {options['prefix']}.")
         overlap = dt.timedelta(hours=options["overlap_hours"])
-        _, raw_key = keys.api_key_rotate(key=key, created_by=None, overlap=overlap)
+        raw_key = keys.api_key_rotate(key=key, created_by=None, overlap=overlap).raw
         self.stdout.write(f"new API key: {raw_key}")
         if key.revoked_at is not None:
             self.stdout.write(f"ump_{key.prefix}_ is revoked.")
