@@ -8,7 +8,7 @@ import msgspec
 from django.conf import settings
 
 from core.openapi import RETRY_AFTER
-from events.ingestion.schema import Batch, Event, Touch, TouchBatch
+from events.ingestion.schema import Event, RawEventBatch, Touch, TouchBatch
 
 REF = "#/components/schemas/{name}"
 NO_STORE = {"description": "Never cached: every request is a touchpoint.", "schema": {"type": "string"}}
@@ -60,7 +60,7 @@ FIELD_NOTES = {
     ("Event", "ip"): "The device's IP, for server-to-server senders (truncated before storage).",
     ("Event", "currency"): "ISO 4217 code; required when `revenue` is set.",
     ("Event", "consent"): "false: the event is kept without any identifier (user, device, IP, user agent).",
-    ("Batch", "api_key"): "The app API key, only for senders that cannot set the X-Api-Key header "
+    ("RawEventBatch", "api_key"): "The app API key, only for senders that cannot set the X-Api-Key header "
     "(navigator.sendBeacon); the header wins when both are sent. Never put a key in the URL: URLs are logged.",
     ("Touch", "link_code"): "The tracking link's code (the last part of /c/<code>); must belong to the key's app.",
     ("Touch", "timestamp"): "ISO 8601 with a UTC offset, or Unix epoch milliseconds. Absent: the time received. "
@@ -73,15 +73,15 @@ def _ingestion_components() -> dict:
     """JSON Schemas of the request bodies, from the msgspec structs that validate them. A batch is
     decoded first with its items left raw, then each item on its own (so a bad one is reported by
     index): the document shows the items as what each is checked against."""
-    _, components = msgspec.json.schema_components((Batch, TouchBatch, Event, Touch), ref_template=REF)
+    _, components = msgspec.json.schema_components((RawEventBatch, TouchBatch, Event, Touch), ref_template=REF)
     for (struct, field), note in FIELD_NOTES.items():
         components[struct]["properties"][field]["description"] = note
     limit = settings.INGEST_MAX_EVENTS_PER_BATCH
-    for batch, field, item in (("Batch", "events", "Event"), ("TouchBatch", "touchpoints", "Touch")):
+    for batch, field, item in (("RawEventBatch", "events", "Event"), ("TouchBatch", "touchpoints", "Touch")):
         components[batch]["properties"][field].update(
             {"items": {"$ref": REF.format(name=item)}, "minItems": 1, "maxItems": limit}
         )
-    components["EventBatch"] = components.pop("Batch")
+    components["EventBatch"] = components.pop("RawEventBatch")
     components["EventBatch"]["title"] = "EventBatch"
     components["IngestResult"] = {
         "type": "object",

@@ -85,10 +85,10 @@ class EventBatch(msgspec.Struct, forbid_unknown_fields=True):
     """A batch decoded in one pass, when every event in it is valid (the common case)."""
 
     events: list[Event]
-    api_key: Short | None = None  # see Batch
+    api_key: Short | None = None  # see RawEventBatch
 
 
-class Batch(msgspec.Struct, forbid_unknown_fields=True):
+class RawEventBatch(msgspec.Struct, forbid_unknown_fields=True):
     """A batch whose events are checked one by one, so each invalid one is reported by its index."""
 
     events: list[msgspec.Raw]

@@ -13,11 +13,11 @@ from apps_registry.keys import ApiKeyPrincipal
 from events import privacy
 from events.bus import Message, publish, topics
 from events.ingestion import useragent
-from events.ingestion.schema import DEVICE_ID_KINDS, Batch, Event, EventBatch, valid_name
+from events.ingestion.schema import DEVICE_ID_KINDS, Event, EventBatch, RawEventBatch, valid_name
 from events.rows import NO_REVENUE, EventRow, bus_key
 
 _batch_decoder = msgspec.json.Decoder(EventBatch)
-_raw_batch_decoder = msgspec.json.Decoder(Batch)
+_raw_batch_decoder = msgspec.json.Decoder(RawEventBatch)
 _event_decoder = msgspec.json.Decoder(Event)
 _encode_lines = msgspec.json.Encoder().encode_lines
 _MILLISECOND = dt.timedelta(milliseconds=1)
