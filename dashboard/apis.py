@@ -28,7 +28,7 @@ class DashboardStatsOut(serializers.Serializer):
     since = serializers.DateTimeField()
     totalEvents = serializers.IntegerField()
     activeUsers = serializers.IntegerField()
-    installs = serializers.IntegerField()
+    installs = serializers.IntegerField(help_text="New installs attributed by the engine (not reinstalls).")
     revenue = serializers.DecimalField(max_digits=24, decimal_places=6, help_text="Sum over every currency sent.")
     conversionRate = serializers.FloatField(help_text="Purchasers / active users.")
 

@@ -10,19 +10,27 @@ from events.attribution_engine.rules import MODELS
 # Each metric fragment is written once and reused by the reports.
 EVENTS = "count()"
 ACTIVE_USERS = "uniqExactIf(user_id, user_id != '')"
-INSTALLS = "countIf(event_name = 'install')"
 REVENUE = "sum(revenue)"
 PURCHASERS = "uniqExactIf(user_id, event_name = 'purchase' AND user_id != '')"
+# Installs are the attribution engine's new installs (not raw install events: a reinstall is no install).
+INSTALLS = f"countIf(conversion_kind IN ({sql.NEW_INSTALLS}))"
 
 
 def dashboard_stats(*, app_id: uuid.UUID, since: dt.datetime) -> dict:
+    params = {"app_id": app_id, "since": since}
     result = clickhouse.execute(
-        f"SELECT {EVENTS}, {ACTIVE_USERS}, {INSTALLS}, {REVENUE}, {PURCHASERS} "
+        f"SELECT {EVENTS}, {ACTIVE_USERS}, {REVENUE}, {PURCHASERS} "
         "FROM events FINAL WHERE app_id = {app_id:UUID} AND timestamp >= {since:DateTime64(3, 'UTC')}",
-        {"app_id": app_id, "since": since},
+        params,
         tag="dashboard.stats",
     )
-    events, users, installs, revenue, purchasers = result.rows[0]
+    installs = clickhouse.execute(
+        f"SELECT {INSTALLS} FROM attributions FINAL "
+        "WHERE app_id = {app_id:UUID} AND conversion_time >= {since:DateTime64(3, 'UTC')}",
+        params,
+        tag="dashboard.stats_installs",
+    ).scalar()
+    events, users, revenue, purchasers = result.rows[0]
     return {
         "totalEvents": events,
         "activeUsers": users,
