@@ -271,7 +271,7 @@ OutboxMessage.objects.filter(topic=EVENTS).delete()
 principal = ApiKeyPrincipal(uuid.uuid4(), uuid.uuid4(), 'off', 1)
 for _ in range(1000):
     body = json.dumps({'events': [event(i) for i in range(100)]}).encode()
-    ingestion.ingest_events(principal=principal, body=body, ip='203.0.113.5', user_agent='bench')
+    ingestion.ingest_events(principal=principal, events=ingestion.decode_events(body), ip='203.0.113.5', user_agent='bench')
 payloads = OutboxMessage.objects.filter(topic=EVENTS).order_by('id').values_list('payload', flat=True)
 lines = list(itertools.islice((line for p in payloads.iterator() for line in unpacked(bytes(p)).split(b'\\n')), 100000))
 columns = list(EventRow.__struct_fields__)

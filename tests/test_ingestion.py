@@ -393,7 +393,8 @@ def test_every_request_of_one_device_has_the_same_bus_key(monkeypatch):
     principal = keys.ApiKeyPrincipal(uuid.uuid4(), uuid.uuid4(), "off", 1)
 
     def key_of(*events: dict) -> str:
-        ingest_events(principal=principal, body=orjson.dumps({"events": list(events)}), ip=DEVICE_IP, user_agent="")
+        body = orjson.dumps({"events": list(events)})
+        ingest_events(principal=principal, events=decode_events(body), ip=DEVICE_IP, user_agent="")
         return published[-1].key
 
     phone, other = {"idfv": "phone"}, {"idfv": "another phone"}

@@ -9,6 +9,7 @@ from django.conf import settings
 
 from core.openapi import RETRY_AFTER
 from events.ingestion.schema import Event, RawEventBatch, Touch, TouchBatch
+from events.ingestion.segment import openapi as segment
 
 REF = "#/components/schemas/{name}"
 NO_STORE = {"description": "Never cached: every request is a touchpoint.", "schema": {"type": "string"}}
@@ -106,6 +107,15 @@ def _ingestion_components() -> dict:
         "required": ["accepted", "rejected", "ids"],
         "additionalProperties": False,
     }
+    components["SegmentResult"] = {
+        **components["IngestResult"],
+        "properties": {
+            "success": {"const": True, "description": "As Segment answers: the request was taken."},
+            **components["IngestResult"]["properties"],
+        },
+        "required": ["success", *components["IngestResult"]["required"]],
+    }
+    components.update(segment.components())
     components["IngestError"] = {
         "type": "object",
         "properties": {"error": {"type": "string"}},
@@ -125,14 +135,26 @@ def _error(description: str, **headers) -> dict:
     return response
 
 
-def _batch_operation(*, operation_id: str, summary: str, description: str, body: str, example: dict) -> dict:
+def batch_operation(
+    *,
+    operation_id: str,
+    summary: str,
+    description: str,
+    body: str,
+    example: dict | None,
+    security: str = "apiKeyHeader",
+    accepted: tuple[str, str] = ("202", "IngestResult"),
+    tag: str = "ingestion",
+) -> dict:
+    """An ingestion endpoint's operation: ``accepted`` is the answer's status and schema once durable."""
     limit = settings.INGEST_MAX_EVENTS_PER_BATCH
+    status, result = accepted
     return {
         "operationId": operation_id,
-        "tags": ["ingestion"],
+        "tags": [tag],
         "summary": summary,
         "description": description,
-        "security": [{"apiKeyHeader": []}],
+        "security": [{security: []}],
         "parameters": [
             {
                 "name": "X-Ump-Timestamp",
@@ -161,14 +183,14 @@ def _batch_operation(*, operation_id: str, summary: str, description: str, body:
             "content": {
                 "application/json": {
                     "schema": {"$ref": REF.format(name=body)},
-                    "examples": {"batch": {"summary": "A batch of two", "value": example}},
+                    **({"examples": {"batch": {"summary": "An example", "value": example}}} if example else {}),
                 }
             },
         },
         "responses": {
-            "202": {
+            status: {
                 "description": "Durably accepted (the good items; bad ones are listed by index in `rejected`).",
-                "content": {"application/json": {"schema": {"$ref": REF.format(name="IngestResult")}}},
+                "content": {"application/json": {"schema": {"$ref": REF.format(name=result)}}},
             },
             "400": _error("The body is not JSON of this shape, or has no items, or is not valid gzip."),
             "401": _error("Unknown, revoked or missing API key; or a missing, stale or wrong signature."),
@@ -215,26 +237,10 @@ def _touch_operation(*, operation_id: str, summary: str, description: str, succe
     }
 
 
-def ingestion_paths() -> dict:
-    events = _batch_operation(
-        operation_id="ingest_events",
-        summary="Send SDK events (a batch; one event is a batch of one)",
-        description="Each event is validated on its own: the good ones are accepted, each bad one is "
-        "reported by its index. A 2xx means the accepted events are durable.\n\n```sh\n" + CURL_EXAMPLE + "\n```",
-        body="EventBatch",
-        example=EVENT_BATCH_EXAMPLE,
-    )
-    touchpoints = _batch_operation(
-        operation_id="ingest_touchpoints",
-        summary="Report clicks and impressions server to server (ad networks)",
-        description="Each touchpoint is validated on its own, like events; `link_code` must be one of the "
-        "key's app's links.",
-        body="TouchBatch",
-        example=TOUCH_BATCH_EXAMPLE,
-    )
-    preflight = {
-        "operationId": "ingest_events_preflight",
-        "tags": ["ingestion"],
+def preflight_operation(*, operation_id: str, tag: str = "ingestion") -> dict:
+    return {
+        "operationId": operation_id,
+        "tags": [tag],
         "summary": "CORS preflight for browser SDKs (any origin; no cookies are used)",
         "security": [{}],
         "responses": {
@@ -247,6 +253,50 @@ def ingestion_paths() -> dict:
             }
         },
     }
+
+
+def segment_paths() -> dict:
+    """Segment's tracking API: the same ingestion, its own decoder, answers and way of giving the key."""
+    paths = {}
+    for endpoint in segment.operations():
+        operation_id = endpoint["operation_id"]
+        post = batch_operation(
+            operation_id=operation_id,
+            summary=endpoint["summary"],
+            description=endpoint["description"],
+            body=endpoint["body"],
+            example=endpoint["example"],
+            security="segmentWriteKey",
+            accepted=("200", "SegmentResult"),
+            tag="segment",
+        )
+        post["responses"]["401"] = _error(
+            "Unknown, revoked or missing write key; or the app requires signed requests, which Segment's SDKs "
+            "do not send."
+        )
+        options = preflight_operation(operation_id=f"{operation_id}_preflight", tag="segment")
+        paths[endpoint["path"]] = {"post": post, "options": options}
+    return paths
+
+
+def ingestion_paths() -> dict:
+    events = batch_operation(
+        operation_id="ingest_events",
+        summary="Send SDK events (a batch; one event is a batch of one)",
+        description="Each event is validated on its own: the good ones are accepted, each bad one is "
+        "reported by its index. A 2xx means the accepted events are durable.\n\n```sh\n" + CURL_EXAMPLE + "\n```",
+        body="EventBatch",
+        example=EVENT_BATCH_EXAMPLE,
+    )
+    touchpoints = batch_operation(
+        operation_id="ingest_touchpoints",
+        summary="Report clicks and impressions server to server (ad networks)",
+        description="Each touchpoint is validated on its own, like events; `link_code` must be one of the "
+        "key's app's links.",
+        body="TouchBatch",
+        example=TOUCH_BATCH_EXAMPLE,
+    )
+    preflight = preflight_operation(operation_id="ingest_events_preflight")
     click = _touch_operation(
         operation_id="track_click",
         summary="Ad click: records a touchpoint and redirects to the store or web destination",
@@ -278,6 +328,7 @@ def ingestion_paths() -> dict:
         "/api/touchpoints": {"post": touchpoints},
         "/c/{code}": {"get": click},
         "/i/{code}": {"get": impression},
+        **segment_paths(),
     }
 
 
@@ -292,10 +343,23 @@ def add_ingestion_endpoints(result, generator, request, public):
     components.setdefault("securitySchemes", {}).update(
         {
             "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-Api-Key", "description": "An app API key."},
+            "segmentWriteKey": {
+                "type": "http",
+                "scheme": "basic",
+                "description": "An app API key as the user name and no password: how Segment's SDKs send a "
+                "write key (or as the body's `writeKey`).",
+            },
         }
     )
     result["paths"] = {**ingestion_paths(), **result["paths"]}
-    result.setdefault("tags", []).append(
-        {"name": "ingestion", "description": "The hot path: SDK events, network touchpoints, click and view URLs."}
+    result.setdefault("tags", []).extend(
+        [
+            {"name": "ingestion", "description": "The hot path: SDK events, network touchpoints, click and view URLs."},
+            {
+                "name": "segment",
+                "description": "Segment's tracking API, so that every Segment SDK (analytics.js, analytics-swift, "
+                "analytics-kotlin, the server libraries) sends to UnMoGrowP: the same ingestion as /api/events.",
+            },
+        ]
     )
     return result

@@ -1,5 +1,6 @@
-"""From a request body to durable bus messages: validate each event, apply the privacy transforms,
-publish the batch. Nothing here touches the OLTP database or ClickHouse."""
+"""From a decoded batch to durable bus messages: validate each event, apply the privacy transforms,
+publish the batch; and the decoder of our own contract (Segment's: events.ingestion.segment). Nothing
+here touches the OLTP database or ClickHouse."""
 
 import datetime as dt
 import decimal
@@ -198,7 +199,11 @@ def unreadable(body: bytes, error: Exception, shape: str = '{"events": [...]}') 
     return BadRequest(f"Body must be JSON {shape}: {reason}")
 
 
-def decode_events(body: bytes) -> list[Event | msgspec.DecodeError]:
+# A decoded batch: each item is an event, or the error that rejects it (msgspec's errors are ValueErrors).
+Decoded = list[Event | ValueError]
+
+
+def decode_events(body: bytes) -> Decoded:
     """Each event of the batch, or the validation error that rejects it. Raises BadRequest for a body
     that is not a batch. The whole batch is decoded once into typed events; only when that fails
     (some event is invalid) is it decoded again event by event, so every bad event gets its own
@@ -213,7 +218,7 @@ def decode_events(body: bytes) -> list[Event | msgspec.DecodeError]:
         raws = _raw_batch_decoder.decode(body).events
     except UNREADABLE as error:
         raise unreadable(body, error) from None
-    events: list[Event | msgspec.DecodeError] = []
+    events: Decoded = []
     for raw in raws:
         try:
             events.append(_event_decoder.decode(raw))
@@ -224,10 +229,11 @@ def decode_events(body: bytes) -> list[Event | msgspec.DecodeError]:
     return events
 
 
-def ingest_events(*, principal: ApiKeyPrincipal, body: bytes, ip: str | None, user_agent: str) -> Outcome:
-    """Accept the valid events of a batch. Raises BadRequest for an unreadable batch and
-    BusUnavailable when the accepted events could not be made durable (then none is accepted)."""
-    events = decode_events(body)
+def ingest_events(*, principal: ApiKeyPrincipal, events: Decoded, ip: str | None, user_agent: str) -> Outcome:
+    """Accept the valid events of a decoded batch, whichever decoder read it (``decode_events`` for
+    our contract, ``events.ingestion.segment.decoder`` for Segment's). Raises
+    BadRequest for a batch without events or with too many, and BusUnavailable when the accepted
+    events could not be made durable (then none is accepted)."""
     if not events:
         raise BadRequest("The batch has no events.")
     if len(events) > settings.INGEST_MAX_EVENTS_PER_BATCH:
@@ -236,10 +242,10 @@ def ingest_events(*, principal: ApiKeyPrincipal, body: bytes, ip: str | None, us
     outcome, accepted = Outcome(), []
     for index, event in enumerate(events):
         try:
-            if isinstance(event, msgspec.DecodeError):
+            if isinstance(event, ValueError):
                 raise event
             row = rows.row(event)
-        except (msgspec.DecodeError, ValueError) as error:
+        except ValueError as error:
             outcome.rejected.append({"index": index, "reason": _reason(error)})
             continue
         outcome.accepted.append(row.event_id)

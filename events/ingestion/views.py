@@ -2,10 +2,14 @@
 
 POST /api/events        SDK events (X-Api-Key; optional HMAC signature)       -> 202 + per-event result
 POST /api/touchpoints   server-to-server clicks and impressions from networks -> 202 + per-touch result
+POST /v1/batch, /v1/track, ...  Segment's tracking API (any Segment SDK; HTTP Basic write key)
+                        -> 200 + per-message result, through the same service as /api/events
 GET  /c/<code>          click: records a touchpoint, 302 to the store or web destination
 GET  /i/<code>          impression: records a touchpoint, 1x1 GIF
 """
 
+import base64
+import binascii
 import datetime as dt
 import functools
 import gzip
@@ -15,6 +19,8 @@ import logging
 import time
 import uuid
 import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import msgspec
 from django.conf import settings
@@ -30,6 +36,7 @@ from core.net import client_ip, user_agent
 from events.bus import BusUnavailable, Message, publish, topics
 from events.ingestion import services as ingest
 from events.ingestion.schema import BeaconKey, Touch, TouchBatch
+from events.ingestion.segment import decoder as segment
 from events.ingestion.touchpoints import destination, touch_row
 from events.rows import bus_key
 
@@ -78,27 +85,42 @@ def ingestion_view(*methods: str):
 # first use, which cost more than the API key check it was for.
 
 
-def _body(request) -> bytes:
-    """The request body, gunzipped if sent so, within the size limits (raises ingest.BadRequest)."""
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
-    if length > settings.INGEST_MAX_BODY_BYTES:
-        raise ingest.BadRequest(f"Body larger than {settings.INGEST_MAX_BODY_BYTES} bytes.", status=413)
-    raw = request.body
-    if request.META.get("HTTP_CONTENT_ENCODING", "").lower() == "gzip":
-        try:
-            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            raw = inflater.decompress(raw, settings.INGEST_MAX_DECOMPRESSED_BYTES)
-            if inflater.unconsumed_tail:
-                raise ingest.BadRequest(
-                    f"Decompressed body larger than {settings.INGEST_MAX_DECOMPRESSED_BYTES} bytes.", status=413
-                )
-        except (zlib.error, gzip.BadGzipFile):
-            raise ingest.BadRequest("Content-Encoding is gzip but the body is not valid gzip.") from None
+def _raw_body(request) -> bytes:
+    """The request body as sent, within INGEST_MAX_BODY_BYTES (raises ingest.BadRequest)."""
+    meta, limit = request.META, settings.INGEST_MAX_BODY_BYTES
+    length = int(meta.get("CONTENT_LENGTH") or 0)
+    if length > limit:
+        raise ingest.BadRequest(f"Body larger than {limit} bytes.", status=413)
+    if length or not meta.get("wsgi.input_terminated"):
+        return request.body
+    # No Content-Length: a chunked body (analytics-kotlin streams its batches so). Django reads no
+    # body without a length; a server that takes the chunks apart (gunicorn) says so with
+    # wsgi.input_terminated, and its input then ends where the body does.
+    raw = meta["wsgi.input"].read(limit + 1)
+    if len(raw) > limit:
+        raise ingest.BadRequest(f"Body larger than {limit} bytes.", status=413)
     return raw
 
 
-def _check_signature(request, principal: keys.ApiKeyPrincipal, body: bytes) -> str | None:
-    """None when acceptable, else the reason. The signature is
+def _inflated(request, raw: bytes) -> bytes:
+    """The body gunzipped if sent so, within INGEST_MAX_DECOMPRESSED_BYTES (raises ingest.BadRequest)."""
+    if request.META.get("HTTP_CONTENT_ENCODING", "").lower() != "gzip":
+        return raw
+    try:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        inflated = inflater.decompress(raw, settings.INGEST_MAX_DECOMPRESSED_BYTES)
+        if inflater.unconsumed_tail:
+            raise ingest.BadRequest(
+                f"Decompressed body larger than {settings.INGEST_MAX_DECOMPRESSED_BYTES} bytes.", status=413
+            )
+    except (zlib.error, gzip.BadGzipFile):
+        raise ingest.BadRequest("Content-Encoding is gzip but the body is not valid gzip.") from None
+    return inflated
+
+
+def _check_signature(request, principal: keys.ApiKeyPrincipal, body: bytes, unsigned: str) -> str | None:
+    """None when acceptable, else the reason (``unsigned`` when the app requires a signature and
+    none came). The signature is
     hex(HMAC-SHA256(app signing secret, f"{X-Ump-Timestamp}.".encode() + body as sent))."""
     signature = request.META.get("HTTP_X_UMP_SIGNATURE", "")
     if principal.signing_policy == App.SigningPolicy.OFF or (
@@ -107,7 +129,7 @@ def _check_signature(request, principal: keys.ApiKeyPrincipal, body: bytes) -> s
         return None
     timestamp = request.META.get("HTTP_X_UMP_TIMESTAMP", "")
     if not signature or not timestamp:
-        return "This app requires signed requests (X-Ump-Timestamp and X-Ump-Signature)."
+        return unsigned
     if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > settings.INGEST_SIGNATURE_TOLERANCE_SECONDS:
         return "X-Ump-Timestamp is missing, malformed or more than 300 seconds off."
     secret = keys.signing_secret(app_id=principal.app_id, version=principal.signing_secret_version)
@@ -132,10 +154,10 @@ def _replay_mark(request) -> str | None:
     return f"ingest:sig:{signature.lower()}" if signature else None
 
 
-def _guard(request, principal, body: bytes) -> HttpResponse | None:
+def _guard(request, principal, body: bytes, unsigned: str) -> HttpResponse | None:
     """Signature, replay and rate limit, in one cache round trip. Without the cache (Redis down) the
     replay and rate checks are skipped rather than refusing data: logged and counted."""
-    reason = _check_signature(request, principal, body)
+    reason = _check_signature(request, principal, body, unsigned)
     if reason:
         return _error(401, reason)
     mark = _replay_mark(request)
@@ -153,20 +175,51 @@ def _guard(request, principal, body: bytes) -> HttpResponse | None:
     return None
 
 
-def _ingest(request, handler, *, key_in_body: bool = False) -> HttpResponse:
-    """``key_in_body``: a request without X-Api-Key may carry the key as the batch's api_key (the web
-    SDK's beacons: navigator.sendBeacon cannot set headers). Never in the URL: query strings are logged."""
+@dataclass(frozen=True)
+class Door:
+    """A way in: how its senders give the key when they set no header, and what they are answered."""
+
+    key_in_body: Callable[[bytes], str] | None  # a sender without the header may carry the key in the body
+    missing_key: str  # the 401 when no key checks out
+    unsigned: str  # the 401 when the app requires signed requests and this one is not
+    status: int = 202  # the answer once the accepted items are durable
+    answer: dict = field(default_factory=dict)  # fields every such answer carries besides the result
+
+
+UNSIGNED = "This app requires signed requests (X-Ump-Timestamp and X-Ump-Signature)."
+TOUCHPOINTS_DOOR = Door(key_in_body=None, missing_key="Unknown, revoked or missing X-Api-Key.", unsigned=UNSIGNED)
+# The web SDK's beacons carry the key as the batch's api_key: navigator.sendBeacon cannot set headers.
+# Never in the URL: query strings are logged.
+EVENTS_DOOR = Door(key_in_body=_key_in_body, missing_key=TOUCHPOINTS_DOOR.missing_key, unsigned=UNSIGNED)
+# Segment's SDKs send the key as a write key: the user name of HTTP Basic, or the body's writeKey
+# (analytics-kotlin). They treat any 2xx as delivered; Segment answers 200 {"success": true}.
+SEGMENT_DOOR = Door(
+    key_in_body=segment.key_in_body,
+    missing_key="Unknown, revoked or missing write key (the app's API key as the HTTP Basic user name, "
+    "or the body's writeKey).",
+    unsigned=f"{UNSIGNED[:-1]}, which Segment's SDKs do not send: set the app's signing policy to "
+    "optional or off to take their requests.",
+    status=200,
+    answer={"success": True},
+)
+
+
+def _ingest(request, handler, *, raw_key: str | None, door: Door) -> HttpResponse:
+    """Authenticate ``raw_key`` (the header's; None when the header is absent), check the request,
+    hand the body to ``handler(principal, body) -> (accepted ids, rejections)`` and answer."""
     try:
-        raw_key, body = request.META.get("HTTP_X_API_KEY"), None
-        if raw_key is None and key_in_body:
-            body = _body(request)
-            raw_key = _key_in_body(body)
+        raw, body = None, None
+        if raw_key is None and door.key_in_body is not None:
+            raw = _raw_body(request)
+            body = _inflated(request, raw)
+            raw_key = door.key_in_body(body)
         principal = keys.authenticate_api_key(raw_key or "")
         if principal is None:
-            return _error(401, "Unknown, revoked or missing X-Api-Key.")
-        if body is None:
-            body = _body(request)
-        refused = _guard(request, principal, request.body)
+            return _error(401, door.missing_key)
+        if raw is None:
+            raw = _raw_body(request)
+            body = _inflated(request, raw)
+        refused = _guard(request, principal, raw, door.unsigned)
         if refused:
             return refused
         accepted, rejected = handler(principal, body)
@@ -177,8 +230,18 @@ def _ingest(request, handler, *, key_in_body: bool = False) -> HttpResponse:
         if mark := _replay_mark(request):
             cache.delete(mark)  # nothing was accepted: the client's retry of this request must not be a "replay"
         return _error(503, "Temporarily unable to store events; retry later.", Retry_After=str(RETRY_AFTER_SECONDS))
-    body = {"accepted": len(accepted), "rejected": rejected, "ids": accepted}
-    return HttpResponse(_json.encode(body), status=202, content_type="application/json")
+    answer = {**door.answer, "accepted": len(accepted), "rejected": rejected, "ids": accepted}
+    return HttpResponse(_json.encode(answer), status=door.status, content_type="application/json")
+
+
+def _stored(request, principal: keys.ApiKeyPrincipal, events: ingest.Decoded) -> tuple[list, list]:
+    """The one ingestion service, whichever decoder read the batch: (accepted ids, rejections)."""
+    outcome = ingest.ingest_events(
+        principal=principal, events=events, ip=client_ip(request), user_agent=user_agent(request)
+    )
+    EVENTS_ACCEPTED.inc(len(outcome.accepted))
+    EVENTS_REJECTED.inc(len(outcome.rejected))
+    return outcome.accepted, outcome.rejected
 
 
 CORS_HEADERS = {
@@ -187,35 +250,65 @@ CORS_HEADERS = {
     "Access-Control-Allow-Headers": "Content-Type, Content-Encoding, X-Api-Key, X-Ump-Timestamp, X-Ump-Signature",
     "Access-Control-Max-Age": "86400",
 }
+# analytics.js sends its write key as HTTP Basic and counts its retries in X-Retry-Count.
+SEGMENT_CORS_HEADERS = {
+    **CORS_HEADERS,
+    "Access-Control-Allow-Headers": "Content-Type, Content-Encoding, Authorization, X-Retry-Count",
+}
 
 
-def cross_origin(view):
-    """Browsers post from the customer's site: answer the CORS preflight and mark every answer.
-    No cookies are involved (the API key authenticates), so any origin may send."""
+def cross_origin(headers: dict[str, str]):
+    """Browsers post from the customer's site: answer the CORS preflight and mark every answer with
+    ``headers``. No cookies are involved (the API key authenticates), so any origin may send."""
 
-    @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
-        response = HttpResponse(status=204) if request.method == "OPTIONS" else view(request, *args, **kwargs)
-        for name, value in CORS_HEADERS.items():
-            response[name] = value
-        return response
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            response = HttpResponse(status=204) if request.method == "OPTIONS" else view(request, *args, **kwargs)
+            for name, value in headers.items():
+                response[name] = value
+            return response
 
-    return wrapper
+        return wrapper
+
+    return decorate
 
 
 @csrf_exempt
-@cross_origin
+@cross_origin(CORS_HEADERS)
 @ingestion_view("POST")
 def events(request):
     def handle(principal, body):
-        outcome = ingest.ingest_events(
-            principal=principal, body=body, ip=client_ip(request), user_agent=user_agent(request)
-        )
-        EVENTS_ACCEPTED.inc(len(outcome.accepted))
-        EVENTS_REJECTED.inc(len(outcome.rejected))
-        return outcome.accepted, outcome.rejected
+        return _stored(request, principal, ingest.decode_events(body))
 
-    return _ingest(request, handle, key_in_body=True)
+    return _ingest(request, handle, raw_key=request.META.get("HTTP_X_API_KEY"), door=EVENTS_DOOR)
+
+
+def _basic_user(request) -> str | None:
+    """The user name of an HTTP Basic Authorization header: None without one, "" for one unreadable."""
+    scheme, _, credentials = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        return base64.b64decode(credentials.strip(), validate=True).decode().partition(":")[0]
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
+
+
+@csrf_exempt
+@cross_origin(SEGMENT_CORS_HEADERS)
+@ingestion_view("POST")
+def segment_messages(request, kind: str):
+    """``kind``: batch, or the type of the one message (track, identify, page, screen, alias, group)."""
+
+    def handle(principal, body):
+        if kind == "batch":
+            decoded = segment.decode_batch(body, app_id=principal.app_id)
+        else:
+            decoded = segment.decode_message(body, kind=kind, app_id=principal.app_id)
+        return _stored(request, principal, decoded)
+
+    return _ingest(request, handle, raw_key=_basic_user(request), door=SEGMENT_DOOR)
 
 
 _touch_batch = msgspec.json.Decoder(TouchBatch)
@@ -268,7 +361,7 @@ def touchpoints_s2s(request):
             publish(topics.TOUCHPOINTS, [Message(key=bus_key(rows[0]), value=lines)])
         return accepted, rejected
 
-    return _ingest(request, handle)
+    return _ingest(request, handle, raw_key=request.META.get("HTTP_X_API_KEY"), door=TOUCHPOINTS_DOOR)
 
 
 def _record_touch(request, code: str, touch_type: str) -> tuple:
