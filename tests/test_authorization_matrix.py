@@ -71,6 +71,8 @@ MATRIX = [
     ("POST", "/api/admin/invitations", {"email": "new@example.com", "role": "user"}, (401, 403, 403, 403, 201)),
     ("GET", "/api/admin/security-events", None, (401, 403, 403, 403, 200)),
     ("GET", "/api/schema/", None, (200, 200, 200, 200, 200)),  # public: the API contract, no data
+    # Segment's ingestion takes an app's write key, never a person's token (tests/test_segment.py).
+    ("POST", "/v1/batch", {"batch": [{"type": "identify", "userId": "u"}]}, (401, 401, 401, 401, 401)),
 ]
 
 PATHS = sorted({path for _, path, _, _ in MATRIX})

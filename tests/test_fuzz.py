@@ -11,6 +11,7 @@ Bounded for CI: a fixed set of examples (derandomized, so a failure reproduces a
 ``FUZZ_EXAMPLES=500`` (``make soak``) draws that many per operation and mode, at random.
 """
 
+import base64
 import gzip
 import json
 import os
@@ -91,13 +92,23 @@ def callers(settings):
         app=sdk_app, created_by=admin, name="y", media_source="m", web_url="https://y.example/"
     )
     headers = {"Authorization": bearer(admin)["HTTP_AUTHORIZATION"], "X-Api-Key": sdk_key}
-    return {"headers": headers, "app_id": str(app.id), "link_id": str(link.id), "link_code": sdk_link.code}
+    # Segment's endpoints take the key as an SDK sends a write key: the user name of HTTP Basic.
+    write_key = "Basic " + base64.b64encode(f"{sdk_key}:".encode()).decode()
+    return {
+        "headers": headers,
+        "segment_headers": {**headers, "Authorization": write_key},
+        "app_id": str(app.id),
+        "link_id": str(link.id),
+        "link_code": sdk_link.code,
+    }
 
 
 def test_every_documented_operation(wsgi_app, callers):
     schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", wsgi_app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert {"POST /api/events", "GET /c/{code}", "POST /api/auth/login"} <= {op.label for op in operations}
+    assert {"POST /api/events", "POST /v1/batch", "GET /c/{code}", "POST /api/auth/login"} <= {
+        op.label for op in operations
+    }
     for operation in operations:
         for mode in GenerationMode:
             try:
@@ -114,7 +125,8 @@ def fuzz(operation, mode: GenerationMode, callers: dict) -> None:
             for name in ("app_id", "link_id"):
                 if name in (case.path_parameters or {}):
                     case.path_parameters[name] = callers[name]
-        case.headers = {**(case.headers or {}), **callers["headers"]}
+        own = callers["segment_headers" if operation.path.startswith("/v1/") else "headers"]
+        case.headers = {**(case.headers or {}), **own}
         case.validate_response(case.call(), checks=CHECKS, headers=case.headers)
 
     call()
@@ -175,6 +187,34 @@ ENDPOINTS = {
             "ip": ANYTHING,
             "network_click_id": ANYTHING,
             "consent": ANYTHING,
+        },
+    ),
+    "/v1/batch": (
+        "batch",
+        {
+            "type": st.sampled_from(["track", "identify", "page", "screen", "alias", "group", "bogus"]),
+            "event": st.sampled_from(["Application Installed", "Order Completed", "bad name!", ""]),
+            "userId": st.sampled_from(["u-1", ""]) | ANYTHING,
+        },
+        {
+            "timestamp": st.sampled_from(TIMESTAMPS + NUMBERS),
+            "messageId": ANYTHING,
+            "anonymousId": ANYTHING,
+            "context": st.fixed_dictionaries(
+                {},
+                optional={
+                    "device": st.dictionaries(
+                        st.sampled_from(["type", "id", "advertisingId", "adTrackingEnabled"]), ANYTHING, max_size=4
+                    ),
+                    "os": st.dictionaries(st.sampled_from(["name", "version"]), ANYTHING, max_size=2),
+                    "campaign": st.dictionaries(st.sampled_from(["name", "source"]), ANYTHING, max_size=2),
+                    "referrer": st.dictionaries(st.sampled_from(["url", "link"]), ANYTHING, max_size=2),
+                    "ip": ANYTHING,
+                },
+            )
+            | ANYTHING,
+            "properties": st.dictionaries(st.text(max_size=70), ANYTHING, max_size=60)
+            | st.fixed_dictionaries({"revenue": ANYTHING, "currency": ANYTHING, "url": ANYTHING}),
         },
     ),
     "/api/auth/login": ("email", {}, {}),
@@ -240,6 +280,8 @@ def test_raw_bodies_on_the_ingestion_endpoints_and_the_sign_in(callers):
     @budget(200)
     def send(request):
         path, body, headers = request
+        if path.startswith("/v1/"):
+            headers["HTTP_AUTHORIZATION"] = callers["segment_headers"]["Authorization"]
         response = client.generic(
             "POST",
             path,
