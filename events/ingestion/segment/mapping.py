@@ -8,8 +8,11 @@ contract would have checked while decoding an ``Event`` (msgspec checks nothing 
 the values taken out of free-form ``properties``.
 """
 
+import hashlib
 import uuid
 from urllib.parse import parse_qs, urlsplit
+
+import msgspec
 
 from events.ingestion.schema import Attribution, Event
 from events.ingestion.segment import spec
@@ -18,6 +21,14 @@ from events.ingestion.segment import spec
 # SDK's retry, a replayed batch) gets the id it had, and the consumer stores it once. Changing this
 # constant would give every message sent again a new id: it never changes.
 MESSAGE_ID_NAMESPACE = uuid.UUID("0573608a-a16d-4ff8-b485-406f86a9c586")
+# uuid5 written out: SHA-1 of the namespace's bytes then the name, its first 16 bytes with the version
+# (5) and RFC 4122 variant bits set. The namespace's SHA-1 state is made once per request and copied
+# per message (as events.privacy keys BLAKE2b), and msgspec makes the UUID from its 16 bytes (a
+# msgpack bin) in C: uuid.UUID()'s own checks, in Python, cost more than the hash.
+_UUID5_KEEP = ~((0xF000 << 64) | (0xC000 << 48)) & (1 << 128) - 1
+_UUID5_SET = (5 << 76) | (0x8000 << 48)
+_UUID_BIN = b"\xc4\x10"  # msgpack: a bin of 16 bytes follows
+_uuid_from_bin = msgspec.msgpack.Decoder(uuid.UUID).decode
 
 # Spec events that are one of our standard events; every other name is kept as it is sent.
 STANDARD_NAMES = {
@@ -34,7 +45,9 @@ KIND_NAMES = {
     spec.Group: "group",
 }
 OS_NAMES = {"ios": "iOS", "android": "Android"}  # the user-agent parser's names: fingerprints match clicks'
-APPLE_OS_NAMES = frozenset({"ios", "iphone os", "ipados"})
+# context.device.type and context.os.name as the SDKs spell them (others are lower-cased first).
+PLATFORMS = {"ios": "ios", "android": "android", "iOS": "ios", "Android": "android", "iPhone OS": "ios"}
+OS_PLATFORMS = {"android": "android", "ios": "ios", "iphone os": "ios", "ipados": "ios"}
 # Per platform, the kinds of context.device.advertisingId and context.device.id.
 DEVICE_ID_KINDS = {"ios": ("idfa", "idfv"), "android": ("gaid", "android_id")}
 # What iOS sends as the IDFA when the user has not allowed tracking: no device's id.
@@ -53,7 +66,14 @@ class MessageEvents:
     __slots__ = ("namespace",)
 
     def __init__(self, *, app_id: uuid.UUID):
-        self.namespace = uuid.uuid5(MESSAGE_ID_NAMESPACE, str(app_id))
+        self.namespace = hashlib.sha1(uuid.uuid5(MESSAGE_ID_NAMESPACE, str(app_id)).bytes, usedforsecurity=False)
+
+    def event_id(self, message_id: str) -> uuid.UUID:
+        """uuid5(uuid5(MESSAGE_ID_NAMESPACE, app id), message_id)."""
+        digest = self.namespace.copy()
+        digest.update(message_id.encode())
+        value = int.from_bytes(digest.digest()[:16]) & _UUID5_KEEP | _UUID5_SET
+        return _uuid_from_bin(_UUID_BIN + value.to_bytes(16))
 
     def event(self, message: spec.Message) -> Event:
         """Our event for one message; raises ValueError for a message we cannot take."""
@@ -69,7 +89,14 @@ class MessageEvents:
         else:
             name = KIND_NAMES[kind]
             properties = getattr(message, "properties", None) or {}
-        properties, click_url = _kept(properties) if properties else ({}, None)
+        for value in properties.values():  # most hold only flat values: the dict itself is kept
+            if type(value) not in SCALARS:
+                properties = {key: value for key, value in properties.items() if type(value) in SCALARS}
+                break
+        # Most messages hold neither URLs nor money: the checks for them are one lookup each.
+        click_url = properties.get("url")
+        if click_url is not None or "referrer" in properties or "search" in properties:
+            _cut_query_strings(properties)
         if kind is spec.Page or kind is spec.Screen:
             if message.name:
                 properties.setdefault("name", message.name)
@@ -79,7 +106,9 @@ class MessageEvents:
             properties["group_id"] = str(message.group_id)
         if len(properties) > MAX_PROPERTIES:
             raise ValueError(f"properties: at most {MAX_PROPERTIES} values (objects, arrays and nulls left out)")
-        revenue, currency = _money(properties)
+        revenue = currency = None
+        if "revenue" in properties or "total" in properties:
+            revenue, currency = _money(properties)
 
         context = message.context
         platform = _platform(context)
@@ -96,7 +125,11 @@ class MessageEvents:
         location, app = context.location, context.app
         country = location.country if location is not None else None
         campaign, referrer = context.campaign, context.referrer
-        click_id = _click_id(referrer.link, referrer.url, click_url) if referrer is not None else _click_id(click_url)
+        click_id = None
+        if referrer is not None:
+            click_id = _click_id(referrer.link, referrer.url, click_url)
+        elif click_url is not None:
+            click_id = _click_id(click_url)
         if campaign is not None:
             attribution = Attribution(
                 campaign.source, campaign.medium, campaign.name, campaign.content, campaign.term, click_id
@@ -108,7 +141,7 @@ class MessageEvents:
         # keyword arguments cost msgspec about ten times as much, and this runs once per message.
         return Event(
             name,  # event_name
-            uuid.uuid5(self.namespace, message_id) if message_id else uuid.uuid4(),  # event_id
+            self.event_id(message_id) if message_id else uuid.uuid4(),  # event_id
             message.timestamp,  # timestamp
             device_ids,  # device_ids
             user_id,  # user_id
@@ -130,19 +163,15 @@ class MessageEvents:
         )
 
 
-def _kept(properties: dict) -> tuple[dict, str | None]:
-    """The flat values we store (objects, arrays and nulls have no place in our properties), and the
-    ``url`` property as sent, where a deep link carries our click id. ``url`` and ``referrer`` keep
-    no query string or fragment, and ``search`` is dropped: a query string holds click ids, emails
-    and tokens, which is why our logs drop it too."""
-    kept = {key: value for key, value in properties.items() if type(value) in SCALARS}
-    url = kept.get("url")
+def _cut_query_strings(properties: dict) -> None:
+    """``url`` and ``referrer`` keep no query string or fragment, and ``search`` is dropped: a query
+    string holds click ids, emails and tokens, which is why our logs drop it too. (The click id of a
+    deep link is read from the ``url`` as it was sent.)"""
     for key in ("url", "referrer"):
-        value = kept.get(key)
+        value = properties.get(key)
         if type(value) is str and ("?" in value or "#" in value):
-            kept[key] = value.partition("?")[0].partition("#")[0]
-    kept.pop("search", None)
-    return kept, url if type(url) is str else None
+            properties[key] = value.partition("?")[0].partition("#")[0]
+    properties.pop("search", None)
 
 
 def _money(properties: dict) -> tuple[float | None, str | None]:
@@ -166,23 +195,21 @@ def _platform(context: spec.Context) -> str | None:
     when the message does not say (the user agent then decides, as for our own events)."""
     device, system = context.device, context.os
     if device is not None and device.type:
-        kind = device.type.lower()
-        if kind in OS_NAMES:
-            return kind
+        platform = PLATFORMS.get(device.type) or PLATFORMS.get(device.type.lower())
+        if platform is not None:
+            return platform
     if system is not None and system.name:
-        name = system.name.lower()
-        if name == "android":
-            return "android"
-        if name in APPLE_OS_NAMES:
-            return "ios"
+        platform = PLATFORMS.get(system.name) or OS_PLATFORMS.get(system.name.lower())
+        if platform is not None:
+            return platform
     return "web" if context.page is not None else None
 
 
-def _click_id(*texts: str | None) -> str | None:
+def _click_id(*texts: str | int | float | bool | None) -> str | None:
     """Our click id from the first text that carries ``ump_click_id``: a URL (a deep link, the
     referrer) or a bare query string (the Play Store's install referrer)."""
     for text in texts:
-        if text and CLICK_ID_PARAMETER in text:
+        if type(text) is str and CLICK_ID_PARAMETER in text:
             query = urlsplit(text).query if "?" in text else text
             for value in parse_qs(query).get(CLICK_ID_PARAMETER, ()):
                 if len(value) <= 128:  # ours are 32 characters; a longer one is someone else's
