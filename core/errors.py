@@ -34,8 +34,8 @@ def api_exception_handler(exc, context):
 
 
 def page_not_found(request, exception):
-    """handler404: a URL under /api/ that no route takes answers JSON, like every API error; other
-    pages keep Django's. (With DEBUG, Django shows its own page instead.)"""
-    if request.path.startswith("/api/"):
+    """handler404: a URL under /api/ (or /v1/, Segment's tracking API) that no route takes answers
+    JSON, like every API error; other pages keep Django's. (With DEBUG, Django shows its own page instead.)"""
+    if request.path.startswith(("/api/", "/v1/")):
         return JsonResponse({"error": "Not found.", "extra": {}}, status=404)
     return defaults.page_not_found(request, exception)

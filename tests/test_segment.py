@@ -21,10 +21,12 @@ from rest_framework.test import APIClient
 from apps_registry import keys, links
 from events import privacy
 from events.attribution_engine import services
+from events.ingestion.segment import spec
 from events.ingestion.segment.mapping import MESSAGE_ID_NAMESPACE
 from tests import attribution_data as data
 from tests.factories import UserFactory, bearer, grant
 from tests.ingestion import ANDROID_UA, DEVICE_IP, IOS_UA, app_with_key, count, stored_events
+from tests.test_openapi import validator
 
 pytestmark = pytest.mark.django_db
 
@@ -532,3 +534,61 @@ def test_timestamps_are_placed_as_ours(app_key, store_all):
     assert row["timestamp"] == row["received_at"], "a device clock far ahead: the time received"
     assert row["clock_skew_ms"] < -86_000_000
     assert time.time() - row["received_at"].timestamp() < 60
+
+
+# --- the SDKs' settings, and the OpenAPI document ---------------------------------------------------------------
+
+
+def test_sdks_pointed_here_for_their_settings_are_sent_to_this_instance(app_key, settings):
+    settings.PUBLIC_BASE_URL = "https://track.example.com"
+    _, raw_key = app_key
+    answer = Client().get(f"/v1/projects/{raw_key}/settings", HTTP_ORIGIN="https://shop.example.com")
+    assert answer.status_code == 200 and answer["Access-Control-Allow-Origin"] == "*"
+    assert answer.json()["integrations"] == {
+        "Segment.io": {"apiKey": raw_key, "apiHost": "track.example.com/v1", "protocol": "https"}
+    }
+    unknown = Client().get("/v1/projects/ump_AAAAAAAA_nope/settings")
+    assert unknown.status_code == 404 and "write key" in unknown.json()["error"]
+
+
+@pytest.fixture
+def schema(client) -> dict:
+    return orjson.loads(client.get("/api/schema/?format=json").content)
+
+
+def test_every_segment_path_is_documented_and_the_example_is_accepted_as_documented(schema, app_key):
+    routed = {f"/v1/{name}" for kind, short in spec.SHORT_PATHS.items() for name in (kind, short)}
+    assert routed | {"/v1/projects/{write_key}/settings"} == {p for p in schema["paths"] if p.startswith("/v1/")}
+    operation = schema["paths"]["/v1/batch"]["post"]
+    assert operation["security"] == [{"segmentWriteKey": []}]
+    assert schema["components"]["securitySchemes"]["segmentWriteKey"] == {
+        **schema["components"]["securitySchemes"]["segmentWriteKey"],
+        "type": "http",
+        "scheme": "basic",
+    }
+    content = operation["requestBody"]["content"]["application/json"]
+    example = content["examples"]["batch"]["value"]
+    validator(schema, content["schema"]).validate(example)
+    answer = post_segment(app_key[1], example)
+    assert answer.status_code == 200 and answer.json()["accepted"] == 2
+    documented = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    validator(schema, documented, strict=True).validate(answer.json())
+    refused = post_segment("ump_AAAAAAAA_nope", example)
+    documented = operation["responses"]["401"]["content"]["application/json"]["schema"]
+    validator(schema, documented, strict=True).validate(refused.json())
+    settings_answer = Client().get(f"/v1/projects/{app_key[1]}/settings")
+    documented = schema["paths"]["/v1/projects/{write_key}/settings"]["get"]["responses"]["200"]
+    validator(schema, documented["content"]["application/json"]["schema"], strict=True).validate(settings_answer.json())
+
+
+def test_the_message_schemas_are_generated_from_the_decoders_structs(schema):
+    import msgspec
+
+    _, generated = msgspec.json.schema_components((spec.Track,), ref_template="#/components/schemas/Segment{name}")
+    documented = schema["components"]["schemas"]["SegmentTrack"]
+    for name, field in generated["Track"]["properties"].items():
+        if name != "context":  # documented without its (all-absent) default
+            assert {k: v for k, v in documented["properties"][name].items() if k != "description"} == field
+    assert documented["required"] == ["type", "event"]
+    items = schema["components"]["schemas"]["SegmentBatch"]["properties"]["batch"]
+    assert items["maxItems"] == 1000 and items["items"]["discriminator"]["propertyName"] == "type"

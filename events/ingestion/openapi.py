@@ -276,6 +276,7 @@ def segment_paths() -> dict:
         )
         options = preflight_operation(operation_id=f"{operation_id}_preflight", tag="segment")
         paths[endpoint["path"]] = {"post": post, "options": options}
+    paths["/v1/projects/{write_key}/settings"] = {"get": segment.SETTINGS}
     return paths
 
 

@@ -21,6 +21,7 @@ import uuid
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import msgspec
 from django.conf import settings
@@ -37,6 +38,7 @@ from events.bus import BusUnavailable, Message, publish, topics
 from events.ingestion import services as ingest
 from events.ingestion.schema import BeaconKey, Touch, TouchBatch
 from events.ingestion.segment import decoder as segment
+from events.ingestion.segment.spec import ApiSettings, Settings
 from events.ingestion.touchpoints import destination, touch_row
 from events.rows import bus_key
 
@@ -309,6 +311,19 @@ def segment_messages(request, kind: str):
         return _stored(request, principal, decoded)
 
     return _ingest(request, handle, raw_key=_basic_user(request), door=SEGMENT_DOOR)
+
+
+@cross_origin({"Access-Control-Allow-Origin": "*"})
+@ingestion_view("GET")
+def segment_settings(request, write_key: str):
+    """What a Segment SDK pointed at this host for its settings (analytics.js's cdnURL, the mobile
+    SDKs' cdnHost) fetches when it starts: send to this instance's /v1. Served here, the SDKs never
+    ask Segment's CDN about our keys, whose settings would send their messages to Segment."""
+    if keys.authenticate_api_key(write_key) is None:
+        return _error(404, "Unknown, revoked or missing write key.")
+    public = urlsplit(settings.PUBLIC_BASE_URL)
+    api = ApiSettings(api_key=write_key, api_host=f"{public.netloc}{public.path}/v1", protocol=public.scheme)
+    return HttpResponse(_json.encode(Settings(integrations={"Segment.io": api})), content_type="application/json")
 
 
 _touch_batch = msgspec.json.Decoder(TouchBatch)

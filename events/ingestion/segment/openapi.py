@@ -40,7 +40,7 @@ SHARED_FIELDS = ("messageId", "anonymousId", "userId", "timestamp", "writeKey")
 def components() -> dict:
     """The request schemas of the /v1/ endpoints, and the answer of a durable acceptance."""
     _, generated = msgspec.json.schema_components(
-        (spec.Batch, *spec.MESSAGE_TYPES.values()), ref_template=REF.format(name=PREFIX + "{name}")
+        (spec.Batch, *spec.MESSAGE_TYPES.values(), spec.Settings), ref_template=REF.format(name=PREFIX + "{name}")
     )
     for (struct, field), note in FIELD_NOTES.items():
         generated[struct]["properties"][field]["description"] = note
@@ -59,6 +59,9 @@ def components() -> dict:
         generated[struct.__name__]["description"] = (
             f"A {kind} message of Segment's tracking spec, as far as we read it: other fields are ignored. {MAPPING}"
         )
+    for schema in generated.values():  # a struct's docstring, as one paragraph
+        if "description" in schema:
+            schema["description"] = " ".join(schema["description"].split())
     return {PREFIX + name: schema for name, schema in generated.items()}
 
 
@@ -97,6 +100,36 @@ curl -X POST "$BASE_URL/v1/batch" -u "$UMP_KEY:" -H "Content-Type: application/j
   -d '{"batch": [{"type": "track", "event": "Application Installed", "anonymousId": "507f191e810c",
        "context": {"device": {"type": "ios", "advertisingId": "7A3CBEA0-BDF5-11E4-8DFC-AA07A5B093DB"}}}]}'
 # -> 200 {"success": true, "accepted": 1, "rejected": [], "ids": ["…"]}"""
+
+
+SETTINGS = {
+    "operationId": "segment_settings",
+    "tags": ["segment"],
+    "summary": "Segment: the settings an SDK fetches when it starts (its CDN host pointed here)",
+    "description": "analytics.js with `cdnURL`, analytics-swift and analytics-kotlin with `cdnHost` ask here which "
+    "API host to send to: this instance's /v1 (PUBLIC_BASE_URL), so they never ask Segment's CDN about our keys. "
+    "The key is in the path as the SDKs send it; logs cut it.",
+    "security": [{}],
+    "parameters": [
+        {
+            "name": "write_key",
+            "in": "path",
+            "required": True,
+            "description": "The app's API key, as the SDK's write key.",
+            "schema": {"type": "string"},
+        }
+    ],
+    "responses": {
+        "200": {
+            "description": "Send to this instance's /v1 with this key.",
+            "content": {"application/json": {"schema": {"$ref": REF.format(name="SegmentSettings")}}},
+        },
+        "404": {
+            "description": "Unknown, revoked or missing write key.",
+            "content": {"application/json": {"schema": {"$ref": REF.format(name="IngestError")}}},
+        },
+    },
+}
 
 
 def operations() -> list[dict]:

@@ -149,3 +149,20 @@ class BodyKey(msgspec.Struct, rename="camel"):
     """Only the body's writeKey (of a batch or of one message): everything else is skipped unread."""
 
     write_key: str = ""
+
+
+class ApiSettings(msgspec.Struct, rename="camel"):
+    """Where the SDK sends its messages: ``{protocol}://{api_host}/b`` (and /t, /i, ...)."""
+
+    api_key: str
+    api_host: str
+    protocol: str
+
+
+class Settings(msgspec.Struct, rename="camel"):
+    """The settings Segment's SDKs fetch when they start (GET /v1/projects/<write key>/settings, from
+    their CDN host): this instance's own /v1 as the Segment destination, and no other destination."""
+
+    integrations: dict[str, ApiSettings]
+    plan: dict = {}
+    edge_function: dict = {}
