@@ -1,8 +1,9 @@
 """CPU instructions per request, ours against the bare endpoint: a yardstick the neighbours cannot move.
 
-``python -m benchmarks.instructions [--requests N]`` runs the Django stack in process (the WSGI
-handler with every middleware, no server) under valgrind's callgrind, once for ``POST /api/events``
-and once for the bare parse-only endpoint, with the benchmark's 100-event batch. Only the measured
+``python -m benchmarks.instructions [--requests N] [--sides ours,bare,segment]`` runs the Django stack
+in process (the WSGI handler with every middleware, no server) under valgrind's callgrind, once per
+side: ``POST /api/events`` (ours) and the bare parse-only endpoint with the benchmark's 100-event
+batch, and ``POST /v1/batch`` (segment) with the same 100 events as a Segment SDK sends them. Only the measured
 requests are counted (collection is on inside ``functools.reduce``, which wraps them), so set-up and
 warm-up are left out. Counts repeat to within a fraction of a percent from run to run, where
 requests/s on these shared machines move by half; they leave out the kernel (socket and file writes)
@@ -23,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PATHS = {"ours": "/api/events", "bare": "/bench/parse"}
+PATHS = {"ours": "/api/events", "bare": "/bench/parse", "segment": "/v1/batch"}
 
 
 def _requests(path: str, count: int) -> None:
@@ -37,12 +38,18 @@ def _requests(path: str, count: int) -> None:
 
     from accounts.models import User
     from apps_registry import keys, services
-    from benchmarks.run import event
+    from benchmarks.run import basic, event, segment_message
 
     call_command("migrate", verbosity=0)
     owner = User.objects.create_superuser(email="instructions@example.com", password=None)
     key = keys.api_key_create(app=services.app_create(owner=owner, name="bench"), created_by=owner)[1]
-    body = json.dumps({"events": [event(i) for i in range(100)]}).encode()
+    segment = path == PATHS["segment"]
+    if segment:
+        body = json.dumps({"batch": [segment_message(i) for i in range(100)]}).encode()
+        credentials, accepted = {"HTTP_AUTHORIZATION": basic(key)}, 200
+    else:
+        body = json.dumps({"events": [event(i) for i in range(100)]}).encode()
+        credentials, accepted = {"HTTP_X_API_KEY": key}, 202
     handler = WSGIHandler()
 
     def one() -> None:
@@ -55,7 +62,7 @@ def _requests(path: str, count: int) -> None:
             "HTTP_HOST": "127.0.0.1",
             "CONTENT_TYPE": "application/json",
             "CONTENT_LENGTH": str(len(body)),
-            "HTTP_X_API_KEY": key,
+            **credentials,
             "REMOTE_ADDR": "203.0.113.9",
             "wsgi.input": io.BytesIO(body),
             "wsgi.url_scheme": "http",
@@ -63,7 +70,7 @@ def _requests(path: str, count: int) -> None:
         response = handler(environ, lambda status, headers, exc_info=None: None)
         b"".join(response)
         response.close()
-        if response.status_code != 202:
+        if response.status_code != accepted:
             raise RuntimeError(f"{path}: {response.status_code} {response.content!r}")
 
     for _ in range(50):  # warm-up: caches built, as in a server that has been running a while
@@ -103,13 +110,15 @@ def _count(side: str, count: int, work: Path) -> subprocess.Popen:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--sides", default="ours,bare", help=f"comma-separated, of {', '.join(PATHS)}")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         _requests(args.child, args.requests)
         return
     with tempfile.TemporaryDirectory(prefix="ump-instructions-") as work:
-        runs = {side: _count(side, args.requests, Path(work)) for side in PATHS}  # one per core, side by side
+        sides = args.sides.split(",")
+        runs = {side: _count(side, args.requests, Path(work)) for side in sides}  # side by side
         counts = {}
         for side, run in runs.items():
             _, errors = run.communicate()
@@ -117,9 +126,11 @@ def main() -> None:
             if run.returncode or not collected:
                 sys.exit(f"{side}: valgrind failed\n{errors[-3000:]}")
             counts[side] = int(collected.group(1)) / args.requests
+    ratios = [(a, b) for a, b in (("ours", "bare"), ("segment", "ours")) if a in counts and b in counts]
     print(
-        f"instructions per 100-event request: ours {counts['ours']:,.0f}, bare {counts['bare']:,.0f}, "
-        f"ours / bare {counts['ours'] / counts['bare']:.2f}"
+        "instructions per 100-event request: "
+        + ", ".join(f"{side} {counts[side]:,.0f}" for side in sides)
+        + "".join(f", {a} / {b} {counts[a] / counts[b]:.2f}" for a, b in ratios)
     )
 
 

@@ -9,6 +9,7 @@ median of the rounds' ratios.
 """
 
 import argparse
+import base64
 import datetime as dt
 import json
 import os
@@ -56,6 +57,47 @@ def event(i: int) -> dict:
     }
 
 
+def segment_message(i: int) -> dict:
+    """``event(i)`` as a Segment SDK sends it: the same facts (one IDFA, one user id: the same privacy
+    work on both sides), in the spec's shape, with the rest of the context a mobile SDK adds to every
+    message (analytics-swift's), which the decoder skips unread."""
+    now = dt.datetime.now(dt.UTC).isoformat()
+    return {
+        "type": "track",
+        "event": "Order Completed" if i % 10 == 0 else "Application Opened",
+        "messageId": str(uuid.uuid4()),
+        "userId": f"user-{i}",
+        "timestamp": now,
+        "properties": {
+            "level": str(i % 50),
+            "screen": "shop",
+            **({"revenue": 4.99, "currency": "USD"} if i % 10 == 0 else {}),
+        },
+        "context": {
+            "app": {"name": "Shop", "version": "3.2.0", "build": "320", "namespace": "com.example.shop"},
+            "campaign": {"source": "meta", "name": "spring"},
+            "device": {
+                "advertisingId": str(uuid.uuid4()).upper(),
+                "adTrackingEnabled": True,
+                "manufacturer": "Apple",
+                "model": "iPhone16,2",
+                "name": "iPhone",
+                "type": "ios",
+            },
+            "library": {"name": "analytics-swift", "version": "1.7.3"},
+            "locale": "en-US",
+            "network": {"cellular": False, "wifi": True},
+            "os": {"name": "iOS", "version": "18.1"},
+            "screen": {"width": 393, "height": 852},
+            "timezone": "Europe/Berlin",
+            "traits": {},
+            "instanceId": "8c1f5a55-6a4d-4a8d-9d0b-3d2f2f1d7c11",
+        },
+        "integrations": {},
+        "_metadata": {"bundled": ["Segment.io"], "unbundled": [], "bundledIds": []},
+    }
+
+
 def wrk(url: str, script: Path | None, seconds: int, connections: int) -> tuple[float, float]:
     cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
     cmd += (["-s", str(script)] if script else []) + [url]
@@ -77,11 +119,21 @@ def tail_turn(seconds: int) -> int:
     return max(2, seconds // 2)
 
 
-def side_by_side(ours: str, bare: str, script: Path | None, seconds: int, connections: int, rounds: int) -> dict:
+def side_by_side(
+    ours: str,
+    bare: str,
+    script: Path | None,
+    seconds: int,
+    connections: int,
+    rounds: int,
+    bare_script: Path | None = None,
+) -> dict:
     """Ours and the bare endpoint taking turns, ``rounds`` times ``seconds / rounds`` each: the median
-    requests/s and saturated p99 of each side, and the median of the rounds' ratios."""
+    requests/s and saturated p99 of each side, and the median of the rounds' ratios. ``bare_script``:
+    the bare side's own requests (the same as ours when absent)."""
     turn = rate_turn(seconds, rounds)
-    pairs = [(wrk(bare, script, turn, connections), wrk(ours, script, turn, connections)) for _ in range(rounds)]
+    bare_script = bare_script or script
+    pairs = [(wrk(bare, bare_script, turn, connections), wrk(ours, script, turn, connections)) for _ in range(rounds)]
     return {
         "bare": tuple(statistics.median(run[i] for run, _ in pairs) for i in (0, 1)),
         "ours": tuple(statistics.median(run[i] for _, run in pairs) for i in (0, 1)),
@@ -125,12 +177,17 @@ def tails_side_by_side(ours: str, bare: str, rate: float, seconds: int, rounds: 
     return tuple(statistics.median(side) for side in zip(*runs, strict=True))
 
 
-def lua_post(path: Path, body: Path, key: str) -> Path:
+def lua_post(path: Path, body: Path, key: str, *, header: str = "X-Api-Key") -> Path:
     path.write_text(
         f'wrk.method = "POST"\nwrk.body = io.open("{body}", "rb"):read("*a")\n'
-        f'wrk.headers["Content-Type"] = "application/json"\nwrk.headers["X-Api-Key"] = "{key}"\n'
+        f'wrk.headers["Content-Type"] = "application/json"\nwrk.headers["{header}"] = "{key}"\n'
     )
     return path
+
+
+def basic(key: str) -> str:
+    """The Authorization header a Segment SDK sends with ``key`` as its write key."""
+    return "Basic " + base64.b64encode(f"{key}:".encode()).decode()
 
 
 def main() -> None:
@@ -147,11 +204,11 @@ def main() -> None:
     parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
     parser.add_argument(
         "--only",
-        choices=["consumer"],
+        choices=["consumer", "segment"],
         help="Run one part and print its figures as JSON; BENCHMARKS.md is left as it is.",
     )
     args = parser.parse_args()
-    for tool in () if args.only else ("wrk", "taskset"):
+    for tool in () if args.only == "consumer" else ("wrk", "taskset"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} is missing: apt-get install -y wrk util-linux")
 
@@ -190,6 +247,9 @@ def main() -> None:
     batch.write_text(json.dumps({"events": [event(i) for i in range(100)]}))
     single.write_text(json.dumps({"events": [event(0)]}))
     post_batch, post_single = lua_post(work / "batch.lua", batch, key), lua_post(work / "single.lua", single, key)
+    segment_batch = work / "segment100.json"
+    segment_batch.write_text(json.dumps({"batch": [segment_message(i) for i in range(100)]}))
+    post_segment = lua_post(work / "segment.lua", segment_batch, basic(key), header="Authorization")
 
     server = subprocess.Popen(
         [
@@ -223,10 +283,16 @@ def main() -> None:
             except OSError:
                 time.sleep(0.2)
         s, c, r = args.seconds, args.connections, args.rounds
+        # Segment's batch against our own batch endpoint, in the same turns (issue 21: within 0.8 x).
+        segment = side_by_side(f"{BASE}/v1/batch", f"{BASE}/api/events", post_segment, s, c, r, post_batch)
+        if args.only == "segment":
+            print(json.dumps(segment))
+            return
         results = {
             "batch": side_by_side(f"{BASE}/api/events", f"{BASE}/bench/parse", post_batch, s, c, r),
             "single": side_by_side(f"{BASE}/api/events", f"{BASE}/bench/parse", post_single, s, c, r),
             "click": side_by_side(f"{BASE}/c/{code}", f"{BASE}/bench/redirect/{code}", None, s, c, r),
+            "segment": segment,
         }
         # At half our maximum rate, beside the bare endpoint at the same rate: how much of the tail is
         # the stack and the machine rather than our code. Each on an emptied outbox, as the embedded
@@ -247,6 +313,8 @@ def main() -> None:
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+        if args.only == "segment":
+            shutil.rmtree(work, ignore_errors=True)
 
     consumer = json.loads(manage_shell(env, CONSUMER_BENCH))
     tails = {"single": (half_single, half_single_bare), "click": (half_click, half_click_bare)}
@@ -311,7 +379,7 @@ def write_report(args, results, tails, memory_kb, consumer) -> None:
         ),
         platform.processor(),
     )
-    batch, single, click = results["batch"], results["single"], results["click"]
+    batch, single, click, segment = results["batch"], results["single"], results["click"], results["segment"]
     rows = [
         ("100-event batches, bare parse-only", batch["bare"], None, ""),
         ("100-event batches, POST /api/events (outbox, durable)", batch["ours"], batch["ratio"], "≥ 0.5"),
@@ -319,6 +387,13 @@ def write_report(args, results, tails, memory_kb, consumer) -> None:
         ("single event, POST /api/events", single["ours"], single["ratio"], "≥ 0.6"),
         ("GET bare redirect", click["bare"], None, ""),
         ("GET /c/<code> click redirect", click["ours"], click["ratio"], "≥ 0.7"),
+        ("100-event batches, POST /api/events (the yardstick of the next row)", segment["bare"], None, ""),
+        (
+            "100-event Segment batches, POST /v1/batch (ratio to /api/events)",
+            segment["ours"],
+            segment["ratio"],
+            "≥ 0.8",
+        ),
     ]
     lines = [
         "# Benchmarks",

@@ -174,12 +174,10 @@ def _cut_query_strings(properties: dict) -> None:
     properties.pop("search", None)
 
 
-def _money(properties: dict) -> tuple[float | None, str | None]:
-    """Revenue and currency, taken out of the properties: ``revenue``, else ``total`` (Order
-    Completed's), in ``currency`` (US dollars when absent, as Segment's spec says)."""
-    key = "revenue" if "revenue" in properties else "total" if "total" in properties else None
-    if key is None:
-        return None, None
+def _money(properties: dict) -> tuple[float, str]:
+    """Revenue and currency, taken out of properties that hold ``revenue`` or ``total``: ``revenue``,
+    else ``total`` (Order Completed's), in ``currency`` (US dollars when absent, as Segment's spec says)."""
+    key = "revenue" if "revenue" in properties else "total"
     revenue = properties.pop(key)
     if type(revenue) not in (int, float) or not 0 <= revenue < 1e12:
         raise ValueError(f"properties.{key} must be a number from 0 to 1e12, got {revenue!r}")
