@@ -11,6 +11,8 @@ skip, or fail under REQUIRE_SERVICES=1 (as in CI).
 
 import datetime as dt
 import decimal
+import gzip
+import http.client
 import json
 import shutil
 import subprocess
@@ -27,8 +29,9 @@ from events.bus import get_bus
 from events.bus.topics import EVENTS
 from events.consumer.runner import TopicConsumer, consumer_group
 from events.ingestion.segment.mapping import MESSAGE_ID_NAMESPACE
-from tests.conftest import PROJECT_DIR, service_unavailable
+from tests.conftest import PROJECT_DIR, free_port, run_manage, service_unavailable
 from tests.ingestion import app_with_key, count, stored_events
+from tests.test_log_privacy import SETUP, serve
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -366,3 +369,50 @@ def test_a_malformed_message_from_the_node_client_is_rejected_by_index_the_rest_
     assert body["accepted"] == 2
     assert [r["index"] for r in body["rejected"]] == [1] and "length <= 64" in body["rejected"][0]["reason"]
     assert set(stored(store_all, app.id, 2)) == {"level_up", "identify"}
+
+
+# --- a chunked batch through gunicorn, as analytics-kotlin sends it ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gunicorn_site(tmp_path_factory):
+    """The image's server (gunicorn with gunicorn.conf.py) on a migrated embedded site of its own."""
+    var_dir = tmp_path_factory.mktemp("segment-gunicorn")
+    site = {"env": {"VAR_DIR": str(var_dir)}}
+    for command in (("migrate", "--no-input"), ("migrate_clickhouse",), ("shell", "-c", SETUP)):
+        done = run_manage(*command, env=site["env"])
+        assert done.returncode == 0, done.stderr
+    site.update(json.loads(done.stdout.strip().splitlines()[-1]))
+    port = free_port()
+    server = serve("gunicorn", port, site, var_dir / "gunicorn.log")
+    yield port, site["key"]
+    server.terminate()
+    try:
+        server.wait(timeout=60)
+    except subprocess.TimeoutExpired:  # a worker still storing what it was sent: nothing to keep here
+        server.kill()
+        server.wait()
+
+
+@pytest.mark.django_db(transaction=False)
+def test_a_gzipped_batch_streamed_in_chunks_without_a_length_is_taken(gunicorn_site):
+    """analytics-kotlin posts its batch file gzipped, in chunked streaming mode (no Content-Length),
+    with the write key in the body: gunicorn takes the chunks apart, and the endpoint reads them."""
+    port, key = gunicorn_site
+    batch = {"batch": [{"type": "track", "event": "Application Opened", "anonymousId": "k-1"}], "writeKey": key}
+    body = gzip.compress(json.dumps(batch).encode())
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request(
+            "POST",
+            "/v1/b",
+            body=iter([body[:20], body[20:]]),
+            headers={"Content-Type": "text/plain", "Content-Encoding": "gzip", "User-Agent": "analytics-kotlin/1.19.1"},
+            encode_chunked=True,
+        )
+        response = connection.getresponse()
+        answer = json.loads(response.read())
+    finally:
+        connection.close()
+    assert response.status == 200, answer
+    assert answer["accepted"] == 1 and answer["rejected"] == []
