@@ -464,9 +464,13 @@ def test_a_redelivered_batch_is_stored_once_and_ids_are_per_app(app_key, store_a
     assert {str(row["event_id"]) for row in stored_events(app.id)} == set(first["ids"])
 
 
-def test_messages_without_a_message_id_get_fresh_ids(app_key):
-    answer = post_segment(app_key[1], {"batch": [{"type": "identify", "userId": "u"}] * 2}).json()
+def test_messages_without_a_message_id_get_fresh_ids_and_ids_may_be_numbers(app_key, store_all):
+    app, raw_key = app_key
+    answer = post_segment(raw_key, {"batch": [{"type": "identify", "userId": 42, "anonymousId": 7}] * 2}).json()
     assert answer["accepted"] == 2 and len(set(answer["ids"])) == 2
+    store_all(until=lambda: count("events", app.id) >= 2)
+    row = stored_events(app.id, "user_id", "device_ids")[0]
+    assert row == {"user_id": pseudonym(app, "user", "42"), "device_ids": {"web_id": pseudonym(app, "web_id", "7")}}
 
 
 # --- attribution --------------------------------------------------------------------------------------------------

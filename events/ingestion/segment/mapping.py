@@ -80,6 +80,8 @@ class MessageEvents:
         user_id, anonymous_id = message.user_id, message.anonymous_id
         if type(user_id) is int:
             user_id = str(user_id)
+        if type(anonymous_id) is int:
+            anonymous_id = str(anonymous_id)
         if not user_id and not anonymous_id:
             raise ValueError("a message needs a userId or an anonymousId")
         kind = type(message)

@@ -22,8 +22,9 @@ PropertyKey = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 # Objects and arrays are taken so that the message is not refused for them; the mapping drops them.
 PropertyValue = Annotated[str, msgspec.Meta(max_length=1024)] | int | float | bool | None | list | dict
 Properties = dict[PropertyKey, PropertyValue]
-# Segment allows a number as a user id (analytics-python turns it into text, other senders may not).
+# Segment allows a number as an id (analytics-python turns it into text, other senders may not).
 UserId = Medium | int | None
+AnonymousId = Short | int | None
 
 
 # gc=False: see events.rows (no reference cycle is possible; hundreds are decoded per request).
@@ -84,7 +85,7 @@ NO_CONTEXT = Context()
 
 class Message(msgspec.Struct, rename="camel", tag_field="type", gc=False):
     message_id: Medium | None = None
-    anonymous_id: Short | None = None
+    anonymous_id: AnonymousId = None
     user_id: UserId = None
     timestamp: dt.datetime | None = None
     context: Context = NO_CONTEXT
