@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format migrate bench soak clean chromium
+.PHONY: install run test lint format migrate bench soak clean chromium echarts
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,3 +59,8 @@ format: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
+
+## make echarts: rebuild static/vendor/echarts/echarts.min.js (the custom ECharts build, committed) with Node and npm
+echarts:
+	npm ci --no-audit --no-fund
+	npm run build

@@ -48,9 +48,8 @@ def app_home(request: HttpRequest, page: pages.AppPage) -> HttpResponse:
 def link_list(request: HttpRequest, page: pages.AppPage) -> HttpResponse:
     app_links = list(page.app.links.order_by("-created_at"))
     for link in app_links:
-        link.page_urls = [
-            ("Click URL", link.click_url),
-            ("Impression URL", link.impression_url),
+        link.plain_urls = [("Click URL", link.click_url), ("Impression URL", link.impression_url)]
+        link.macro_urls = [
             ("Click URL with macros", link.click_url_with_macros),
             ("Impression URL with macros", link.impression_url_with_macros),
         ]

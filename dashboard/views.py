@@ -25,7 +25,7 @@ from .filters import MODEL_NAMES, BadFilters, Filters, report_filters
 
 TOP_SERIES = 6  # event names drawn over time; the rest would be unreadable lines
 TOP_SOURCES = 10
-LIVE_EVENTS = 100
+LIVE_EVENTS = 50
 LIVE_WINDOW = dt.timedelta(hours=24)
 LIVE_REFRESH_SECONDS = 5
 UNAVAILABLE = (ConnectionLost, QueryTimeout, EmbeddedStoreLocked)
