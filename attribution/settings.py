@@ -299,10 +299,10 @@ AUTHZ_CACHE_SECONDS = env.int("AUTHZ_CACHE_SECONDS", default=30)
 # --- Web pages ----------------------------------------------------------------------------------
 LOGIN_URL = "sign-in"
 LOGIN_REDIRECT_URL = "app-picker"
-# Only the site's own scripts and styles (no inline script: pages hand data over with json_script).
-# style-src allows style attributes: ECharts writes its tooltips as HTML with inline styles.
+# Only the site's own scripts and styles: no inline script (pages hand data over with json_script)
+# and no style attribute (charts draw their tooltips on the canvas, static/js/charts.js).
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )

@@ -281,3 +281,29 @@ def test_every_page_renders_without_errors_and_fits_the_width(browser, live_serv
         name = path.split("?")[0].replace("/", "-")
         tab.page.screenshot(path=SCREENSHOTS / f"{name}-{width}.png", full_page=True)
     assert tab.errors == []
+
+
+def test_a_charts_tooltip_breaks_no_rule_of_the_content_security_policy(tab, marketer):
+    """An HTML tooltip would carry style attributes, which the policy refuses with a console error."""
+    user, app, _ = marketer
+    tab.sign_in(user.email)
+    tab.open(f"/apps/{app.id}/overview")
+    charts_drawn(tab, 2)
+    box = tab.page.locator("[data-chart='chart-sources'] canvas").bounding_box()
+    tab.page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.3)
+    tab.page.wait_for_timeout(500)  # the tooltip shows after its delay
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    tab.page.screenshot(path=SCREENSHOTS / "overview-tooltip-1280.png")
+    assert tab.errors == []
+
+
+def test_the_django_admin_works_under_the_content_security_policy(tab, marketer):
+    _, app, _ = marketer
+    admin = UserFactory(role="admin", password=PASSWORD, is_staff=True, is_superuser=True)
+    tab.open("/admin/login/")
+    tab.page.fill("#id_username", admin.email)
+    tab.page.fill("#id_password", PASSWORD)
+    tab.page.click("input[type=submit]")
+    for path in ("/admin/", f"/admin/apps_registry/app/{app.id}/change/", "/admin/accounts/user/add/"):
+        assert tab.open(path).status == 200, path
+    assert tab.errors == []

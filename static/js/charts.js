@@ -24,7 +24,9 @@
     var option = JSON.parse(source.textContent);
     var unit = option.unit;
     delete option.unit;
-    option.tooltip = Object.assign({}, option.tooltip, { valueFormatter: formatter(unit) });
+    // richText: the tooltip is drawn on the canvas; an HTML one carries style attributes, which the
+    // Content-Security-Policy refuses.
+    option.tooltip = Object.assign({}, option.tooltip, { valueFormatter: formatter(unit), renderMode: "richText" });
     option.textStyle = { fontFamily: getComputedStyle(document.body).fontFamily };
     element.textContent = "";
     var chart = window.echarts.init(element, null, { renderer: "canvas" });
