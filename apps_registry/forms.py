@@ -56,8 +56,18 @@ class LinkForm(forms.ModelForm):
             "web_url",
             "deep_link",
         )
-        labels = {"media_source": "Media source", "adset": "Ad set", "adset_id": "Ad set id", "site_id": "Site id"}
+        labels = {
+            "media_source": "Media source",
+            "adset": "Ad set",
+            "adset_id": "Ad set id",
+            "site_id": "Site id",
+            "ios_url": "App Store URL (iOS)",
+            "android_url": "Play Store URL (Android)",
+            "web_url": "Web URL",
+        }
         help_texts = {
+            "name": "How the link is listed here, e.g. Meta spring video.",
+            "site_id": "The publisher or placement, when the network has one.",
             "ios_url": "App Store page iPhone visitors go to.",
             "android_url": "Play Store page Android visitors go to.",
             "deep_link": "Opened in the app when it is installed, e.g. myapp://offer/42.",
@@ -124,6 +134,7 @@ class SettingsForm(forms.ModelForm):
             "probabilistic_window_hours": "1 to 168, when probabilistic matching is on.",
             "reattribution_window_days": "1 to 365: a second install of a device within it is a reinstall.",
             "reengagement_inactivity_days": "1 to 365: inactivity after which a click brings a re-engagement.",
+            "probabilistic_enabled": "Match by IP prefix, OS and version when no device id matches (off by default).",
             "time_decay_half_life_days": "1 to 30.",
             "fraud_min_ctit_seconds": "0 to 3600: installs sooner after their click are flagged as click injection.",
         }

@@ -111,6 +111,12 @@ def cost_upload(request: HttpRequest, page: pages.AppPage) -> HttpResponse:
     return redirect("costs", page.app.id)
 
 
+def _shown(version, name: str):
+    """A rule's value as a person reads it: a choice's label, on/off for a switch."""
+    display = getattr(version, f"get_{name}_display", None)
+    return display() if display else getattr(version, name)
+
+
 @pages.app_page(pages.READ)
 def attribution_settings(request: HttpRequest, page: pages.AppPage) -> HttpResponse:
     current = services.settings_current(app=page.app)
@@ -118,7 +124,7 @@ def attribution_settings(request: HttpRequest, page: pages.AppPage) -> HttpRespo
         "page": page,
         "nav": "settings",
         "current": current,
-        "rules": [(SettingsForm().fields[name].label, current.rules()[name], name) for name in current.RULE_FIELDS],
+        "rules": [(SettingsForm.base_fields[name].label, _shown(current, name), name) for name in current.RULE_FIELDS],
         "history": services.settings_history(app=page.app),
     }
     return render(request, "apps_registry/settings.html", context)
