@@ -274,3 +274,15 @@ def test_chart_options_are_built_per_kind():
     assert heat.option["series"][0]["data"] == [[0, 0, 0.4]] and heat.option["visualMap"]["max"] == 0.4
     funnel = charts.funnel_chart(label="f", steps=[("install", 10), ("purchase", 2)])
     assert funnel.option["series"][0]["sort"] == "none"
+
+
+def test_a_report_clickhouse_cannot_answer_now_is_a_503_page(browser, marketer, monkeypatch):
+    from core.clickhouse.errors import ConnectionLost
+    from dashboard import selectors
+
+    def unavailable(**kwargs):
+        raise ConnectionLost("the server went away")
+
+    monkeypatch.setattr(selectors, "dashboard_stats", unavailable)
+    page = browser.get(f"/apps/{marketer[1].id}/overview")
+    assert page.status_code == 503 and b"This report cannot be read right now" in page.content
