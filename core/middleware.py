@@ -1,5 +1,7 @@
 """Middleware of the whole site."""
 
+from functools import wraps
+
 from django.conf import settings
 from django.http import JsonResponse
 
@@ -19,12 +21,27 @@ def content_length_checked(get_response):
 
 
 def content_security_policy(get_response):
-    """Every response carries settings.CONTENT_SECURITY_POLICY, unless its view set one: the pages run
-    only the site's own script files (data reaches them through json_script, never inline code)."""
+    """Every response carries settings.CONTENT_SECURITY_POLICY, unless its view set one or is
+    ``csp_exempt``: the pages run only the site's own script files (data reaches them through
+    json_script, never inline code)."""
 
     def middleware(request):
         response = get_response(request)
-        response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
+        if not getattr(response, "csp_exempt", False):
+            response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
         return response
 
     return middleware
+
+
+def csp_exempt(view):
+    """A view whose responses carry no Content-Security-Policy of this site (a page standing in for
+    someone else's, in the tests), as Django's xframe_options_exempt does for X-Frame-Options."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        response.csp_exempt = True
+        return response
+
+    return wrapper

@@ -286,3 +286,20 @@ def test_a_report_clickhouse_cannot_answer_now_is_a_503_page(browser, marketer, 
     monkeypatch.setattr(selectors, "dashboard_stats", unavailable)
     page = browser.get(f"/apps/{marketer[1].id}/overview")
     assert page.status_code == 503 and b"This report cannot be read right now" in page.content
+
+
+def test_analytics_without_view_app_opens_the_reports_as_the_api_does(marketer):
+    analyst = UserFactory(role="user")
+    grant(analyst, marketer[1], "view_analytics")
+    browser = Client()
+    browser.force_login(analyst)
+    assert browser.get(f"/apps/{marketer[1].id}/overview").status_code == 200
+    refused = browser.get(f"/apps/{marketer[1].id}/links")
+    assert refused.status_code == 403 and b"does not let you see this app" in refused.content
+
+
+def test_an_admin_asking_for_an_app_that_does_not_exist_gets_the_404_page():
+    admin = UserFactory(role="admin")
+    browser = Client()
+    browser.force_login(admin)
+    assert browser.get("/apps/00000000-0000-4000-8000-000000000000/overview").status_code == 404

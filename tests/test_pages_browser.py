@@ -307,3 +307,22 @@ def test_the_django_admin_works_under_the_content_security_policy(tab, marketer)
     for path in ("/admin/", f"/admin/apps_registry/app/{app.id}/change/", "/admin/accounts/user/add/"):
         assert tab.open(path).status == 200, path
     assert tab.errors == []
+
+
+def test_live_events_show_a_new_event_without_a_reload(tab, marketer):
+    user, app, _ = marketer
+    tab.sign_in(user.email)
+    tab.open(f"/apps/{app.id}/live")
+    arrived = uuid.uuid4()
+    now = dt.datetime.now(dt.UTC)
+    clickhouse.insert(
+        "events",
+        event_rows(app.id, [{"event_id": arrived, "name": "sign_up", "at": now, "device_ids": {"idfa": "new"}}]),
+        columns=EVENT_COLUMNS,
+        tag="test_events",
+    )
+    expect(tab.page.get_by_text(str(arrived))).to_be_visible(timeout=15_000)
+    expect(tab.page.locator("[data-live-status]")).to_contain_text("Updated")
+    tab.page.get_by_role("button", name="Pause").click()
+    expect(tab.page.locator("[data-live-status]")).to_have_text("Paused")
+    assert tab.errors == []

@@ -3,11 +3,13 @@ as pages.
 
 Signed out: the sign-in page, coming back afterwards. A role or seed permission missing: the 403
 page, before any app is looked at (as the API's permission classes run before its views). An app the
-user may not see, or that does not exist: the 404 page, the same bytes either way. A visible app
-whose grant lacks the page's permission (``view_app`` but no ``view_analytics``, say): the 403 page,
-which may name the app since the user sees it anyway. Every refusal is a security event, as in the API.
+user holds no grant on, or that does not exist: the 404 page, the same bytes either way. Grants on
+the app without the page's permission (``view_app`` but no ``view_analytics``, say): the 403 page,
+which names the app when the user may see it. The app itself is found by ``app_access`` with the
+page's permission, as the API finds it. Every refusal is a security event, as in the API.
 """
 
+import uuid
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -96,6 +98,24 @@ def not_found(request: HttpRequest) -> HttpResponse:
     return render(request, "pages/404.html", status=404)
 
 
+def _grants_on(access: Access, app_id: str) -> frozenset[str]:
+    """The user's grants on an app: none means the app is not theirs to see. (An admin sees every app,
+    so ``app_access`` refuses an admin only an app that does not exist.)"""
+    try:
+        key = str(uuid.UUID(app_id))
+    except ValueError:
+        return frozenset()
+    return access.app_grants.get(key, frozenset())
+
+
+def _app_page(request: HttpRequest, access: Access, app: Model) -> AppPage:
+    return AppPage(
+        app=app,
+        apps=list(apps_for_user(user=request.user).filter(status="active").only("id", "name")),
+        can={name: rule.allows(access, app.id) for name, rule in RULES.items()},
+    )
+
+
 def app_page(rule: PageRule) -> Callable:
     """A page of one app: the view gets ``page`` (an AppPage) instead of ``app_id``."""
 
@@ -109,19 +129,14 @@ def app_page(rule: PageRule) -> Callable:
                 audit.permission_denied(request=request, resource=request.path, reason=f"needs {rule.role_needed}")
                 return forbidden(request, rule=rule)
             try:
-                app = app_access(request=request, app_id=app_id)
+                app = app_access(request=request, app_id=app_id, permission=rule.app_permission)
             except NotFound:
-                return not_found(request)
-            page = AppPage(
-                app=app,
-                apps=list(apps_for_user(user=request.user).filter(status="active").only("id", "name")),
-                can={name: other.allows(access, app.id) for name, other in RULES.items()},
-            )
-            if not access.can_on_app(app.id, rule.app_permission):
-                audit.permission_denied(
-                    request=request, resource=f"app:{app.id}", reason=f"no {rule.app_permission} on app"
-                )
-                return forbidden(request, rule=rule, page=page)
+                grants = _grants_on(access, app_id)
+                if not grants:
+                    return not_found(request)
+                seen = app_access(request=request, app_id=app_id) if "view_app" in grants else None
+                return forbidden(request, rule=rule, page=seen and _app_page(request, access, seen))
+            page = _app_page(request, access, app)
             with timezone.override(zoneinfo.ZoneInfo(app.timezone)):  # every time shown in the app's zone
                 return view(request, page, *args, **kwargs)
 

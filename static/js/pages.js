@@ -43,12 +43,13 @@
         })
         .then(function (html) {
           var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-live-rows]");
-          if (fresh) rows.replaceWith(fresh);
-          rows = fresh || rows;
+          if (!fresh) throw new Error("no events in the answer (signed out?)");
+          rows.replaceWith(fresh);
+          rows = fresh;
           status.textContent = "Updated " + new Date().toLocaleTimeString();
         })
         .catch(function () {
-          status.textContent = "Could not refresh; trying again shortly.";
+          status.textContent = "Could not refresh (signed out, or the server is away); trying again shortly.";
         });
     };
     setInterval(refresh, 1000 * Number(section.dataset.live));
