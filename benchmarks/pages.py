@@ -59,7 +59,7 @@ PAGES = [
 
 GENERATE = [
     # Installs (the first N/10 numbers: one per device) over the period, then sessions and purchases of
-    # those devices in the week after their install, never later than now.
+    # those devices in the week after their install (or the time since, for the latest installs).
     """
     INSERT INTO events (app_id, event_id, event_name, timestamp, received_at, device_id, device_ids, user_id,
                         platform, app_version, country, revenue, currency)
@@ -73,9 +73,9 @@ GENERATE = [
                multiIf(number < {installs:UInt64}, 'install', number % 9 = 0, 'purchase', 'session_start') AS name,
                {start:DateTime64(3, 'UTC')}
                  + toIntervalMillisecond(intDiv(device * {period_ms:UInt64}, {installs:UInt64})) AS installed,
-               least(if(number < {installs:UInt64}, installed,
-                        installed + toIntervalSecond(cityHash64(number) % (7 * 86400))),
-                     {now:DateTime64(3, 'UTC')}) AS t
+               if(number < {installs:UInt64}, installed,
+                  installed + toIntervalSecond(cityHash64(number) % greatest(1, least(7 * 86400,
+                    dateDiff('second', installed, {now:DateTime64(3, 'UTC')}))))) AS t
         FROM numbers({events:UInt64})
     )
     """,
@@ -129,7 +129,14 @@ def generate(events: int) -> dict:
     clickhouse.execute("OPTIMIZE TABLE events FINAL", tag="bench_optimize", timeout=3600)
     generated = time.perf_counter()
     engine.attribution_history(app=app, since=start - dt.timedelta(days=1), until=now + dt.timedelta(seconds=1))
+    latest_install = clickhouse.execute(
+        "SELECT event_id FROM events WHERE app_id = {app_id:UUID} AND event_name = 'install' "
+        "ORDER BY timestamp DESC LIMIT 1",
+        params,
+        tag="bench_pages_conversion",
+    ).scalar()
     return {
+        "conversion_id": str(latest_install),
         "events": events,
         "generate_seconds": round(generated - started, 1),
         "attribute_seconds": round(time.perf_counter() - generated, 1),
@@ -209,7 +216,7 @@ def server_times(session: requests.Session, urls: list[str], requests_per_page: 
     for _ in range(requests_per_page):
         for url in urls:
             started = time.perf_counter()
-            answer = session.get(url)
+            answer = session.get(url, allow_redirects=False)  # the page itself (/apps/ with one app redirects)
             times[url].append((time.perf_counter() - started) * 1000)
             answer.raise_for_status()
     return times
@@ -405,7 +412,7 @@ def main() -> None:
     try:
         session = signed_in()
         app_id = first_app(session)
-        event_id = a_conversion(session, app_id)
+        event_id = data.get("conversion_id") or a_conversion(session, app_id)
         urls = [f"{BASE}/apps/{app_id}/{page.format(event_id=event_id)}" for page in PAGES]
         urls.append(f"{BASE}/apps/")
         times = server_times(session, urls, args.requests)

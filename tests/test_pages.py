@@ -303,3 +303,10 @@ def test_an_admin_asking_for_an_app_that_does_not_exist_gets_the_404_page():
     browser = Client()
     browser.force_login(admin)
     assert browser.get("/apps/00000000-0000-4000-8000-000000000000/overview").status_code == 404
+
+
+def test_an_unknown_page_is_the_sites_404_page_and_an_unknown_api_path_json(browser):
+    page = browser.get("/no-such-page")
+    assert page.status_code == 404 and b"There is no such page" in page.content
+    api = browser.get("/api/no-such-endpoint")
+    assert api.status_code == 404 and api.json() == {"error": "Not found.", "extra": {}}
