@@ -426,7 +426,7 @@ def test_the_row_builder_passes_eventrows_fields_in_their_order():
     from events.ingestion import services
     from events.rows import EventRow
 
-    assert services.ROW_ORDER == EventRow.__struct_fields__
+    assert EventRow.__struct_fields__ == services.ROW_ORDER
     app_id = uuid.uuid4()
     rows = services.EventRows(app_id=app_id, ip="203.0.113.9", user_agent="", received_at=dt.datetime.now(dt.UTC))
     event = msgspec.json.decode(
@@ -434,5 +434,6 @@ def test_the_row_builder_passes_eventrows_fields_in_their_order():
         type=services.Event,
     )
     row = rows.row(event)
-    assert (row.app_id, row.event_name, row.currency, row.country, row.locale) == (app_id, "purchase", "EUR", "DE", "de")
+    assert (row.app_id, row.event_name, row.currency) == (app_id, "purchase", "EUR")
+    assert (row.country, row.locale) == ("DE", "de")
     assert row.ip_prefix == "203.0.113.0" and row.revenue == decimal.Decimal("1.5")
