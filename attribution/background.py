@@ -14,9 +14,8 @@ _stop: threading.Event | None = None
 
 
 def jobs() -> list:
-    from core.command_runs import command_runs_job
-
     from accounts.exports import security_events_job
+    from core.command_runs import command_runs_job
     from events.attribution_engine.services import attribution_job
     from events.consumer.runner import consumer_jobs
 
