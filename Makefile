@@ -37,10 +37,12 @@ chromium:
 	command -v chromium >/dev/null || ! command -v apt-get >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
 		|| echo "could not install chromium: tests/test_sdk_browser.py will be skipped" >&2
 
-## make bench: ingestion ratios against bare endpoints, the attribution engine at 1M x 10M, the page budgets at 10M events; writes BENCHMARKS.md
+## make bench: ingestion ratios against bare endpoints, instructions per hot path within budget, the attribution engine at 1M x 10M, the page budgets at 10M events; writes BENCHMARKS.md
 bench: $(VENV)/.installed
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.instructions
 	$(BIN)/python -m benchmarks.attribution
 	$(BIN)/python -m benchmarks.pages --events 10000000
 

@@ -33,11 +33,13 @@ from pathlib import Path
 
 import requests
 
+from benchmarks import markdown
+
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 PORT = 18510
 BASE = f"http://127.0.0.1:{PORT}"
-SECTION = "## Pages"
+SECTION = "Pages"
 EMAIL, PASSWORD = "bench@example.com", "bench-pages-password-1"
 LIGHTHOUSE_DIR = ROOT / "benchmarks" / "lighthouse"
 CHROMIUM = "/usr/bin/chromium"
@@ -365,7 +367,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=40, help="Requests per page for the server times.")
     parser.add_argument("--fcp-runs", type=int, default=5)
     parser.add_argument("--no-lighthouse", action="store_true")
-    parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
+    parser.add_argument("--output", default=str(markdown.PATH))
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="ump-pages-"))
@@ -445,7 +447,6 @@ def write_section(output, args, data, times, paths, critical, echarts, browser, 
         else f"the demo data: seed_demo --installs {data['demo_installs_per_app']} (two apps, through the real endpoints)"
     )
     lines = [
-        SECTION,
         "",
         f"Command: `{command}` (part of `make bench`). Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC. "
         f"Machine: {os.cpu_count()} cores. Data: {source}.",
@@ -507,11 +508,7 @@ def write_section(output, args, data, times, paths, critical, echarts, browser, 
             )
     else:
         lines.append(f"* Lighthouse: not run here: {audits['error']}.")
-    lines.append("")
-    text = output.read_text() if output.exists() else "# Benchmarks\n"
-    before, _, rest = text.partition(SECTION)
-    after = rest[rest.find("\n## ") :] if "\n## " in rest else ""
-    output.write_text(before.rstrip() + "\n\n" + "\n".join(lines) + (after if after else ""))
+    markdown.write_section(SECTION, lines, Path(output))
 
 
 if __name__ == "__main__":

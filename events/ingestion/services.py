@@ -89,6 +89,39 @@ def _text_properties(properties: dict[str, str | int | float | bool]) -> dict[st
     return {k: v if type(v) is str else _property_text(v) for k, v in properties.items()}
 
 
+# The order in which EventRows.row passes EventRow's fields.
+ROW_ORDER = (
+    "app_id",
+    "event_id",
+    "event_name",
+    "timestamp",
+    "received_at",
+    "clock_skew_ms",
+    "user_id",
+    "session_id",
+    "device_id",
+    "device_ids",
+    "platform",
+    "app_version",
+    "os_name",
+    "os_version",
+    "device_model",
+    "locale",
+    "country",
+    "ip_prefix",
+    "user_agent",
+    "attribution",
+    "revenue",
+    "currency",
+    "properties",
+    "consent",
+)
+if EventRow.__struct_fields__ != ROW_ORDER:
+    raise ImportError(
+        "EventRow's fields changed order: update ROW_ORDER and EventRows.row, which passes them by position."
+    )
+
+
 class EventRows:
     """Turns the valid events of one request into ``events`` rows, privacy transforms applied.
     Everything that is the same for the whole request (app, receive time, time bounds, the
@@ -143,9 +176,10 @@ class EventRows:
             if type(value) is not str:
                 properties = _text_properties(properties)
                 break
-        # Positional, in EventRow's field order: msgspec builds a struct from 24 keyword arguments
-        # about ten times slower than from positions (1.2 against 0.1 µs), and this runs once per event.
-        # Helpers are written out here, not called: a Python call costs more than most of them do.
+        # Positional, in ROW_ORDER (checked against EventRow's fields when this module loads): msgspec
+        # builds a struct from keywords much slower than from positions, and this runs once per event.
+        # The helpers above are written out, not called, for the same reason. What both buy is measured
+        # by benchmarks/instructions.py and kept within its budget (BENCHMARKS.md).
         return EventRow(
             self.app_id,  # app_id
             event.event_id or uuid.uuid4(),  # event_id
