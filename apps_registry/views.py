@@ -10,7 +10,6 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.rbac import pages
-from accounts.rbac.authz import access_for
 from accounts.rbac.selectors import apps_for_user
 from core.errors import ApplicationError
 
@@ -40,8 +39,7 @@ def app_picker(request: HttpRequest) -> HttpResponse:
 @pages.app_page(pages.READ)
 def app_home(request: HttpRequest, page: pages.AppPage) -> HttpResponse:
     """An app's first page for this user: the overview, or the links for those who may not read analytics."""
-    landing = pages.landing_rule(access_for(request.user), page.app.id)
-    return redirect("overview" if landing == "dashboard" else "links", page.app.id)
+    return redirect("overview" if page.can["dashboard"] else "links", page.app.id)
 
 
 @pages.app_page(pages.READ)

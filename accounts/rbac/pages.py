@@ -74,14 +74,6 @@ class AppPage:
     can: dict[str, bool]
 
 
-def landing_rule(access: Access, app_id) -> str | None:
-    """The first page of an app this user may open: the overview, else the app's links."""
-    for name in ("dashboard", "read"):
-        if RULES[name].allows(access, app_id):
-            return name
-    return None
-
-
 def forbidden(request: HttpRequest, *, rule: PageRule, page: AppPage | None = None) -> HttpResponse:
     access = access_for(request.user)
     context = {
