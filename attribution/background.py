@@ -14,13 +14,13 @@ _stop: threading.Event | None = None
 
 
 def jobs() -> list:
-    from core.command_runs import command_runs_job
-
     from accounts.exports import security_events_job
+    from core.command_runs import command_runs_job
     from events.attribution_engine.services import attribution_job
     from events.consumer.runner import consumer_jobs
+    from events.subjects.services import subject_requests_job
 
-    return [*consumer_jobs(), security_events_job(), attribution_job(), command_runs_job()]
+    return [*consumer_jobs(), security_events_job(), attribution_job(), command_runs_job(), subject_requests_job()]
 
 
 def start() -> threading.Event:

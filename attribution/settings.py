@@ -164,6 +164,13 @@ CLICKHOUSE_EMBEDDED_PATH = VAR_DIR / "clickhouse"
 CLICKHOUSE_DATABASE = env.str("CLICKHOUSE_DATABASE", default="unmogrowp")
 CLICKHOUSE_QUERY_TIMEOUT_SECONDS = env.float("CLICKHOUSE_QUERY_TIMEOUT_SECONDS", default=30.0)
 CLICKHOUSE_CONNECT_TIMEOUT_SECONDS = env.float("CLICKHOUSE_CONNECT_TIMEOUT_SECONDS", default=5.0)
+# A cluster name from the servers' remote_servers: migrations then create Replicated tables and
+# Distributed tables ON CLUSTER (core/clickhouse/topology.py). Empty: one node.
+CLICKHOUSE_CLUSTER = env.str("CLICKHOUSE_CLUSTER", default="")
+# Where ClickHouse writes and reads backups (manage.py backup_stores / restore_stores), as the
+# ClickHouse process sees the path: the embedded default's own directory, or a path in the server's
+# backups.allowed_path.
+CLICKHOUSE_BACKUP_PATH = Path(env.str("CLICKHOUSE_BACKUP_PATH", default=str(VAR_DIR / "backups" / "clickhouse")))
 # Periodic ClickHouse writers (attribution/background.py) run inside the web process by default only
 # in the embedded mode, where that process owns chdb; with a server they run as management commands.
 RUN_BACKGROUND_JOBS = env.bool("RUN_BACKGROUND_JOBS", default=not CLICKHOUSE_URL)
@@ -256,6 +263,24 @@ PRIVACY_IPV4_PREFIX_BITS = env.int("PRIVACY_IPV4_PREFIX_BITS", default=24)
 PRIVACY_IPV6_PREFIX_BITS = env.int("PRIVACY_IPV6_PREFIX_BITS", default=48)
 PSEUDONYMIZATION_KEY = secret_setting("PSEUDONYMIZATION_KEY")
 PSEUDONYMIZATION_KEY_BYTES = PSEUDONYMIZATION_KEY.encode()
+
+# Data subjects (events/subjects): how long a process trusts its copy of an app's opt-out list, and
+# how long after an erasure the consumer still drops that subject's rows received before it (rows
+# already on the bus: Kafka keeps messages for days, and a lagging consumer reaches them late).
+OPT_OUT_CACHE_SECONDS = env.float("OPT_OUT_CACHE_SECONDS", default=5.0)
+ERASURE_TOMBSTONE_DAYS = env.int("ERASURE_TOMBSTONE_DAYS", default=14)
+# Retention per data class, in days (events/personal_data.py lists the tables of each; manage.py
+# apply_retention and the web process's daily job drop what is older). The seed: events 2 years,
+# security logs 1 year.
+RETENTION_DAYS = {
+    "raw_events": env.int("RETENTION_RAW_EVENTS_DAYS", default=730),
+    "touchpoints": env.int("RETENTION_TOUCHPOINTS_DAYS", default=730),
+    "attributions": env.int("RETENTION_ATTRIBUTIONS_DAYS", default=730),
+    "security_log": env.int("RETENTION_SECURITY_LOG_DAYS", default=365),
+    "dead_letters": env.int("RETENTION_DEAD_LETTERS_DAYS", default=90),
+}
+if min(RETENTION_DAYS.values()) < 1:
+    raise ImproperlyConfigured("RETENTION_*_DAYS must be at least 1.")
 
 # Ingestion limits (events/views.py).
 INGEST_MAX_BODY_BYTES = env.int("INGEST_MAX_BODY_BYTES", default=1_048_576)
@@ -358,7 +383,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"RoleEnum": "accounts.rbac.roles.ROLES"},
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "accounts.rbac.roles.ROLES",
+        "SubjectRequestStatusEnum": "events.models.SubjectRequest.Status",
+        "AppStatusEnum": "apps_registry.models.App.Status",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.openapi.drop_unreachable_defaults",

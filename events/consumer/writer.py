@@ -1,7 +1,8 @@
 """Storing a batch of bus deliveries in its ClickHouse table, exactly once as seen by the reports.
 
 For each batch: decode every line into its typed row (a line that does not fit is dead-lettered
-with the reason, the other lines of its message are kept), drop ids already stored (a redelivery
+with the reason, the other lines of its message are kept), drop the rows of subjects who opted out
+or were erased after the row was received (``events.subjects.blocklist``), drop ids already stored (a redelivery
 after a crash, or a client sending an event again in another request) or repeated in the batch, and
 insert with a deduplication token derived from the rows (a retried insert is a no-op). The runner
 (``runner.py``) commits the deliveries only after ``write`` returned.
@@ -19,10 +20,11 @@ import msgspec
 from django.conf import settings
 
 from core import clickhouse
-from core.metrics import CONSUMER_DUPLICATES, CONSUMER_ROWS_STORED
+from core.metrics import CONSUMER_DUPLICATES, CONSUMER_ROWS_DROPPED, CONSUMER_ROWS_STORED
 from events.bus import Delivery
 from events.bus.topics import EVENTS, TABLES
 from events.rows import ROW_TYPES
+from events.subjects import blocklist
 
 from . import dead_letters
 
@@ -145,6 +147,15 @@ class TableWriter:
             if len(batch.failures) > failed_before:
                 message_lines = [line for line, row in zip(message_lines, rows, strict=True) if row is not None]
                 rows = [row for row in rows if row is not None]
+            # A message holds one request's rows, so one app's: its list (usually empty) is read once.
+            blocked = blocklist.blocked(rows[0].app_id) if rows else None
+            if blocked:
+                reasons = [blocked.drops(row) for row in rows]
+                if any(reasons):
+                    for reason in filter(None, reasons):
+                        CONSUMER_ROWS_DROPPED.labels(self.topic, reason).inc()
+                    message_lines = [line for line, why in zip(message_lines, reasons, strict=True) if why is None]
+                    rows = [row for row, why in zip(rows, reasons, strict=True) if why is None]
             batch.valid += len(rows)
             # Whole lists per message, not a step per row: this runs for every row stored.
             message_keys = [(row.app_id.int << _ID_BITS) | row_id(row).int for row in rows]

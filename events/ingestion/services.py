@@ -15,6 +15,7 @@ from events.bus import Message, publish, topics
 from events.ingestion import useragent
 from events.ingestion.schema import DEVICE_ID_KINDS, Event, EventBatch, RawEventBatch, valid_name
 from events.rows import NO_REVENUE, EventRow, bus_key
+from events.subjects import blocklist
 
 _batch_decoder = msgspec.json.Decoder(EventBatch)
 _raw_batch_decoder = msgspec.json.Decoder(RawEventBatch)
@@ -29,10 +30,14 @@ class BadRequest(Exception):
         self.status = status
 
 
+OPTED_OUT = "the subject opted out: the event is not stored"
+
+
 @dataclass
 class Outcome:
     accepted: list[uuid.UUID] = field(default_factory=list)  # event ids, in request order
     rejected: list[dict] = field(default_factory=list)  # {"index": i, "reason": "..."}
+    opted_out: int = 0  # of the rejected, events of a subject who opted out
 
 
 def parse_timestamp(value: dt.datetime | int | None, received_at: dt.datetime) -> dt.datetime:
@@ -234,6 +239,7 @@ def ingest_events(*, principal: ApiKeyPrincipal, body: bytes, ip: str | None, us
         raise BadRequest(f"At most {settings.INGEST_MAX_EVENTS_PER_BATCH} events per request.", status=413)
     rows = EventRows(app_id=principal.app_id, ip=ip, user_agent=user_agent, received_at=dt.datetime.now(dt.UTC))
     outcome, accepted = Outcome(), []
+    blocked = blocklist.blocked(principal.app_id)
     for index, event in enumerate(events):
         try:
             if isinstance(event, msgspec.DecodeError):
@@ -241,6 +247,10 @@ def ingest_events(*, principal: ApiKeyPrincipal, body: bytes, ip: str | None, us
             row = rows.row(event)
         except (msgspec.DecodeError, ValueError) as error:
             outcome.rejected.append({"index": index, "reason": _reason(error)})
+            continue
+        if blocked and blocked.refuses(row):
+            outcome.rejected.append({"index": index, "reason": OPTED_OUT})
+            outcome.opted_out += 1
             continue
         outcome.accepted.append(row.event_id)
         accepted.append(row)
