@@ -95,6 +95,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.middleware.request_id",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "core.middleware.content_length_checked",
     "django.middleware.security.SecurityMiddleware",
@@ -396,15 +397,25 @@ SPECTACULAR_SETTINGS = {
 }
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# json: one JSON object per line, for log aggregation (production's default); plain: readable lines.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json" if PRODUCTION else "plain")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be json or plain.")
 # Every line goes through one handler, which drops query strings and cuts keys and tokens
-# (attribution/logs.py). Django's own handlers for "django" and its children (the development
-# server's request lines, django.server) would print them as sent: without them, they reach it.
+# (core/logs.py) and adds the request's id. Django's own handlers for "django" and its children (the
+# development server's request lines, django.server) would print them as sent: without them, they
+# reach it.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "core.logs.RedactingFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
+    "filters": {"redact": {"()": "core.logs.RedactingFilter"}, "request_id": {"()": "core.logs.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "core.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact", "request_id"]}
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": []},

@@ -235,6 +235,13 @@ def attribution_follow(*, app: App, now: dt.datetime | None = None) -> Attributi
             flooding=flooding,
             weights=weights,
         )
+        if conversions:
+            logger.info(
+                "attributed %d conversion(s) of app %s from request(s) %s",
+                conversions,
+                app.id,
+                ",".join(_requests_of(app=app, scratch=scratch)) or "-",
+            )
     AttributionRun.objects.filter(
         app=app, mode=AttributionRun.Mode.FOLLOW, window_end__lt=until - FOLLOW_HISTORY
     ).delete()
@@ -251,6 +258,20 @@ def attribution_follow(*, app: App, now: dt.datetime | None = None) -> Attributi
         started_at=now,
         finished_at=timezone.now(),
     )
+
+
+# The continuous run's log line names the requests that sent its conversions (core.logs), up to this many.
+LOGGED_REQUESTS = 100
+
+
+def _requests_of(*, app: App, scratch: str) -> list[str]:
+    return clickhouse.execute(
+        "SELECT arraySort(groupUniqArray({limit:UInt32})(request_id)) FROM events "
+        "WHERE app_id = {app_id:UUID} AND event_id IN (SELECT conversion_id FROM {scratch:Identifier}) "
+        "AND request_id != ''",
+        {"app_id": app.id, "scratch": scratch, "limit": LOGGED_REQUESTS},
+        tag="attribution_requests",
+    ).scalar()
 
 
 def attribution_follow_all(*, apps=None) -> int:

@@ -116,6 +116,7 @@ class Batch:
     months: list[int] = field(default_factory=list)
     # The whole batch's insert body, built ahead (while the batch before is being written).
     encoded: clickhouse.JsonLines | None = None
+    requests: set[str] = field(default_factory=set)  # the ids of the HTTP requests that sent the rows
 
 
 class TableWriter:
@@ -157,6 +158,8 @@ class TableWriter:
                     message_lines = [line for line, why in zip(message_lines, reasons, strict=True) if why is None]
                     rows = [row for row, why in zip(rows, reasons, strict=True) if why is None]
             batch.valid += len(rows)
+            if rows and rows[0].request_id:  # a message is one request's rows
+                batch.requests.add(rows[0].request_id)
             # Whole lists per message, not a step per row: this runs for every row stored.
             message_keys = [(row.app_id.int << _ID_BITS) | row_id(row).int for row in rows]
             if not unique.isdisjoint(message_keys) or len(set(message_keys)) < len(message_keys):
@@ -296,4 +299,11 @@ class TableWriter:
         stored = sum(self._insert(batch, picks, failures) for picks in by_month.values())
         dead_letters.store(self.topic, failures)
         CONSUMER_ROWS_STORED.labels(self.topic).inc(stored)
+        logger.info(
+            "stored %d %s row(s) of %d message(s) from request(s) %s",
+            stored,
+            self.table,
+            len(batch.deliveries),
+            ",".join(sorted(batch.requests)) or "-",
+        )
         return stored

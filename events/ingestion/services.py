@@ -99,8 +99,11 @@ class EventRows:
     Everything that is the same for the whole request (app, receive time, time bounds, the
     caller's IP prefix and user agent) is worked out once here, not once per event."""
 
-    def __init__(self, *, app_id: uuid.UUID, ip: str | None, user_agent: str, received_at: dt.datetime):
+    def __init__(
+        self, *, app_id: uuid.UUID, ip: str | None, user_agent: str, received_at: dt.datetime, request_id: str = ""
+    ):
         self.app_id = app_id
+        self.request_id = request_id
         self.ip_prefix = privacy.truncate_ip(ip)
         self.user_agent = user_agent
         self.received_at = received_at
@@ -176,6 +179,7 @@ class EventRows:
             event.currency or "",  # currency
             properties,  # properties
             consent,  # consent
+            self.request_id,  # request_id
         )
 
 
@@ -229,7 +233,9 @@ def decode_events(body: bytes) -> list[Event | msgspec.DecodeError]:
     return events
 
 
-def ingest_events(*, principal: ApiKeyPrincipal, body: bytes, ip: str | None, user_agent: str) -> Outcome:
+def ingest_events(
+    *, principal: ApiKeyPrincipal, body: bytes, ip: str | None, user_agent: str, request_id: str = ""
+) -> Outcome:
     """Accept the valid events of a batch. Raises BadRequest for an unreadable batch and
     BusUnavailable when the accepted events could not be made durable (then none is accepted)."""
     events = decode_events(body)
@@ -237,7 +243,10 @@ def ingest_events(*, principal: ApiKeyPrincipal, body: bytes, ip: str | None, us
         raise BadRequest("The batch has no events.")
     if len(events) > settings.INGEST_MAX_EVENTS_PER_BATCH:
         raise BadRequest(f"At most {settings.INGEST_MAX_EVENTS_PER_BATCH} events per request.", status=413)
-    rows = EventRows(app_id=principal.app_id, ip=ip, user_agent=user_agent, received_at=dt.datetime.now(dt.UTC))
+    received_at = dt.datetime.now(dt.UTC)
+    rows = EventRows(
+        app_id=principal.app_id, ip=ip, user_agent=user_agent, received_at=received_at, request_id=request_id
+    )
     outcome, accepted = Outcome(), []
     blocked = blocklist.blocked(principal.app_id)
     for index, event in enumerate(events):

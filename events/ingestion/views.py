@@ -227,7 +227,11 @@ def cross_origin(view):
 def events(request):
     def handle(principal, body):
         outcome = ingest.ingest_events(
-            principal=principal, body=body, ip=client_ip(request), user_agent=user_agent(request)
+            principal=principal,
+            body=body,
+            ip=client_ip(request),
+            user_agent=user_agent(request),
+            request_id=request.request_id,
         )
         EVENTS_ACCEPTED.inc(len(outcome.accepted))
         EVENTS_REJECTED.inc(len(outcome.rejected) - outcome.opted_out)
@@ -274,6 +278,7 @@ def touchpoints_s2s(request):
                     origin="s2s",
                     touch_id=touch.touch_id,
                     consent=touch.consent,
+                    request_id=request.request_id,
                 )
             except UnicodeDecodeError as error:  # as for events: the whole body is refused, naming the byte
                 raise ingest.unreadable(body, error, '{"touchpoints": [...]}') from None
@@ -310,6 +315,7 @@ def _record_touch(request, code: str, touch_type: str) -> tuple:
         received_at=now,
         origin="redirect",
         touch_id=click_id,
+        request_id=request.request_id,
     )
     blocked = blocklist.blocked(link.app_id)
     if blocked and blocked.refuses(row):
