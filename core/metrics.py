@@ -83,3 +83,18 @@ GUARD_UNAVAILABLE = Counter(
     "unmogrowp_ingest_guard_unavailable_total", "Ingestion requests accepted without replay/rate checks."
 )
 TOUCHES = Counter("unmogrowp_touchpoints_total", "Touchpoints received, by type and result.", ["type", "result"])
+
+# --- attribution (events.attribution_engine) ------------------------------------------------------
+ATTRIBUTION_LAG = Gauge(
+    "unmogrowp_attribution_lag_seconds",
+    "How far the continuous attribution is behind: now minus the oldest app's cursor (settle time included).",
+    multiprocess_mode="max",
+)
+
+# --- data subjects and retention (events.subjects, events.retention) ----------------------------------
+SUBJECT_REQUESTS = Counter(
+    "unmogrowp_subject_requests_total", "Data-subject requests finished, by action and status.", ["action", "status"]
+)
+RETENTION_REMOVED = Counter(
+    "unmogrowp_retention_rows_removed_total", "Rows removed as past their retention, by store.", ["store"]
+)

@@ -23,6 +23,7 @@ from django.utils import timezone
 from accounts.audit import security_events_expire, security_events_expiring
 from core import clickhouse
 from core.clickhouse.topology import mutated
+from core.metrics import RETENTION_REMOVED
 from core.periodic import PeriodicJob
 from events.personal_data import SECURITY_LOG, TABLES, PersonalTable
 
@@ -82,7 +83,9 @@ def retention_apply(plan: list[Expired]) -> int:
     removed = 0
     for expired in plan:
         if expired.store == "oltp:security_log":
-            removed += security_events_expire(before=expired.cutoff) if expired.rows else 0
+            gone = security_events_expire(before=expired.cutoff) if expired.rows else 0
+            RETENTION_REMOVED.labels(expired.store).inc(gone)
+            removed += gone
             continue
         table = next(t for t in TABLES if t.name == expired.store)
         for partition in expired.partitions:
@@ -98,6 +101,7 @@ def retention_apply(plan: list[Expired]) -> int:
                 tag=f"retention.delete.{table.name}",
                 timeout=3600,
             )
+        RETENTION_REMOVED.labels(expired.store).inc(expired.rows)
         removed += expired.rows
     return removed
 

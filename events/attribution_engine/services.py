@@ -15,12 +15,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.db.models import Max
 from django.utils import timezone
 
 from apps_registry.models import App
 from apps_registry.services import settings_current
 from core import clickhouse
 from core.clickhouse.errors import ClickHouseError
+from core.metrics import ATTRIBUTION_LAG
 from core.periodic import PeriodicJob
 from events.attribution_engine import datadriven, fraud, sql
 from events.attribution_engine.rules import Rules
@@ -275,11 +277,22 @@ def _requests_of(*, app: App, scratch: str) -> list[str]:
 
 
 def attribution_follow_all(*, apps=None) -> int:
-    """One continuous-run step for ``apps`` (default: every active app); returns how many ran."""
+    """One continuous-run step for ``apps`` (default: every active app); returns how many ran. Exports how
+    far the oldest app's cursor is behind (``unmogrowp_attribution_lag_seconds``)."""
     ran = 0
-    for app in apps if apps is not None else App.objects.filter(status=App.Status.ACTIVE):
+    apps = apps if apps is not None else App.objects.filter(status=App.Status.ACTIVE)
+    for app in apps:
         if attribution_follow(app=app) is not None:
             ran += 1
+    cursors = (
+        AttributionRun.objects.filter(app__in=apps, mode=AttributionRun.Mode.FOLLOW)
+        .values("app")
+        .annotate(cursor=Max("window_end"))
+        .values_list("cursor", flat=True)
+    )
+    oldest = min(cursors, default=None)
+    if oldest is not None:
+        ATTRIBUTION_LAG.set((timezone.now() - oldest).total_seconds())
     return ran
 
 

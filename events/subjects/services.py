@@ -29,6 +29,7 @@ from accounts import audit
 from accounts.models import SecurityEvent, User
 from apps_registry.models import App
 from core.errors import ApplicationError
+from core.metrics import SUBJECT_REQUESTS
 from core.periodic import PeriodicJob
 from events.models import OptOut, SubjectRequest
 
@@ -98,6 +99,7 @@ def subject_export(*, app: App, subject: Subject, requested_by: User | None) -> 
     request.outcome = {name: {"found": len(found)} for name, found in tables.items()}
     request.status, request.finished_at = SubjectRequest.Status.DONE, timezone.now()
     request.save(update_fields=["outcome", "status", "finished_at"])
+    SUBJECT_REQUESTS.labels(request.action, request.status).inc()
     _audit(SecurityEvent.Action.SUBJECT_EXPORT, app=app, actor=requested_by, request=str(request.pk))
     return SubjectExport(request, tables)
 
@@ -148,6 +150,7 @@ def subject_erase(*, request: SubjectRequest, settle: float | None = None) -> Su
         request.status, request.error = SubjectRequest.Status.FAILED, f"{type(error).__name__}: {error}"[:2000]
         request.finished_at = timezone.now()
         request.save(update_fields=["status", "error", "finished_at"])
+        SUBJECT_REQUESTS.labels(request.action, request.status).inc()
         _audit(
             SecurityEvent.Action.SUBJECT_ERASURE,
             app=request.app,
@@ -164,6 +167,7 @@ def subject_erase(*, request: SubjectRequest, settle: float | None = None) -> Su
     request.status = SubjectRequest.Status.FAILED if any(left.values()) else SubjectRequest.Status.DONE
     request.finished_at = timezone.now()
     request.save(update_fields=["outcome", "status", "finished_at"])
+    SUBJECT_REQUESTS.labels(request.action, request.status).inc()
     _audit(
         SecurityEvent.Action.SUBJECT_ERASURE,
         app=request.app,
