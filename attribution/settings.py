@@ -168,10 +168,10 @@ CLICKHOUSE_CONNECT_TIMEOUT_SECONDS = env.float("CLICKHOUSE_CONNECT_TIMEOUT_SECON
 # A cluster name from the servers' remote_servers: migrations then create Replicated tables and
 # Distributed tables ON CLUSTER (core/clickhouse/topology.py). Empty: one node.
 CLICKHOUSE_CLUSTER = env.str("CLICKHOUSE_CLUSTER", default="")
-# Where ClickHouse writes and reads backups (manage.py backup_stores / restore_stores), as the
-# ClickHouse process sees the path: the embedded default's own directory, or a path in the server's
-# backups.allowed_path.
-CLICKHOUSE_BACKUP_PATH = Path(env.str("CLICKHOUSE_BACKUP_PATH", default=str(VAR_DIR / "backups" / "clickhouse")))
+# Where manage.py backup_stores writes backups (and restore_stores reads them). ClickHouse writes its
+# part itself, so with a server this path must be the same on the server, within its
+# backups.allowed_path (a shared volume: docs/operations.md, Backup and restore).
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(VAR_DIR / "backups")))
 # Periodic ClickHouse writers (attribution/background.py) run inside the web process by default only
 # in the embedded mode, where that process owns chdb; with a server they run as management commands.
 RUN_BACKGROUND_JOBS = env.bool("RUN_BACKGROUND_JOBS", default=not CLICKHOUSE_URL)

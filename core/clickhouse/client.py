@@ -41,7 +41,9 @@ def build_backend() -> Backend:
         )
     from core.clickhouse.embedded import EmbeddedBackend
 
-    return EmbeddedBackend(settings.CLICKHOUSE_EMBEDDED_PATH, settings.CLICKHOUSE_DATABASE)
+    return EmbeddedBackend(
+        settings.CLICKHOUSE_EMBEDDED_PATH, settings.CLICKHOUSE_DATABASE, backup_dir=settings.BACKUP_DIR
+    )
 
 
 def get_backend() -> Backend:
