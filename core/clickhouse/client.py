@@ -38,6 +38,7 @@ def build_backend() -> Backend:
             settings.CLICKHOUSE_DATABASE,
             connect_timeout=settings.CLICKHOUSE_CONNECT_TIMEOUT_SECONDS,
             query_timeout=settings.CLICKHOUSE_QUERY_TIMEOUT_SECONDS,
+            cluster=settings.CLICKHOUSE_CLUSTER,
         )
     from core.clickhouse.embedded import EmbeddedBackend
 
