@@ -11,6 +11,12 @@ import os
 # core.logs.GunicornLogger reads LOG_FORMAT from the Django settings, in the master process too.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "attribution.settings")
 
+# Worker processes use the cores; each worker's threads serve the requests that wait on I/O (Kafka's
+# delivery reports, PostgreSQL, ClickHouse). docs/operations.md (Production serving) and BENCHMARKS.md
+# (Web workers) say how to size them.
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+
 accesslog = "-"
 access_log_format = '%(t)s "%(r)s" %(s)s %(b)s %(M)sms %({x-request-id}o)s'
 logger_class = "core.logs.GunicornLogger"

@@ -52,14 +52,15 @@ def test_the_alert_rules_pass_promtool_and_their_unit_tests(promtool):
     run(promtool, "test", "rules", "alerts.test.yml", cwd=PROMETHEUS)
 
 
-def test_the_scrape_configuration_passes_promtool(promtool, tmp_path):
+@pytest.mark.parametrize("config", ["prometheus.yml", "prometheus.scale.yml"])
+def test_the_scrape_configuration_passes_promtool(promtool, tmp_path, config):
     """As compose mounts it: the metrics token is a secret file, made up here."""
     token = tmp_path / "metrics_token"
     token.write_text("x" * 64)
-    config = (PROMETHEUS / "prometheus.yml").read_text().replace("/run/secrets/metrics_token", str(token))
-    (tmp_path / "prometheus.yml").write_text(config)
+    text = (PROMETHEUS / config).read_text().replace("/run/secrets/metrics_token", str(token))
+    (tmp_path / config).write_text(text)
     shutil.copy(PROMETHEUS / "alerts.yml", tmp_path / "alerts.yml")
-    run(promtool, "check", "config", "prometheus.yml", cwd=tmp_path)
+    run(promtool, "check", "config", config, cwd=tmp_path)
 
 
 def test_every_alert_links_its_runbook_section():
