@@ -193,8 +193,9 @@ def write_section(output: Path, command: str, generated: dict, result: dict) -> 
         "",
     ]
     text = output.read_text() if output.exists() else "# Benchmarks\n"
-    head = text.split(SECTION)[0].rstrip() + "\n\n"
-    output.write_text(head + "\n".join(lines))
+    head, _, rest = text.partition(SECTION)
+    following = rest[rest.find("\n## ") :] if "\n## " in rest else ""  # later sections (web workers) stay
+    output.write_text(head.rstrip() + "\n\n" + "\n".join(lines) + following)
 
 
 def main() -> None:

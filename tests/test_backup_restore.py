@@ -88,7 +88,10 @@ import json
 from apps_registry.models import App
 from core import clickhouse
 rows = clickhouse.execute("SELECT event_name FROM events WHERE app_id = '{app.id}' ORDER BY event_name", tag="t").rows
-replayed = clickhouse.execute("SELECT count() FROM dead_letters FINAL WHERE replayed_at IS NOT NULL", tag="t").scalar()
+replayed = clickhouse.execute(
+    "SELECT count() FROM dead_letters FINAL WHERE replayed_at IS NOT NULL AND position(payload, '{app.id}') > 0",
+    tag="t",
+).scalar()
 found = {{"names": [name for (name,) in rows], "replayed": replayed, "app": App.objects.filter(pk="{app.id}").exists()}}
 print(json.dumps(found))
 """

@@ -177,7 +177,7 @@ def test_one_subject_is_exported_then_erased_from_every_store_and_no_one_else(st
     assert all(ERASED_USER not in str(metadata) for *_, metadata in audited)
 
 
-def test_rows_received_before_an_erasure_are_dropped_when_they_reach_the_consumer(app_id):
+def test_rows_received_before_an_erasure_are_dropped_when_they_reach_the_consumer():
     """Kafka messages cannot be edited: a row sent before the erasure and consumed after it is
     dropped at store time (the tombstone), a row sent after it is stored."""
     app, _ = app_with_key()
@@ -275,3 +275,29 @@ def test_every_table_of_the_registry_exists_with_its_columns():
     for table in TABLES:
         columns = {row[0] for row in clickhouse.execute(f"DESCRIBE TABLE {table.name}", tag="test.describe").rows}
         assert table.time_column in columns
+
+
+def test_django_admin_exports_at_once_and_queues_an_erasure():
+    from accounts.models import User
+
+    app, raw_key = app_with_key()
+    assert post_events(raw_key, [{"event_name": "open", "user_id": "admin-subject"}]).status_code == 202
+    staff = User.objects.create_superuser("root@example.com", "a sensible passphrase")
+    client = Client()
+    client.force_login(staff)
+    form = {"app": str(app.id), "kind": "user", "value": "admin-subject", "pseudonym": ""}
+    export = client.post("/admin/events/subjectrequest/add/", {**form, "action": "export"})
+    assert export.status_code == 200, export.content[:500]
+    assert export["Content-Disposition"].startswith("attachment")
+    assert len(export.json()["tables"]["outbox"]) == 1
+    erasure = client.post("/admin/events/subjectrequest/add/", {**form, "action": "erasure"})
+    assert erasure.status_code == 302
+    assert SubjectRequest.objects.filter(app=app, action="erasure", status="pending").count() == 1
+    opt_out = client.post(
+        "/admin/events/optout/add/", {"app": str(app.id), "kind": "idfa", "value": "", "pseudonym": "0" * 32}
+    )
+    assert opt_out.status_code == 302 and OptOut.objects.filter(app=app, pseudonym="0" * 32).exists()
+    both = client.post(
+        "/admin/events/optout/add/", {"app": str(app.id), "kind": "idfa", "value": "x", "pseudonym": "0" * 32}
+    )
+    assert both.status_code == 200 and b"one of them" in both.content

@@ -3,6 +3,8 @@ rule that a raw identifier never leaves the process it was typed into. A command
 server (core.command_runs) is recorded with its arguments, so the identifier is pseudonymised here
 and only the pseudonym is handed over."""
 
+import uuid
+
 from django.core.management.base import CommandError
 
 from apps_registry.models import App
@@ -36,8 +38,8 @@ class SubjectCommand(ServerCommand):
     @staticmethod
     def _subject(app_id: str, kind: str, *, value: str = "", pseudonym: str = "") -> Subject:
         try:
-            return Subject.of(app_id=App(pk=app_id).pk, kind=kind, value=value, pseudonym=pseudonym)
-        except (ValueError, TypeError) as error:
+            return Subject.of(app_id=uuid.UUID(app_id), kind=kind, value=value, pseudonym=pseudonym)
+        except ValueError as error:
             raise CommandError(str(error)) from None
 
     def app_and_subject(self, options: dict) -> tuple[App, Subject]:
