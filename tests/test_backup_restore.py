@@ -18,7 +18,7 @@ from core import clickhouse
 from events.bus import Delivery, topics
 from events.consumer.dead_letters import store as dead_letter
 from tests.conftest import PROJECT_DIR, clean_environment, database_url, run_manage
-from tests.ingestion import app_with_key, post_events
+from tests.ingestion import app_with_key, count, post_events
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,7 +43,7 @@ def test_the_restore_drill_restores_both_stores_and_replays_the_dead_letters(
 ):
     app, raw_key = app_with_key()
     assert post_events(raw_key, [{"event_name": "install"}, {"event_name": "open"}]).status_code == 202
-    store_all()
+    store_all(until=lambda: count("events", app.id) == 2)
     # A row ClickHouse refused once (the reason is history): it fits now, so the replay stores it.
     now = dt.datetime.now(dt.UTC)
     fits = {

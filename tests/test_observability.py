@@ -26,7 +26,7 @@ from events.subjects import services as subject_services
 from events.subjects.identity import Subject
 from tests.conftest import PROJECT_DIR, service_unavailable
 from tests.factories import PASSWORD, UserFactory, bearer, grant
-from tests.ingestion import app_with_key, post_events
+from tests.ingestion import app_with_key, count, post_events
 
 PROMETHEUS = PROJECT_DIR / "deploy" / "prometheus"
 DASHBOARDS = sorted((PROJECT_DIR / "deploy" / "grafana" / "dashboards").glob("*.json"))
@@ -175,7 +175,7 @@ def _traffic(store_all, settings) -> None:
         HTTP_X_API_KEY=raw_key,
     )
     publish(topics.EVENTS, [Message(key="bad", value=b'{"app_id": "not an app"}')])
-    store_all()
+    store_all(until=lambda: count("events", app.id) == 1 and count("touchpoints", app.id) == 2)
     settings.ATTRIBUTION_SETTLE_SECONDS = 0
     attribution_follow_all()
     api = APIClient()
