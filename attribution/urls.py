@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("events.ingestion.urls")),
     path("api/auth/", include(auth_urls)),
     path("api/admin/", include(admin_urls)),
+    path("api/admin/", include("events.subjects.urls")),
     path("api/apps/", include("apps_registry.urls")),
     path("api/apps/", include(conversion_urls)),
     path("api/dashboard/", include(dashboard_urls)),

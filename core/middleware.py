@@ -1,9 +1,28 @@
 """Middleware of the whole site."""
 
+import uuid
 from functools import wraps
 
 from django.conf import settings
 from django.http import JsonResponse
+
+from core import logs
+
+
+def request_id(get_response):
+    """Each request gets an id of its own: in every log line written while serving it (core.logs), in
+    the bus rows it publishes (so in the consumer's and the engine's lines about them), and in the
+    answer's X-Request-ID header, for a client or a proxy to quote. An id sent by the client is not
+    taken: it would put whatever the client chose into our logs."""
+
+    def middleware(request):
+        request.request_id = uuid.uuid4().hex
+        logs.request_id.set(request.request_id)
+        response = get_response(request)
+        response["X-Request-ID"] = request.request_id
+        return response
+
+    return middleware
 
 
 def content_length_checked(get_response):

@@ -13,6 +13,8 @@ from rest_framework.test import APIClient
 
 from accounts import tokens
 from apps_registry import keys, links
+from events.subjects import services as subject_services
+from events.subjects.identity import Subject
 from tests.factories import AppFactory, UserFactory, bearer, grant
 
 pytestmark = pytest.mark.django_db
@@ -71,6 +73,15 @@ MATRIX = [
     ("POST", "/api/admin/invitations", {"email": "new@example.com", "role": "user"}, (401, 403, 403, 403, 201)),
     ("GET", "/api/admin/security-events", None, (401, 403, 403, 403, 200)),
     ("GET", "/api/schema/", None, (200, 200, 200, 200, 200)),  # public: the API contract, no data
+    # Data subjects of an app: admins only.
+    ("POST", "/api/admin/apps/{app_a}/subjects/export", {"kind": "user", "value": "u"}, (401, 403, 403, 403, 200)),
+    ("POST", "/api/admin/apps/{app_a}/subjects/erasure", {"kind": "user", "value": "u"}, (401, 403, 403, 403, 202)),
+    ("GET", "/api/admin/apps/{app_a}/subject-requests", None, (401, 403, 403, 403, 200)),
+    ("GET", "/api/admin/apps/{app_a}/subject-requests/{subject_request}", None, (401, 403, 403, 403, 200)),
+    ("GET", "/api/admin/apps/{app_b}/subject-requests/{subject_request}", None, (401, 403, 403, 403, 404)),
+    ("GET", "/api/admin/apps/{app_a}/opt-outs", None, (401, 403, 403, 403, 200)),
+    ("POST", "/api/admin/apps/{app_a}/opt-outs", {"kind": "idfa", "value": "new"}, (401, 403, 403, 403, 201)),
+    ("DELETE", "/api/admin/apps/{app_a}/opt-outs/{opt_out}", None, (401, 403, 403, 403, 204)),
 ]
 
 PATHS = sorted({path for _, path, _, _ in MATRIX})
@@ -92,7 +103,12 @@ def world():
     link_a = links.link_create(
         app=app_a, created_by=admin, name="l", media_source="meta", web_url="https://example.com/"
     )
+    subject = Subject.of(app_id=app_a.id, kind="user", value="someone")
+    erasure = subject_services.subject_erasure_request(app=app_a, subject=subject, requested_by=admin)
+    opt_out = subject_services.opt_out_add(app=app_a, subject=subject, created_by=admin)
     ids = {
+        "subject_request": erasure.id,
+        "opt_out": opt_out.id,
         "app_a": app_a.id,
         "app_b": app_b.id,
         "target": target.id,

@@ -15,6 +15,7 @@ from events.bus import Message, publish, topics
 from events.ingestion import useragent
 from events.ingestion.schema import DEVICE_ID_KINDS, Event, EventBatch, RawEventBatch, valid_name
 from events.rows import NO_REVENUE, EventRow, bus_key
+from events.subjects import blocklist
 
 _batch_decoder = msgspec.json.Decoder(EventBatch)
 _raw_batch_decoder = msgspec.json.Decoder(RawEventBatch)
@@ -29,10 +30,14 @@ class BadRequest(Exception):
         self.status = status
 
 
+OPTED_OUT = "the subject opted out: the event is not stored"
+
+
 @dataclass
 class Outcome:
     accepted: list[uuid.UUID] = field(default_factory=list)  # event ids, in request order
     rejected: list[dict] = field(default_factory=list)  # {"index": i, "reason": "..."}
+    opted_out: int = 0  # of the rejected, events of a subject who opted out
 
 
 def parse_timestamp(value: dt.datetime | int | None, received_at: dt.datetime) -> dt.datetime:
@@ -127,8 +132,11 @@ class EventRows:
     Everything that is the same for the whole request (app, receive time, time bounds, the
     caller's IP prefix and user agent) is worked out once here, not once per event."""
 
-    def __init__(self, *, app_id: uuid.UUID, ip: str | None, user_agent: str, received_at: dt.datetime):
+    def __init__(
+        self, *, app_id: uuid.UUID, ip: str | None, user_agent: str, received_at: dt.datetime, request_id: str = ""
+    ):
         self.app_id = app_id
+        self.request_id = request_id
         self.ip_prefix = privacy.truncate_ip(ip)
         self.user_agent = user_agent
         self.received_at = received_at
@@ -205,6 +213,7 @@ class EventRows:
             event.currency or "",  # currency
             properties,  # properties
             consent,  # consent
+            self.request_id,  # request_id
         )
 
 
@@ -258,7 +267,9 @@ def decode_events(body: bytes) -> list[Event | msgspec.DecodeError]:
     return events
 
 
-def ingest_events(*, principal: ApiKeyPrincipal, body: bytes, ip: str | None, user_agent: str) -> Outcome:
+def ingest_events(
+    *, principal: ApiKeyPrincipal, body: bytes, ip: str | None, user_agent: str, request_id: str = ""
+) -> Outcome:
     """Accept the valid events of a batch. Raises BadRequest for an unreadable batch and
     BusUnavailable when the accepted events could not be made durable (then none is accepted)."""
     events = decode_events(body)
@@ -266,8 +277,12 @@ def ingest_events(*, principal: ApiKeyPrincipal, body: bytes, ip: str | None, us
         raise BadRequest("The batch has no events.")
     if len(events) > settings.INGEST_MAX_EVENTS_PER_BATCH:
         raise BadRequest(f"At most {settings.INGEST_MAX_EVENTS_PER_BATCH} events per request.", status=413)
-    rows = EventRows(app_id=principal.app_id, ip=ip, user_agent=user_agent, received_at=dt.datetime.now(dt.UTC))
+    received_at = dt.datetime.now(dt.UTC)
+    rows = EventRows(
+        app_id=principal.app_id, ip=ip, user_agent=user_agent, received_at=received_at, request_id=request_id
+    )
     outcome, accepted = Outcome(), []
+    blocked = blocklist.blocked(principal.app_id)
     for index, event in enumerate(events):
         try:
             if isinstance(event, msgspec.DecodeError):
@@ -275,6 +290,10 @@ def ingest_events(*, principal: ApiKeyPrincipal, body: bytes, ip: str | None, us
             row = rows.row(event)
         except (msgspec.DecodeError, ValueError) as error:
             outcome.rejected.append({"index": index, "reason": _reason(error)})
+            continue
+        if blocked and blocked.refuses(row):
+            outcome.rejected.append({"index": index, "reason": OPTED_OUT})
+            outcome.opted_out += 1
             continue
         outcome.accepted.append(row.event_id)
         accepted.append(row)
