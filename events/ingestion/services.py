@@ -120,6 +120,7 @@ ROW_ORDER = (
     "currency",
     "properties",
     "consent",
+    "request_id",
 )
 if EventRow.__struct_fields__ != ROW_ORDER:
     raise ImportError(
