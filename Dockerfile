@@ -79,5 +79,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
 # gunicorn runs several worker processes, so the Prometheus client keeps its samples in a
 # per-process directory that /metrics (django-prometheus) aggregates; it is emptied on each start.
 # The directory is exported here only, so the consumer and migrate commands are not affected.
-# gunicorn.conf.py: the access log (no client address, no query string) and its redaction.
-CMD ["sh", "-c", "export PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus-multiproc && rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec gunicorn attribution.wsgi:application --config gunicorn.conf.py --bind 0.0.0.0:8000 --workers \"${WEB_CONCURRENCY:-2}\" --threads 4 --worker-tmp-dir /dev/shm"]
+# gunicorn.conf.py: workers (WEB_CONCURRENCY) and threads (GUNICORN_THREADS), the access log (no client
+# address, no query string) and its redaction.
+CMD ["sh", "-c", "export PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus-multiproc && rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec gunicorn attribution.wsgi:application --config gunicorn.conf.py --bind 0.0.0.0:8000 --worker-tmp-dir /dev/shm"]

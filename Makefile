@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format migrate bench soak clean chromium
+.PHONY: install run test lint format migrate bench soak clean chromium echarts promtool
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ run: migrate
 	$(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
 
 ## make test: install and run the whole test suite
-test: $(VENV)/.installed chromium
+test: $(VENV)/.installed chromium promtool
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The browser test drives Debian's Chromium (Playwright cannot download its own here); without
@@ -37,11 +37,20 @@ chromium:
 	command -v chromium >/dev/null || ! command -v apt-get >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
 		|| echo "could not install chromium: tests/test_sdk_browser.py will be skipped" >&2
 
-## make bench: ingestion ratios against bare endpoints, and the attribution engine at 1M x 10M; writes BENCHMARKS.md
+# promtool (Debian's prometheus package) checks and unit-tests the alert rules; without it those
+# tests are skipped with the reason (they fail under REQUIRE_SERVICES=1).
+promtool:
+	command -v promtool >/dev/null || ! command -v apt-get >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) \
+		|| echo "could not install prometheus: tests/test_observability.py's promtool tests will be skipped" >&2
+
+## make bench: ingestion ratios against bare endpoints, instructions per hot path within budget, the attribution engine at 1M x 10M, the page budgets at 10M events; writes BENCHMARKS.md
 bench: $(VENV)/.installed
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.instructions
 	$(BIN)/python -m benchmarks.attribution
+	$(BIN)/python -m benchmarks.pages --events 10000000
 
 ## make soak: the long fault tests (a consumer killed again and again; the broker stopped mid-stream, with Kafka) and the long fuzz
 soak: $(VENV)/.installed
@@ -59,3 +68,8 @@ format: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
+
+## make echarts: rebuild static/vendor/echarts/echarts.min.js (the custom ECharts build, committed) with Node and npm
+echarts:
+	npm ci --no-audit --no-fund
+	npm run build

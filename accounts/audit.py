@@ -6,6 +6,7 @@ Never pass a password, token or API key: ``metadata`` keys that look like secret
 import logging
 
 from django.conf import settings
+from django.db import connection, transaction
 
 from core import counters
 from core.metrics import AUTH_FAILURES, SECURITY_ALERTS, SECURITY_EVENTS
@@ -96,3 +97,22 @@ def permission_denied(*, request, resource: str, reason: str) -> None:
         request=request,
     )
     _burst("denials_user", user.email if user else client_ip(request) or "unknown")
+
+
+# --- retention: the one way rows leave the security log -------------------------------------------------
+
+
+def security_events_expiring(*, before) -> int:
+    return SecurityEvent.objects.filter(timestamp__lt=before).count()
+
+
+def security_events_expire(*, before) -> int:
+    """Delete the security events older than ``before`` (retention); returns how many. The log is
+    append-only otherwise: the model refuses deletes, and on PostgreSQL a trigger lets a delete
+    through only for rows older than the cutoff this transaction declares."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT set_config('unmogrowp.retention_cutoff', %s, true)", [before.isoformat()])
+        table, column = (connection.ops.quote_name(name) for name in (SecurityEvent._meta.db_table, "timestamp"))
+        cursor.execute(f"DELETE FROM {table} WHERE {column} < %s", [before])
+        return cursor.rowcount

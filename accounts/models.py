@@ -141,6 +141,10 @@ class SecurityEvent(models.Model):
         APP_ACCESS_REVOKED = "app_access_revoked"
         REGISTERED = "registered"
         INVITATION_CREATED = "invitation_created"
+        SUBJECT_EXPORT = "subject_export"
+        SUBJECT_ERASURE = "subject_erasure"
+        OPT_OUT_ADDED = "opt_out_added"
+        OPT_OUT_REMOVED = "opt_out_removed"
 
     id = models.BigAutoField(primary_key=True)
     timestamp = models.DateTimeField(default=timezone.now, db_index=True)

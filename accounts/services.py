@@ -36,6 +36,7 @@ class SignInDoor(StrEnum):
 
     API = "api"  # POST /api/auth/login: tokens
     ADMIN = "admin"  # /admin/login/: a session, for staff only
+    PAGES = "pages"  # /sign-in: a session for the web app's pages
 
 
 def user_sign_in(*, request, email: str, password: str, door: SignInDoor) -> User:

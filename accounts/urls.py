@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import apis
+from . import apis, views
 
 auth_urls = [
     path("login", apis.LoginApi.as_view(), name="auth-login"),
@@ -18,4 +18,9 @@ admin_urls = [
     path("users/<uuid:user_id>/unlock", apis.AdminUserUnlockApi.as_view(), name="admin-user-unlock"),
     path("invitations", apis.AdminInvitationApi.as_view(), name="admin-invitations"),
     path("security-events", apis.AdminSecurityEventListApi.as_view(), name="admin-security-events"),
+]
+
+page_urls = [
+    path("sign-in", views.sign_in, name="sign-in"),
+    path("sign-out", views.sign_out, name="sign-out"),
 ]

@@ -2,10 +2,12 @@
 
 In the embedded default the web process owns chdb, so the work that writes to ClickHouse runs here,
 in threads of this process: draining the bus into ClickHouse, exporting the security log,
-attributing new conversions, and running the commands that other processes hand over
-(``core.command_runs``). With a ClickHouse server the same jobs run as management commands instead
-(``consume_events``, ``export_security_events --follow``, ``run_attribution --follow``), through the
-same ``core.periodic`` runner. RUN_BACKGROUND_JOBS chooses.
+attributing new conversions, running the commands that other processes hand over
+(``core.command_runs``), the pending erasures of data subjects, and retention (daily). With a
+ClickHouse server the same jobs run as management commands instead (``consume_events``,
+``export_security_events --follow``, ``run_attribution --follow``, ``process_subject_requests
+--follow``, ``apply_retention --apply --follow``), through the same ``core.periodic`` runner.
+RUN_BACKGROUND_JOBS chooses.
 """
 
 import threading
@@ -18,8 +20,17 @@ def jobs() -> list:
     from core.command_runs import command_runs_job
     from events.attribution_engine.services import attribution_job
     from events.consumer.runner import consumer_jobs
+    from events.retention import retention_job
+    from events.subjects.services import subject_requests_job
 
-    return [*consumer_jobs(), security_events_job(), attribution_job(), command_runs_job()]
+    return [
+        *consumer_jobs(),
+        security_events_job(),
+        attribution_job(),
+        command_runs_job(),
+        subject_requests_job(),
+        retention_job(),
+    ]
 
 
 def start() -> threading.Event:

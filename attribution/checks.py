@@ -48,6 +48,16 @@ def check_clickhouse(app_configs, **kwargs):
                 id="attribution.E003",
             )
         )
+    if settings.CLICKHOUSE_CLUSTER and (
+        not settings.CLICKHOUSE_URL or not _IDENTIFIER.match(settings.CLICKHOUSE_CLUSTER)
+    ):
+        errors.append(
+            Error(
+                "CLICKHOUSE_CLUSTER needs a ClickHouse server (CLICKHOUSE_URL) and a plain cluster name.",
+                hint="Set CLICKHOUSE_URL, and CLICKHOUSE_CLUSTER to a cluster of its remote_servers, or unset it.",
+                id="attribution.E007",
+            )
+        )
     return errors
 
 

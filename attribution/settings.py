@@ -95,8 +95,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.middleware.request_id",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "core.middleware.content_length_checked",
+    "core.middleware.content_security_policy",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -164,6 +166,13 @@ CLICKHOUSE_EMBEDDED_PATH = VAR_DIR / "clickhouse"
 CLICKHOUSE_DATABASE = env.str("CLICKHOUSE_DATABASE", default="unmogrowp")
 CLICKHOUSE_QUERY_TIMEOUT_SECONDS = env.float("CLICKHOUSE_QUERY_TIMEOUT_SECONDS", default=30.0)
 CLICKHOUSE_CONNECT_TIMEOUT_SECONDS = env.float("CLICKHOUSE_CONNECT_TIMEOUT_SECONDS", default=5.0)
+# A cluster name from the servers' remote_servers: migrations then create Replicated tables and
+# Distributed tables ON CLUSTER (core/clickhouse/topology.py). Empty: one node.
+CLICKHOUSE_CLUSTER = env.str("CLICKHOUSE_CLUSTER", default="")
+# Where manage.py backup_stores writes backups (and restore_stores reads them). ClickHouse writes its
+# part itself, so with a server this path must be the same on the server, within its
+# backups.allowed_path (a shared volume: docs/operations.md, Backup and restore).
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(VAR_DIR / "backups")))
 # Periodic ClickHouse writers (attribution/background.py) run inside the web process by default only
 # in the embedded mode, where that process owns chdb; with a server they run as management commands.
 RUN_BACKGROUND_JOBS = env.bool("RUN_BACKGROUND_JOBS", default=not CLICKHOUSE_URL)
@@ -257,6 +266,24 @@ PRIVACY_IPV6_PREFIX_BITS = env.int("PRIVACY_IPV6_PREFIX_BITS", default=48)
 PSEUDONYMIZATION_KEY = secret_setting("PSEUDONYMIZATION_KEY")
 PSEUDONYMIZATION_KEY_BYTES = PSEUDONYMIZATION_KEY.encode()
 
+# Data subjects (events/subjects): how long a process trusts its copy of an app's opt-out list, and
+# how long after an erasure the consumer still drops that subject's rows received before it (rows
+# already on the bus: Kafka keeps messages for days, and a lagging consumer reaches them late).
+OPT_OUT_CACHE_SECONDS = env.float("OPT_OUT_CACHE_SECONDS", default=5.0)
+ERASURE_TOMBSTONE_DAYS = env.int("ERASURE_TOMBSTONE_DAYS", default=14)
+# Retention per data class, in days (events/personal_data.py lists the tables of each; manage.py
+# apply_retention and the web process's daily job drop what is older). The seed: events 2 years,
+# security logs 1 year.
+RETENTION_DAYS = {
+    "raw_events": env.int("RETENTION_RAW_EVENTS_DAYS", default=730),
+    "touchpoints": env.int("RETENTION_TOUCHPOINTS_DAYS", default=730),
+    "attributions": env.int("RETENTION_ATTRIBUTIONS_DAYS", default=730),
+    "security_log": env.int("RETENTION_SECURITY_LOG_DAYS", default=365),
+    "dead_letters": env.int("RETENTION_DEAD_LETTERS_DAYS", default=90),
+}
+if min(RETENTION_DAYS.values()) < 1:
+    raise ImproperlyConfigured("RETENTION_*_DAYS must be at least 1.")
+
 # Ingestion limits (events/views.py).
 INGEST_MAX_BODY_BYTES = env.int("INGEST_MAX_BODY_BYTES", default=1_048_576)
 INGEST_MAX_DECOMPRESSED_BYTES = env.int("INGEST_MAX_DECOMPRESSED_BYTES", default=5 * 1_048_576)
@@ -295,6 +322,17 @@ SECURITY_ALERT_BURST = env.int("SECURITY_ALERT_BURST", default=10)
 # access version in the database (accounts/authz.py), so it applies to the next request of every process.
 AUTHZ_CACHE_SECONDS = env.int("AUTHZ_CACHE_SECONDS", default=30)
 
+# --- Web pages ----------------------------------------------------------------------------------
+LOGIN_URL = "sign-in"
+LOGIN_REDIRECT_URL = "app-picker"
+# Only the site's own scripts and styles: no inline script (pages hand data over with json_script)
+# and no style attribute (charts draw their tooltips on the canvas, static/js/charts.js).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+
 # --- HTTP hardening (production) ------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
@@ -317,10 +355,22 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
-# Development serves files straight from the app directories; production from collectstatic's output.
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+# Development serves files straight from the app directories; production from collectstatic's output,
+# where WhiteNoise's storage adds a content hash to every name (pages link those: cached a year,
+# immutable) and gzip and Brotli copies, which it serves to clients that accept them. Names without the
+# hash (the web SDK's /static/sdk/ump.js, which customers' sites load) are cached WHITENOISE_MAX_AGE.
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+WHITENOISE_MAX_AGE = env.int("STATIC_MAX_AGE_SECONDS", default=0 if DEBUG else 3600)
 
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
@@ -358,7 +408,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"RoleEnum": "accounts.rbac.roles.ROLES"},
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "accounts.rbac.roles.ROLES",
+        "SubjectRequestStatusEnum": "events.models.SubjectRequest.Status",
+        "AppStatusEnum": "apps_registry.models.App.Status",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.openapi.drop_unreachable_defaults",
@@ -367,15 +421,25 @@ SPECTACULAR_SETTINGS = {
 }
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# json: one JSON object per line, for log aggregation (production's default); plain: readable lines.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json" if PRODUCTION else "plain")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be json or plain.")
 # Every line goes through one handler, which drops query strings and cuts keys and tokens
-# (attribution/logs.py). Django's own handlers for "django" and its children (the development
-# server's request lines, django.server) would print them as sent: without them, they reach it.
+# (core/logs.py) and adds the request's id. Django's own handlers for "django" and its children (the
+# development server's request lines, django.server) would print them as sent: without them, they
+# reach it.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "core.logs.RedactingFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
+    "filters": {"redact": {"()": "core.logs.RedactingFilter"}, "request_id": {"()": "core.logs.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "core.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact", "request_id"]}
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": []},

@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from accounts.urls import admin_urls, auth_urls
+from accounts.urls import admin_urls, auth_urls, page_urls
+from apps_registry.views import home
 from attribution import health
 from core.errors import page_not_found
 from dashboard.urls import analytics_urls, conversion_urls, dashboard_urls
@@ -13,6 +14,7 @@ urlpatterns = [
     path("", include("events.ingestion.urls")),
     path("api/auth/", include(auth_urls)),
     path("api/admin/", include(admin_urls)),
+    path("api/admin/", include("events.subjects.urls")),
     path("api/apps/", include("apps_registry.urls")),
     path("api/apps/", include(conversion_urls)),
     path("api/dashboard/", include(dashboard_urls)),
@@ -20,6 +22,11 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("admin/", admin.site.urls),
     path("metrics", health.scrape, name="metrics"),
+    # The web app's pages: sign-in, the app picker, and each app's pages under /apps/<app id>/.
+    path("", home, name="home"),
+    path("", include(page_urls)),
+    path("apps/", include("apps_registry.page_urls")),
+    path("apps/", include("dashboard.page_urls")),
 ]
 
 handler404 = page_not_found

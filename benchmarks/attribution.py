@@ -19,8 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import markdown
+
 ROOT = Path(__file__).resolve().parents[1]
-SECTION = "## Attribution engine"
+SECTION = "Attribution engine"
 START = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
 DAYS = 30
 
@@ -162,7 +164,6 @@ def attribute(var_dir: Path, app_id: str) -> dict:
 def write_section(output: Path, command: str, generated: dict, result: dict) -> None:
     total, peak = result["total_seconds"], result["peak_rss_mib"]
     lines = [
-        SECTION,
         "",
         f"Command: `{command}`",
         f"Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC. Machine: {os.cpu_count()} cores "
@@ -192,9 +193,7 @@ def write_section(output: Path, command: str, generated: dict, result: dict) -> 
         ),
         "",
     ]
-    text = output.read_text() if output.exists() else "# Benchmarks\n"
-    head = text.split(SECTION)[0].rstrip() + "\n\n"
-    output.write_text(head + "\n".join(lines))
+    markdown.write_section(SECTION, lines, output)
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from benchmarks import attribution
+from benchmarks import markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -437,10 +437,7 @@ def write_report(args, results, tails, memory_kb, consumer) -> None:
         "",
         f"Peak memory (VmHWM) of the web workers under this load: {', '.join(f'{kb / 1024:.0f} MiB' for kb in memory_kb)}.",
     ]
-    output = Path(args.output)
-    # The attribution engine writes its own section (events/benchmarks/attribution.py): keep it.
-    kept = output.read_text().partition(attribution.SECTION)[1:] if output.exists() else ("", "")
-    output.write_text("\n".join(lines) + "\n" + ("\n" + "".join(kept) if kept[0] else ""))
+    markdown.write_head(lines, Path(args.output))
     print("\n".join(lines))
 
 

@@ -38,6 +38,11 @@ JOB_LAST_SUCCESS = Gauge(
 
 # --- consumer (events.consumer) -------------------------------------------------------------------
 CONSUMER_ROWS_STORED = Counter("unmogrowp_consumer_rows_stored_total", "Rows inserted into ClickHouse.", ["topic"])
+CONSUMER_ROWS_DROPPED = Counter(
+    "unmogrowp_consumer_rows_dropped_total",
+    "Rows not stored because their subject opted out or was erased after they were received.",
+    ["topic", "reason"],
+)
 CONSUMER_DUPLICATES = Counter("unmogrowp_consumer_duplicates_total", "Messages skipped as already stored.", ["topic"])
 DEAD_LETTERED = Counter("unmogrowp_dead_letters_total", "Messages dead-lettered, by topic.", ["topic"])
 CONSUMER_LAG = Gauge("unmogrowp_consumer_lag_messages", "Messages on the bus not yet stored.", ["topic"])
@@ -66,8 +71,30 @@ CHECKPOINTS = Counter(
 )
 
 # --- ingestion (events.ingestion) --------------------------------------------------------------------
-EVENTS_RESULT = Counter("unmogrowp_events_total", "Events received, by result.", ["result"])
+EVENTS_RESULT = Counter(
+    "unmogrowp_events_total",
+    "Events received, by result (accepted, rejected, dropped) and reason (invalid, opted_out).",
+    ["result", "reason"],
+)
+INGEST_REFUSED = Counter(
+    "unmogrowp_ingest_refused_total", "Ingestion requests refused whole (nothing accepted), by reason.", ["reason"]
+)
 GUARD_UNAVAILABLE = Counter(
     "unmogrowp_ingest_guard_unavailable_total", "Ingestion requests accepted without replay/rate checks."
 )
 TOUCHES = Counter("unmogrowp_touchpoints_total", "Touchpoints received, by type and result.", ["type", "result"])
+
+# --- attribution (events.attribution_engine) ------------------------------------------------------
+ATTRIBUTION_LAG = Gauge(
+    "unmogrowp_attribution_lag_seconds",
+    "How far the continuous attribution is behind: now minus the oldest app's cursor (settle time included).",
+    multiprocess_mode="max",
+)
+
+# --- data subjects and retention (events.subjects, events.retention) ----------------------------------
+SUBJECT_REQUESTS = Counter(
+    "unmogrowp_subject_requests_total", "Data-subject requests finished, by action and status.", ["action", "status"]
+)
+RETENTION_REMOVED = Counter(
+    "unmogrowp_retention_rows_removed_total", "Rows removed as past their retention, by store.", ["store"]
+)

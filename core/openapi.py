@@ -31,6 +31,7 @@ ERROR_MEANINGS = {
     401: "Missing, expired, revoked or malformed bearer token.",
     403: "Signed in, but without the role or permission this needs.",
     404: "No such object, or one the caller may not see (both answer the same).",
+    409: "Conflicts with what exists already.",
     429: "Rate limit exceeded; retry after `Retry-After` seconds.",
 }
 

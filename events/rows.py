@@ -46,6 +46,7 @@ class EventRow(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, g
     currency: str = ""
     properties: dict[str, str] = {}
     consent: bool = False
+    request_id: str = ""  # the HTTP request that brought it (core.middleware.request_id): for the logs
 
 
 class TouchRow(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
@@ -75,6 +76,7 @@ class TouchRow(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, g
     os_version: str = ""
     device_model: str = ""
     consent: bool = False
+    request_id: str = ""
 
 
 def bus_key(row: EventRow | TouchRow) -> str:

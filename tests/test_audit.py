@@ -98,6 +98,16 @@ def test_every_event_type_is_recorded_exactly_once_with_its_fields(api, settings
     assert post(api, "/api/auth/register", body).status_code == 202
     assert exactly_one_new(A.REGISTERED).user_email == "new@example.com"
 
+    subject = {"kind": "user", "value": "data-subject"}
+    api.post(f"/api/admin/apps/{app.id}/subjects/export", subject, format="json", **admin_headers)
+    assert exactly_one_new(A.SUBJECT_EXPORT).resource == f"app:{app.id}"
+    api.post(f"/api/admin/apps/{app.id}/subjects/erasure", subject, format="json", **admin_headers)
+    assert exactly_one_new(A.SUBJECT_ERASURE).metadata["step"] == "requested"
+    opt_out = api.post(f"/api/admin/apps/{app.id}/opt-outs", subject, format="json", **admin_headers).json()
+    assert exactly_one_new(A.OPT_OUT_ADDED).metadata["opt_out"] == opt_out["id"]
+    api.delete(f"/api/admin/apps/{app.id}/opt-outs/{opt_out['id']}", **admin_headers)
+    assert exactly_one_new(A.OPT_OUT_REMOVED).metadata["kind"] == "user"
+
     recorded = {event.action for event in SecurityEvent.objects.filter(id__gt=setup)}
     assert recorded == set(A.values)
 
@@ -108,6 +118,7 @@ def test_every_event_type_is_recorded_exactly_once_with_its_fields(api, settings
         pair["access"],
         rotated["refresh"],
         invite.json()["invitation"],
+        "data-subject",
     ]
     dump = str(list(SecurityEvent.objects.values()))
     assert not [secret for secret in secrets if secret in dump]

@@ -13,6 +13,8 @@ from rest_framework.test import APIClient
 
 from accounts import tokens
 from apps_registry import keys, links
+from events.subjects import services as subject_services
+from events.subjects.identity import Subject
 from tests.factories import AppFactory, UserFactory, bearer, grant
 
 pytestmark = pytest.mark.django_db
@@ -73,6 +75,15 @@ MATRIX = [
     ("GET", "/api/schema/", None, (200, 200, 200, 200, 200)),  # public: the API contract, no data
     # Segment's ingestion takes an app's write key, never a person's token (tests/test_segment.py).
     ("POST", "/v1/batch", {"batch": [{"type": "identify", "userId": "u"}]}, (401, 401, 401, 401, 401)),
+    # Data subjects of an app: admins only.
+    ("POST", "/api/admin/apps/{app_a}/subjects/export", {"kind": "user", "value": "u"}, (401, 403, 403, 403, 200)),
+    ("POST", "/api/admin/apps/{app_a}/subjects/erasure", {"kind": "user", "value": "u"}, (401, 403, 403, 403, 202)),
+    ("GET", "/api/admin/apps/{app_a}/subject-requests", None, (401, 403, 403, 403, 200)),
+    ("GET", "/api/admin/apps/{app_a}/subject-requests/{subject_request}", None, (401, 403, 403, 403, 200)),
+    ("GET", "/api/admin/apps/{app_b}/subject-requests/{subject_request}", None, (401, 403, 403, 403, 404)),
+    ("GET", "/api/admin/apps/{app_a}/opt-outs", None, (401, 403, 403, 403, 200)),
+    ("POST", "/api/admin/apps/{app_a}/opt-outs", {"kind": "idfa", "value": "new"}, (401, 403, 403, 403, 201)),
+    ("DELETE", "/api/admin/apps/{app_a}/opt-outs/{opt_out}", None, (401, 403, 403, 403, 204)),
 ]
 
 PATHS = sorted({path for _, path, _, _ in MATRIX})
@@ -94,7 +105,12 @@ def world():
     link_a = links.link_create(
         app=app_a, created_by=admin, name="l", media_source="meta", web_url="https://example.com/"
     )
+    subject = Subject.of(app_id=app_a.id, kind="user", value="someone")
+    erasure = subject_services.subject_erasure_request(app=app_a, subject=subject, requested_by=admin)
+    opt_out = subject_services.opt_out_add(app=app_a, subject=subject, created_by=admin)
     ids = {
+        "subject_request": erasure.id,
+        "opt_out": opt_out.id,
         "app_a": app_a.id,
         "app_b": app_b.id,
         "target": target.id,
@@ -153,3 +169,71 @@ def test_a_denied_app_looks_exactly_like_a_missing_one(world):
     foreign = call(principals["user"], "GET", f"/api/apps/{ids['app_b']}", None)
     missing = call(principals["user"], "GET", "/api/apps/00000000-0000-4000-8000-000000000000", None)
     assert (foreign.status_code, foreign.content) == (missing.status_code, missing.content)
+
+
+# --- pages: the same rules, answered as pages (accounts.rbac.pages) ----------------------------------
+# A signed-out visitor is sent to the sign-in page (302); a missing role or grant permission is the 403
+# page; an app the caller may not see is the 404 page. (method, path, form, status per caller)
+PAGE_MATRIX = [
+    ("GET", "/", None, (302, 302, 302, 302, 302)),
+    ("GET", "/sign-in", None, (200, 302, 302, 302, 302)),
+    ("GET", "/apps/", None, (302, 302, 302, 302, 200)),  # one app goes straight to it; the admin sees two
+    ("GET", "/apps/{app_a}/", None, (302, 302, 302, 404, 302)),
+    ("GET", "/apps/{app_a}/overview", None, (302, 403, 200, 404, 200)),
+    ("GET", "/apps/{app_b}/overview", None, (302, 403, 404, 200, 200)),
+    *(
+        ("GET", f"/apps/{{app_a}}/{report}", None, (302, 403, 200, 404, 200))
+        for report in ("campaigns", "cohorts", "funnels", "models", "fraud", "conversions", "live")
+    ),
+    ("GET", "/apps/{app_a}/links", None, (302, 200, 200, 404, 200)),
+    ("GET", "/apps/{app_a}/links/new", None, (302, 403, 200, 404, 200)),
+    (
+        "POST",
+        "/apps/{app_a}/links/new",
+        {"name": "l", "media_source": "meta", "web_url": "https://example.com/"},
+        (302, 403, 302, 404, 302),
+    ),
+    ("GET", "/apps/{app_a}/costs", None, (302, 200, 200, 404, 200)),
+    ("POST", "/apps/{app_a}/costs/upload", {"file": "costs"}, (302, 403, 302, 404, 302)),
+    ("GET", "/apps/{app_a}/settings", None, (302, 200, 200, 404, 200)),
+    ("GET", "/apps/{app_a}/settings/edit", None, (302, 403, 200, 404, 200)),
+    ("POST", "/apps/{app_a}/settings/edit", {"click_lookback_hours": 48}, (302, 403, 302, 404, 302)),
+    ("GET", "/apps/not-a-uuid/links", None, (302, 404, 404, 404, 404)),
+]
+COSTS_CSV = b"date,source,campaign,currency,cost\n2026-11-01,meta,c,EUR,1\n"
+
+
+def page_call(principal, method: str, path: str, form):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    from apps_registry.models import AttributionSettings
+
+    browser = Client()
+    if principal is not None:
+        browser.force_login(principal)
+    if form is None:
+        return browser.generic(method, path)
+    if form == {"file": "costs"}:
+        form = {"file": SimpleUploadedFile("costs.csv", COSTS_CSV, content_type="text/csv")}
+    elif "click_lookback_hours" in form:
+        defaults = {field.name: field.default for field in AttributionSettings._meta.fields}
+        form = {name: defaults[name] for name in AttributionSettings.RULE_FIELDS if defaults[name] is not False}
+        form["click_lookback_hours"] = 48
+    return browser.post(path, form)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "form", "statuses"), PAGE_MATRIX, ids=[f"{m} {p}" for m, p, _, _ in PAGE_MATRIX]
+)
+def test_page_cells(world, method, path, form, statuses):
+    ids, principals = world
+    expected = dict(zip(CALLERS, statuses, strict=True))
+    actual = {name: page_call(principals[name], method, path.format(**ids), form).status_code for name in CALLERS}
+    assert actual == expected
+
+
+def test_a_signed_out_visitor_goes_to_the_sign_in_page_and_comes_back(world):
+    ids, _ = world
+    path = f"/apps/{ids['app_a']}/overview"
+    assert page_call(None, "GET", path, None).url == f"/sign-in?next={path}"

@@ -42,7 +42,8 @@ def test_unknown_email_and_wrong_password_answer_byte_identically():
     unknown = login("nobody@example.com", "wrong password!")
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.content == unknown.content
-    assert wrong.headers == unknown.headers
+    # X-Request-ID is each request's own random id: it tells nothing about the account.
+    assert {**wrong.headers, "X-Request-ID": ""} == {**unknown.headers, "X-Request-ID": ""}
 
 
 @pytest.mark.django_db
@@ -71,11 +72,14 @@ def test_a_locked_account_does_not_reveal_whether_it_exists(settings):
 
 @pytest.mark.django_db
 def test_the_lockout_expires(settings):
+    # The failures must land within the lockout window however busy the machine is: a fast hasher
+    # keeps each attempt short (Argon2's cost is not what this tests).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.LOGIN_MAX_FAILURES_PER_ACCOUNT = 2
-    settings.LOGIN_LOCKOUT_SECONDS = 1
+    settings.LOGIN_LOCKOUT_SECONDS = 2
     user = UserFactory(password=PASSWORD)
     assert [login(user.email, "wrong password!").status_code for _ in range(3)] == [401, 401, 429]
-    time.sleep(1.2)
+    time.sleep(2.2)
     assert login(user.email, PASSWORD).status_code == 200
 
 

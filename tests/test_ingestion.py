@@ -419,3 +419,22 @@ def test_a_device_is_known_by_the_same_one_of_its_ids_in_whatever_order_it_sends
     assert first.device_ids == again.device_ids and set(first.device_ids) == {"gaid", "web_id"}
     assert first.device_id == again.device_id == first.device_ids["gaid"]
     assert row({"web_id": "w-1"}).device_id == first.device_ids["web_id"] and row({}).device_id == ""
+
+
+def test_the_row_builder_passes_eventrows_fields_in_their_order():
+    """EventRows.row builds rows by position (a hot path): a reordered struct must stop the import,
+    never mis-assign values silently."""
+    from events.ingestion import services
+    from events.rows import EventRow
+
+    assert EventRow.__struct_fields__ == services.ROW_ORDER
+    app_id = uuid.uuid4()
+    rows = services.EventRows(app_id=app_id, ip="203.0.113.9", user_agent="", received_at=dt.datetime.now(dt.UTC))
+    event = msgspec.json.decode(
+        orjson.dumps({"event_name": "purchase", "revenue": 1.5, "currency": "EUR", "country": "DE", "locale": "de"}),
+        type=services.Event,
+    )
+    row = rows.row(event)
+    assert (row.app_id, row.event_name, row.currency) == (app_id, "purchase", "EUR")
+    assert (row.country, row.locale) == ("DE", "de")
+    assert row.ip_prefix == "203.0.113.0" and row.revenue == decimal.Decimal("1.5")

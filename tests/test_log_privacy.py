@@ -1,13 +1,17 @@
-"""No raw identifier, IP, API key or token reaches a log line.
+"""No raw identifier, IP, API key or token reaches a log line, and every line names its request.
 
 Real traffic (clicks and impressions with the networks' macros filled in, SDK events, the old
 query-string beacon, sign-in and JWT-authenticated calls, a 404) goes through real servers in
-their own processes: the development server (`manage.py runserver`) and gunicorn with the image's
-gunicorn.conf.py. Everything they print is captured, and no line may hold any of the values sent.
+their own processes: the development server (`manage.py runserver`, readable lines) and gunicorn
+with the image's gunicorn.conf.py (JSON lines, as in production). Both run the consumer and the
+continuous attribution in their background threads (the embedded default). Everything they print is
+captured: no line may hold any of the values sent, and one request's id is in the web server's line,
+the consumer's and the engine's.
 """
 
 import json
 import logging
+import re
 import subprocess
 import sys
 import time
@@ -49,14 +53,19 @@ class NoRedirects(urllib.request.HTTPRedirectHandler):
 _open = urllib.request.build_opener(NoRedirects).open
 
 
-def request(base: str, path: str, *, body: dict | None = None, headers=None, method=None) -> tuple[int, bytes]:
+def answer(base: str, path: str, *, body: dict | None = None, headers=None, method=None):
     data = json.dumps(body).encode() if body is not None else None
     call = urllib.request.Request(base + path, data=data, headers=headers or {}, method=method)  # noqa: S310 (http to the test server)
     try:
         with _open(call, timeout=30) as response:
-            return response.status, response.read()
+            return response.status, response.read(), response.headers
     except urllib.error.HTTPError as error:
-        return error.code, error.read()
+        return error.code, error.read(), error.headers
+
+
+def request(base: str, path: str, **kwargs) -> tuple[int, bytes]:
+    status, body, _ = answer(base, path, **kwargs)
+    return status, body
 
 
 @pytest.fixture(scope="module")
@@ -77,14 +86,20 @@ SERVERS = {
 }
 
 
+LOG_FORMATS = {"runserver": "plain", "gunicorn": "json"}
+# The continuous attribution, at once and often, so that the test sees its line within seconds.
+FAST_ATTRIBUTION = {"ATTRIBUTION_SETTLE_SECONDS": "0", "ATTRIBUTION_INTERVAL_SECONDS": "0.5"}
+
+
 def serve(kind: str, port: int, site: dict, log_path) -> subprocess.Popen:
     address = f"127.0.0.1:{port}"
     arguments = [address] if kind == "runserver" else ["--bind", address, "attribution.wsgi:application"]
+    env = {**site["env"], **FAST_ATTRIBUTION, "PYTHONUNBUFFERED": "1", "LOG_FORMAT": LOG_FORMATS[kind]}
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
             SERVERS[kind] + arguments,
             cwd=PROJECT_DIR,
-            env=clean_environment({**site["env"], "PYTHONUNBUFFERED": "1"}),
+            env=clean_environment(env),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -128,13 +143,29 @@ def traffic(base: str, site: dict) -> list[str]:
     return [IDFA, GAID, DEVICE_IP, CLICK_ID, USER_ID, PASSWORD, key, key.split("_", 2)[2], access, refresh]
 
 
+def install(base: str, site: dict) -> str:
+    """An SDK's install event; returns its request's id, once the consumer and the engine logged it."""
+    event = {"event_name": "install", "user_id": USER_ID, "device_ids": {"idfa": IDFA}}
+    headers = {"X-Api-Key": site["key"], "Content-Type": "application/json"}
+    status, _, answered = answer(base, "/api/events", body={"events": [event]}, headers=headers)
+    assert status == 202
+    return answered["X-Request-ID"]
+
+
 @pytest.mark.parametrize("kind", SERVERS)
 def test_no_log_line_carries_an_identifier_an_ip_a_key_or_a_token(site, tmp_path, kind):
     log_path = tmp_path / f"{kind}.log"
     server = serve(kind, free_port(), site, log_path)
     try:
-        base = server.args[-1] if kind == "runserver" else server.args[-2]
-        secrets = traffic(f"http://{base}", site)
+        base = "http://" + (server.args[-1] if kind == "runserver" else server.args[-2])
+        secrets = traffic(base, site)
+        request_id = install(base, site)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not all(
+            any(request_id in line and marker in line for line in log_path.read_text().splitlines())
+            for marker in ("stored", "attributed")
+        ):
+            time.sleep(0.5)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -142,6 +173,21 @@ def test_no_log_line_carries_an_identifier_an_ip_a_key_or_a_token(site, tmp_path
     assert any(f"/c/{site['code']}?[redacted]" in line for line in lines), "the request lines were logged"
     leaks = [(secret, line) for line in lines for secret in secrets if secret in line]
     assert not leaks, "\n".join(f"{secret!r} in: {line}" for secret, line in leaks)
+
+    # One request's id: the web server's request line, the consumer's and the engine's.
+    carrying = [line for line in lines if request_id in line]
+    assert any("POST /api/events" in line and "202" in line for line in carrying), carrying
+    assert any("stored" in line and "events row(s)" in line for line in carrying), carrying
+    assert any("attributed" in line and "conversion(s)" in line for line in carrying), carrying
+    if LOG_FORMATS[kind] == "json":
+        records = [json.loads(line) for line in lines if line.startswith("{")]
+        # Every line of Python's logging is JSON (chdb's own C++ may print a line to stderr at exit).
+        plain = [line for line in lines if not line.startswith("{")]
+        assert not [line for line in plain if re.search(r"\b(DEBUG|INFO|WARNING|ERROR|CRITICAL)\b", line)], plain
+        web = next(r for r in records if "POST /api/events" in r["message"] and request_id in r["message"])
+        assert web["request_id"] == request_id and {"time", "level", "logger"} <= set(web)
+    else:
+        assert any(f"[{request_id}]" in line and "POST /api/events" in line for line in carrying), carrying
 
 
 def test_keys_tokens_and_addresses_are_cut_from_any_message_and_traceback():

@@ -304,6 +304,13 @@ def test_real_responses_match_the_documented_shapes(schema):
         ("POST", f"/api/admin/users/{user.id}/roles", {"role": "readonly"}, 200),
         ("POST", "/api/admin/invitations", {"email": "new@example.com", "role": "user"}, 201),
         ("GET", "/api/admin/security-events", None, 200),
+        ("POST", f"/api/admin/apps/{app.id}/subjects/export", {"kind": "idfa", "value": "d"}, 200),
+        ("POST", f"/api/admin/apps/{app.id}/subjects/erasure", {"kind": "user", "value": "u"}, 202),
+        ("GET", f"/api/admin/apps/{app.id}/subject-requests", None, 200),
+        ("POST", f"/api/admin/apps/{app.id}/opt-outs", {"kind": "user", "value": "u"}, 201),
+        ("GET", f"/api/admin/apps/{app.id}/opt-outs", None, 200),
+        ("POST", f"/api/admin/apps/{app.id}/opt-outs", {"kind": "user", "value": "u"}, 409),
+        ("POST", f"/api/admin/apps/{app.id}/subjects/erasure", {"kind": "user"}, 400),
         ("GET", "/api/apps/00000000-0000-4000-8000-000000000000", None, 404),
         ("POST", "/api/apps/create", {}, 400),
     ]

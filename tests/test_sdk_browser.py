@@ -24,6 +24,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from playwright.sync_api import sync_playwright
 
+from core.middleware import csp_exempt
 from events import privacy
 from events.bus import get_bus
 from events.bus.topics import EVENTS
@@ -58,6 +59,7 @@ _shops: dict[str, dict] = {}
 
 
 @xframe_options_exempt  # the shop frames its own landing page
+@csp_exempt  # a customer's page, with its own inline script: not under this site's policy
 def shop_page(request, app_id, page: str):
     """A customer's page embedding the SDK the way the README shows; ``framed`` shows the landing page
     in a sandboxed frame, where the browser refuses the SDK any storage."""

@@ -38,10 +38,13 @@ def build_backend() -> Backend:
             settings.CLICKHOUSE_DATABASE,
             connect_timeout=settings.CLICKHOUSE_CONNECT_TIMEOUT_SECONDS,
             query_timeout=settings.CLICKHOUSE_QUERY_TIMEOUT_SECONDS,
+            cluster=settings.CLICKHOUSE_CLUSTER,
         )
     from core.clickhouse.embedded import EmbeddedBackend
 
-    return EmbeddedBackend(settings.CLICKHOUSE_EMBEDDED_PATH, settings.CLICKHOUSE_DATABASE)
+    return EmbeddedBackend(
+        settings.CLICKHOUSE_EMBEDDED_PATH, settings.CLICKHOUSE_DATABASE, backup_dir=settings.BACKUP_DIR
+    )
 
 
 def get_backend() -> Backend:

@@ -51,9 +51,10 @@ def _typed_error(error: Exception) -> ClickHouseError:
 class EmbeddedBackend:
     name = "chdb"
 
-    def __init__(self, path: Path, database: str):
+    def __init__(self, path: Path, database: str, *, backup_dir: Path | None = None):
         self.path = Path(path)
         self.database = database
+        self.backup_dir = backup_dir  # where BACKUP and RESTORE may write and read (core.backups)
         self._session = None
         self._lock_file = None
         self._lock = threading.RLock()
@@ -86,7 +87,10 @@ class EmbeddedBackend:
             from chdb import session as chdb_session
 
             self._claim_directory()
-            self._session = chdb_session.Session(f"{self.path}?{_SESSION_SETTINGS}")
+            options = _SESSION_SETTINGS
+            if self.backup_dir is not None:
+                options += f"&backups.allowed_path={self.backup_dir}"
+            self._session = chdb_session.Session(f"{self.path}?{options}")
             self._session.query(f"CREATE DATABASE IF NOT EXISTS `{self.database}`")
             self._session.query(f"USE `{self.database}`")
         return self._session

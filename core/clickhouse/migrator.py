@@ -1,6 +1,7 @@
 """Versioned ClickHouse schema migrations (see migrations/README.md for the rules).
 
-A migration is a module ``migrations/NNNN_name.py`` with ``OPERATIONS``, a list of SQL statements.
+A migration is a module ``migrations/NNNN_name.py`` with ``OPERATIONS``, a list of SQL statements
+written for one node; on a cluster each is rendered ON CLUSTER (``core.clickhouse.topology``).
 Applied versions are recorded, with a checksum of their SQL, in the ``clickhouse_migrations`` table.
 """
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 from core.clickhouse import migrations as migrations_package
 from core.clickhouse.client import execute, insert
+from core.clickhouse.topology import render
 
 _MODULE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)$")
 
@@ -63,7 +65,8 @@ def discover() -> list[Migration]:
 
 
 def applied_checksums() -> dict[int, str]:
-    execute(LEDGER_DDL, tag="migrations.ledger")
+    for statement in render(LEDGER_DDL):
+        execute(statement, tag="migrations.ledger")
     result = execute("SELECT version, checksum FROM clickhouse_migrations FINAL", tag="migrations.applied")
     return {version: checksum for version, checksum in result.rows}
 
@@ -83,8 +86,13 @@ def plan() -> list[Migration]:
     return pending
 
 
+def statements(migration: Migration) -> list[str]:
+    """The migration's SQL as this topology runs it (core.clickhouse.topology)."""
+    return [rendered for statement in migration.operations for rendered in render(statement)]
+
+
 def apply(migration: Migration) -> None:
-    for statement in migration.operations:
+    for statement in statements(migration):
         execute(statement, tag=f"migrations.{migration.version:04d}")
     insert(
         "clickhouse_migrations",

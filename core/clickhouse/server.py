@@ -67,6 +67,7 @@ class ServerBackend:
         connect_timeout: float,
         query_timeout: float,
         minimum_version: tuple[int, int] | None = MINIMUM_VERSION,
+        cluster: str = "",
     ):
         options = parse_url(url)
         self.database = options.pop("database") or database
@@ -77,6 +78,11 @@ class ServerBackend:
         self._local = threading.local()
         self._tags_queries = True
         self._clients: list[Client] = []
+        # On a cluster (core.clickhouse.topology): a per-app subquery or join reads each shard's own
+        # rows (every row of an app is on one shard), and an insert returns once the shards hold it.
+        self._cluster_settings = (
+            {"distributed_product_mode": "local", "distributed_foreground_insert": 1} if cluster else {}
+        )
         self._clients_lock = threading.Lock()
 
     def _new_client(self, database: str) -> Client:
@@ -118,7 +124,7 @@ class ServerBackend:
         return client
 
     def _settings(self, timeout: float, tag: str) -> dict[str, Any]:
-        settings: dict[str, Any] = {"max_execution_time": timeout}
+        settings: dict[str, Any] = {"max_execution_time": timeout, **self._cluster_settings}
         if self._tags_queries:
             settings["log_comment"] = tag
         return settings

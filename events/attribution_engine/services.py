@@ -15,12 +15,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.db.models import Max
 from django.utils import timezone
 
 from apps_registry.models import App
 from apps_registry.services import settings_current
 from core import clickhouse
 from core.clickhouse.errors import ClickHouseError
+from core.metrics import ATTRIBUTION_LAG
 from core.periodic import PeriodicJob
 from events.attribution_engine import datadriven, fraud, sql
 from events.attribution_engine.rules import Rules
@@ -235,6 +237,13 @@ def attribution_follow(*, app: App, now: dt.datetime | None = None) -> Attributi
             flooding=flooding,
             weights=weights,
         )
+        if conversions:
+            logger.info(
+                "attributed %d conversion(s) of app %s from request(s) %s",
+                conversions,
+                app.id,
+                ",".join(_requests_of(app=app, scratch=scratch)) or "-",
+            )
     AttributionRun.objects.filter(
         app=app, mode=AttributionRun.Mode.FOLLOW, window_end__lt=until - FOLLOW_HISTORY
     ).delete()
@@ -253,12 +262,37 @@ def attribution_follow(*, app: App, now: dt.datetime | None = None) -> Attributi
     )
 
 
+# The continuous run's log line names the requests that sent its conversions (core.logs), up to this many.
+LOGGED_REQUESTS = 100
+
+
+def _requests_of(*, app: App, scratch: str) -> list[str]:
+    return clickhouse.execute(
+        "SELECT arraySort(groupUniqArray({limit:UInt32})(request_id)) FROM events "
+        "WHERE app_id = {app_id:UUID} AND event_id IN (SELECT conversion_id FROM {scratch:Identifier}) "
+        "AND request_id != ''",
+        {"app_id": app.id, "scratch": scratch, "limit": LOGGED_REQUESTS},
+        tag="attribution_requests",
+    ).scalar()
+
+
 def attribution_follow_all(*, apps=None) -> int:
-    """One continuous-run step for ``apps`` (default: every active app); returns how many ran."""
+    """One continuous-run step for ``apps`` (default: every active app); returns how many ran. Exports how
+    far the oldest app's cursor is behind (``unmogrowp_attribution_lag_seconds``)."""
     ran = 0
-    for app in apps if apps is not None else App.objects.filter(status=App.Status.ACTIVE):
+    apps = apps if apps is not None else App.objects.filter(status=App.Status.ACTIVE)
+    for app in apps:
         if attribution_follow(app=app) is not None:
             ran += 1
+    cursors = (
+        AttributionRun.objects.filter(app__in=apps, mode=AttributionRun.Mode.FOLLOW)
+        .values("app")
+        .annotate(cursor=Max("window_end"))
+        .values_list("cursor", flat=True)
+    )
+    oldest = min(cursors, default=None)
+    if oldest is not None:
+        ATTRIBUTION_LAG.set((timezone.now() - oldest).total_seconds())
     return ran
 
 

@@ -33,7 +33,8 @@ _PAGE = 4096  # SQLite's page size
 _LZ4_FRAME = b"\x04\x22\x4d\x18"  # the magic number an LZ4 frame starts with; JSON never does
 
 
-def _compress(payload: bytes) -> bytes:
+def packed(payload: bytes) -> bytes:
+    """A payload as stored (what ``unpacked`` reads back)."""
     # Under a page, compressing saves no page write, and LZ4's frame makes a small payload larger:
     # stored as published. A negative level is LZ4's acceleration: much less CPU than the default
     # for a few more bytes (BENCHMARKS.md).
@@ -70,7 +71,7 @@ class OutboxBus:
     def publish(self, topic: str, messages: Sequence[Message]) -> None:
         db = connections[DEFAULT_DB_ALIAS]  # once: each `connection.x` goes through a context-local lookup
         created_at = db.ops.adapt_datetimefield_value(timezone.now())
-        rows = [(topic, m.key, _compress(m.value), created_at, *self._no_lease) for m in messages]
+        rows = [(topic, m.key, packed(m.value), created_at, *self._no_lease) for m in messages]
         try:
             if len(rows) == 1 and db.get_autocommit():
                 # One statement in autocommit mode is its own transaction: committed when execute()

@@ -1,5 +1,6 @@
 """Running the consumer: one ``TopicConsumer`` per topic drains the bus into its table, committing
-each batch only once it is stored. Invariant: every accepted message ends up stored or dead-lettered.
+each batch only once it is stored. Invariant: every accepted row ends up stored, dead-lettered, or
+dropped as its subject's (opted out, or erased after the row was received: events.subjects).
 ClickHouse down: the batch is kept, retried with backoff, and nothing is committed meanwhile.
 
 ``consumer_jobs`` are the periodic jobs (``core.periodic``) that the web process's background threads

@@ -1,7 +1,8 @@
 """Storing a batch of bus deliveries in its ClickHouse table, exactly once as seen by the reports.
 
 For each batch: decode every line into its typed row (a line that does not fit is dead-lettered
-with the reason, the other lines of its message are kept), drop ids already stored (a redelivery
+with the reason, the other lines of its message are kept), drop the rows of subjects who opted out
+or were erased after the row was received (``events.subjects.blocklist``), drop ids already stored (a redelivery
 after a crash, or a client sending an event again in another request) or repeated in the batch, and
 insert with a deduplication token derived from the rows (a retried insert is a no-op). The runner
 (``runner.py``) commits the deliveries only after ``write`` returned.
@@ -19,10 +20,11 @@ import msgspec
 from django.conf import settings
 
 from core import clickhouse
-from core.metrics import CONSUMER_DUPLICATES, CONSUMER_ROWS_STORED
+from core.metrics import CONSUMER_DUPLICATES, CONSUMER_ROWS_DROPPED, CONSUMER_ROWS_STORED
 from events.bus import Delivery
 from events.bus.topics import EVENTS, TABLES
 from events.rows import ROW_TYPES
+from events.subjects import blocklist
 
 from . import dead_letters
 
@@ -114,6 +116,7 @@ class Batch:
     months: list[int] = field(default_factory=list)
     # The whole batch's insert body, built ahead (while the batch before is being written).
     encoded: clickhouse.JsonLines | None = None
+    requests: set[str] = field(default_factory=set)  # the ids of the HTTP requests that sent the rows
 
 
 class TableWriter:
@@ -145,7 +148,18 @@ class TableWriter:
             if len(batch.failures) > failed_before:
                 message_lines = [line for line, row in zip(message_lines, rows, strict=True) if row is not None]
                 rows = [row for row in rows if row is not None]
+            # A message holds one request's rows, so one app's: its list (usually empty) is read once.
+            blocked = blocklist.blocked(rows[0].app_id) if rows else None
+            if blocked:
+                reasons = [blocked.drops(row) for row in rows]
+                if any(reasons):
+                    for reason in filter(None, reasons):
+                        CONSUMER_ROWS_DROPPED.labels(self.topic, reason).inc()
+                    message_lines = [line for line, why in zip(message_lines, reasons, strict=True) if why is None]
+                    rows = [row for row, why in zip(rows, reasons, strict=True) if why is None]
             batch.valid += len(rows)
+            if rows and rows[0].request_id:  # a message is one request's rows
+                batch.requests.add(rows[0].request_id)
             # Whole lists per message, not a step per row: this runs for every row stored.
             message_keys = [(row.app_id.int << _ID_BITS) | row_id(row).int for row in rows]
             if not unique.isdisjoint(message_keys) or len(set(message_keys)) < len(message_keys):
@@ -285,4 +299,11 @@ class TableWriter:
         stored = sum(self._insert(batch, picks, failures) for picks in by_month.values())
         dead_letters.store(self.topic, failures)
         CONSUMER_ROWS_STORED.labels(self.topic).inc(stored)
+        logger.info(
+            "stored %d %s row(s) of %d message(s) from request(s) %s",
+            stored,
+            self.table,
+            len(batch.deliveries),
+            ",".join(sorted(batch.requests)) or "-",
+        )
         return stored

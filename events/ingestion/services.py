@@ -16,6 +16,7 @@ from events.bus import Message, publish, topics
 from events.ingestion import useragent
 from events.ingestion.schema import DEVICE_ID_KINDS, Event, EventBatch, RawEventBatch, valid_name
 from events.rows import NO_REVENUE, EventRow, bus_key
+from events.subjects import blocklist
 
 _batch_decoder = msgspec.json.Decoder(EventBatch)
 _raw_batch_decoder = msgspec.json.Decoder(RawEventBatch)
@@ -30,10 +31,14 @@ class BadRequest(Exception):
         self.status = status
 
 
+OPTED_OUT = "the subject opted out: the event is not stored"
+
+
 @dataclass
 class Outcome:
     accepted: list[uuid.UUID] = field(default_factory=list)  # event ids, in request order
     rejected: list[dict] = field(default_factory=list)  # {"index": i, "reason": "..."}
+    opted_out: int = 0  # of the rejected, events of a subject who opted out
 
 
 def parse_timestamp(value: dt.datetime | int | None, received_at: dt.datetime) -> dt.datetime:
@@ -90,13 +95,50 @@ def _text_properties(properties: dict[str, str | int | float | bool]) -> dict[st
     return {k: v if type(v) is str else _property_text(v) for k, v in properties.items()}
 
 
+# The order in which EventRows.row passes EventRow's fields.
+ROW_ORDER = (
+    "app_id",
+    "event_id",
+    "event_name",
+    "timestamp",
+    "received_at",
+    "clock_skew_ms",
+    "user_id",
+    "session_id",
+    "device_id",
+    "device_ids",
+    "platform",
+    "app_version",
+    "os_name",
+    "os_version",
+    "device_model",
+    "locale",
+    "country",
+    "ip_prefix",
+    "user_agent",
+    "attribution",
+    "revenue",
+    "currency",
+    "properties",
+    "consent",
+    "request_id",
+)
+if EventRow.__struct_fields__ != ROW_ORDER:
+    raise ImportError(
+        "EventRow's fields changed order: update ROW_ORDER and EventRows.row, which passes them by position."
+    )
+
+
 class EventRows:
     """Turns the valid events of one request into ``events`` rows, privacy transforms applied.
     Everything that is the same for the whole request (app, receive time, time bounds, the
     caller's IP prefix and user agent) is worked out once here, not once per event."""
 
-    def __init__(self, *, app_id: uuid.UUID, ip: str | None, user_agent: str, received_at: dt.datetime):
+    def __init__(
+        self, *, app_id: uuid.UUID, ip: str | None, user_agent: str, received_at: dt.datetime, request_id: str = ""
+    ):
         self.app_id = app_id
+        self.request_id = request_id
         self.ip_prefix = privacy.truncate_ip(ip)
         self.user_agent = user_agent
         self.received_at = received_at
@@ -147,9 +189,10 @@ class EventRows:
             if type(value) is not str:
                 properties = _text_properties(properties)
                 break
-        # Positional, in EventRow's field order: msgspec builds a struct from 24 keyword arguments
-        # about ten times slower than from positions (1.2 against 0.1 µs), and this runs once per event.
-        # Helpers are written out here, not called: a Python call costs more than most of them do.
+        # Positional, in ROW_ORDER (checked against EventRow's fields when this module loads): msgspec
+        # builds a struct from keywords much slower than from positions, and this runs once per event.
+        # The helpers above are written out, not called, for the same reason. What both buy is measured
+        # by benchmarks/instructions.py and kept within its budget (BENCHMARKS.md).
         return EventRow(
             self.app_id,  # app_id
             event.event_id or uuid.uuid4(),  # event_id
@@ -175,6 +218,7 @@ class EventRows:
             event.currency or "",  # currency
             properties,  # properties
             consent,  # consent
+            self.request_id,  # request_id
         )
 
 
@@ -232,17 +276,23 @@ def decode_events(body: bytes) -> Decoded:
     return events
 
 
-def ingest_events(*, principal: ApiKeyPrincipal, events: Decoded, ip: str | None, user_agent: str) -> Outcome:
+def ingest_events(
+    *, principal: ApiKeyPrincipal, events: Decoded, ip: str | None, user_agent: str, request_id: str = ""
+) -> Outcome:
     """Accept the valid events of a decoded batch, whichever decoder read it (``decode_events`` for
-    our contract, ``events.ingestion.segment.decoder`` for Segment's). Raises
-    BadRequest for a batch without events or with too many, and BusUnavailable when the accepted
-    events could not be made durable (then none is accepted)."""
+    our contract, ``events.ingestion.segment.decoder`` for Segment's). Raises BadRequest for a batch
+    without events or with too many, and BusUnavailable when the accepted events could not be made
+    durable (then none is accepted)."""
     if not events:
         raise BadRequest("The batch has no events.")
     if len(events) > settings.INGEST_MAX_EVENTS_PER_BATCH:
         raise BadRequest(f"At most {settings.INGEST_MAX_EVENTS_PER_BATCH} events per request.", status=413)
-    rows = EventRows(app_id=principal.app_id, ip=ip, user_agent=user_agent, received_at=dt.datetime.now(dt.UTC))
+    received_at = dt.datetime.now(dt.UTC)
+    rows = EventRows(
+        app_id=principal.app_id, ip=ip, user_agent=user_agent, received_at=received_at, request_id=request_id
+    )
     outcome, accepted = Outcome(), []
+    blocked = blocklist.blocked(principal.app_id)
     for index, event in enumerate(events):
         try:
             if isinstance(event, ValueError):
@@ -250,6 +300,10 @@ def ingest_events(*, principal: ApiKeyPrincipal, events: Decoded, ip: str | None
             row = rows.row(event)
         except ValueError as error:
             outcome.rejected.append({"index": index, "reason": _reason(error)})
+            continue
+        if blocked and blocked.refuses(row):
+            outcome.rejected.append({"index": index, "reason": OPTED_OUT})
+            outcome.opted_out += 1
             continue
         outcome.accepted.append(row.event_id)
         accepted.append(row)

@@ -25,6 +25,7 @@ def touch_row(
     origin: str,
     touch_id: uuid.UUID | None = None,
     consent: bool = True,
+    request_id: str = "",
 ) -> TouchRow:
     device = useragent.parse(user_agent)
     sub_params = link.touch_sub_params
@@ -65,6 +66,7 @@ def touch_row(
         os_version=device.os_version,
         device_model=device.device_model,
         consent=consent,
+        request_id=request_id,
     )
 
 

@@ -32,7 +32,7 @@ from django.views.decorators.csrf import csrf_exempt
 from apps_registry import keys, links
 from apps_registry.models import App
 from core import counters
-from core.metrics import EVENTS_RESULT, GUARD_UNAVAILABLE, TOUCHES
+from core.metrics import EVENTS_RESULT, GUARD_UNAVAILABLE, INGEST_REFUSED, TOUCHES
 from core.net import client_ip, user_agent
 from events.bus import BusUnavailable, Message, publish, topics
 from events.ingestion import services as ingest
@@ -41,11 +41,28 @@ from events.ingestion.segment import decoder as segment
 from events.ingestion.segment.spec import ApiSettings, Settings
 from events.ingestion.touchpoints import destination, touch_row
 from events.rows import bus_key
+from events.subjects import blocklist
 
 logger = logging.getLogger(__name__)
 _json = msgspec.json.Encoder()
 # Bound once: labels() looks the child up under a lock, on the hot path that costs more than counting.
-EVENTS_ACCEPTED, EVENTS_REJECTED = EVENTS_RESULT.labels("accepted"), EVENTS_RESULT.labels("rejected")
+EVENTS_ACCEPTED = EVENTS_RESULT.labels("accepted", "")
+EVENTS_REJECTED = EVENTS_RESULT.labels("rejected", "invalid")
+EVENTS_OPTED_OUT = EVENTS_RESULT.labels("dropped", "opted_out")
+# Why a whole request was refused, by its status.
+REFUSED = {
+    status: INGEST_REFUSED.labels(reason)
+    for status, reason in {
+        400: "unreadable",
+        401: "unauthenticated",
+        405: "method",
+        409: "replay",
+        413: "too_large",
+        429: "rate_limited",
+        500: "error",
+        503: "bus_unavailable",
+    }.items()
+}
 TOUCHES_RECORDED = {touch_type: TOUCHES.labels(touch_type, "recorded") for touch_type in ("click", "impression")}
 PIXEL = (
     b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,"
@@ -55,6 +72,7 @@ RETRY_AFTER_SECONDS = 5
 
 
 def _error(status: int, message: str, **headers) -> HttpResponse:
+    REFUSED[status].inc()
     response = HttpResponse(_json.encode({"error": message}), status=status, content_type="application/json")
     for name, value in headers.items():
         response[name.replace("_", "-")] = value
@@ -239,10 +257,15 @@ def _ingest(request, handler, *, raw_key: str | None, door: Door) -> HttpRespons
 def _stored(request, principal: keys.ApiKeyPrincipal, events: ingest.Decoded) -> tuple[list, list]:
     """The one ingestion service, whichever decoder read the batch: (accepted ids, rejections)."""
     outcome = ingest.ingest_events(
-        principal=principal, events=events, ip=client_ip(request), user_agent=user_agent(request)
+        principal=principal,
+        events=events,
+        ip=client_ip(request),
+        user_agent=user_agent(request),
+        request_id=request.request_id,
     )
     EVENTS_ACCEPTED.inc(len(outcome.accepted))
-    EVENTS_REJECTED.inc(len(outcome.rejected))
+    EVENTS_REJECTED.inc(len(outcome.rejected) - outcome.opted_out)
+    EVENTS_OPTED_OUT.inc(outcome.opted_out)
     return outcome.accepted, outcome.rejected
 
 
@@ -363,11 +386,16 @@ def touchpoints_s2s(request):
                     origin="s2s",
                     touch_id=touch.touch_id,
                     consent=touch.consent,
+                    request_id=request.request_id,
                 )
             except UnicodeDecodeError as error:  # as for events: the whole body is refused, naming the byte
                 raise ingest.unreadable(body, error, '{"touchpoints": [...]}') from None
             except (msgspec.ValidationError, msgspec.DecodeError, ValueError) as error:
                 rejected.append({"index": index, "reason": str(error)})
+                continue
+            if blocklist.blocked(principal.app_id).refuses(row):
+                TOUCHES.labels(row.touch_type, "opted_out").inc()
+                rejected.append({"index": index, "reason": "the subject opted out: the touchpoint is not stored"})
                 continue
             accepted.append(row.touch_id)
             rows.append(row)
@@ -395,7 +423,12 @@ def _record_touch(request, code: str, touch_type: str) -> tuple:
         received_at=now,
         origin="redirect",
         touch_id=click_id,
+        request_id=request.request_id,
     )
+    blocked = blocklist.blocked(link.app_id)
+    if blocked and blocked.refuses(row):
+        TOUCHES.labels(touch_type, "opted_out").inc()  # the visitor still goes where the link leads
+        return link, click_id.hex
     try:
         publish(topics.TOUCHPOINTS, [Message(key=bus_key(row), value=_json.encode(row))])
         TOUCHES_RECORDED[touch_type].inc()

@@ -6,7 +6,7 @@ from core.clickhouse import migrator
 from core.periodic import run_until_signalled
 from events.bus import get_bus
 from events.bus.topics import TABLES
-from events.consumer.runner import consumer_jobs
+from events.consumer.runner import TopicConsumer, consumer_group, consumer_jobs
 
 
 class Command(BaseCommand):
@@ -19,6 +19,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--max-wait", type=float, default=1.0, help="Seconds to fill a batch.")
         parser.add_argument("--metrics-port", type=int, default=settings.CONSUMER_METRICS_PORT, help="0: off.")
+        parser.add_argument(
+            "--until-idle", action="store_true", help="Stop once the bus is empty (a restore drill, a catch-up)."
+        )
 
     def handle(self, *args, **options):
         pending = migrator.plan()
@@ -32,6 +35,18 @@ class Command(BaseCommand):
         if hasattr(bus, "ensure_topics"):
             bus.ensure_topics()
         topics = options["topic"] or sorted(TABLES)
+        if options["until_idle"]:
+            consumers = [
+                TopicConsumer(bus.subscribe(topic, consumer_group(topic)), topic, batch_size=options["batch_size"])
+                for topic in topics
+            ]
+            stored = 0
+            while moved := sum(consumer.drain(max_seconds=60) for consumer in consumers):
+                stored += moved
+            for consumer in consumers:
+                consumer.subscription.close()
+            self.stdout.write(f"stored {stored} message(s); the bus is empty")
+            return
         jobs = consumer_jobs(topics, batch_size=options["batch_size"], max_wait=options["max_wait"])
         self.stdout.write(f"consuming {', '.join(topics)} from {bus.name}")
         run_until_signalled(jobs)

@@ -1,0 +1,288 @@
+"""The report pages. Each view authorizes as the API does (``accounts.rbac.pages``), reads the report
+selectors (never SQL of its own), shapes their rows for the template and builds chart options with
+``charts``. A report that ClickHouse cannot answer right now is a 503 page that says so.
+
+The campaigns, cohorts, funnels, models and fraud pages are routes only until the reporting selectors
+of issue #17 exist; they say so.
+"""
+
+import datetime as dt
+from collections import defaultdict
+from functools import wraps
+
+from django import forms
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from accounts.rbac import pages
+from apps_registry.services import settings_current
+from core.clickhouse.errors import ConnectionLost, EmbeddedStoreLocked, QueryTimeout
+
+from . import charts, explanation, live_events, selectors
+from .filters import MODEL_NAMES, BadFilters, Filters, report_filters
+
+TOP_SERIES = 6  # event names drawn over time; the rest would be unreadable lines
+TOP_SOURCES = 10
+LIVE_EVENTS = 50
+LIVE_WINDOW = dt.timedelta(hours=24)
+LIVE_REFRESH_SECONDS = 5
+UNAVAILABLE = (ConnectionLost, QueryTimeout, EmbeddedStoreLocked)
+
+
+def report_page(view):
+    """The report's filters from the URL (a 400 page naming the bad ones), and a 503 page when
+    ClickHouse cannot answer now."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, page: pages.AppPage, *args, **kwargs) -> HttpResponse:
+        try:
+            filters = report_filters(data=request.GET, default_model=settings_current(app=page.app).default_model)
+        except BadFilters as bad:
+            return render(request, "pages/400.html", {"page": page, "form": bad.form}, status=400)
+        try:
+            return view(request, page, filters, *args, **kwargs)
+        except UNAVAILABLE:
+            return render(request, "pages/503.html", {"page": page}, status=503)
+
+    return wrapper
+
+
+def _change(current: float, previous: float) -> dict:
+    """A tile's change against the previous period: a fraction, or none when there was nothing before."""
+    return {"comparable": True, "fraction": (current - previous) / previous if previous else None}
+
+
+def _tiles(current: dict, both_periods: dict, currency: str) -> list[dict]:
+    """KPI tiles. The previous period of an additive metric is both periods less this one; active
+    users and the conversion rate are not additive, so they show no change until the reporting
+    selectors take a period's end."""
+    revenue, revenue_both = float(current["revenue"]), float(both_periods["revenue"])
+    return [
+        {
+            "metric": "installs",
+            "label": "Installs",
+            "value": current["installs"],
+            "change": _change(current["installs"], both_periods["installs"] - current["installs"]),
+            "help": "New installs attributed by the engine (reinstalls excluded).",
+        },
+        {
+            "metric": "revenue",
+            "label": f"Revenue ({currency})",
+            "value": current["revenue"],
+            "display": f"{revenue:,.2f}",
+            "change": _change(revenue, revenue_both - revenue),
+            "help": "Sum of purchase revenue as sent.",
+        },
+        {
+            "metric": "activeUsers",
+            "label": "Active users",
+            "value": current["activeUsers"],
+            "change": {"comparable": False},
+            "help": "Distinct users with an event in the period.",
+        },
+        {
+            "metric": "totalEvents",
+            "label": "Events",
+            "value": current["totalEvents"],
+            "change": _change(current["totalEvents"], both_periods["totalEvents"] - current["totalEvents"]),
+            "help": "Every event received for the period.",
+        },
+        {
+            "metric": "conversionRate",
+            "label": "Conversion rate",
+            "value": current["conversionRate"],
+            "display": f"{current['conversionRate']:.1%}",
+            "change": {"comparable": False},
+            "help": "Purchasers among active users.",
+        },
+    ]
+
+
+def _events_chart(rows: list[dict], filters: Filters) -> charts.Chart | None:
+    if not rows:
+        return None
+    first = filters.since.astimezone(dt.UTC).date()
+    days = [(first + dt.timedelta(days=n)).isoformat() for n in range((filters.until.date() - first).days + 1)]
+    totals: dict[str, int] = defaultdict(int)
+    counts: dict[tuple[str, str], int] = {}
+    for row in rows:
+        totals[row["event"]] += row["count"]
+        counts[(row["event"], row["day"])] = row["count"]
+    names = sorted(totals, key=lambda name: (-totals[name], name))[:TOP_SERIES]
+    return charts.line_chart(
+        label=f"Events per day (UTC) of the {len(names)} most frequent event names, {filters.days} days",
+        categories=days,
+        series={name: [counts.get((name, day), 0) for day in days] for name in names},
+    )
+
+
+def _sources_chart(sources: list[dict], model: str) -> charts.Chart | None:
+    top = [row for row in sources if row["installs"] > 0][:TOP_SOURCES]
+    if not top:
+        return None
+    return charts.bar_chart(
+        label=f"Installs per media source under the {MODEL_NAMES[model]} model",
+        categories=[row["mediaSource"] for row in top],
+        series={"Installs": [round(row["installs"], 2) for row in top]},
+        horizontal=True,
+    )
+
+
+@pages.app_page(pages.DASHBOARD)
+@report_page
+def overview(request: HttpRequest, page: pages.AppPage, filters: Filters) -> HttpResponse:
+    app_id = page.app.id
+    current = selectors.dashboard_stats(app_id=app_id, since=filters.since)
+    both_periods = selectors.dashboard_stats(app_id=app_id, since=filters.previous_since)
+    events = selectors.events_over_time(app_id=app_id, since=filters.since)
+    sources = selectors.attribution_by_source(
+        app_id=app_id, model=filters.model, since=filters.since, until=filters.until
+    )
+    context = {
+        "page": page,
+        "nav": "overview",
+        "filters": filters,
+        "report_query": filters.query,
+        "tiles": _tiles(current, both_periods, page.app.currency),
+        "events_chart": _events_chart(events, filters),
+        "sources_chart": _sources_chart(sources, filters.model),
+        "sources": sources[:TOP_SOURCES],
+        "model_name": MODEL_NAMES[filters.model],
+    }
+    return render(request, "dashboard/overview.html", context)
+
+
+REPORTS_TO_COME = {
+    "campaigns": (
+        "Campaigns",
+        "Source → campaign → ad set → ad, with installs, cost, revenue, ROAS and eCPI under any model, "
+        "sortable and downloadable as CSV.",
+    ),
+    "cohorts": ("Cohorts", "Retention by install cohort (D1, D7, D30) as a heatmap, and LTV curves per cohort."),
+    "funnels": ("Funnels", "Pick the steps (install → sign-up → purchase…) and see each step's conversion."),
+    "models": ("Models", "The six attribution models side by side, per media source."),
+    "fraud": ("Fraud", "Flagged installs per source and reason, and the click-to-install time histogram."),
+}
+
+
+def report_to_come(report: str):
+    title, description = REPORTS_TO_COME[report]
+
+    @pages.app_page(pages.ANALYTICS)
+    def view(request: HttpRequest, page: pages.AppPage) -> HttpResponse:
+        context = {"page": page, "nav": report, "title": title, "description": description}
+        return render(request, "dashboard/report_to_come.html", context)
+
+    return view
+
+
+class ConversionLookupForm(forms.Form):
+    event_id = forms.UUIDField(
+        label="Event id of the install or conversion",
+        help_text="The event_id your SDK sent, or the one shown on the live events page.",
+    )
+
+
+MATCH_TYPES = {
+    "click_id": "click id",
+    "device_click": "device-id click",
+    "probabilistic_click": "probabilistic click",
+    "device_impression": "device-id impression",
+    "probabilistic_impression": "probabilistic impression",
+    "organic": "organic",
+    "reinstall": "reinstall",
+}
+
+
+def _duration(seconds: float) -> str:
+    """A person's reading of a duration: 45 s, 12 min, 3 h 5 min, 2 d 4 h."""
+    seconds = abs(seconds)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes:.0f} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours:.0f} h {minutes:.0f} min" if minutes else f"{hours:.0f} h"
+    days, hours = divmod(hours, 24)
+    return f"{days:.0f} d {hours:.0f} h" if hours else f"{days:.0f} d"
+
+
+def _story(story: dict) -> dict:
+    """The explanation (``explanation.conversion_explanation``) shaped for the page: the touches and
+    the conversion in time order, the winning touch, and each model's credit per touch of the path."""
+    decision = story["decision"]
+    touches = {}
+    for candidate in story["candidates"]:
+        touches[candidate["touchId"]] = {
+            **candidate,
+            "kind": "touch",
+            "at": dt.datetime.fromisoformat(candidate["time"]),
+            "match": MATCH_TYPES.get(candidate["matchType"], candidate["matchType"]),
+            "before": _duration(candidate["secondsBeforeConversion"]),
+            "window": _duration(candidate["windowSeconds"]),
+            "winner": candidate["touchId"] == decision["touchId"],
+        }
+    conversion = {"kind": "conversion", "at": dt.datetime.fromisoformat(story["conversion"]["time"])}
+    timeline = sorted([*touches.values(), conversion], key=lambda item: (item["at"], item["kind"] == "conversion"))
+    models = story["models"]
+    path = [entry["touchId"] for entry in next(iter(models.values()), [])]
+    return {
+        **story,
+        "timeline": timeline,
+        "time": conversion["at"],
+        "winner": touches.get(decision["touchId"]),
+        "match": MATCH_TYPES.get(decision["matchType"], decision["matchType"]),
+        "ctit": _duration(decision["ctitSeconds"]) if decision["ctitSeconds"] is not None else None,
+        "model_names": [MODEL_NAMES.get(model, model) for model in models],
+        "credit_rows": [
+            {
+                "touch": touches.get(touch_id, {"touchId": touch_id}),
+                "credits": [entries[position]["credit"] for entries in models.values()],
+            }
+            for position, touch_id in enumerate(path)
+        ],
+    }
+
+
+@pages.app_page(pages.ANALYTICS)
+def conversion(request: HttpRequest, page: pages.AppPage) -> HttpResponse:
+    """Find a conversion by its event id and tell its attribution as a timeline."""
+    form = ConversionLookupForm(data=request.GET if "event_id" in request.GET else None)
+    story, status = None, 200
+    if form.is_bound and not form.is_valid():
+        status = 400
+    elif form.is_bound:
+        try:
+            found = explanation.conversion_explanation(app=page.app, conversion_id=form.cleaned_data["event_id"])
+        except UNAVAILABLE:
+            return render(request, "pages/503.html", {"page": page}, status=503)
+        story = _story(found) if found is not None else None
+    context = {"page": page, "nav": "conversion", "form": form, "story": story, "searched": form.is_bound}
+    return render(request, "dashboard/conversion.html", context, status=status)
+
+
+@pages.app_page(pages.ANALYTICS)
+def live(request: HttpRequest, page: pages.AppPage) -> HttpResponse:
+    now = timezone.now()
+    try:
+        rows = live_events.latest_events(
+            app_id=page.app.id,
+            received_since=now - LIVE_WINDOW,
+            oldest_timestamp=now - LIVE_WINDOW - dt.timedelta(days=settings.INGEST_MAX_PAST_DAYS),
+            limit=LIVE_EVENTS,
+        )
+    except UNAVAILABLE:
+        return render(request, "pages/503.html", {"page": page}, status=503)
+    context = {
+        "page": page,
+        "nav": "live",
+        "events": rows,
+        "limit": LIVE_EVENTS,
+        "refresh_seconds": LIVE_REFRESH_SECONDS,
+        "conversions": {"install", "first_open", "open", "session_start"},
+    }
+    return render(request, "dashboard/live.html", context)

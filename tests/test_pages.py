@@ -1,0 +1,312 @@
+"""The web app's pages through Django's test client: sign-in under the one sign-in policy, `/` and
+the app picker, the change_app pages writing through the services, the report pages, the CSP. Who
+may open which page: tests/test_authorization_matrix.py. In a real browser: tests/test_pages_browser.py."""
+
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from accounts.models import SecurityEvent
+from apps_registry import services
+from apps_registry.models import AdSpend, TrackingLink
+from dashboard import charts
+from tests.factories import PASSWORD, AppFactory, UserFactory, grant
+
+pytestmark = pytest.mark.django_db
+A = SecurityEvent.Action
+IP = "198.51.100.41"
+
+
+def sign_in(browser: Client, email: str, password: str = PASSWORD, next_url: str = ""):
+    return browser.post("/sign-in", {"email": email, "password": password, "next": next_url}, REMOTE_ADDR=IP)
+
+
+def signed_in(browser: Client) -> bool:
+    return "_auth_user_id" in browser.session
+
+
+@pytest.fixture
+def marketer():
+    user = UserFactory(role="user", password=PASSWORD)
+    app = AppFactory(timezone="Europe/Berlin", currency="EUR")
+    grant(user, app, "view_app", "change_app", "view_analytics")
+    return user, app
+
+
+@pytest.fixture
+def browser(marketer):
+    client = Client()
+    client.force_login(marketer[0])
+    return client
+
+
+def test_a_visitor_is_sent_to_the_sign_in_page_and_back_to_where_they_were_going(marketer):
+    user, app = marketer
+    browser = Client()
+    assert browser.get("/").url == "/sign-in"
+    to_sign_in = browser.get(f"/apps/{app.id}/links")
+    assert to_sign_in.status_code == 302 and to_sign_in.url == f"/sign-in?next=/apps/{app.id}/links"
+    page = browser.get(to_sign_in.url)
+    assert page.status_code == 200 and b'name="password"' in page.content
+    signed = sign_in(browser, user.email, next_url=f"/apps/{app.id}/links")
+    assert signed.status_code == 302 and signed.url == f"/apps/{app.id}/links"
+    assert signed_in(browser)
+    ok = SecurityEvent.objects.get(action=A.LOGIN_OK)
+    assert (ok.user_id, ok.metadata["door"], ok.ip) == (user.pk, "pages", IP)
+
+
+def test_sign_in_does_not_follow_a_next_url_to_another_site(marketer):
+    signed = sign_in(Client(), marketer[0].email, next_url="https://evil.example/")
+    assert signed.status_code == 302 and signed.url == "/apps/"
+
+
+def test_a_wrong_password_and_an_unknown_email_answer_alike_and_count(marketer):
+    wrong = sign_in(Client(), marketer[0].email, "wrong password!")
+    unknown = sign_in(Client(), "nobody@example.com", "wrong password!")
+    assert wrong.status_code == unknown.status_code == 400
+    assert b"Invalid email or password." in wrong.content and b"Invalid email or password." in unknown.content
+    failed = SecurityEvent.objects.filter(action=A.LOGIN_FAILED).order_by("id")
+    assert [(e.user_email, e.metadata["door"]) for e in failed] == [
+        (marketer[0].email, "pages"),
+        ("nobody@example.com", "pages"),
+    ]
+
+
+def test_a_locked_account_cannot_sign_in_at_the_pages_nor_at_the_api(settings, marketer):
+    settings.LOGIN_MAX_FAILURES_PER_ACCOUNT = 3
+    user = marketer[0]
+    for _ in range(3):
+        assert sign_in(Client(), user.email, "wrong password!").status_code == 400
+    browser = Client()
+    refused = sign_in(browser, user.email)
+    assert refused.status_code == 429
+    assert b"Too many failed sign-ins for this account or address. Try again in 15 minutes." in refused.content
+    assert not signed_in(browser)
+    lockout = SecurityEvent.objects.get(action=A.LOCKOUT)
+    assert (lockout.user_email, lockout.metadata["door"]) == (user.email, "pages")
+    api = Client().post("/api/auth/login", {"email": user.email, "password": PASSWORD}, content_type="application/json")
+    assert api.status_code == 429
+
+
+def test_sign_out_is_a_post_that_ends_the_session(browser, marketer):
+    assert browser.get("/sign-out").status_code == 405
+    assert browser.post("/sign-out").url == "/sign-in"
+    assert not signed_in(browser)
+    assert browser.get("/apps/").status_code == 302
+    assert SecurityEvent.objects.filter(action=A.LOGOUT, user_id=marketer[0].pk, metadata__door="pages").exists()
+
+
+def test_the_app_picker_lists_only_the_users_apps_and_one_app_goes_straight_to_it(browser, marketer):
+    user, app = marketer
+    AppFactory(name="Someone else's app")
+    assert browser.get("/").url == "/apps/"
+    assert browser.get("/apps/").url == f"/apps/{app.id}/"
+    assert browser.get(f"/apps/{app.id}/").url == f"/apps/{app.id}/overview"
+    second = AppFactory(name="Second app")
+    grant(user, second, "view_app")
+    picker = browser.get("/apps/")
+    assert picker.status_code == 200
+    assert app.name.encode() in picker.content and b"Second app" in picker.content
+    assert b"Someone else" not in picker.content
+    assert browser.get(f"/apps/{second.id}/").url == f"/apps/{second.id}/links", "no analytics: its links"
+
+
+def test_every_page_shows_the_apps_time_zone_and_currency_and_the_csp(browser, marketer):
+    app = marketer[1]
+    for path in ("overview", "links", "costs", "settings", "live", "conversions", "campaigns"):
+        response = browser.get(f"/apps/{app.id}/{path}")
+        assert response.status_code == 200, path
+        assert b"Times in Europe/Berlin \xc2\xb7 Money in EUR" in response.content, path
+        csp = response.headers["Content-Security-Policy"]
+        assert "script-src 'self';" in csp and "style-src 'self';" in csp and "unsafe" not in csp
+        assert b"<script>" not in response.content, "no inline script: data travels in json_script"
+
+
+def test_a_grant_without_the_pages_permission_is_a_403_page_naming_what_is_missing(marketer):
+    user = UserFactory(role="user")
+    grant(user, marketer[1], "view_app")
+    browser = Client()
+    browser.force_login(user)
+    refused = browser.get(f"/apps/{marketer[1].id}/overview")
+    assert refused.status_code == 403
+    assert b"does not let you read this app&#x27;s analytics" in refused.content
+    denied = SecurityEvent.objects.get(action=A.PERMISSION_DENIED)
+    assert denied.resource == f"app:{marketer[1].id}"
+
+
+def test_a_readonly_user_is_refused_the_analytics_pages_with_the_role_they_need(marketer):
+    reader = UserFactory(role="readonly")
+    grant(reader, marketer[1], "view_app", "view_analytics")
+    browser = Client()
+    browser.force_login(reader)
+    refused = browser.get(f"/apps/{marketer[1].id}/overview")
+    assert refused.status_code == 403
+    assert b"This page needs the role admin or user with the permission dashboard:read" in refused.content
+    assert browser.get(f"/apps/{marketer[1].id}/links").status_code == 200
+
+
+def strip_csrf(content: bytes) -> bytes:
+    return re.sub(rb'name="csrfmiddlewaretoken" value="[^"]+"', b"", content)
+
+
+def test_a_foreign_app_looks_exactly_like_a_missing_one(browser):
+    foreign = AppFactory()
+    denied = browser.get(f"/apps/{foreign.id}/links")
+    missing = browser.get("/apps/00000000-0000-4000-8000-000000000000/links")
+    malformed = browser.get("/apps/not-an-id/links")
+    assert denied.status_code == missing.status_code == malformed.status_code == 404
+    assert strip_csrf(denied.content) == strip_csrf(missing.content) == strip_csrf(malformed.content)
+
+
+def test_a_link_made_with_the_builder_lists_its_click_and_impression_urls(browser, marketer, settings):
+    app = marketer[1]
+    form = {
+        "name": "Spring video",
+        "media_source": "meta",
+        "campaign": "spring_sale",
+        "adset": "broad",
+        "ad": "video_15s",
+        "ios_url": "https://apps.apple.com/app/id123456789",
+        "web_url": "https://example.com/",
+        "sub_params_text": "sub1=creator_42\n\nsub2 = summer",
+    }
+    created = browser.post(f"/apps/{app.id}/links/new", form)
+    link = TrackingLink.objects.get(app=app)
+    assert created.status_code == 302 and created.url == f"/apps/{app.id}/links?created={link.id}#link-{link.id}"
+    assert (link.media_source, link.campaign, link.created_by) == ("meta", "spring_sale", marketer[0])
+    assert link.sub_params == {"sub1": "creator_42", "sub2": "summer"}
+    listed = browser.get(created.url).content.decode()
+    assert f'value="{settings.PUBLIC_BASE_URL}/c/{link.code}"' in listed
+    assert f'value="{settings.PUBLIC_BASE_URL}/i/{link.code}"' in listed
+    assert "Link “Spring video” created." in listed
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"web_url": "", "ios_url": ""}, "web_url", "Give at least one destination URL."),
+        ({"web_url": "ftp://example.com/"}, "web_url", "Only http:// and https:// destinations are allowed."),
+        ({"sub_params_text": "no separator"}, "sub_params_text", "Line 1: write key=value."),
+        ({"sub_params_text": "bad key!=x"}, "sub_params_text", "Key &#x27;bad key!&#x27;: 1 to 64 letters"),
+    ],
+)
+def test_the_link_builder_shows_what_is_wrong_beside_the_field(browser, marketer, change, field, message):
+    form = {"name": "l", "media_source": "meta", "web_url": "https://example.com/", **change}
+    refused = browser.post(f"/apps/{marketer[1].id}/links/new", form)
+    assert refused.status_code == 400
+    assert message in refused.content.decode()
+    assert not TrackingLink.objects.exists()
+
+
+def upload(browser: Client, app, text: str):
+    csv = SimpleUploadedFile("costs.csv", text.encode(), content_type="text/csv")
+    return browser.post(f"/apps/{app.id}/costs/upload", {"file": csv})
+
+
+def test_a_cost_file_with_a_bad_line_imports_nothing_and_names_the_line(browser, marketer):
+    app = marketer[1]
+    text = "date,source,campaign,currency,cost\n2026-11-01,meta,spring,EUR,10\n2026-11-02,meta,spring,EUR,ten\n"
+    refused = upload(browser, app, text)
+    assert refused.status_code == 400
+    page = refused.content.decode()
+    assert '<tr data-line="3"><td class="num">3</td><td><strong>cost</strong>: expected a non-negative number' in page
+    assert "1 bad line(s); nothing was imported." in page
+    assert not AdSpend.objects.filter(app=app).exists()
+
+    imported = upload(browser, app, text.replace("ten", "12.5"))
+    assert imported.url == f"/apps/{app.id}/costs"
+    assert "Imported 2 line(s): 22.5 EUR." in browser.get(imported.url).content.decode()
+    assert AdSpend.objects.filter(app=app).count() == 2
+
+
+def test_a_cost_file_that_is_not_utf8_names_its_line(browser, marketer):
+    csv = SimpleUploadedFile("costs.csv", b"date,source,campaign,currency,cost\n2026-11-01,m\xe9ta,c,EUR,1\n")
+    refused = browser.post(f"/apps/{marketer[1].id}/costs/upload", {"file": csv})
+    assert refused.status_code == 400 and b'data-line="2"' in refused.content and b"not UTF-8" in refused.content
+
+
+def test_editing_the_settings_makes_a_new_version_and_keeps_the_history(browser, marketer):
+    user, app = marketer
+    form = {**services.settings_current(app=app).rules(), "click_lookback_hours": 48, "default_model": "linear"}
+    del form["probabilistic_enabled"]  # an unchecked box is not sent
+    saved = browser.post(f"/apps/{app.id}/settings/edit", form)
+    assert saved.url == f"/apps/{app.id}/settings"
+    current = services.settings_current(app=app)
+    assert (current.version, current.click_lookback_hours, current.changed_by) == (2, 48, user)
+    page = browser.get(saved.url).content.decode()
+    assert "Saved as version 2." in page
+    assert "<code>click_lookback_hours</code> 168 → 48" in page and "the first version" in page
+
+    same = browser.post(f"/apps/{app.id}/settings/edit", form)
+    assert "Nothing changed: the settings stay at version 2." in browser.get(same.url).content.decode()
+    out_of_range = browser.post(f"/apps/{app.id}/settings/edit", {**form, "click_lookback_hours": 0})
+    assert out_of_range.status_code == 400 and services.settings_current(app=app).version == 2
+
+
+def test_the_overview_reads_the_stats_and_bad_filters_are_a_400_page(browser, marketer):
+    app = marketer[1]
+    page = browser.get(f"/apps/{app.id}/overview?days=30&model=linear")
+    assert page.status_code == 200
+    assert b'data-metric="installs" data-value="0"' in page.content
+    assert b"No events in this period." in page.content, "an empty app shows the empty state, not a blank chart"
+    assert b'<option value="30" selected>' in page.content and b'<option value="linear" selected>' in page.content
+    bad = browser.get(f"/apps/{app.id}/overview?days=3&model=best")
+    assert bad.status_code == 400
+    assert b"<strong>days</strong>" in bad.content and b"<strong>model</strong>" in bad.content
+
+
+def test_the_conversion_story_says_when_there_is_no_attribution(browser, marketer):
+    app = marketer[1]
+    none = browser.get(f"/apps/{app.id}/conversions?event_id=00000000-0000-4000-8000-000000000001")
+    assert none.status_code == 200 and b"No attribution for this event" in none.content
+    bad = browser.get(f"/apps/{app.id}/conversions?event_id=nope")
+    assert bad.status_code == 400 and b"Enter a valid UUID." in bad.content
+
+
+def test_chart_options_are_built_per_kind():
+    line = charts.line_chart(label="l", categories=["d1", "d2"], series={"install": [1, 2], "purchase": [0, 1]})
+    assert [s["type"] for s in line.option["series"]] == ["line", "line"] and line.option["legend"]["show"]
+    bar = charts.bar_chart(label="b", categories=["meta"], series={"Installs": [3]}, horizontal=True)
+    assert bar.option["yAxis"]["data"] == ["meta"] and bar.option["xAxis"]["type"] == "value"
+    heat = charts.heatmap_chart(label="h", rows=["c1"], columns=["D1", "D7"], values=[[0.4, None]], unit="%")
+    assert heat.option["series"][0]["data"] == [[0, 0, 0.4]] and heat.option["visualMap"]["max"] == 0.4
+    funnel = charts.funnel_chart(label="f", steps=[("install", 10), ("purchase", 2)])
+    assert funnel.option["series"][0]["sort"] == "none"
+
+
+def test_a_report_clickhouse_cannot_answer_now_is_a_503_page(browser, marketer, monkeypatch):
+    from core.clickhouse.errors import ConnectionLost
+    from dashboard import selectors
+
+    def unavailable(**kwargs):
+        raise ConnectionLost("the server went away")
+
+    monkeypatch.setattr(selectors, "dashboard_stats", unavailable)
+    page = browser.get(f"/apps/{marketer[1].id}/overview")
+    assert page.status_code == 503 and b"This report cannot be read right now" in page.content
+
+
+def test_analytics_without_view_app_opens_the_reports_as_the_api_does(marketer):
+    analyst = UserFactory(role="user")
+    grant(analyst, marketer[1], "view_analytics")
+    browser = Client()
+    browser.force_login(analyst)
+    assert browser.get(f"/apps/{marketer[1].id}/overview").status_code == 200
+    refused = browser.get(f"/apps/{marketer[1].id}/links")
+    assert refused.status_code == 403 and b"does not let you see this app" in refused.content
+
+
+def test_an_admin_asking_for_an_app_that_does_not_exist_gets_the_404_page():
+    admin = UserFactory(role="admin")
+    browser = Client()
+    browser.force_login(admin)
+    assert browser.get("/apps/00000000-0000-4000-8000-000000000000/overview").status_code == 404
+
+
+def test_an_unknown_page_is_the_sites_404_page_and_an_unknown_api_path_json(browser):
+    page = browser.get("/no-such-page")
+    assert page.status_code == 404 and b"There is no such page" in page.content
+    api = browser.get("/api/no-such-endpoint")
+    assert api.status_code == 404 and api.json() == {"error": "Not found.", "extra": {}}
