@@ -55,6 +55,7 @@ REFUSED = {
     for status, reason in {
         400: "unreadable",
         401: "unauthenticated",
+        404: "unknown",
         405: "method",
         409: "replay",
         413: "too_large",
