@@ -50,19 +50,6 @@ def test_insert_100k_rows_in_batches_and_read_them_back(backend):
     assert sample.rows == [(77777, "row-77777")]
 
 
-def test_constants_are_added_to_every_row(backend):
-    at = dt.datetime(2026, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
-    clickhouse.execute(
-        "CREATE TABLE stamped (id UInt64, at DateTime, batch UInt64) ENGINE = MergeTree ORDER BY id",
-        tag="test.wire",
-        backend=backend,
-    )
-    rows = [{"id": i, "at": at} for i in range(3)]
-    clickhouse.insert("stamped", rows, columns=["id", "at"], constants={"batch": 7}, tag="test.wire", backend=backend)
-    stored = clickhouse.execute("SELECT id, at, batch FROM stamped ORDER BY id", tag="test.wire", backend=backend)
-    assert stored.rows == [(0, at, 7), (1, at, 7), (2, at, 7)]
-
-
 def test_bad_sql_raises_a_typed_error(backend):
     with pytest.raises(clickhouse.QueryError) as caught:
         clickhouse.execute("SELEC 1", tag="test.wire", backend=backend)
