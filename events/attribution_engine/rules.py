@@ -74,8 +74,10 @@ class Rules:
 
     @property
     def history_ms(self) -> int:
-        """How far before a conversion its device's earlier activity matters."""
-        return max(self.reattribution_ms, self.inactivity_ms)
+        """How far before a conversion its device's latest activity is read: the inactivity window, or
+        the touch lookback when longer (a touch before the latest activity never credits a
+        re-engagement). Older activity decides nothing; earlier installs are read however old."""
+        return max(self.inactivity_ms, self.touch_lookback_ms)
 
     def parameters(self) -> dict:
         return {

@@ -6,25 +6,31 @@ decision needs every match of the period before any conversion can be decided.
 
 Matching (``insert_candidates``), CTE by CTE:
 
-1. ``history``/``sequenced``: the app's install and activity events, each with the previous install and
-   the previous activity of the same device (one window function pass).
-2. ``conversions``: installs (new, a reinstall inside the re-attribution window, or a re-attribution
-   after it) and re-engagements (an open after the inactivity window).
-3. ``conversion_keys`` / ``touch_keys``: the match keys of each side, hashed with their kind — click id
+1. ``history``/``sequenced``: the app's events from one ``Rules.history_ms`` before the earliest
+   conversion, each with the latest earlier activity of the same device (one window function pass).
+2. ``window_devices``/``install_chains``: the devices with a conversion in the run, and every install of
+   theirs however old, with the last install that counted as new at each (``arrayFold`` per device).
+   A conversion's kind is thus the same whatever the run window: bounded look-backs read activity,
+   and the installs — few, and stored first in the ``events`` order — are read whole.
+3. ``conversions``: installs (``install``: the device's first; ``reinstall``: inside the re-attribution
+   window after the last install that counted as new, as AppsFlyer and Adjust measure it;
+   ``reattribution``: after it, new again) and re-engagements (an open after the inactivity window by a
+   device that installed before).
+4. ``conversion_keys`` / ``touch_keys``: the match keys of each side, hashed with their kind — click id
    (1), pseudonymous device id (2), ip prefix + os + version (3, probabilistic, only when enabled).
    One hash join on the key replaces five joins, one per waterfall tier; a 64-bit hash of kind and
    value makes the join cheap (a false match needs a collision: about 1 in 10^6 for a whole run of
    10M touches x 1M conversions).
-4. ``joined``: every (conversion, touch) sharing a key, with its tier, age and whether it is inside
+5. ``joined``: every (conversion, touch) sharing a key, with its tier, age and whether it is inside
    its tier's window (``eligible``); every conversion appears, matched or not (a RIGHT JOIN).
-5. ``candidates``: per conversion, its eligible touches, each once at its best tier.
+6. ``candidates``: per conversion, its eligible touches, each once at its best tier.
 
 Deciding (``insert_results``, from the scratch rows of a run):
 
-6. ``decided``: fraud flags per touch; the waterfall — the best tier wins; the path is every matched
+7. ``decided``: fraud flags per touch; the waterfall — the best tier wins; the path is every matched
    touch of the winning kind (deterministic clicks, probabilistic clicks, device impressions or
    probabilistic impressions), in time order; flagged touches are dropped first when the app rejects fraud.
-7. ``credited``: one credit array per model over that path; the final SELECT has one row per
+8. ``credited``: one credit array per model over that path; the final SELECT has one row per
    conversion, its ``credits`` map holding every model's array.
 
 Touch tuples are (time, touch_id, tier, type, media_source, campaign, link_code) in the scratch
@@ -139,36 +145,65 @@ history AS (
       AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
 ),
 sequenced AS (
-    -- One window over each device's events (one sort): the latest earlier activity and install.
-    SELECT
-        *,
-        max(toNullable(timestamp)) OVER earlier AS previous_activity,
-        maxIf(toNullable(timestamp), is_install) OVER earlier AS previous_install
+    -- One window over each device's events (one sort): its latest earlier activity.
+    SELECT *, max(toNullable(timestamp)) OVER earlier AS previous_activity
     FROM history
     WINDOW earlier AS (
         PARTITION BY device_key ORDER BY timestamp, event_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
     )
 ),
+window_devices AS (
+    SELECT {DEVICE_KEY} AS device_key FROM events
+    WHERE app_id = {{app_id:UUID}} AND event_name IN ({CONVERSION_NAMES}, {_REENGAGEMENT_NAMES})
+      AND timestamp >= {{history_from:DateTime64(3, 'UTC')}} AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
+      AND ({conversion_filter}) AND device_key != ''
+),
+install_chains AS (
+    -- Every install of the window's devices, however old (the install granules only, by the table's
+    -- order), in time order, with the last install that counted as new at each: an install more than
+    -- the re-attribution window after it counts as new again.
+    SELECT
+        {DEVICE_KEY} AS device_key,
+        arraySort(groupUniqArray((toUnixTimestamp64Milli(timestamp), event_id))) AS installs,
+        arrayFold(
+            (acc, x) -> arrayPushBack(acc, if(empty(acc) OR x.1 - acc[-1] > {{reattribution_ms:Int64}}, x.1, acc[-1])),
+            installs,
+            emptyArrayInt64()
+        ) AS last_new
+    FROM events
+    WHERE app_id = {{app_id:UUID}} AND event_name IN ({CONVERSION_NAMES})
+      AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
+      AND device_key IN (SELECT device_key FROM window_devices)
+    GROUP BY device_key
+),
+window_events AS (
+    SELECT * FROM sequenced
+    WHERE ({conversion_filter}) AND (is_install OR (event_name IN ({_REENGAGEMENT_NAMES}) AND device_key != ''))
+),
 conversions AS (
     SELECT
-        event_id AS conversion_id,
-        event_name AS conversion_name,
-        timestamp AS conversion_time,
-        device_key, user_id, device_values, click_id, fingerprint,
+        e.event_id AS conversion_id,
+        e.event_name AS conversion_name,
+        e.timestamp AS conversion_time,
+        e.device_key AS device_key, e.user_id AS user_id, e.device_values AS device_values,
+        e.click_id AS click_id, e.fingerprint AS fingerprint,
+        indexOf(c.installs, (toUnixTimestamp64Milli(e.timestamp), e.event_id)) AS position,
         multiIf(
-            NOT is_install, 're_engagement',
-            device_key = '' OR previous_install IS NULL, 'install',
-            dateDiff('millisecond', previous_install, timestamp) <= {{reattribution_ms:Int64}}, 'reinstall',
-            'reattribution'
+            NOT e.is_install, 're_engagement',
+            e.device_key = '' OR position <= 1, 'install',
+            c.last_new[position] = c.installs[position].1, 'reattribution',
+            'reinstall'
         ) AS conversion_kind,
-        if(is_install, NULL, previous_activity) AS touches_after
-    FROM sequenced
-    WHERE ({conversion_filter})
-      AND (
-        is_install
-        OR (
-            event_name IN ({_REENGAGEMENT_NAMES}) AND device_key != '' AND previous_activity IS NOT NULL
-            AND dateDiff('millisecond', previous_activity, timestamp) >= {{inactivity_ms:Int64}}
+        if(e.is_install, NULL, e.previous_activity) AS touches_after
+    FROM window_events AS e
+    LEFT JOIN install_chains AS c ON e.device_key = c.device_key
+    WHERE e.is_install
+       OR (
+        -- a re-engagement is of a device that installed before, after the inactivity window
+        notEmpty(c.installs) AND c.installs[1].1 < toUnixTimestamp64Milli(e.timestamp)
+        AND (
+            e.previous_activity IS NULL
+            OR dateDiff('millisecond', e.previous_activity, e.timestamp) >= {{inactivity_ms:Int64}}
         )
       )
 ),
