@@ -17,7 +17,8 @@ Matching (``insert_candidates``), CTE by CTE:
    ``reattribution``: after it, new again) and re-engagements (an open after the inactivity window by a
    device that installed before).
 4. ``conversion_keys`` / ``touch_keys``: the match keys of each side, hashed with their kind — click id
-   (1), pseudonymous device id (2), ip prefix + os + version (3, probabilistic, only when enabled).
+   (1), pseudonymous device id (2), ip prefix + os + version (3, probabilistic, only when enabled and
+   all three are known on both sides).
    One hash join on the key replaces five joins, one per waterfall tier; a 64-bit hash of kind and
    value makes the join cheap (a false match needs a collision: about 1 in 10^6 for a whole run of
    10M touches x 1M conversions).
@@ -76,6 +77,10 @@ NEW_INSTALLS = literals(NEW_INSTALL_KINDS)
 _REENGAGEMENT_NAMES = literals(REENGAGEMENT_EVENTS)
 # A device across its events: its first device id, else the pseudonymous user id.
 DEVICE_KEY = "if(device_id != '', device_id, user_id)"
+# The probabilistic signals, every one of them required: a key only when none is empty.
+_FINGERPRINT = (
+    "if(ip_prefix = '' OR os_name = '' OR os_version = '', '', concat(ip_prefix, '|', lower(os_name), '|', os_version))"
+)
 _TIER_NAME = "multiIf(" + ", ".join(f"{{t}} = {tier}, '{name}'" for tier, name in TIERS.items()) + ", 'organic')"
 _ZERO_UUID = "toUUID('00000000-0000-0000-0000-000000000000')"
 _CONFIDENCE = "multiIf(" + " ".join(f"tier = {tier}, {value}," for tier, value in CONFIDENCE.items()) + " 0.)"
@@ -137,7 +142,7 @@ history AS (
         {DEVICE_KEY} AS device_key,
         mapValues(device_ids) AS device_values,
         toUUIDOrZero(attribution['click_id']) AS click_id,
-        if(ip_prefix = '', '', concat(ip_prefix, '|', lower(os_name), '|', os_version)) AS fingerprint,
+        {_FINGERPRINT} AS fingerprint,
         event_name IN ({CONVERSION_NAMES}) AS is_install
     FROM events FINAL
     WHERE app_id = {{app_id:UUID}}
@@ -242,10 +247,10 @@ touch_keys AS (
     PREWHERE app_id = {{app_id:UUID}} AND touch_type = 'click' AND touch_id IN (SELECT touch_id FROM named_clicks)
       AND timestamp >= {{touches_from:DateTime64(3, 'UTC')}} AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
     UNION ALL
-    SELECT touch_id, touch_type, timestamp, media_source, campaign, link_code,
-           3, cityHash64(3, concat(ip_prefix, '|', lower(os_name), '|', os_version))
+    SELECT touch_id, touch_type, timestamp, media_source, campaign, link_code, 3, cityHash64(3, {_FINGERPRINT})
     FROM touchpoints
-    PREWHERE {{probabilistic:Bool}} AND app_id = {{app_id:UUID}} AND ip_prefix != ''
+    PREWHERE {{probabilistic:Bool}} AND app_id = {{app_id:UUID}} AND ip_prefix != '' AND os_name != ''
+      AND os_version != ''
       AND timestamp >= {{touches_from:DateTime64(3, 'UTC')}} AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
 ),
 joined AS (
