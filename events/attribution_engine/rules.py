@@ -42,6 +42,7 @@ class Rules:
     probabilistic: bool
     probabilistic_click_ms: int
     probabilistic_view_ms: int
+    user_id_fallback: bool
     reattribution_ms: int
     inactivity_ms: int
     half_life_ms: int
@@ -60,6 +61,7 @@ class Rules:
             # A probabilistic match never reaches further back than the deterministic one of its kind.
             probabilistic_click_ms=min(probabilistic_ms, version.click_lookback_hours * HOUR_MS),
             probabilistic_view_ms=min(probabilistic_ms, version.view_through_hours * HOUR_MS),
+            user_id_fallback=version.user_id_fallback,
             reattribution_ms=version.reattribution_window_days * DAY_MS,
             inactivity_ms=version.reengagement_inactivity_days * DAY_MS,
             half_life_ms=version.time_decay_half_life_days * DAY_MS,
@@ -87,6 +89,7 @@ class Rules:
             "probabilistic": self.probabilistic,
             "probabilistic_click_ms": self.probabilistic_click_ms,
             "probabilistic_view_ms": self.probabilistic_view_ms,
+            "user_id_fallback": self.user_id_fallback,
             "reattribution_ms": self.reattribution_ms,
             "inactivity_ms": self.inactivity_ms,
             "half_life_ms": float(self.half_life_ms),
@@ -104,6 +107,7 @@ class Rules:
             "probabilisticEnabled": self.probabilistic,
             "probabilisticClickHours": self.probabilistic_click_ms // HOUR_MS,
             "probabilisticViewHours": self.probabilistic_view_ms // HOUR_MS,
+            "userIdFallback": self.user_id_fallback,
             "reattributionDays": self.reattribution_ms // DAY_MS,
             "reengagementInactivityDays": self.inactivity_ms // DAY_MS,
             "timeDecayHalfLifeDays": self.half_life_ms // DAY_MS,

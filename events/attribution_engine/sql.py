@@ -75,8 +75,11 @@ def literals(names) -> str:
 CONVERSION_NAMES = literals(CONVERSION_EVENTS)
 NEW_INSTALLS = literals(NEW_INSTALL_KINDS)
 _REENGAGEMENT_NAMES = literals(REENGAGEMENT_EVENTS)
-# A device across its events: its first device id, else the pseudonymous user id.
+# A device across its events: its first device id, else the pseudonymous user id (the reports' key of
+# a purchaser, beside the engine's ``device_key``).
 DEVICE_KEY = "if(device_id != '', device_id, user_id)"
+# The engine's: the user id stands in for a device only when the app's settings say so.
+_DEVICE_KEY = "if(device_id != '', device_id, if({user_id_fallback:Bool}, user_id, ''))"
 # The probabilistic signals, every one of them required: a key only when none is empty.
 _FINGERPRINT = (
     "if(ip_prefix = '' OR os_name = '' OR os_version = '', '', concat(ip_prefix, '|', lower(os_name), '|', os_version))"
@@ -139,7 +142,7 @@ WITH
 history AS (
     SELECT
         event_id, event_name, timestamp, inserted_at, user_id,
-        {DEVICE_KEY} AS device_key,
+        {_DEVICE_KEY} AS device_key,
         mapValues(device_ids) AS device_values,
         toUUIDOrZero(attribution['click_id']) AS click_id,
         {_FINGERPRINT} AS fingerprint,
@@ -158,7 +161,7 @@ sequenced AS (
     )
 ),
 window_devices AS (
-    SELECT {DEVICE_KEY} AS device_key FROM events
+    SELECT {_DEVICE_KEY} AS device_key FROM events
     WHERE app_id = {{app_id:UUID}} AND event_name IN ({CONVERSION_NAMES}, {_REENGAGEMENT_NAMES})
       AND timestamp >= {{history_from:DateTime64(3, 'UTC')}} AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
       AND ({conversion_filter}) AND device_key != ''
@@ -168,7 +171,7 @@ install_chains AS (
     -- order), in time order, with the last install that counted as new at each: an install more than
     -- the re-attribution window after it counts as new again.
     SELECT
-        {DEVICE_KEY} AS device_key,
+        {_DEVICE_KEY} AS device_key,
         arraySort(groupUniqArray((toUnixTimestamp64Milli(timestamp), event_id))) AS installs,
         arrayFold(
             (acc, x) -> arrayPushBack(acc, if(empty(acc) OR x.1 - acc[-1] > {{reattribution_ms:Int64}}, x.1, acc[-1])),
