@@ -126,6 +126,7 @@ touch_strategy = st.fixed_dictionaries(
         "day": st.sampled_from(ANCHOR_DAYS),
         "hour": st.integers(min_value=0, max_value=47),
         "match": st.sampled_from(["device", "click_id", "fingerprint"]),
+        "ids": st.sampled_from(["gaid", "android_id", "both"]),
     }
 )
 event_strategy = st.fixed_dictionaries(
@@ -134,12 +135,14 @@ event_strategy = st.fixed_dictionaries(
         "day": st.sampled_from(ANCHOR_DAYS),
         "hour": st.integers(min_value=0, max_value=47),
         "clicked": st.integers(min_value=0, max_value=5),
+        "ids": st.sampled_from(["gaid", "android_id", "both"]),
     }
 )
 device_strategy = st.fixed_dictionaries(
     {
         "source": st.sampled_from(["meta", "google", "tiktok"]),
         "installed": st.sampled_from(FIRST_INSTALL_DAYS),
+        "installed_with": st.sampled_from(["gaid", "android_id", "both"]),
         "events": st.lists(event_strategy, min_size=1, max_size=6),
         "touches": st.lists(touch_strategy, max_size=5),
     }
@@ -161,7 +164,8 @@ def _generated(devices, end: dt.datetime) -> tuple[list[dict], list[dict]]:
     data-driven credits (weights decided per period) are the same in every run."""
     touches, events = [], []
     for number, device in enumerate(devices):
-        ids = {"gaid": f"device-{number}"}
+        known = {"gaid": f"gaid-{number}", "android_id": f"android-{number}"}
+        ids = {"gaid": {"gaid": known["gaid"]}, "android_id": {"android_id": known["android_id"]}, "both": known}
         fingerprint = {"ip": f"198.51.{number}.0", "os": "android", "os_version": "15"}
         clicks = []
         for touch in device["touches"]:
@@ -173,15 +177,22 @@ def _generated(devices, end: dt.datetime) -> tuple[list[dict], list[dict]]:
                 "at": end - touch["day"] * D + touch["hour"] * H,
             }
             if touch["match"] == "device":
-                row["device_ids"] = ids
+                row["device_ids"] = ids[touch["ids"]]
             elif touch["match"] == "fingerprint":
                 row.update(fingerprint)
             elif touch["type"] == "click":
                 clicks.append(touch_id)
             touches.append(row)
-        first = {"name": "install", "day": device["installed"], "hour": 0, "clicked": len(clicks)}
+        first = {
+            "name": "install",
+            "day": device["installed"],
+            "hour": 0,
+            "clicked": len(clicks),
+            "ids": device["installed_with"],
+        }
         for event in [first, *device["events"]]:
-            row = {"name": event["name"], "at": end - event["day"] * D + event["hour"] * H, "device_ids": ids}
+            at = end - event["day"] * D + event["hour"] * H
+            row = {"name": event["name"], "at": at, "device_ids": ids[event["ids"]]}
             if event["clicked"] < len(clicks):
                 row["click_id"] = clicks[event["clicked"]].hex
             events.append({**row, **fingerprint, "event_id": uuid.uuid4()})

@@ -1,5 +1,5 @@
-"""Which events are one device: the user id stands in for a device id only when the app says so
-(issue 19 item 5). Defaults: re-attribution 90 d."""
+"""Which events are one device: the ids seen together on one install (issue 19 item 3), and the user id
+only when the app says so (item 5). Defaults: re-attribution 90 d, inactivity 7 d, click lookback 7 d."""
 
 import datetime as dt
 import uuid
@@ -58,3 +58,57 @@ def test_the_setting_never_hides_a_device_id():
     )
     data.run(app, T - 30 * D - H, T + H)
     assert kinds(app, [first, second]) == ["install", "install"]
+
+
+# --- one device across its ids ------------------------------------------------------------------------
+IDFV = {"idfv": "vendor-1"}
+BOTH = {"idfa": "ads-1", "idfv": "vendor-1"}  # the IDFA first: the event's own device key
+IDFA = {"idfa": "ads-1"}
+
+
+def test_an_install_with_idfa_and_idfv_after_one_with_idfv_only_is_a_reinstall():
+    app = AppFactory()
+    first, second = uuid.uuid4(), uuid.uuid4()
+    data.store(
+        app.id,
+        touches=[{"at": T - H, "device_ids": IDFA}],
+        events=[
+            {"event_id": first, "at": T - 30 * D, "device_ids": IDFV},
+            {"event_id": second, "at": T, "device_ids": BOTH},
+        ],
+    )
+    data.run(app, T - 30 * D - H, T + H)
+    assert kinds(app, [first, second]) == ["install", "reinstall"]
+
+
+def test_a_conversion_matches_touches_of_every_id_of_its_device():
+    app = AppFactory()
+    conversion, click = uuid.uuid4(), uuid.uuid4()
+    data.store(
+        app.id,
+        touches=[{"touch_id": click, "at": T - 2 * H, "device_ids": IDFA}],
+        events=[{"at": T - 120 * D, "device_ids": BOTH}, {"event_id": conversion, "at": T, "device_ids": IDFV}],
+    )
+    data.run(app, T - H, T + H)
+    result = data.results(app.id, conversion)["last_touch"]
+    assert (result["conversion_kind"], result["match_type"], result["touch_id"]) == (
+        "reattribution",
+        "device_click",
+        click,
+    )
+
+
+def test_activity_under_another_id_of_the_device_is_no_inactivity():
+    app = AppFactory()
+    conversion = uuid.uuid4()
+    data.store(
+        app.id,
+        touches=[{"at": T - H, "device_ids": IDFA}],
+        events=[
+            {"at": T - 30 * D, "device_ids": BOTH},
+            {"name": "session_start", "at": T - 2 * D, "device_ids": IDFV},
+            {"event_id": conversion, "name": "open", "at": T, "device_ids": IDFA},
+        ],
+    )
+    data.run(app, T - H, T + H)
+    assert data.results(app.id, conversion) == {}

@@ -6,6 +6,9 @@ decision needs every match of the period before any conversion can be decided.
 
 Matching (``insert_candidates``), CTE by CTE:
 
+0. ``id_labels``: device identity. The ids seen together on one install (of any age) are one device,
+   named by the least of them; an event is the device its first id names (``identity``). The stored
+   ``device_key`` stays the event's own (first id, or the user id when the app's setting allows).
 1. ``history``/``sequenced``: the app's events from one ``Rules.history_ms`` before the earliest
    conversion, each with the latest earlier activity of the same device (one window function pass).
 2. ``window_devices``/``install_chains``: the devices with a conversion in the run, and every install of
@@ -17,8 +20,8 @@ Matching (``insert_candidates``), CTE by CTE:
    ``reattribution``: after it, new again) and re-engagements (an open after the inactivity window by a
    device that installed before).
 4. ``conversion_keys`` / ``touch_keys``: the match keys of each side, hashed with their kind — click id
-   (1), pseudonymous device id (2), ip prefix + os + version (3, probabilistic, only when enabled and
-   all three are known on both sides).
+   (1), pseudonymous device id (2: every id of the device, ``id_members``), ip prefix + os + version
+   (3, probabilistic, only when enabled and all three are known on both sides).
    One hash join on the key replaces five joins, one per waterfall tier; a 64-bit hash of kind and
    value makes the join cheap (a false match needs a collision: about 1 in 10^6 for a whole run of
    10M touches x 1M conversions).
@@ -80,6 +83,18 @@ _REENGAGEMENT_NAMES = literals(REENGAGEMENT_EVENTS)
 DEVICE_KEY = "if(device_id != '', device_id, user_id)"
 # The engine's: the user id stands in for a device only when the app's settings say so.
 _DEVICE_KEY = "if(device_id != '', device_id, if({user_id_fallback:Bool}, user_id, ''))"
+# Device identity: the ids seen together on one install, of any age, are one device, named by the least
+# of them; an event is the device its first id names (``identity``), else its own device key.
+_ID_LABELS = f"""id_labels AS (
+    SELECT value, min(least_id) AS label
+    FROM (
+        SELECT mapValues(device_ids) AS ids, arrayMin(ids) AS least_id FROM events
+        WHERE app_id = {{app_id:UUID}} AND event_name IN ({CONVERSION_NAMES}) AND device_ids.size0 > 1
+    )
+    ARRAY JOIN ids AS value
+    GROUP BY value
+)"""
+_IDENTITY = f"if(l.label != '', l.label, {_DEVICE_KEY})"
 # The probabilistic signals, every one of them required: a key only when none is empty.
 _FINGERPRINT = (
     "if(ip_prefix = '' OR os_name = '' OR os_version = '', '', concat(ip_prefix, '|', lower(os_name), '|', os_version))"
@@ -139,15 +154,18 @@ def pipeline(window: str) -> str:
     conversion_filter = WINDOW_FILTERS[window]
     return f"""
 WITH
+{_ID_LABELS},
 history AS (
     SELECT
         event_id, event_name, timestamp, inserted_at, user_id,
         {_DEVICE_KEY} AS device_key,
+        {_IDENTITY} AS identity,
         mapValues(device_ids) AS device_values,
         toUUIDOrZero(attribution['click_id']) AS click_id,
         {_FINGERPRINT} AS fingerprint,
         event_name IN ({CONVERSION_NAMES}) AS is_install
-    FROM events FINAL
+    FROM events AS e FINAL
+    LEFT JOIN id_labels AS l ON e.device_id = l.value
     WHERE app_id = {{app_id:UUID}}
       AND timestamp >= {{history_from:DateTime64(3, 'UTC')}}
       AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
@@ -157,54 +175,62 @@ sequenced AS (
     SELECT *, max(toNullable(timestamp)) OVER earlier AS previous_activity
     FROM history
     WINDOW earlier AS (
-        PARTITION BY device_key ORDER BY timestamp, event_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        PARTITION BY identity ORDER BY timestamp, event_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
     )
 ),
 window_devices AS (
-    SELECT {_DEVICE_KEY} AS device_key FROM events
+    SELECT {_IDENTITY} AS identity FROM events AS e
+    LEFT JOIN id_labels AS l ON e.device_id = l.value
     WHERE app_id = {{app_id:UUID}} AND event_name IN ({CONVERSION_NAMES}, {_REENGAGEMENT_NAMES})
       AND timestamp >= {{history_from:DateTime64(3, 'UTC')}} AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
-      AND ({conversion_filter}) AND device_key != ''
+      AND ({conversion_filter}) AND identity != ''
 ),
 install_chains AS (
     -- Every install of the window's devices, however old (the install granules only, by the table's
     -- order), in time order, with the last install that counted as new at each: an install more than
     -- the re-attribution window after it counts as new again.
     SELECT
-        {_DEVICE_KEY} AS device_key,
+        {_IDENTITY} AS identity,
         arraySort(groupUniqArray((toUnixTimestamp64Milli(timestamp), event_id))) AS installs,
         arrayFold(
             (acc, x) -> arrayPushBack(acc, if(empty(acc) OR x.1 - acc[-1] > {{reattribution_ms:Int64}}, x.1, acc[-1])),
             installs,
             emptyArrayInt64()
         ) AS last_new
-    FROM events
+    FROM events AS e
+    LEFT JOIN id_labels AS l ON e.device_id = l.value
     WHERE app_id = {{app_id:UUID}} AND event_name IN ({CONVERSION_NAMES})
       AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
-      AND device_key IN (SELECT device_key FROM window_devices)
-    GROUP BY device_key
+      AND identity IN (SELECT identity FROM window_devices)
+    GROUP BY identity
+),
+id_members AS (
+    SELECT label, groupArray(value) AS members FROM id_labels GROUP BY label
 ),
 window_events AS (
     SELECT * FROM sequenced
-    WHERE ({conversion_filter}) AND (is_install OR (event_name IN ({_REENGAGEMENT_NAMES}) AND device_key != ''))
+    WHERE ({conversion_filter}) AND (is_install OR (event_name IN ({_REENGAGEMENT_NAMES}) AND identity != ''))
 ),
 conversions AS (
     SELECT
         e.event_id AS conversion_id,
         e.event_name AS conversion_name,
         e.timestamp AS conversion_time,
-        e.device_key AS device_key, e.user_id AS user_id, e.device_values AS device_values,
+        e.device_key AS device_key, e.user_id AS user_id,
+        -- every id of the device, those of this event first
+        arrayDistinct(arrayConcat(e.device_values, m.members)) AS device_values,
         e.click_id AS click_id, e.fingerprint AS fingerprint,
         indexOf(c.installs, (toUnixTimestamp64Milli(e.timestamp), e.event_id)) AS position,
         multiIf(
             NOT e.is_install, 're_engagement',
-            e.device_key = '' OR position <= 1, 'install',
+            e.identity = '' OR position <= 1, 'install',
             c.last_new[position] = c.installs[position].1, 'reattribution',
             'reinstall'
         ) AS conversion_kind,
         if(e.is_install, NULL, e.previous_activity) AS touches_after
     FROM window_events AS e
-    LEFT JOIN install_chains AS c ON e.device_key = c.device_key
+    LEFT JOIN install_chains AS c ON e.identity = c.identity
+    LEFT JOIN id_members AS m ON e.identity = m.label
     WHERE e.is_install
        OR (
         -- a re-engagement is of a device that installed before, after the inactivity window
