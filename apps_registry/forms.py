@@ -121,6 +121,7 @@ class SettingsForm(forms.ModelForm):
             "view_through_hours": "View-through window (hours)",
             "probabilistic_enabled": "Probabilistic matching",
             "probabilistic_window_hours": "Probabilistic window (hours)",
+            "user_id_fallback": "User id as a device",
             "reattribution_window_days": "Re-attribution window (days)",
             "reengagement_inactivity_days": "Re-engagement inactivity (days)",
             "default_model": "Default model",
@@ -135,6 +136,8 @@ class SettingsForm(forms.ModelForm):
             "reattribution_window_days": "1 to 365: a second install of a device within it is a reinstall.",
             "reengagement_inactivity_days": "1 to 365: inactivity after which a click brings a re-engagement.",
             "probabilistic_enabled": "Match by IP prefix, OS and version when no device id matches (off by default).",
+            "user_id_fallback": "An event without a device id counts as the device of its user id, for reinstalls "
+            "and re-engagements (off by default: one user on several devices would be one device).",
             "time_decay_half_life_days": "1 to 30.",
             "fraud_min_ctit_seconds": "0 to 3600: installs sooner after their click are flagged as click injection.",
         }

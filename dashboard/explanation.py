@@ -16,6 +16,16 @@ SELECT conversion_name, conversion_kind, conversion_time, conversion_date, match
 FROM attributions FINAL
 WHERE app_id = {app_id:UUID} AND conversion_id = {conversion_id:UUID}
 """
+# The click id a conversion carried (as the engine reads it), and when the click it names was stored.
+CLICK_ID_SQL = """
+SELECT attribution['click_id'] AS click_id, toUUIDOrZero(click_id) AS touch_id FROM events
+WHERE app_id = {app_id:UUID} AND event_id = {conversion_id:UUID} AND click_id != ''
+LIMIT 1
+"""
+CLICKED_AT_SQL = """
+SELECT minOrNull(timestamp) FROM touchpoints
+WHERE app_id = {app_id:UUID} AND touch_type = 'click' AND touch_id = {touch_id:UUID}
+"""
 _NO_TOUCH = uuid.UUID(int=0)
 
 
@@ -47,6 +57,32 @@ def _candidate_reason(candidate: dict, on_path: set, winners: set, tier: str, fr
         return f"matched as {candidate['match_type']}, but {tier} is a better tier"
     # An eligible touch at least as good as the winner is off the path only when fraud rejected it.
     return f"dropped: the app rejects touches flagged as fraud ({fraud_status or 'flagged'})"
+
+
+def _click_id(*, app: App, conversion_id: uuid.UUID, conversion_time: dt.datetime, candidates: list) -> dict | None:
+    """The click id the conversion carried, whether it matched a click, and why not when it did not."""
+    found = clickhouse.execute(
+        CLICK_ID_SQL, {"app_id": app.id, "conversion_id": conversion_id}, tag="attribution_explain_click_id"
+    )
+    if not found.rows:
+        return None
+    value, touch_id = found.rows[0]
+    clicked_at = None
+    if touch_id != _NO_TOUCH:
+        clicked_at = clickhouse.execute(
+            CLICKED_AT_SQL, {"app_id": app.id, "touch_id": touch_id}, tag="attribution_explain_click"
+        ).scalar()
+    matched = any(c["touch_id"] == touch_id for c in candidates)
+    if touch_id == _NO_TOUCH:
+        why = "matched nothing: not a click id of this platform (ours are the UUIDs its tracking links hand out)"
+    elif clicked_at is None:
+        why = "matched nothing: no click of this app has this id (another app's click, or one past retention)"
+    elif matched:
+        why = "matched its click, listed among the candidates"
+    else:
+        age_ms = (conversion_time - clicked_at) // dt.timedelta(milliseconds=1)
+        why = f"matched nothing: its click came {_hours(age_ms)} before the conversion, outside the lookback"
+    return {"value": value, "matched": matched, "why": why}
 
 
 def conversion_explanation(*, app: App, conversion_id: uuid.UUID) -> dict | None:
@@ -81,6 +117,9 @@ def conversion_explanation(*, app: App, conversion_id: uuid.UUID) -> dict | None
             "time": conversion_time.isoformat(),
             "date": last["conversion_date"].isoformat(),
             "computedAt": last["computed_at"].isoformat(),
+            "clickId": _click_id(
+                app=app, conversion_id=conversion_id, conversion_time=conversion_time, candidates=candidates
+            ),
         },
         "rules": rules.describe(),
         "decision": {

@@ -188,6 +188,7 @@ def test_settings_have_documented_defaults(app, api, admin):
         "view_through_hours": 24,
         "probabilistic_enabled": False,
         "probabilistic_window_hours": 24,
+        "user_id_fallback": False,
         "reattribution_window_days": 90,
         "reengagement_inactivity_days": 7,
         "default_model": "last_touch",
@@ -229,6 +230,17 @@ def test_every_settings_change_is_a_new_version_with_its_history(app, api, admin
     assert history[0]["changedBy"] == marketer.email
     assert history[1]["changes"] == {"click_lookback_hours": {"old": 168, "new": 72}}
     assert history[1]["changedBy"] == admin.email
+
+
+def test_the_user_id_as_a_device_is_a_setting_of_its_own(app, api, admin):
+    url = f"/api/apps/{app.id}/settings"
+    refused = api.patch(url, {"user_id_fallback": "sometimes"}, format="json", **bearer(admin))
+    assert refused.status_code == 400
+    assert set(refused.json()["extra"]["fields"]) == {"user_id_fallback"}
+    body = api.patch(url, {"user_id_fallback": True}, format="json", **bearer(admin)).json()
+    assert (body["version"], body["settings"]["user_id_fallback"]) == (2, True)
+    history = api.get(f"{url}/history", **bearer(admin)).json()
+    assert history[0]["changes"] == {"user_id_fallback": {"old": False, "new": True}}
 
 
 # --- tracking links ----------------------------------------------------------------------------------

@@ -84,6 +84,20 @@ SCENARIOS = [
         settings={"probabilistic_enabled": True},
     ),
     Scenario(
+        "probabilistic matching never on the IP prefix alone (no OS, no version on either side)",
+        [click("c", 2 * H, ip="203.0.113.0")],
+        [event("conv", ip="203.0.113.0")],
+        "organic",
+        settings={"probabilistic_enabled": True},
+    ),
+    Scenario(
+        "probabilistic matching needs the OS version too",
+        [impression("i", 2 * H, ip="203.0.113.0", os="android")],
+        [event("conv", ip="203.0.113.0", os="android")],
+        "organic",
+        settings={"probabilistic_enabled": True},
+    ),
+    Scenario(
         "probabilistic click ignored when disabled",
         [click("c", 2 * H, **FINGERPRINT)],
         [event("conv", **FINGERPRINT)],

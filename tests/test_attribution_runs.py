@@ -309,6 +309,49 @@ def test_explanation_lists_candidates_decision_and_credits():
     assert body["models"]["linear"] == [{"touchId": str(winner), "credit": 1.0, "matchType": "device_click"}]
 
 
+def test_explanation_says_why_a_click_id_matched_nothing():
+    app = AppFactory()
+    user = analyst(app)
+    stale, fresh, never = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    carried = {"foreign": "nw-123456", "never": never.hex, "stale": stale.hex, "fresh": fresh.hex, "none": None}
+    conversions = {name: uuid.uuid4() for name in carried}
+    data.store(
+        app.id,
+        touches=[{"touch_id": stale, "at": T - 20 * D}, {"touch_id": fresh, "at": T - 2 * H}],
+        events=[
+            {"event_id": conversions[name], "at": T, "device_ids": {"gaid": name}, "click_id": click_id}
+            for name, click_id in carried.items()
+        ],
+    )
+    data.run(app, T - H, T + H)
+    stories = {
+        name: APIClient().get(f"/api/apps/{app.id}/conversions/{conversion}/attribution", **bearer(user)).json()
+        for name, conversion in conversions.items()
+    }
+    click_ids = {name: story["conversion"]["clickId"] for name, story in stories.items()}
+    assert click_ids == {
+        "foreign": {
+            "value": "nw-123456",
+            "matched": False,
+            "why": "matched nothing: not a click id of this platform (ours are the UUIDs its tracking links hand out)",
+        },
+        "never": {
+            "value": never.hex,
+            "matched": False,
+            "why": "matched nothing: no click of this app has this id (another app's click, or one past retention)",
+        },
+        "stale": {
+            "value": stale.hex,
+            "matched": False,
+            "why": "matched nothing: its click came 480 h before the conversion, outside the lookback",
+        },
+        "fresh": {"value": fresh.hex, "matched": True, "why": "matched its click, listed among the candidates"},
+        "none": None,
+    }
+    assert stories["fresh"]["decision"]["matchType"] == "click_id"
+    assert {story["decision"]["matchType"] for name, story in stories.items() if name != "fresh"} == {"organic"}
+
+
 def test_explanation_of_an_unattributed_event_is_404():
     app = AppFactory()
     user = analyst(app)

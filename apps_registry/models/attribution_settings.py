@@ -32,6 +32,8 @@ class AttributionSettings(models.Model):
     view_through_hours = models.PositiveIntegerField(default=24, validators=_range(1, 7 * 24))
     probabilistic_enabled = models.BooleanField(default=False)
     probabilistic_window_hours = models.PositiveIntegerField(default=24, validators=_range(1, 7 * 24))
+    # An event without a device id is the device of its user id (one user on several devices becomes one).
+    user_id_fallback = models.BooleanField(default=False)
     reattribution_window_days = models.PositiveIntegerField(default=90, validators=_range(1, 365))
     reengagement_inactivity_days = models.PositiveIntegerField(default=7, validators=_range(1, 365))
     default_model = models.CharField(max_length=16, choices=Model.choices, default=Model.LAST_TOUCH)
@@ -46,6 +48,7 @@ class AttributionSettings(models.Model):
         "view_through_hours",
         "probabilistic_enabled",
         "probabilistic_window_hours",
+        "user_id_fallback",
         "reattribution_window_days",
         "reengagement_inactivity_days",
         "default_model",

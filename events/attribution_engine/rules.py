@@ -42,6 +42,7 @@ class Rules:
     probabilistic: bool
     probabilistic_click_ms: int
     probabilistic_view_ms: int
+    user_id_fallback: bool
     reattribution_ms: int
     inactivity_ms: int
     half_life_ms: int
@@ -60,6 +61,7 @@ class Rules:
             # A probabilistic match never reaches further back than the deterministic one of its kind.
             probabilistic_click_ms=min(probabilistic_ms, version.click_lookback_hours * HOUR_MS),
             probabilistic_view_ms=min(probabilistic_ms, version.view_through_hours * HOUR_MS),
+            user_id_fallback=version.user_id_fallback,
             reattribution_ms=version.reattribution_window_days * DAY_MS,
             inactivity_ms=version.reengagement_inactivity_days * DAY_MS,
             half_life_ms=version.time_decay_half_life_days * DAY_MS,
@@ -74,8 +76,10 @@ class Rules:
 
     @property
     def history_ms(self) -> int:
-        """How far before a conversion its device's earlier activity matters."""
-        return max(self.reattribution_ms, self.inactivity_ms)
+        """How far before a conversion its device's latest activity is read: the inactivity window, or
+        the touch lookback when longer (a touch before the latest activity never credits a
+        re-engagement). Older activity decides nothing; earlier installs are read however old."""
+        return max(self.inactivity_ms, self.touch_lookback_ms)
 
     def parameters(self) -> dict:
         return {
@@ -85,6 +89,7 @@ class Rules:
             "probabilistic": self.probabilistic,
             "probabilistic_click_ms": self.probabilistic_click_ms,
             "probabilistic_view_ms": self.probabilistic_view_ms,
+            "user_id_fallback": self.user_id_fallback,
             "reattribution_ms": self.reattribution_ms,
             "inactivity_ms": self.inactivity_ms,
             "half_life_ms": float(self.half_life_ms),
@@ -102,6 +107,7 @@ class Rules:
             "probabilisticEnabled": self.probabilistic,
             "probabilisticClickHours": self.probabilistic_click_ms // HOUR_MS,
             "probabilisticViewHours": self.probabilistic_view_ms // HOUR_MS,
+            "userIdFallback": self.user_id_fallback,
             "reattributionDays": self.reattribution_ms // DAY_MS,
             "reengagementInactivityDays": self.inactivity_ms // DAY_MS,
             "timeDecayHalfLifeDays": self.half_life_ms // DAY_MS,

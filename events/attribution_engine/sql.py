@@ -6,25 +6,35 @@ decision needs every match of the period before any conversion can be decided.
 
 Matching (``insert_candidates``), CTE by CTE:
 
-1. ``history``/``sequenced``: the app's install and activity events, each with the previous install and
-   the previous activity of the same device (one window function pass).
-2. ``conversions``: installs (new, a reinstall inside the re-attribution window, or a re-attribution
-   after it) and re-engagements (an open after the inactivity window).
-3. ``conversion_keys`` / ``touch_keys``: the match keys of each side, hashed with their kind — click id
-   (1), pseudonymous device id (2), ip prefix + os + version (3, probabilistic, only when enabled).
+0. ``id_labels``: device identity. The ids seen together on one install (of any age) are one device,
+   named by the least of them; an event is the device its first id names (``identity``). The stored
+   ``device_key`` stays the event's own (first id, or the user id when the app's setting allows).
+1. ``history``/``sequenced``: the app's events from one ``Rules.history_ms`` before the earliest
+   conversion, each with the latest earlier activity of the same device (one window function pass).
+2. ``window_devices``/``install_chains``: the devices with a conversion in the run, and every install of
+   theirs however old, with the last install that counted as new at each (``arrayFold`` per device).
+   A conversion's kind is thus the same whatever the run window: bounded look-backs read activity,
+   and the installs — few, and stored first in the ``events`` order — are read whole.
+3. ``conversions``: installs (``install``: the device's first; ``reinstall``: inside the re-attribution
+   window after the last install that counted as new, as AppsFlyer and Adjust measure it;
+   ``reattribution``: after it, new again) and re-engagements (an open after the inactivity window by a
+   device that installed before).
+4. ``conversion_keys`` / ``touch_keys``: the match keys of each side, hashed with their kind — click id
+   (1), pseudonymous device id (2: every id of the device, ``id_members``), ip prefix + os + version
+   (3, probabilistic, only when enabled and all three are known on both sides).
    One hash join on the key replaces five joins, one per waterfall tier; a 64-bit hash of kind and
    value makes the join cheap (a false match needs a collision: about 1 in 10^6 for a whole run of
    10M touches x 1M conversions).
-4. ``joined``: every (conversion, touch) sharing a key, with its tier, age and whether it is inside
+5. ``joined``: every (conversion, touch) sharing a key, with its tier, age and whether it is inside
    its tier's window (``eligible``); every conversion appears, matched or not (a RIGHT JOIN).
-5. ``candidates``: per conversion, its eligible touches, each once at its best tier.
+6. ``candidates``: per conversion, its eligible touches, each once at its best tier.
 
 Deciding (``insert_results``, from the scratch rows of a run):
 
-6. ``decided``: fraud flags per touch; the waterfall — the best tier wins; the path is every matched
+7. ``decided``: fraud flags per touch; the waterfall — the best tier wins; the path is every matched
    touch of the winning kind (deterministic clicks, probabilistic clicks, device impressions or
    probabilistic impressions), in time order; flagged touches are dropped first when the app rejects fraud.
-7. ``credited``: one credit array per model over that path; the final SELECT has one row per
+8. ``credited``: one credit array per model over that path; the final SELECT has one row per
    conversion, its ``credits`` map holding every model's array.
 
 Touch tuples are (time, touch_id, tier, type, media_source, campaign, link_code) in the scratch
@@ -68,8 +78,27 @@ def literals(names) -> str:
 CONVERSION_NAMES = literals(CONVERSION_EVENTS)
 NEW_INSTALLS = literals(NEW_INSTALL_KINDS)
 _REENGAGEMENT_NAMES = literals(REENGAGEMENT_EVENTS)
-# A device across its events: its first device id, else the pseudonymous user id.
+# A device across its events: its first device id, else the pseudonymous user id (the reports' key of
+# a purchaser, beside the engine's ``device_key``).
 DEVICE_KEY = "if(device_id != '', device_id, user_id)"
+# The engine's: the user id stands in for a device only when the app's settings say so.
+_DEVICE_KEY = "if(device_id != '', device_id, if({user_id_fallback:Bool}, user_id, ''))"
+# Device identity: the ids seen together on one install, of any age, are one device, named by the least
+# of them; an event is the device its first id names (``identity``), else its own device key.
+_ID_LABELS = f"""id_labels AS (
+    SELECT value, min(least_id) AS label
+    FROM (
+        SELECT mapValues(device_ids) AS ids, arrayMin(ids) AS least_id FROM events
+        WHERE app_id = {{app_id:UUID}} AND event_name IN ({CONVERSION_NAMES}) AND device_ids.size0 > 1
+    )
+    ARRAY JOIN ids AS value
+    GROUP BY value
+)"""
+_IDENTITY = f"if(l.label != '', l.label, {_DEVICE_KEY})"
+# The probabilistic signals, every one of them required: a key only when none is empty.
+_FINGERPRINT = (
+    "if(ip_prefix = '' OR os_name = '' OR os_version = '', '', concat(ip_prefix, '|', lower(os_name), '|', os_version))"
+)
 _TIER_NAME = "multiIf(" + ", ".join(f"{{t}} = {tier}, '{name}'" for tier, name in TIERS.items()) + ", 'organic')"
 _ZERO_UUID = "toUUID('00000000-0000-0000-0000-000000000000')"
 _CONFIDENCE = "multiIf(" + " ".join(f"tier = {tier}, {value}," for tier, value in CONFIDENCE.items()) + " 0.)"
@@ -125,50 +154,90 @@ def pipeline(window: str) -> str:
     conversion_filter = WINDOW_FILTERS[window]
     return f"""
 WITH
+{_ID_LABELS},
 history AS (
     SELECT
         event_id, event_name, timestamp, inserted_at, user_id,
-        {DEVICE_KEY} AS device_key,
+        {_DEVICE_KEY} AS device_key,
+        {_IDENTITY} AS identity,
         mapValues(device_ids) AS device_values,
         toUUIDOrZero(attribution['click_id']) AS click_id,
-        if(ip_prefix = '', '', concat(ip_prefix, '|', lower(os_name), '|', os_version)) AS fingerprint,
+        {_FINGERPRINT} AS fingerprint,
         event_name IN ({CONVERSION_NAMES}) AS is_install
-    FROM events FINAL
+    FROM events AS e FINAL
+    LEFT JOIN id_labels AS l ON e.device_id = l.value
     WHERE app_id = {{app_id:UUID}}
       AND timestamp >= {{history_from:DateTime64(3, 'UTC')}}
       AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
 ),
 sequenced AS (
-    -- One window over each device's events (one sort): the latest earlier activity and install.
-    SELECT
-        *,
-        max(toNullable(timestamp)) OVER earlier AS previous_activity,
-        maxIf(toNullable(timestamp), is_install) OVER earlier AS previous_install
+    -- One window over each device's events (one sort): its latest earlier activity.
+    SELECT *, max(toNullable(timestamp)) OVER earlier AS previous_activity
     FROM history
     WINDOW earlier AS (
-        PARTITION BY device_key ORDER BY timestamp, event_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        PARTITION BY identity ORDER BY timestamp, event_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
     )
+),
+window_devices AS (
+    SELECT {_IDENTITY} AS identity FROM events AS e
+    LEFT JOIN id_labels AS l ON e.device_id = l.value
+    WHERE app_id = {{app_id:UUID}} AND event_name IN ({CONVERSION_NAMES}, {_REENGAGEMENT_NAMES})
+      AND timestamp >= {{history_from:DateTime64(3, 'UTC')}} AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
+      AND ({conversion_filter}) AND identity != ''
+),
+install_chains AS (
+    -- Every install of the window's devices, however old (the install granules only, by the table's
+    -- order), in time order, with the last install that counted as new at each: an install more than
+    -- the re-attribution window after it counts as new again.
+    SELECT
+        {_IDENTITY} AS identity,
+        arraySort(groupUniqArray((toUnixTimestamp64Milli(timestamp), event_id))) AS installs,
+        arrayFold(
+            (acc, x) -> arrayPushBack(acc, if(empty(acc) OR x.1 - acc[-1] > {{reattribution_ms:Int64}}, x.1, acc[-1])),
+            installs,
+            emptyArrayInt64()
+        ) AS last_new
+    FROM events AS e
+    LEFT JOIN id_labels AS l ON e.device_id = l.value
+    WHERE app_id = {{app_id:UUID}} AND event_name IN ({CONVERSION_NAMES})
+      AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
+      AND identity IN (SELECT identity FROM window_devices)
+    GROUP BY identity
+),
+id_members AS (
+    SELECT label, groupArray(value) AS members FROM id_labels GROUP BY label
+),
+window_events AS (
+    SELECT * FROM sequenced
+    WHERE ({conversion_filter}) AND (is_install OR (event_name IN ({_REENGAGEMENT_NAMES}) AND identity != ''))
 ),
 conversions AS (
     SELECT
-        event_id AS conversion_id,
-        event_name AS conversion_name,
-        timestamp AS conversion_time,
-        device_key, user_id, device_values, click_id, fingerprint,
+        e.event_id AS conversion_id,
+        e.event_name AS conversion_name,
+        e.timestamp AS conversion_time,
+        e.device_key AS device_key, e.user_id AS user_id,
+        -- every id of the device, those of this event first
+        arrayDistinct(arrayConcat(e.device_values, m.members)) AS device_values,
+        e.click_id AS click_id, e.fingerprint AS fingerprint,
+        indexOf(c.installs, (toUnixTimestamp64Milli(e.timestamp), e.event_id)) AS position,
         multiIf(
-            NOT is_install, 're_engagement',
-            device_key = '' OR previous_install IS NULL, 'install',
-            dateDiff('millisecond', previous_install, timestamp) <= {{reattribution_ms:Int64}}, 'reinstall',
-            'reattribution'
+            NOT e.is_install, 're_engagement',
+            e.identity = '' OR position <= 1, 'install',
+            c.last_new[position] = c.installs[position].1, 'reattribution',
+            'reinstall'
         ) AS conversion_kind,
-        if(is_install, NULL, previous_activity) AS touches_after
-    FROM sequenced
-    WHERE ({conversion_filter})
-      AND (
-        is_install
-        OR (
-            event_name IN ({_REENGAGEMENT_NAMES}) AND device_key != '' AND previous_activity IS NOT NULL
-            AND dateDiff('millisecond', previous_activity, timestamp) >= {{inactivity_ms:Int64}}
+        if(e.is_install, NULL, e.previous_activity) AS touches_after
+    FROM window_events AS e
+    LEFT JOIN install_chains AS c ON e.identity = c.identity
+    LEFT JOIN id_members AS m ON e.identity = m.label
+    WHERE e.is_install
+       OR (
+        -- a re-engagement is of a device that installed before, after the inactivity window
+        notEmpty(c.installs) AND c.installs[1].1 < toUnixTimestamp64Milli(e.timestamp)
+        AND (
+            e.previous_activity IS NULL
+            OR dateDiff('millisecond', e.previous_activity, e.timestamp) >= {{inactivity_ms:Int64}}
         )
       )
 ),
@@ -207,10 +276,10 @@ touch_keys AS (
     PREWHERE app_id = {{app_id:UUID}} AND touch_type = 'click' AND touch_id IN (SELECT touch_id FROM named_clicks)
       AND timestamp >= {{touches_from:DateTime64(3, 'UTC')}} AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
     UNION ALL
-    SELECT touch_id, touch_type, timestamp, media_source, campaign, link_code,
-           3, cityHash64(3, concat(ip_prefix, '|', lower(os_name), '|', os_version))
+    SELECT touch_id, touch_type, timestamp, media_source, campaign, link_code, 3, cityHash64(3, {_FINGERPRINT})
     FROM touchpoints
-    PREWHERE {{probabilistic:Bool}} AND app_id = {{app_id:UUID}} AND ip_prefix != ''
+    PREWHERE {{probabilistic:Bool}} AND app_id = {{app_id:UUID}} AND ip_prefix != '' AND os_name != ''
+      AND os_version != ''
       AND timestamp >= {{touches_from:DateTime64(3, 'UTC')}} AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
 ),
 joined AS (
