@@ -22,6 +22,7 @@ from core.clickhouse.errors import ConnectionLost, EmbeddedStoreLocked, QueryTim
 
 from . import charts, explanation, live_events, selectors
 from .filters import MODEL_NAMES, BadFilters, Filters, report_filters
+from .metrics import METRICS
 
 TOP_SERIES = 6  # event names drawn over time; the rest would be unreadable lines
 TOP_SOURCES = 10
@@ -62,40 +63,40 @@ def _tiles(current: dict, both_periods: dict, currency: str) -> list[dict]:
     return [
         {
             "metric": "installs",
-            "label": "Installs",
+            "label": METRICS["installs"].label,
             "value": current["installs"],
             "change": _change(current["installs"], both_periods["installs"] - current["installs"]),
-            "help": "New installs attributed by the engine (reinstalls excluded).",
+            "help": METRICS["installs"].definition,
         },
         {
             "metric": "revenue",
-            "label": f"Revenue ({currency})",
+            "label": f"{METRICS['revenueAsSent'].label} ({currency})",
             "value": current["revenue"],
             "display": f"{revenue:,.2f}",
             "change": _change(revenue, revenue_both - revenue),
-            "help": "Sum of purchase revenue as sent.",
+            "help": METRICS["revenueAsSent"].definition,
         },
         {
             "metric": "activeUsers",
-            "label": "Active users",
+            "label": METRICS["activeUsers"].label,
             "value": current["activeUsers"],
             "change": {"comparable": False},
-            "help": "Distinct users with an event in the period.",
+            "help": METRICS["activeUsers"].definition,
         },
         {
             "metric": "totalEvents",
-            "label": "Events",
+            "label": METRICS["totalEvents"].label,
             "value": current["totalEvents"],
             "change": _change(current["totalEvents"], both_periods["totalEvents"] - current["totalEvents"]),
-            "help": "Every event received for the period.",
+            "help": METRICS["totalEvents"].definition,
         },
         {
             "metric": "conversionRate",
-            "label": "Conversion rate",
+            "label": METRICS["conversionRate"].label,
             "value": current["conversionRate"],
             "display": f"{current['conversionRate']:.1%}",
             "change": {"comparable": False},
-            "help": "Purchasers among active users.",
+            "help": METRICS["conversionRate"].definition,
         },
     ]
 
