@@ -148,10 +148,11 @@ def select(*names: str) -> str:
 
 
 def derive(row: dict, *names: str) -> dict:
-    """``row`` with these ratio metrics added; a ratio over zero is None (no number, not zero)."""
+    """``row`` with these ratio metrics added; a ratio over zero, or of a value that is None (not
+    known), is None: no number rather than a wrong one."""
     out = dict(row)
     for name in names:
-        numerator, denominator = METRICS[name].ratio
-        bottom = float(row[denominator])
-        out[name] = round(float(row[numerator]) / bottom, 6) if bottom else None
+        numerator, denominator = (row[part] for part in METRICS[name].ratio)
+        known = numerator is not None and denominator is not None and float(denominator) != 0
+        out[name] = round(float(numerator) / float(denominator), 6) if known else None
     return out

@@ -10,17 +10,19 @@ from events.attribution_engine.rules import MODELS
 from .metrics import derive, select
 
 
-def dashboard_stats(*, app_id: uuid.UUID, since: dt.datetime) -> dict:
-    params = {"app_id": app_id, "since": since}
+def dashboard_stats(*, app_id: uuid.UUID, since: dt.datetime, until: dt.datetime) -> dict:
+    params = {"app_id": app_id, "since": since, "until": until}
     result = clickhouse.execute(
         f"SELECT {select('totalEvents', 'activeUsers', 'revenueAsSent', 'purchasers')} "
-        "FROM events FINAL WHERE app_id = {app_id:UUID} AND timestamp >= {since:DateTime64(3, 'UTC')}",
+        "FROM events FINAL WHERE app_id = {app_id:UUID} AND timestamp >= {since:DateTime64(3, 'UTC')} "
+        "AND timestamp < {until:DateTime64(3, 'UTC')}",
         params,
         tag="dashboard.stats",
     )
     installs = clickhouse.execute(
         f"SELECT {select('installs')} FROM attributions FINAL "
-        "WHERE app_id = {app_id:UUID} AND conversion_time >= {since:DateTime64(3, 'UTC')}",
+        "WHERE app_id = {app_id:UUID} AND conversion_time >= {since:DateTime64(3, 'UTC')} "
+        "AND conversion_time < {until:DateTime64(3, 'UTC')}",
         params,
         tag="dashboard.stats_installs",
     ).scalar()
@@ -35,12 +37,12 @@ def dashboard_stats(*, app_id: uuid.UUID, since: dt.datetime) -> dict:
     }
 
 
-def events_over_time(*, app_id: uuid.UUID, since: dt.datetime) -> list[dict]:
+def events_over_time(*, app_id: uuid.UUID, since: dt.datetime, until: dt.datetime) -> list[dict]:
     result = clickhouse.execute(
         f"SELECT toStartOfDay(timestamp) AS day, event_name, {select('totalEvents')} "
         "FROM events FINAL WHERE app_id = {app_id:UUID} AND timestamp >= {since:DateTime64(3, 'UTC')} "
-        "GROUP BY day, event_name ORDER BY day, event_name",
-        {"app_id": app_id, "since": since},
+        "AND timestamp < {until:DateTime64(3, 'UTC')} GROUP BY day, event_name ORDER BY day, event_name",
+        {"app_id": app_id, "since": since, "until": until},
         tag="analytics.events_over_time",
     )
     return [{"day": day.date().isoformat(), "event": name, "count": count} for day, name, count in result.rows]

@@ -6,6 +6,11 @@ dashboard_urls = [path("stats", apis.DashboardStatsApi.as_view(), name="dashboar
 analytics_urls = [
     path("events", apis.AnalyticsEventsApi.as_view(), name="analytics-events"),
     path("attribution", apis.AnalyticsAttributionApi.as_view(), name="analytics-attribution"),
+    path("overview", apis.AnalyticsOverviewApi.as_view(), name="analytics-overview"),
+    path("series", apis.AnalyticsSeriesApi.as_view(), name="analytics-series"),
+    path("series.csv", apis.AnalyticsSeriesCsvApi.as_view(), name="analytics-series-csv"),
+    path("campaigns", apis.AnalyticsCampaignsApi.as_view(), name="analytics-campaigns"),
+    path("campaigns.csv", apis.AnalyticsCampaignsCsvApi.as_view(), name="analytics-campaigns-csv"),
 ]
 # Under /api/apps/: why one conversion was attributed as it was.
 conversion_urls = [

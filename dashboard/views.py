@@ -39,7 +39,11 @@ def report_page(view):
     @wraps(view)
     def wrapper(request: HttpRequest, page: pages.AppPage, *args, **kwargs) -> HttpResponse:
         try:
-            filters = report_filters(data=request.GET, default_model=settings_current(app=page.app).default_model)
+            filters = report_filters(
+                data=request.GET,
+                default_model=settings_current(app=page.app).default_model,
+                time_zone=page.app.timezone,
+            )
         except BadFilters as bad:
             return render(request, "pages/400.html", {"page": page, "form": bad.form}, status=400)
         try:
@@ -135,9 +139,9 @@ def _sources_chart(sources: list[dict], model: str) -> charts.Chart | None:
 @report_page
 def overview(request: HttpRequest, page: pages.AppPage, filters: Filters) -> HttpResponse:
     app_id = page.app.id
-    current = selectors.dashboard_stats(app_id=app_id, since=filters.since)
-    both_periods = selectors.dashboard_stats(app_id=app_id, since=filters.previous_since)
-    events = selectors.events_over_time(app_id=app_id, since=filters.since)
+    current = selectors.dashboard_stats(app_id=app_id, since=filters.since, until=filters.until)
+    both_periods = selectors.dashboard_stats(app_id=app_id, since=filters.previous_since, until=filters.until)
+    events = selectors.events_over_time(app_id=app_id, since=filters.since, until=filters.until)
     sources = selectors.attribution_by_source(
         app_id=app_id, model=filters.model, since=filters.since, until=filters.until
     )
