@@ -23,6 +23,7 @@ from django.db.models import Sum
 from apps_registry.models import AdSpend, App
 from core import clickhouse
 from events.attribution_engine import sql
+from events.attribution_engine.rules import MODELS
 
 from .currency import Money, money_totals
 from .filters import Filters
@@ -41,7 +42,8 @@ PERFORMANCE_RATIOS = (
     "roas",
 )
 SERIES_INTERVALS = {
-    "hour": "toStartOfHour({column}, {{tz:String}})",
+    # the instant in UTC: the backends read a DateTime's wall clock as UTC
+    "hour": "toTimeZone(toStartOfHour({column}, {{tz:String}}), 'UTC')",
     "day": "toDate({column}, {{tz:String}})",
     "week": "toStartOfWeek({column}, 1, {{tz:String}})",
 }
@@ -81,21 +83,26 @@ def _installs_where(filters: Filters) -> str:
     return where
 
 
-def _credited_ctes(filters: Filters) -> str:
-    """``credited``: one row per (install, credited touch) with its share under the model (an organic
-    install is one row of share 1); ``touch_ads``: the ad set and ad of each credited touch;
-    ``cohort_revenue``: the purchases each install brought to date, per day and currency."""
+def _credited_ctes(filters: Filters, *, every_model: bool = False) -> str:
+    """``credited``: one row per (install, credited touch) with its share under the model, or under
+    each model (``every_model``; the ``model`` column says which); an organic install is one row of
+    share 1. ``touch_ads``: the ad set and ad of each credited touch; ``cohort_revenue``: the
+    purchases each install brought to date, per day and currency."""
     touch_segment = "".join(
         f" AND {name} = {{{name}:String}}" for name in ("media_source", "campaign") if getattr(filters, name)
     )
+    models = f"ARRAY JOIN [{sql.literals(MODELS)}] AS model" if every_model else ""
+    credit = "credits[model]" if every_model else "credits[{model:String}]"
     return f"""
 credited AS (
-    SELECT conversion_id, share.1 AS touch_id, share.2 AS media_source, share.3 AS campaign, share.4 AS credit
+    SELECT conversion_id, {"model" if every_model else "{model:String}"} AS model,
+           share.1 AS touch_id, share.2 AS media_source, share.3 AS campaign, share.4 AS credit
     FROM attributions FINAL
+    {models}
     ARRAY JOIN if(
         empty(path.touch_id),
         [({_ZERO_UUID}, '{ORGANIC}', '', 1.)],
-        arrayFilter(x -> x.4 > 0, arrayZip(path.touch_id, path.media_source, path.campaign, credits[{{model:String}}]))
+        arrayFilter(x -> x.4 > 0, arrayZip(path.touch_id, path.media_source, path.campaign, {credit}))
     ) AS share
     WHERE {_installs_where(filters)}
 ),
@@ -145,6 +152,23 @@ INNER JOIN cohort_revenue AS r ON n.conversion_id = r.conversion_id
 LEFT JOIN touch_ads AS t ON n.touch_id = t.touch_id
 WHERE r.currency != ''
 GROUP BY n.media_source, n.campaign, t.adset, t.ad, r.day, r.currency
+"""
+
+
+def _models_installs_sql(filters: Filters) -> str:
+    return f"""
+WITH {_credited_ctes(filters, every_model=True)}
+SELECT model, media_source, sum(credit) FROM narrowed GROUP BY model, media_source
+"""
+
+
+def _models_revenue_sql(filters: Filters) -> str:
+    return f"""
+WITH {_credited_ctes(filters, every_model=True)}
+SELECT n.model, n.media_source, r.day, r.currency, sum(toFloat64(r.amount) * n.credit)
+FROM narrowed AS n INNER JOIN cohort_revenue AS r ON n.conversion_id = r.conversion_id
+WHERE r.currency != ''
+GROUP BY n.model, n.media_source, r.day, r.currency
 """
 
 
@@ -342,3 +366,71 @@ def series(*, app: App, filters: Filters, interval: str) -> list[dict]:
             }
         )
     return points
+
+
+def model_comparison(*, app: App, filters: Filters) -> list[dict]:
+    """Installs and the revenue they brought to date, per media source, under each of the six models
+    side by side (the ``model`` filter is ignored: every model is the point)."""
+    params = _params(app, filters)
+    installs = {
+        (model, source): value
+        for model, source, value in clickhouse.execute(
+            _models_installs_sql(filters), params, tag="analytics.models_installs"
+        ).rows
+    }
+    revenue = money_totals(
+        target=app.currency,
+        amounts=[
+            ((model, source), day, currency, decimal.Decimal(repr(round(amount, 6))))
+            for model, source, day, currency, amount in clickhouse.execute(
+                _models_revenue_sql(filters), params, tag="analytics.models_revenue"
+            ).rows
+        ],
+    )
+    sources = {source for _, source in installs} | {source for _, source in revenue}
+    rows = [
+        {
+            "mediaSource": source,
+            "models": [
+                {
+                    "model": model,
+                    "installs": round(float(installs.get((model, source), 0.0)), 6),
+                    "revenue": revenue.get((model, source), Money(currency=app.currency)).as_dict(),
+                }
+                for model in MODELS
+            ],
+        }
+        for source in sources
+    ]
+    return sorted(rows, key=lambda row: (-max(m["installs"] for m in row["models"]), row["mediaSource"]))
+
+
+def _fraud_sql(filters: Filters) -> str:
+    return f"""
+WITH flagged AS (
+    SELECT rejected_touch_id, rejection_reason, fraud_status FROM attributions FINAL
+    WHERE {_installs_where(filters)} AND fraud_status != ''
+)
+SELECT t.media_source AS media_source, a.rejection_reason AS reason, a.fraud_status AS status, count() AS installs
+FROM flagged AS a
+LEFT JOIN (
+    SELECT touch_id, any(media_source) AS media_source FROM touchpoints
+    WHERE app_id = {{app_id:UUID}} AND touch_id IN (SELECT rejected_touch_id FROM flagged)
+    GROUP BY touch_id
+) AS t ON a.rejected_touch_id = t.touch_id
+GROUP BY media_source, reason, status
+ORDER BY installs DESC, media_source, reason, status
+"""
+
+
+def fraud(*, app: App, filters: Filters) -> list[dict]:
+    """New installs of the period whose winning click was flagged, per source of that click, reason
+    (click injection, click flooding) and outcome (``flagged``: kept under the app's flag policy;
+    ``rejected``: credited elsewhere under its reject policy)."""
+    if filters.media_source or filters.campaign:
+        raise NotApplicable("The fraud report lists every source; it takes no media source or campaign filter.")
+    result = clickhouse.execute(_fraud_sql(filters), _params(app, filters), tag="analytics.fraud")
+    return [
+        {"mediaSource": source, "reason": reason, "status": status, "installs": installs}
+        for source, reason, status, installs in result.rows
+    ]

@@ -473,3 +473,98 @@ class AnalyticsSeriesCsvApi(AnalyticsSeriesApi):
     @extend_schema(parameters=[SeriesQuery, *_filter_parameters()], responses={**CSV_RESPONSE, **REPORT_ERRORS})
     def get(self, request):
         return super().get(request)
+
+
+class ModelResultOut(serializers.Serializer):
+    model = serializers.ChoiceField(choices=MODELS)
+    installs = serializers.FloatField(help_text="Credit-weighted new installs.")
+    revenue = MoneyOut(help_text="Revenue to date of those installs, split by the same credits.")
+
+
+class ModelRowOut(serializers.Serializer):
+    mediaSource = serializers.CharField()
+    models = ModelResultOut(many=True)
+
+
+@extend_schema_serializer(component_name="AnalyticsModels")
+class ModelsOut(ReportOut):
+    rows = ModelRowOut(many=True)
+
+
+class FraudRowOut(serializers.Serializer):
+    mediaSource = serializers.CharField(allow_null=True, help_text="The source of the flagged click.")
+    reason = serializers.CharField(help_text="click_injection or click_flooding.")
+    status = serializers.CharField(help_text="flagged (kept, flag policy) or rejected (credited elsewhere).")
+    installs = serializers.IntegerField()
+
+
+@extend_schema_serializer(component_name="AnalyticsFraud")
+class FraudOut(ReportOut):
+    rows = FraudRowOut(many=True)
+
+
+class AnalyticsModelsApi(APIView):
+    """Installs and revenue per media source under all six attribution models side by side."""
+
+    permission_classes = ANALYTICS_PERMISSION
+    csv = False
+
+    @extend_schema(parameters=[AppQuery, *_filter_parameters()], responses={200: ModelsOut, **REPORT_ERRORS})
+    def get(self, request):
+        app, _, filters, head = _report(request, AppQuery)
+        rows = analytics.model_comparison(app=app, filters=filters)
+        if self.csv:
+            header = [
+                "mediaSource",
+                *(f"{model}{column}" for model in MODELS for column in ("Installs", "Revenue", "RevenueUnconverted")),
+            ]
+            body = (
+                [
+                    row["mediaSource"],
+                    *(
+                        cell
+                        for result in row["models"]
+                        for cell in (str(result["installs"]), *_money_cells(result["revenue"]))
+                    ),
+                ]
+                for row in rows
+            )
+            return _csv_response("models.csv", header, body)
+        return Response({**head, "rows": rows})
+
+
+class AnalyticsModelsCsvApi(AnalyticsModelsApi):
+    csv = True
+
+    @extend_schema(parameters=[AppQuery, *_filter_parameters()], responses={**CSV_RESPONSE, **REPORT_ERRORS})
+    def get(self, request):
+        return super().get(request)
+
+
+FRAUD_COLUMNS = ("mediaSource", "reason", "status", "installs")
+
+
+class AnalyticsFraudApi(APIView):
+    """New installs of the period whose winning click was flagged as fraud, per source, reason and outcome."""
+
+    permission_classes = ANALYTICS_PERMISSION
+    csv = False
+
+    @extend_schema(parameters=[AppQuery, *_filter_parameters()], responses={200: FraudOut, **REPORT_ERRORS})
+    def get(self, request):
+        app, _, filters, head = _report(request, AppQuery)
+        try:
+            rows = analytics.fraud(app=app, filters=filters)
+        except analytics.NotApplicable as refused:
+            raise ApplicationError(str(refused)) from None
+        if self.csv:
+            return _csv_response("fraud.csv", list(FRAUD_COLUMNS), ([_cell(r[c]) for c in FRAUD_COLUMNS] for r in rows))
+        return Response({**head, "rows": rows})
+
+
+class AnalyticsFraudCsvApi(AnalyticsFraudApi):
+    csv = True
+
+    @extend_schema(parameters=[AppQuery, *_filter_parameters()], responses={**CSV_RESPONSE, **REPORT_ERRORS})
+    def get(self, request):
+        return super().get(request)

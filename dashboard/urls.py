@@ -11,6 +11,10 @@ analytics_urls = [
     path("series.csv", apis.AnalyticsSeriesCsvApi.as_view(), name="analytics-series-csv"),
     path("campaigns", apis.AnalyticsCampaignsApi.as_view(), name="analytics-campaigns"),
     path("campaigns.csv", apis.AnalyticsCampaignsCsvApi.as_view(), name="analytics-campaigns-csv"),
+    path("models", apis.AnalyticsModelsApi.as_view(), name="analytics-models"),
+    path("models.csv", apis.AnalyticsModelsCsvApi.as_view(), name="analytics-models-csv"),
+    path("fraud", apis.AnalyticsFraudApi.as_view(), name="analytics-fraud"),
+    path("fraud.csv", apis.AnalyticsFraudCsvApi.as_view(), name="analytics-fraud-csv"),
 ]
 # Under /api/apps/: why one conversion was attributed as it was.
 conversion_urls = [

@@ -308,6 +308,14 @@ def test_the_daily_series_cuts_days_in_the_apps_time_zone(scenario):
     ]
 
 
+def test_the_hourly_series_starts_at_local_midnight(scenario):
+    points = get("/api/analytics/series", scenario, interval="hour").json()["points"]
+    assert len(points) == 48 and points[0]["start"] == f"{scenario['day']}T00:00:00+01:00"
+    assert points[0]["installs"] == 1, "dev8 installed at 00:30 in Berlin"
+    assert points[10]["installs"] == 4 and points[11]["revenue"] == usd("12.5000", SEK="3.0000")
+    assert sum(point["installs"] for point in points) == 5
+
+
 def test_tables_export_as_csv(scenario):
     response = get("/api/analytics/campaigns.csv", scenario, level="source")
     assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
