@@ -48,7 +48,6 @@ SERIES_INTERVALS = {
     "week": "toStartOfWeek({column}, 1, {{tz:String}})",
 }
 MAX_HOURLY_DAYS = 31
-_ZERO = decimal.Decimal(0)
 _ZERO_UUID = "toUUID('00000000-0000-0000-0000-000000000000')"
 _PERIOD = "{column} >= {{since:DateTime64(3, 'UTC')}} AND {column} < {{until:DateTime64(3, 'UTC')}}"
 
@@ -201,72 +200,81 @@ def cost_days(filters: Filters, time_zone: str) -> tuple[dt.date, dt.date]:
     return first, last
 
 
-def _amount(money: Money | None, *, applies: bool) -> decimal.Decimal | None:
+def _amount(money: Money, *, applies: bool) -> decimal.Decimal | None:
     """A money total as a number for ratios: none when it does not apply or has unconverted parts
     (a ratio of a partial sum would mislead)."""
-    if not applies or (money is not None and money.unconverted):
-        return None
-    return money.total if money is not None else _ZERO
+    return money.total if applies and not money.unconverted else None
 
 
-def performance(*, app: App, filters: Filters, level: str | None) -> list[dict]:
-    """Campaign performance rows at ``level`` (media source -> campaign -> ad set -> ad), or the one
-    total row when ``level`` is None. Rows of a level add up to the rows of the level above."""
-    depth = LEVELS[level] if level else 0
+def performance(*, app: App, filters: Filters, levels: tuple[str | None, ...]) -> dict[str | None, list[dict]]:
+    """Campaign performance rows per level asked for (media source -> campaign -> ad set -> ad; None:
+    the one total row). Every level is rolled up from the same rows, read once, so the rows of a level
+    add up to those of the level above and to the total."""
     params = _params(app, filters)
-    counted: dict[tuple, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    installs = clickhouse.execute(_installs_sql(filters), params, tag="analytics.performance_installs").rows
+    touches_apply, cost_applies = not filters.country, not (filters.platform or filters.country)
+    touches = (
+        clickhouse.execute(_touches_sql(filters), params, tag="analytics.performance_touches").rows
+        if touches_apply
+        else []
+    )
+    revenue = [
+        (*row[:6], decimal.Decimal(repr(round(row[6], 6))))
+        for row in clickhouse.execute(_revenue_sql(filters), params, tag="analytics.performance_revenue").rows
+    ]
+    spend = []
+    if cost_applies:
+        first, last = cost_days(filters, app.timezone)
+        rows = AdSpend.objects.filter(app=app, date__gte=first, date__lte=last)
+        if filters.media_source:
+            rows = rows.filter(source=filters.media_source)
+        if filters.campaign:
+            rows = rows.filter(campaign=filters.campaign)
+        spend = list(rows.values_list("source", "campaign", "adset", "ad", "date", "currency").annotate(Sum("cost")))
+    out = {}
+    for level in levels:
+        depth = LEVELS[level] if level else 0
 
-    def key(row) -> tuple:
-        return tuple(value or "" for value in row[:4])[:depth]
+        def key(row, depth=depth) -> tuple:
+            return tuple(value or "" for value in row[:4])[:depth]
 
-    for row in clickhouse.execute(_installs_sql(filters), params, tag="analytics.performance_installs").rows:
-        totals = counted[key(row)]
-        totals["installs"] += row[4]
-        totals["nonOrganicInstalls"] += row[5]
-        totals["payingUsers"] += row[6]
-    touches_apply = not filters.country
-    if touches_apply:
-        for row in clickhouse.execute(_touches_sql(filters), params, tag="analytics.performance_touches").rows:
+        counted: dict[tuple, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        for row in installs:
+            totals = counted[key(row)]
+            totals["installs"] += row[4]
+            totals["nonOrganicInstalls"] += row[5]
+            totals["payingUsers"] += row[6]
+        for row in touches:
             totals = counted[key(row)]
             totals["impressions"] += row[4]
             totals["clicks"] += row[5]
-    revenue_rows = clickhouse.execute(_revenue_sql(filters), params, tag="analytics.performance_revenue").rows
-    revenue = money_totals(
-        target=app.currency,
-        amounts=[(key(row), row[4], row[5], decimal.Decimal(repr(round(row[6], 6)))) for row in revenue_rows],
-    )
-    cost_applies = not (filters.platform or filters.country)
-    cost: dict[tuple, Money] = {}
-    if cost_applies:
-        first, last = cost_days(filters, app.timezone)
-        spend = AdSpend.objects.filter(app=app, date__gte=first, date__lte=last)
-        if filters.media_source:
-            spend = spend.filter(source=filters.media_source)
-        if filters.campaign:
-            spend = spend.filter(campaign=filters.campaign)
-        rows = spend.values_list("source", "campaign", "adset", "ad", "date", "currency").annotate(total=Sum("cost"))
-        cost = money_totals(target=app.currency, amounts=[(key(row), row[4], row[5], row[6]) for row in rows])
-    out = []
-    for k in set(counted) | set(revenue) | set(cost) | ({()} if depth == 0 else set()):
-        totals = counted.get(k, {})
-        row = {
-            **dict(zip(DIMENSIONS, k, strict=False)),
-            "impressions": int(totals.get("impressions", 0)) if touches_apply else None,
-            "clicks": int(totals.get("clicks", 0)) if touches_apply else None,
-            "installs": round(totals.get("installs", 0.0), 6),
-            "nonOrganicInstalls": round(totals.get("nonOrganicInstalls", 0.0), 6),
-            "payingUsers": round(totals.get("payingUsers", 0.0), 6),
+        money = {
+            "revenue": money_totals(target=app.currency, amounts=[(key(row), *row[4:]) for row in revenue]),
+            "cost": money_totals(target=app.currency, amounts=[(key(row), *row[4:]) for row in spend]),
         }
-        numbers = {
-            **row,
-            "revenue": _amount(revenue.get(k), applies=True),
-            "cost": _amount(cost.get(k), applies=cost_applies),
-        }
-        derived = derive(numbers, *PERFORMANCE_RATIOS)
-        row["revenue"] = revenue.get(k, Money(currency=app.currency)).as_dict()
-        row["cost"] = cost.get(k, Money(currency=app.currency)).as_dict() if cost_applies else None
-        out.append({**row, **{name: derived[name] for name in PERFORMANCE_RATIOS}})
-    return sorted(out, key=lambda r: (-r["installs"], [r[d] for d in DIMENSIONS[:depth]]))
+        rows = []
+        for k in set(counted) | set(money["revenue"]) | set(money["cost"]) | ({()} if depth == 0 else set()):
+            totals = counted.get(k, {})
+            row = {
+                **dict(zip(DIMENSIONS, k, strict=False)),
+                "impressions": int(totals.get("impressions", 0)) if touches_apply else None,
+                "clicks": int(totals.get("clicks", 0)) if touches_apply else None,
+                "installs": round(totals.get("installs", 0.0), 6),
+                "nonOrganicInstalls": round(totals.get("nonOrganicInstalls", 0.0), 6),
+                "payingUsers": round(totals.get("payingUsers", 0.0), 6),
+            }
+            revenue_k, cost_k = (money[name].get(k, Money(currency=app.currency)) for name in ("revenue", "cost"))
+            numbers = {
+                **row,
+                "revenue": _amount(revenue_k, applies=True),
+                "cost": _amount(cost_k, applies=cost_applies),
+            }
+            derived = derive(numbers, *PERFORMANCE_RATIOS)
+            row["revenue"] = revenue_k.as_dict()
+            row["cost"] = cost_k.as_dict() if cost_applies else None
+            rows.append({**row, **{name: derived[name] for name in PERFORMANCE_RATIOS}})
+        out[level] = sorted(rows, key=lambda r, depth=depth: (-r["installs"], [r[d] for d in DIMENSIONS[:depth]]))
+    return out
 
 
 def _events_where(filters: Filters) -> str:
@@ -291,7 +299,7 @@ def overview(*, app: App, filters: Filters) -> dict:
     """The period's KPIs and the same for the period as long just before it."""
     previous = replace(filters, since=filters.previous_since, until=filters.since)
     return {
-        name: {**performance(app=app, filters=period, level=None)[0], **activity(app=app, filters=period)}
+        name: {**performance(app=app, filters=period, levels=(None,))[None][0], **activity(app=app, filters=period)}
         for name, period in (("current", filters), ("previous", previous))
     }
 

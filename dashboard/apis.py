@@ -399,7 +399,8 @@ class AnalyticsCampaignsApi(APIView):
     def get(self, request):
         app, query, filters, head = _report(request, CampaignsQuery)
         level = query["level"]
-        rows = analytics.performance(app=app, filters=filters, level=level)
+        both = analytics.performance(app=app, filters=filters, levels=(level, None))
+        rows = both[level]
         if self.csv:
             dimensions = list(analytics.DIMENSIONS[: analytics.LEVELS[level]])
             money = ("revenue", "cost")
@@ -423,7 +424,7 @@ class AnalyticsCampaignsApi(APIView):
                 for row in rows
             )
             return _csv_response(f"campaigns-{level}.csv", header, body)
-        total = analytics.performance(app=app, filters=filters, level=None)[0]
+        total = both[None][0]
         return Response(
             {
                 **head,
