@@ -42,7 +42,7 @@ PERFORMANCE_RATIOS = (
     "roas",
 )
 SERIES_INTERVALS = {
-    # the instant in UTC: the backends read a DateTime's wall clock as UTC
+    # as a UTC instant: the embedded backend reads the wall clock of a non-UTC DateTime as UTC
     "hour": "toTimeZone(toStartOfHour({column}, {{tz:String}}), 'UTC')",
     "day": "toDate({column}, {{tz:String}})",
     "week": "toStartOfWeek({column}, 1, {{tz:String}})",

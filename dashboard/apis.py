@@ -162,7 +162,7 @@ class ConversionAttributionApi(APIView):
         return Response(story)
 
 
-# --- /api/analytics/overview, series, campaigns (+ .csv): the report filters of dashboard.filters ----
+# --- /api/analytics/overview, series, campaigns, models, fraud (+ .csv): the filters of dashboard.filters
 
 
 def _filter_parameters() -> list[OpenApiParameter]:
@@ -190,6 +190,8 @@ FILTERS_HELP = {
     "model": "The attribution model whose credits are counted (the app's default model by default).",
     "country": "Two-letter code: narrows installs and activity; touches and cost carry none (null then).",
     "platform": "Narrows installs, activity and touches; imported cost carries none (null then).",
+    "media_source": "Narrows credited touches, touches and cost; activity carries none (null, or a 400).",
+    "campaign": "As media_source, for one campaign.",
 }
 
 

@@ -24,6 +24,7 @@ from core.errors import ApplicationError
 from .models import ExchangeRate
 
 COLUMNS = ("date", "currency", "per_usd")
+BASE = "USD"  # every rate is units per US dollar; the dollar needs no row
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 MAX_LINES = 100_000
 CENTS_OF_CENTS = decimal.Decimal("0.0001")  # amounts are shown to four decimals
@@ -54,6 +55,9 @@ def rates_import(*, data: str) -> int:
                     raise decimal.InvalidOperation
             except decimal.InvalidOperation:
                 errors["per_usd"] = "expected a positive number"
+            else:
+                if currency == BASE and per_usd != 1:
+                    errors["per_usd"] = f"{BASE} is the base: one {BASE} is 1 {BASE}"
             if errors:
                 bad.append({"line": reader.line_num, "errors": errors})
             else:
@@ -106,6 +110,8 @@ class Converter:
             values.append(rate.per_usd)
 
     def _per_usd(self, currency: str, day: dt.date) -> decimal.Decimal | None:
+        if currency == BASE:
+            return decimal.Decimal(1)
         dates, values = self._rates.get(currency, ([], []))
         position = bisect.bisect_right(dates, day)
         return values[position - 1] if position else None

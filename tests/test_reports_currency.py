@@ -62,6 +62,13 @@ def test_amounts_convert_at_their_days_rate_and_those_without_one_stay_apart(tmp
     assert gbp.total == D("70") and gbp.unconverted == {}
 
 
+def test_the_dollar_needs_no_rate_and_cannot_be_given_another(tmp_path):
+    import_rates(tmp_path, "date,currency,per_usd\n2026-03-01,EUR,0.8\n")
+    assert money_total(target="EUR", amounts=[(dt.date(2026, 3, 2), "USD", D("10"))]).total == D("8")
+    with pytest.raises(CommandError, match="USD is the base"):
+        import_rates(tmp_path, "date,currency,per_usd\n2026-03-01,USD,1.1\n")
+
+
 def test_importing_a_date_again_replaces_its_rate(tmp_path):
     import_rates(tmp_path, RATES)
     import_rates(tmp_path, "date,currency,per_usd\n2026-03-01,EUR,0.4\n")
