@@ -571,3 +571,45 @@ class AnalyticsFraudCsvApi(AnalyticsFraudApi):
     @extend_schema(parameters=[AppQuery, *_filter_parameters()], responses={**CSV_RESPONSE, **REPORT_ERRORS})
     def get(self, request):
         return super().get(request)
+
+
+class CtitRowOut(serializers.Serializer):
+    mediaSource = serializers.CharField()
+    fromSeconds = serializers.IntegerField(help_text="The bucket's lower bound, inclusive.")
+    toSeconds = serializers.IntegerField(allow_null=True, help_text="Its upper bound, exclusive; null: no bound.")
+    installs = serializers.IntegerField()
+
+
+@extend_schema_serializer(component_name="AnalyticsClickToInstall")
+class CtitOut(ReportOut):
+    rows = CtitRowOut(many=True)
+
+
+CTIT_COLUMNS = ("mediaSource", "fromSeconds", "toSeconds", "installs")
+
+
+class AnalyticsClickToInstallApi(APIView):
+    """The click-to-install time distribution per source: new installs won by a click, per bucket."""
+
+    permission_classes = ANALYTICS_PERMISSION
+    csv = False
+
+    @extend_schema(parameters=[AppQuery, *_filter_parameters()], responses={200: CtitOut, **REPORT_ERRORS})
+    def get(self, request):
+        app, _, filters, head = _report(request, AppQuery)
+        try:
+            rows = analytics.click_to_install_times(app=app, filters=filters)
+        except analytics.NotApplicable as refused:
+            raise ApplicationError(str(refused)) from None
+        if self.csv:
+            body = ([_cell(row[c]) for c in CTIT_COLUMNS] for row in rows)
+            return _csv_response("click-to-install.csv", list(CTIT_COLUMNS), body)
+        return Response({**head, "rows": rows})
+
+
+class AnalyticsClickToInstallCsvApi(AnalyticsClickToInstallApi):
+    csv = True
+
+    @extend_schema(parameters=[AppQuery, *_filter_parameters()], responses={**CSV_RESPONSE, **REPORT_ERRORS})
+    def get(self, request):
+        return super().get(request)

@@ -15,6 +15,8 @@ analytics_urls = [
     path("models.csv", apis.AnalyticsModelsCsvApi.as_view(), name="analytics-models-csv"),
     path("fraud", apis.AnalyticsFraudApi.as_view(), name="analytics-fraud"),
     path("fraud.csv", apis.AnalyticsFraudCsvApi.as_view(), name="analytics-fraud-csv"),
+    path("click-to-install", apis.AnalyticsClickToInstallApi.as_view(), name="analytics-click-to-install"),
+    path("click-to-install.csv", apis.AnalyticsClickToInstallCsvApi.as_view(), name="analytics-click-to-install-csv"),
 ]
 # Under /api/apps/: why one conversion was attributed as it was.
 conversion_urls = [

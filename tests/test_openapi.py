@@ -311,6 +311,7 @@ def test_real_responses_match_the_documented_shapes(schema):
         ("GET", f"/api/analytics/campaigns?app_id={app.id}&country=de", None, 400),
         ("GET", f"/api/analytics/models?app_id={app.id}", None, 200),
         ("GET", f"/api/analytics/fraud?app_id={app.id}&platform=ios", None, 200),
+        ("GET", f"/api/analytics/click-to-install?app_id={app.id}", None, 200),
         ("GET", "/api/admin/users", None, 200),
         ("POST", f"/api/admin/users/{user.id}/roles", {"role": "readonly"}, 200),
         ("POST", "/api/admin/invitations", {"email": "new@example.com", "role": "user"}, 201),

@@ -113,7 +113,7 @@ def test_the_answers_have_the_documented_shapes(scenario, client):
     from tests.test_openapi import _documented_response_schema, validator
 
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
-    for path in ("/api/analytics/models", "/api/analytics/fraud"):
+    for path in ("/api/analytics/models", "/api/analytics/fraud", "/api/analytics/click-to-install"):
         documented = _documented_response_schema(schema, "GET", path, 200)
         errors = [e.message for e in validator(schema, documented, strict=True).iter_errors(get(path, scenario).json())]
         assert errors == [], path
@@ -124,3 +124,13 @@ def test_fraud_counts_flagged_installs_per_source_and_reason(scenario):
     assert body["rows"] == [{"mediaSource": "tiktok", "reason": "click_injection", "status": "flagged", "installs": 1}]
     lines = b"".join(get("/api/analytics/fraud.csv", scenario).streaming_content).decode().splitlines()
     assert lines == ["mediaSource,reason,status,installs", "tiktok,click_injection,flagged,1"]
+
+
+def test_click_to_install_times_per_source(scenario):
+    rows = get("/api/analytics/click-to-install", scenario).json()["rows"]
+    assert rows == [
+        {"mediaSource": "google", "fromSeconds": 86400, "toSeconds": 604800, "installs": 1},  # one day
+        {"mediaSource": "tiktok", "fromSeconds": 0, "toSeconds": 10, "installs": 1},  # five seconds
+    ]
+    lines = b"".join(get("/api/analytics/click-to-install.csv", scenario).streaming_content).decode().splitlines()
+    assert lines == ["mediaSource,fromSeconds,toSeconds,installs", "google,86400,604800,1", "tiktok,0,10,1"]
