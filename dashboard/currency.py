@@ -126,14 +126,9 @@ class Converter:
         return amount * target / source
 
 
-def money_total(*, target: str, amounts: Iterable[tuple[dt.date, str, decimal.Decimal]]) -> Money:
-    """The sum of (day, currency, amount) rows in ``target``; the amounts without a rate apart."""
-    rows = [(day, currency, decimal.Decimal(amount)) for day, currency, amount in amounts]
-    return money_totals(target=target, amounts=[((), *row) for row in rows]).get((), Money(currency=target))
-
-
 def money_totals(*, target: str, amounts: Iterable[tuple]) -> dict:
-    """Like ``money_total``, for rows of (key, day, currency, amount): one Money per key."""
+    """The sums of (key, day, currency, amount) rows in ``target``, one Money per key, the amounts
+    without a rate apart."""
     rows = list(amounts)
     if not rows:
         return {}

@@ -7,13 +7,18 @@ import decimal
 import pytest
 from django.core.management import CommandError, call_command
 
-from dashboard.currency import money_total
+from dashboard.currency import money_totals
 from dashboard.models import ExchangeRate
 
 pytestmark = pytest.mark.django_db
 
 RATES = "date,currency,per_usd\n2026-03-01,USD,1\n2026-03-01,EUR,0.8\n2026-03-01,GBP,0.5\n2026-03-05,EUR,0.5\n"
 D = decimal.Decimal
+
+
+def money_total(*, target: str, amounts: list[tuple]):
+    """The Money of (day, currency, amount) rows, all under one key."""
+    return money_totals(target=target, amounts=[((), *row) for row in amounts])[()]
 
 
 def import_rates(tmp_path, text: str) -> str:
