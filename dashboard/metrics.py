@@ -143,7 +143,11 @@ METRICS = {
 
 
 def select(*names: str) -> str:
-    """The SQL aggregates of these counted metrics, in order, each named as the metric."""
+    """The SQL aggregates of these counted metrics, in order, each named as the metric. They must
+    aggregate one table: a fragment over another table's columns would fail, or worse, not."""
+    tables = {METRICS[name].source for name in names}
+    if len(tables) != 1 or "" in tables:
+        raise ValueError(f"{', '.join(names)} are not counted over one table ({', '.join(sorted(tables))}).")
     return ", ".join(f"{METRICS[name].sql} AS {name}" for name in names)
 
 
