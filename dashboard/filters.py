@@ -130,6 +130,11 @@ def report_filters(*, data, default_model: str, time_zone: str = "UTC") -> Filte
         days = values["days"] or DEFAULT_DAYS
         until = timezone.now()
         since, period, shown = until - dt.timedelta(days=days), {"days": days}, {"days": days}
-    shown_form = FiltersForm(data={**shown, "model": model, **segment})
+    shown_data = {**shown, "model": model, **segment}
+    shown_form = FiltersForm(data=shown_data)
+    # The pages' filter bar shows the period and the model, and the other filters only when set: an
+    # empty field would still be submitted, and every shared link would carry it.
+    for name in set(FIELDS) - {"days", "model"} - {name for name, value in shown_data.items() if value}:
+        del shown_form.fields[name]
     shown_form.is_valid()
     return Filters(model=model, since=since, until=until, time_zone=time_zone, form=shown_form, **period, **segment)
