@@ -23,7 +23,7 @@ from django.db.models import Sum
 from apps_registry.models import AdSpend, App
 from core import clickhouse
 from events.attribution_engine import sql
-from events.attribution_engine.rules import MODELS
+from events.attribution_engine.rules import CONVERSION_EVENTS, MODELS, NEW_INSTALL_KINDS, REENGAGEMENT_EVENTS
 
 from .currency import Money, money_totals
 from .filters import Filters
@@ -48,6 +48,8 @@ SERIES_INTERVALS = {
     "week": "toStartOfWeek({column}, 1, {{tz:String}})",
 }
 MAX_HOURLY_DAYS = 31
+_CONVERSION_EVENT_NAMES = sql.literals((*CONVERSION_EVENTS, *REENGAGEMENT_EVENTS))
+_SERIES_KINDS = sql.literals((*NEW_INSTALL_KINDS, "re_engagement"))
 _ZERO_UUID = "toUUID('00000000-0000-0000-0000-000000000000')"
 _PERIOD = "{column} >= {{since:DateTime64(3, 'UTC')}} AND {column} < {{until:DateTime64(3, 'UTC')}}"
 
@@ -67,16 +69,15 @@ def _params(app: App, filters: Filters) -> dict:
     }
 
 
-def _installs_where(filters: Filters) -> str:
-    """The new installs of the period, narrowed by their install event's platform and country."""
-    where = f"app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS}) AND " + _PERIOD.format(
-        column="conversion_time"
-    )
+def _installs_where(filters: Filters, *, kinds: str = sql.NEW_INSTALLS) -> str:
+    """The conversions of the period of these kinds (new installs unless told), narrowed by their
+    conversion event's platform and country."""
+    where = f"app_id = {{app_id:UUID}} AND conversion_kind IN ({kinds}) AND " + _PERIOD.format(column="conversion_time")
     segment = [f"{name} = {{{name}:String}}" for name in ("platform", "country") if getattr(filters, name)]
     if segment:
         where += (
             " AND conversion_id IN (SELECT event_id FROM events WHERE app_id = {app_id:UUID} "
-            f"AND event_name IN ({sql.CONVERSION_NAMES}) AND {_PERIOD.format(column='timestamp')} "
+            f"AND event_name IN ({_CONVERSION_EVENT_NAMES}) AND {_PERIOD.format(column='timestamp')} "
             f"AND {' AND '.join(segment)})"
         )
     return where
@@ -322,7 +323,8 @@ def _buckets(filters: Filters, interval: str, time_zone: str) -> list:
 
 def series(*, app: App, filters: Filters, interval: str) -> list[dict]:
     """Per hour, day or week of the app's time zone (activity date): events, active devices, new
-    installs organic and non-organic, and revenue converted at each day's rate."""
+    installs organic and non-organic, re-attributions (among the installs) and re-engagements apart,
+    and revenue converted at each day's rate."""
     if filters.media_source or filters.campaign:
         raise NotApplicable("The time series counts activity, which carries no media source or campaign.")
     if interval == "hour" and filters.until - filters.since > dt.timedelta(days=MAX_HOURLY_DAYS):
@@ -341,8 +343,9 @@ def series(*, app: App, filters: Filters, interval: str) -> list[dict]:
     installs = {
         row[0]: row[1:]
         for row in clickhouse.execute(
-            f"SELECT {on_installs} AS bucket, {select('installs', 'organicInstalls', 'nonOrganicInstalls')} "
-            f"FROM attributions FINAL WHERE {_installs_where(filters)} GROUP BY bucket",
+            f"SELECT {on_installs} AS bucket, "
+            f"{select('installs', 'organicInstalls', 'nonOrganicInstalls', 'reattributions', 'reengagements')} "
+            f"FROM attributions FINAL WHERE {_installs_where(filters, kinds=_SERIES_KINDS)} GROUP BY bucket",
             params,
             tag="analytics.series_installs",
         ).rows
@@ -361,7 +364,7 @@ def series(*, app: App, filters: Filters, interval: str) -> list[dict]:
     points = []
     for bucket in _buckets(filters, interval, app.timezone):
         total_events, dau = events.get(bucket, (0, 0))
-        new, organic, non_organic = installs.get(bucket, (0, 0, 0))
+        new, organic, non_organic, reattributions, reengagements = installs.get(bucket, (0, 0, 0, 0, 0))
         points.append(
             {
                 "start": bucket.astimezone(zone).isoformat() if interval == "hour" else bucket.isoformat(),
@@ -370,6 +373,8 @@ def series(*, app: App, filters: Filters, interval: str) -> list[dict]:
                 "installs": new,
                 "organicInstalls": organic,
                 "nonOrganicInstalls": non_organic,
+                "reattributions": reattributions,
+                "reengagements": reengagements,
                 "revenue": revenue.get(bucket, Money(currency=app.currency)).as_dict(),
             }
         )

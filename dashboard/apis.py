@@ -293,6 +293,8 @@ class SeriesPointOut(serializers.Serializer):
     installs = _metric_field("installs", serializers.IntegerField)
     organicInstalls = _metric_field("organicInstalls", serializers.IntegerField)
     nonOrganicInstalls = _metric_field("nonOrganicInstalls", serializers.IntegerField)
+    reattributions = _metric_field("reattributions", serializers.IntegerField)
+    reengagements = _metric_field("reengagements", serializers.IntegerField)
     revenue = MoneyOut(help_text="Purchase revenue of the bucket (activity date) in the app's currency.")
 
 
@@ -446,7 +448,15 @@ class AnalyticsCampaignsCsvApi(AnalyticsCampaignsApi):
         return super().get(request)
 
 
-SERIES_COLUMNS = ("totalEvents", "dau", "installs", "organicInstalls", "nonOrganicInstalls")
+SERIES_COLUMNS = (
+    "totalEvents",
+    "dau",
+    "installs",
+    "organicInstalls",
+    "nonOrganicInstalls",
+    "reattributions",
+    "reengagements",
+)
 
 
 class AnalyticsSeriesApi(APIView):

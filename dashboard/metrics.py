@@ -81,6 +81,22 @@ METRICS = {
             f"countIf({_NEW_INSTALL} AND empty(path.touch_id))",
         ),
         Metric(
+            "reattributions",
+            "Re-attributions",
+            COUNT,
+            "Installs of a device installed before, after the re-attribution window (among the installs).",
+            "attributions",
+            "countIf(conversion_kind = 'reattribution')",
+        ),
+        Metric(
+            "reengagements",
+            "Re-engagements",
+            COUNT,
+            "Returns after the inactivity window credited to a touch (not installs).",
+            "attributions",
+            "countIf(conversion_kind = 're_engagement' AND notEmpty(path.touch_id))",
+        ),
+        Metric(
             "impressions",
             "Impressions",
             COUNT,

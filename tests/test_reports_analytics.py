@@ -294,6 +294,8 @@ def test_the_daily_series_cuts_days_in_the_apps_time_zone(scenario):
             "installs": 5,
             "organicInstalls": 2,
             "nonOrganicInstalls": 3,
+            "reattributions": 0,
+            "reengagements": 0,
             "revenue": usd("17.5000", SEK="3.0000"),
         },
         {
@@ -303,6 +305,8 @@ def test_the_daily_series_cuts_days_in_the_apps_time_zone(scenario):
             "installs": 0,
             "organicInstalls": 0,
             "nonOrganicInstalls": 0,
+            "reattributions": 0,
+            "reengagements": 0,
             "revenue": usd("20.0000"),
         },
     ]
@@ -332,9 +336,10 @@ def test_tables_export_as_csv(scenario):
     series = get("/api/analytics/series.csv", scenario, interval="day")
     rows = b"".join(series.streaming_content).decode().splitlines()
     assert rows == [
-        "start,totalEvents,dau,installs,organicInstalls,nonOrganicInstalls,revenue,revenueUnconverted",
-        f"{scenario['day']},8,5,5,2,3,17.5000,SEK 3.0000",
-        f"{scenario['day'] + dt.timedelta(days=1)},1,1,0,0,0,20.0000,",
+        "start,totalEvents,dau,installs,organicInstalls,nonOrganicInstalls,reattributions,reengagements,"
+        "revenue,revenueUnconverted",
+        f"{scenario['day']},8,5,5,2,3,0,0,17.5000,SEK 3.0000",
+        f"{scenario['day'] + dt.timedelta(days=1)},1,1,0,0,0,0,0,20.0000,",
     ]
 
 
@@ -384,3 +389,52 @@ def test_the_scenarios_answers_have_the_documented_shapes(scenario, client):
         assert errors == [], path
     csv_answer = schema["paths"]["/api/analytics/campaigns.csv"]["get"]["responses"]["200"]["content"]
     assert list(csv_answer) == ["text/csv"]
+
+
+def test_the_series_reports_reattributions_among_installs_and_reengagements_apart(store_all):
+    """devA installed five days before D and again on D, after a one-day re-attribution window: a
+    re-attribution, counted among the installs. devR installed ten days before D and came back on D
+    through a retargeting click, after the seven-day inactivity window: a re-engagement, no install."""
+    from apps_registry import services as app_services
+
+    app, raw_key = app_with_key()
+    reader = UserFactory(role="user")
+    grant(reader, app, "view_app", "view_analytics")
+    app_services.settings_update(app=app, changed_by=reader, reattribution_window_days=1)
+    day = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=2)
+    noon = dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
+    code = links.link_create(
+        app=app, created_by=reader, name="r", media_source="retarget", campaign="back", ios_url="https://example.com/"
+    ).code
+    click = {
+        "type": "click",
+        "link_code": code,
+        "device_ids": {"idfa": "DEVR"},
+        "timestamp": (noon - dt.timedelta(hours=1)).isoformat(),
+    }
+    answer = APIClient().post(
+        "/api/touchpoints",
+        orjson.dumps({"touchpoints": [click]}),
+        content_type="application/json",
+        HTTP_X_API_KEY=raw_key,
+    )
+    assert answer.status_code == 202, answer.content
+
+    def event(name, device, at):
+        return {"event_name": name, "timestamp": at.isoformat(), "device_ids": {"idfa": device}}
+
+    days = dt.timedelta(days=1)
+    events = [
+        event("install", "DEVA", noon - 5 * days),
+        event("install", "DEVA", noon),
+        event("install", "DEVR", noon - 10 * days),
+        event("open", "DEVR", noon),
+    ]
+    assert post_events(raw_key, events).status_code == 202
+    store_all(until=lambda: count("events", app.id) >= 4 and count("touchpoints", app.id) >= 1)
+    services.attribution_run(app=app, since=noon - 11 * days, until=noon + days)
+    answer = (
+        APIClient().get(f"/api/analytics/series?app_id={app.id}&date_from={day}&date_to={day}", **bearer(reader)).json()
+    )
+    (point,) = answer["points"]
+    assert (point["totalEvents"], point["installs"], point["reattributions"], point["reengagements"]) == (2, 1, 1, 1)
