@@ -1,22 +1,27 @@
-"""Report filters, read from the URL: any view of a report is a link to share, and the same link shows
-the same view (a preset period is relative to the moment it is opened, as in AppsFlyer and Adjust).
+"""Report filters, read from the URL by the pages and the analytics API alike (one parser): any view of
+a report is a link to share, and the same link shows the same view (a preset period is relative to
+the moment it is opened, as in AppsFlyer and Adjust).
 
-Only the filters the report selectors take today are here: the period, as the API's ``days`` (so a
-page's numbers are the API's), and the attribution model. Platform, country, source, campaign and
-date ranges come with the reporting selectors that filter by them (issue #17).
+The period is either a preset (``days``: the last N days up to now) or a date range (``date_from`` and
+``date_to``, both inclusive, whole days in the app's time zone), which wins when given. Platform,
+country, media source and campaign narrow the report; the attribution model picks the credits.
 """
 
 import datetime as dt
+import zoneinfo
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django import forms
+from django.core.validators import RegexValidator
 from django.utils import timezone
 
 from events.attribution_engine.rules import MODELS
 
 PERIODS = {1: "Last 24 hours", 7: "Last 7 days", 14: "Last 14 days", 30: "Last 30 days", 90: "Last 90 days"}
 DEFAULT_DAYS = 7
+MAX_RANGE_DAYS = 731
+PLATFORMS = {"": "All platforms", "ios": "iOS", "android": "Android", "web": "Web"}
 MODEL_NAMES = {
     "last_touch": "Last touch",
     "first_touch": "First touch",
@@ -26,35 +31,74 @@ MODEL_NAMES = {
     "data_driven": "Data-driven (Markov)",
 }
 assert set(MODEL_NAMES) == set(MODELS), "every model of the engine has a name here"
+# The segment filters: URL parameter -> the column it narrows (events, touchpoints, attributions' paths).
+SEGMENTS = ("platform", "country", "media_source", "campaign")
+FIELDS = ("days", "date_from", "date_to", "model", *SEGMENTS)
 
 
 class FiltersForm(forms.Form):
     days = forms.TypedChoiceField(
         label="Period", choices=list(PERIODS.items()), coerce=int, required=False, empty_value=None
     )
+    date_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     model = forms.ChoiceField(label="Attribution model", choices=list(MODEL_NAMES.items()), required=False)
+    platform = forms.ChoiceField(label="Platform", choices=list(PLATFORMS.items()), required=False)
+    country = forms.CharField(
+        label="Country",
+        required=False,
+        max_length=2,
+        validators=[RegexValidator(r"^[A-Z]{2}$", "Use a two-letter ISO 3166 code in capitals, e.g. DE.")],
+    )
+    media_source = forms.CharField(label="Media source", required=False, max_length=100)
+    campaign = forms.CharField(label="Campaign", required=False, max_length=200)
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if (start is None) != (end is None) and not self.errors:
+            self.add_error("date_to" if end is None else "date_from", "Give both ends of the date range.")
+        elif start and end and end < start:
+            self.add_error("date_to", "The range ends before it starts.")
+        elif start and end and (end - start).days + 1 > MAX_RANGE_DAYS:
+            self.add_error("date_to", f"A range spans at most {MAX_RANGE_DAYS} days.")
+        return cleaned
 
 
 @dataclass(frozen=True)
 class Filters:
-    days: int
     model: str
+    since: dt.datetime
     until: dt.datetime
+    time_zone: str
+    days: int  # the period's length in days (whole days for a date range)
     form: FiltersForm
-
-    @property
-    def since(self) -> dt.datetime:
-        return self.until - dt.timedelta(days=self.days)
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    platform: str = ""
+    country: str = ""
+    media_source: str = ""
+    campaign: str = ""
 
     @property
     def previous_since(self) -> dt.datetime:
         """The start of the period as long as this one, just before it."""
-        return self.since - dt.timedelta(days=self.days)
+        return self.since - (self.until - self.since)
+
+    @property
+    def segment(self) -> dict[str, str]:
+        """The segment filters that are set, by name."""
+        return {name: getattr(self, name) for name in SEGMENTS if getattr(self, name)}
 
     @property
     def query(self) -> str:
         """The filters as a query string, for links that keep them."""
-        return "?" + urlencode({"days": self.days, "model": self.model})
+        period = (
+            {"date_from": self.date_from.isoformat(), "date_to": self.date_to.isoformat()}
+            if self.date_from
+            else {"days": self.days}
+        )
+        return "?" + urlencode({**period, "model": self.model, **self.segment})
 
 
 class BadFilters(Exception):
@@ -63,13 +107,34 @@ class BadFilters(Exception):
         self.form = form
 
 
-def report_filters(*, data, default_model: str) -> Filters:
-    """The filters in ``data`` (a request's GET), the defaults where absent. Raises BadFilters."""
-    form = FiltersForm(data={"days": data.get("days", ""), "model": data.get("model", "")})
+def _day_start(day: dt.date, zone: zoneinfo.ZoneInfo) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+
+
+def report_filters(*, data, default_model: str, time_zone: str = "UTC") -> Filters:
+    """The filters in ``data`` (a request's GET), the defaults where absent; a date range is read in
+    ``time_zone`` (the app's). Raises BadFilters."""
+    form = FiltersForm(data={name: data.get(name, "") for name in FIELDS})
     if not form.is_valid():
         raise BadFilters(form)
-    days = form.cleaned_data["days"] or DEFAULT_DAYS
-    model = form.cleaned_data["model"] or default_model
-    shown = FiltersForm(data={"days": days, "model": model})
-    shown.is_valid()
-    return Filters(days=days, model=model, until=timezone.now(), form=shown)
+    values = form.cleaned_data
+    model = values["model"] or default_model
+    segment = {name: values[name] for name in SEGMENTS}
+    if values["date_from"]:
+        zone = zoneinfo.ZoneInfo(time_zone)
+        start, end = values["date_from"], values["date_to"]
+        since, until = _day_start(start, zone), _day_start(end + dt.timedelta(days=1), zone)
+        period = {"date_from": start, "date_to": end, "days": (end - start).days + 1}
+        shown = {"date_from": start, "date_to": end}
+    else:
+        days = values["days"] or DEFAULT_DAYS
+        until = timezone.now()
+        since, period, shown = until - dt.timedelta(days=days), {"days": days}, {"days": days}
+    shown_data = {**shown, "model": model, **segment}
+    shown_form = FiltersForm(data=shown_data)
+    # The pages' filter bar shows the period and the model, and the other filters only when set: an
+    # empty field would still be submitted, and every shared link would carry it.
+    for name in set(FIELDS) - {"days", "model"} - {name for name, value in shown_data.items() if value}:
+        del shown_form.fields[name]
+    shown_form.is_valid()
+    return Filters(model=model, since=since, until=until, time_zone=time_zone, form=shown_form, **period, **segment)

@@ -7,45 +7,42 @@ from core import clickhouse
 from events.attribution_engine import sql
 from events.attribution_engine.rules import MODELS
 
-# Each metric fragment is written once and reused by the reports.
-EVENTS = "count()"
-ACTIVE_USERS = "uniqExactIf(user_id, user_id != '')"
-REVENUE = "sum(revenue)"
-PURCHASERS = "uniqExactIf(user_id, event_name = 'purchase' AND user_id != '')"
-# Installs are the attribution engine's new installs (not raw install events: a reinstall is no install).
-INSTALLS = f"countIf(conversion_kind IN ({sql.NEW_INSTALLS}))"
+from .metrics import derive, select
 
 
-def dashboard_stats(*, app_id: uuid.UUID, since: dt.datetime) -> dict:
-    params = {"app_id": app_id, "since": since}
+def dashboard_stats(*, app_id: uuid.UUID, since: dt.datetime, until: dt.datetime) -> dict:
+    params = {"app_id": app_id, "since": since, "until": until}
     result = clickhouse.execute(
-        f"SELECT {EVENTS}, {ACTIVE_USERS}, {REVENUE}, {PURCHASERS} "
-        "FROM events FINAL WHERE app_id = {app_id:UUID} AND timestamp >= {since:DateTime64(3, 'UTC')}",
+        f"SELECT {select('totalEvents', 'activeUsers', 'revenueAsSent', 'purchasers')} "
+        "FROM events FINAL WHERE app_id = {app_id:UUID} AND timestamp >= {since:DateTime64(3, 'UTC')} "
+        "AND timestamp < {until:DateTime64(3, 'UTC')}",
         params,
         tag="dashboard.stats",
     )
     installs = clickhouse.execute(
-        f"SELECT {INSTALLS} FROM attributions FINAL "
-        "WHERE app_id = {app_id:UUID} AND conversion_time >= {since:DateTime64(3, 'UTC')}",
+        f"SELECT {select('installs')} FROM attributions FINAL "
+        "WHERE app_id = {app_id:UUID} AND conversion_time >= {since:DateTime64(3, 'UTC')} "
+        "AND conversion_time < {until:DateTime64(3, 'UTC')}",
         params,
         tag="dashboard.stats_installs",
     ).scalar()
     events, users, revenue, purchasers = result.rows[0]
+    rate = derive({"purchasers": purchasers, "activeUsers": users}, "conversionRate")["conversionRate"]
     return {
         "totalEvents": events,
         "activeUsers": users,
         "installs": installs,
         "revenue": str(revenue),
-        "conversionRate": round(purchasers / users, 4) if users else 0.0,
+        "conversionRate": round(rate, 4) if rate is not None else 0.0,
     }
 
 
-def events_over_time(*, app_id: uuid.UUID, since: dt.datetime) -> list[dict]:
+def events_over_time(*, app_id: uuid.UUID, since: dt.datetime, until: dt.datetime) -> list[dict]:
     result = clickhouse.execute(
-        "SELECT toStartOfDay(timestamp) AS day, event_name, count() "
+        f"SELECT toStartOfDay(timestamp) AS day, event_name, {select('totalEvents')} "
         "FROM events FINAL WHERE app_id = {app_id:UUID} AND timestamp >= {since:DateTime64(3, 'UTC')} "
-        "GROUP BY day, event_name ORDER BY day, event_name",
-        {"app_id": app_id, "since": since},
+        "AND timestamp < {until:DateTime64(3, 'UTC')} GROUP BY day, event_name ORDER BY day, event_name",
+        {"app_id": app_id, "since": since, "until": until},
         tag="analytics.events_over_time",
     )
     return [{"day": day.date().isoformat(), "event": name, "count": count} for day, name, count in result.rows]

@@ -22,6 +22,7 @@ from core.clickhouse.errors import ConnectionLost, EmbeddedStoreLocked, QueryTim
 
 from . import charts, explanation, live_events, selectors
 from .filters import MODEL_NAMES, BadFilters, Filters, report_filters
+from .metrics import METRICS
 
 TOP_SERIES = 6  # event names drawn over time; the rest would be unreadable lines
 TOP_SOURCES = 10
@@ -38,7 +39,11 @@ def report_page(view):
     @wraps(view)
     def wrapper(request: HttpRequest, page: pages.AppPage, *args, **kwargs) -> HttpResponse:
         try:
-            filters = report_filters(data=request.GET, default_model=settings_current(app=page.app).default_model)
+            filters = report_filters(
+                data=request.GET,
+                default_model=settings_current(app=page.app).default_model,
+                time_zone=page.app.timezone,
+            )
         except BadFilters as bad:
             return render(request, "pages/400.html", {"page": page, "form": bad.form}, status=400)
         try:
@@ -62,40 +67,40 @@ def _tiles(current: dict, both_periods: dict, currency: str) -> list[dict]:
     return [
         {
             "metric": "installs",
-            "label": "Installs",
+            "label": METRICS["installs"].label,
             "value": current["installs"],
             "change": _change(current["installs"], both_periods["installs"] - current["installs"]),
-            "help": "New installs attributed by the engine (reinstalls excluded).",
+            "help": METRICS["installs"].definition,
         },
         {
             "metric": "revenue",
-            "label": f"Revenue ({currency})",
+            "label": f"{METRICS['revenueAsSent'].label} ({currency})",
             "value": current["revenue"],
             "display": f"{revenue:,.2f}",
             "change": _change(revenue, revenue_both - revenue),
-            "help": "Sum of purchase revenue as sent.",
+            "help": METRICS["revenueAsSent"].definition,
         },
         {
             "metric": "activeUsers",
-            "label": "Active users",
+            "label": METRICS["activeUsers"].label,
             "value": current["activeUsers"],
             "change": {"comparable": False},
-            "help": "Distinct users with an event in the period.",
+            "help": METRICS["activeUsers"].definition,
         },
         {
             "metric": "totalEvents",
-            "label": "Events",
+            "label": METRICS["totalEvents"].label,
             "value": current["totalEvents"],
             "change": _change(current["totalEvents"], both_periods["totalEvents"] - current["totalEvents"]),
-            "help": "Every event received for the period.",
+            "help": METRICS["totalEvents"].definition,
         },
         {
             "metric": "conversionRate",
-            "label": "Conversion rate",
+            "label": METRICS["conversionRate"].label,
             "value": current["conversionRate"],
             "display": f"{current['conversionRate']:.1%}",
             "change": {"comparable": False},
-            "help": "Purchasers among active users.",
+            "help": METRICS["conversionRate"].definition,
         },
     ]
 
@@ -134,9 +139,9 @@ def _sources_chart(sources: list[dict], model: str) -> charts.Chart | None:
 @report_page
 def overview(request: HttpRequest, page: pages.AppPage, filters: Filters) -> HttpResponse:
     app_id = page.app.id
-    current = selectors.dashboard_stats(app_id=app_id, since=filters.since)
-    both_periods = selectors.dashboard_stats(app_id=app_id, since=filters.previous_since)
-    events = selectors.events_over_time(app_id=app_id, since=filters.since)
+    current = selectors.dashboard_stats(app_id=app_id, since=filters.since, until=filters.until)
+    both_periods = selectors.dashboard_stats(app_id=app_id, since=filters.previous_since, until=filters.until)
+    events = selectors.events_over_time(app_id=app_id, since=filters.since, until=filters.until)
     sources = selectors.attribution_by_source(
         app_id=app_id, model=filters.model, since=filters.since, until=filters.until
     )

@@ -1,3 +1,6 @@
+"""The seed's dashboard and analytics APIs (/api/dashboard/stats, /api/analytics/events and attribution)
+and the explanation of one conversion."""
+
 import datetime as dt
 
 from django.utils import timezone
@@ -14,7 +17,7 @@ from core.errors import ApplicationError
 from core.openapi import errors
 from events.attribution_engine.rules import MODELS
 
-from . import explanation, selectors
+from .. import explanation, selectors
 
 
 class ReportQuery(serializers.Serializer):
@@ -83,7 +86,11 @@ class DashboardStatsApi(APIView):
     def get(self, request):
         app, since, _ = _parse(request)
         return Response(
-            {"appId": str(app.id), "since": since.isoformat(), **selectors.dashboard_stats(app_id=app.id, since=since)}
+            {
+                "appId": str(app.id),
+                "since": since.isoformat(),
+                **selectors.dashboard_stats(app_id=app.id, since=since, until=timezone.now()),
+            }
         )
 
 
@@ -97,7 +104,7 @@ class AnalyticsEventsApi(APIView):
             {
                 "appId": str(app.id),
                 "since": since.isoformat(),
-                "series": selectors.events_over_time(app_id=app.id, since=since),
+                "series": selectors.events_over_time(app_id=app.id, since=since, until=timezone.now()),
             }
         )
 

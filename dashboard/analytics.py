@@ -1,0 +1,483 @@
+"""The analytics reports as pipelines: filters -> SQL (metric fragments from ``metrics``) -> rows ->
+money converted at each day's rate (``currency``) -> ratios derived (``metrics.derive``).
+
+Two dates (docs/reports.md): the campaign report and the overview are by *attribution
+date* — the installs of the period under the chosen model, each crediting its path's touches, and the
+revenue those installs brought to date (a purchase belongs to its device's latest install before it);
+touches and cost are those of the period. The time series is by *activity date*.
+
+Filters: platform and country narrow installs (through their install event) and activity; platform
+narrows touches too. Touches carry no country and imported spend neither platform nor country, so
+under those filters the numbers that would ignore them are null, never silently unfiltered. Media
+source and campaign narrow the credited touches, touches and cost.
+"""
+
+import datetime as dt
+import decimal
+import zoneinfo
+from collections import defaultdict
+from dataclasses import replace
+
+from django.db.models import Sum
+
+from apps_registry.models import AdSpend, App
+from core import clickhouse
+from events.attribution_engine import sql
+from events.attribution_engine.rules import CONVERSION_EVENTS, MODELS, NEW_INSTALL_KINDS, REENGAGEMENT_EVENTS
+
+from .currency import Money, money_totals
+from .filters import Filters
+from .metrics import derive, select
+
+LEVELS = {"source": 1, "campaign": 2, "adset": 3, "ad": 4}
+DIMENSIONS = ("mediaSource", "campaign", "adset", "ad")
+ORGANIC = "organic"
+PERFORMANCE_RATIOS = (
+    "ctr",
+    "clickToInstallRate",
+    "installToPurchaseRate",
+    "arpu",
+    "arppu",
+    "ecpi",
+    "roas",
+)
+SERIES_INTERVALS = {
+    # as a UTC instant: the embedded backend reads the wall clock of a non-UTC DateTime as UTC
+    "hour": "toTimeZone(toStartOfHour({column}, {{tz:String}}), 'UTC')",
+    "day": "toDate({column}, {{tz:String}})",
+    "week": "toStartOfWeek({column}, 1, {{tz:String}})",
+}
+MAX_HOURLY_DAYS = 31
+_CONVERSION_EVENT_NAMES = sql.literals((*CONVERSION_EVENTS, *REENGAGEMENT_EVENTS))
+_SERIES_KINDS = sql.literals((*NEW_INSTALL_KINDS, "re_engagement"))
+_ZERO_UUID = "toUUID('00000000-0000-0000-0000-000000000000')"
+_PERIOD = "{column} >= {{since:DateTime64(3, 'UTC')}} AND {column} < {{until:DateTime64(3, 'UTC')}}"
+
+
+class NotApplicable(ValueError):
+    """A filter or interval this report cannot honour; the API answers 400 with the message."""
+
+
+def _params(app: App, filters: Filters) -> dict:
+    return {
+        "app_id": app.id,
+        "since": filters.since,
+        "until": filters.until,
+        "model": filters.model,
+        "tz": app.timezone,
+        **filters.segment,
+    }
+
+
+def _installs_where(filters: Filters, *, kinds: str = sql.NEW_INSTALLS) -> str:
+    """The conversions of the period of these kinds (new installs unless told), narrowed by their
+    conversion event's platform and country."""
+    where = f"app_id = {{app_id:UUID}} AND conversion_kind IN ({kinds}) AND " + _PERIOD.format(column="conversion_time")
+    segment = [f"{name} = {{{name}:String}}" for name in ("platform", "country") if getattr(filters, name)]
+    if segment:
+        where += (
+            " AND conversion_id IN (SELECT event_id FROM events WHERE app_id = {app_id:UUID} "
+            f"AND event_name IN ({_CONVERSION_EVENT_NAMES}) AND {_PERIOD.format(column='timestamp')} "
+            f"AND {' AND '.join(segment)})"
+        )
+    return where
+
+
+def _credited_ctes(filters: Filters, *, every_model: bool = False) -> str:
+    """``credited``: one row per (install, credited touch) with its share under the model, or under
+    each model (``every_model``; the ``model`` column says which); an organic install is one row of
+    share 1. ``touch_ads``: the ad set and ad of each credited touch; ``cohort_revenue``: the
+    purchases each install brought to date, per day and currency."""
+    touch_segment = "".join(
+        f" AND {name} = {{{name}:String}}" for name in ("media_source", "campaign") if getattr(filters, name)
+    )
+    models = f"ARRAY JOIN [{sql.literals(MODELS)}] AS model" if every_model else ""
+    credit = "credits[model]" if every_model else "credits[{model:String}]"
+    return f"""
+credited AS (
+    SELECT conversion_id, {"model" if every_model else "{model:String}"} AS model,
+           share.1 AS touch_id, share.2 AS media_source, share.3 AS campaign, share.4 AS credit
+    FROM attributions FINAL
+    {models}
+    ARRAY JOIN if(
+        empty(path.touch_id),
+        [({_ZERO_UUID}, '{ORGANIC}', '', 1.)],
+        arrayFilter(x -> x.4 > 0, arrayZip(path.touch_id, path.media_source, path.campaign, {credit}))
+    ) AS share
+    WHERE {_installs_where(filters)}
+),
+narrowed AS (SELECT * FROM credited WHERE 1 {touch_segment}),
+touch_ads AS (
+    SELECT touch_id, any(adset) AS adset, any(ad) AS ad
+    FROM touchpoints
+    WHERE app_id = {{app_id:UUID}} AND touch_id IN (SELECT touch_id FROM narrowed)
+    GROUP BY touch_id
+),
+cohort_revenue AS (
+    SELECT a.conversion_id AS conversion_id, toDate(e.timestamp, {{tz:String}}) AS day, e.currency AS currency,
+           sum(e.revenue) AS amount
+    FROM (
+        SELECT {sql.DEVICE_KEY} AS device_key, timestamp, revenue, currency
+        FROM events FINAL
+        WHERE app_id = {{app_id:UUID}} AND event_name = 'purchase' AND timestamp >= {{since:DateTime64(3, 'UTC')}}
+          AND device_key != ''
+    ) AS e
+    ASOF INNER JOIN (
+        SELECT device_key, conversion_time, conversion_id FROM attributions FINAL
+        WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS})
+    ) AS a ON e.device_key = a.device_key AND e.timestamp >= a.conversion_time
+    WHERE a.conversion_time >= {{since:DateTime64(3, 'UTC')}} AND a.conversion_time < {{until:DateTime64(3, 'UTC')}}
+    GROUP BY conversion_id, day, currency
+)"""
+
+
+def _installs_sql(filters: Filters) -> str:
+    return f"""
+WITH {_credited_ctes(filters)}
+SELECT n.media_source, n.campaign, t.adset, t.ad,
+       sum(n.credit) AS installs,
+       sumIf(n.credit, n.touch_id != {_ZERO_UUID}) AS non_organic,
+       sumIf(n.credit, n.conversion_id IN (SELECT conversion_id FROM cohort_revenue)) AS paying
+FROM narrowed AS n LEFT JOIN touch_ads AS t ON n.touch_id = t.touch_id
+GROUP BY n.media_source, n.campaign, t.adset, t.ad
+"""
+
+
+def _revenue_sql(filters: Filters) -> str:
+    return f"""
+WITH {_credited_ctes(filters)}
+SELECT n.media_source, n.campaign, t.adset, t.ad, r.day, r.currency, sum(toFloat64(r.amount) * n.credit) AS amount
+FROM narrowed AS n
+INNER JOIN cohort_revenue AS r ON n.conversion_id = r.conversion_id
+LEFT JOIN touch_ads AS t ON n.touch_id = t.touch_id
+WHERE r.currency != ''
+GROUP BY n.media_source, n.campaign, t.adset, t.ad, r.day, r.currency
+"""
+
+
+def _models_installs_sql(filters: Filters) -> str:
+    return f"""
+WITH {_credited_ctes(filters, every_model=True)}
+SELECT model, media_source, sum(credit) FROM narrowed GROUP BY model, media_source
+"""
+
+
+def _models_revenue_sql(filters: Filters) -> str:
+    return f"""
+WITH {_credited_ctes(filters, every_model=True)}
+SELECT n.model, n.media_source, r.day, r.currency, sum(toFloat64(r.amount) * n.credit)
+FROM narrowed AS n INNER JOIN cohort_revenue AS r ON n.conversion_id = r.conversion_id
+WHERE r.currency != ''
+GROUP BY n.model, n.media_source, r.day, r.currency
+"""
+
+
+def _touches_sql(filters: Filters) -> str:
+    segment = "".join(
+        f" AND {name} = {{{name}:String}}"
+        for name in ("platform", "media_source", "campaign")
+        if getattr(filters, name)
+    )
+    return (
+        f"SELECT media_source, campaign, adset, ad, {select('impressions', 'clicks')} FROM touchpoints FINAL "
+        f"WHERE app_id = {{app_id:UUID}} AND {_PERIOD.format(column='timestamp')}{segment} "
+        "GROUP BY media_source, campaign, adset, ad"
+    )
+
+
+def cost_days(filters: Filters, time_zone: str) -> tuple[dt.date, dt.date]:
+    """The app's days whose start lies in the period (spend is imported by day): a date range's own
+    days, or the N days a preset of N days spans."""
+    zone = zoneinfo.ZoneInfo(time_zone)
+
+    def start(day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(), tzinfo=zone)
+
+    first, last = filters.since.astimezone(zone).date(), filters.until.astimezone(zone).date()
+    if start(first) < filters.since:
+        first += dt.timedelta(days=1)
+    if start(last) >= filters.until:
+        last -= dt.timedelta(days=1)
+    return first, last
+
+
+def _amount(money: Money, *, applies: bool) -> decimal.Decimal | None:
+    """A money total as a number for ratios: none when it does not apply or has unconverted parts
+    (a ratio of a partial sum would mislead)."""
+    return money.total if applies and not money.unconverted else None
+
+
+def performance(*, app: App, filters: Filters, levels: tuple[str | None, ...]) -> dict[str | None, list[dict]]:
+    """Campaign performance rows per level asked for (media source -> campaign -> ad set -> ad; None:
+    the one total row). Every level is rolled up from the same rows, read once, so the rows of a level
+    add up to those of the level above and to the total."""
+    params = _params(app, filters)
+    installs = clickhouse.execute(_installs_sql(filters), params, tag="analytics.performance_installs").rows
+    touches_apply, cost_applies = not filters.country, not (filters.platform or filters.country)
+    touches = (
+        clickhouse.execute(_touches_sql(filters), params, tag="analytics.performance_touches").rows
+        if touches_apply
+        else []
+    )
+    revenue = [
+        (*row[:6], decimal.Decimal(repr(round(row[6], 6))))
+        for row in clickhouse.execute(_revenue_sql(filters), params, tag="analytics.performance_revenue").rows
+    ]
+    spend = []
+    if cost_applies:
+        first, last = cost_days(filters, app.timezone)
+        rows = AdSpend.objects.filter(app=app, date__gte=first, date__lte=last)
+        if filters.media_source:
+            rows = rows.filter(source=filters.media_source)
+        if filters.campaign:
+            rows = rows.filter(campaign=filters.campaign)
+        spend = list(rows.values_list("source", "campaign", "adset", "ad", "date", "currency").annotate(Sum("cost")))
+    out = {}
+    for level in levels:
+        depth = LEVELS[level] if level else 0
+
+        def key(row, depth=depth) -> tuple:
+            return tuple(value or "" for value in row[:4])[:depth]
+
+        counted: dict[tuple, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        for row in installs:
+            totals = counted[key(row)]
+            totals["installs"] += row[4]
+            totals["nonOrganicInstalls"] += row[5]
+            totals["payingUsers"] += row[6]
+        for row in touches:
+            totals = counted[key(row)]
+            totals["impressions"] += row[4]
+            totals["clicks"] += row[5]
+        money = {
+            "revenue": money_totals(target=app.currency, amounts=[(key(row), *row[4:]) for row in revenue]),
+            "cost": money_totals(target=app.currency, amounts=[(key(row), *row[4:]) for row in spend]),
+        }
+        rows = []
+        for k in set(counted) | set(money["revenue"]) | set(money["cost"]) | ({()} if depth == 0 else set()):
+            totals = counted.get(k, {})
+            row = {
+                **dict(zip(DIMENSIONS, k, strict=False)),
+                "impressions": int(totals.get("impressions", 0)) if touches_apply else None,
+                "clicks": int(totals.get("clicks", 0)) if touches_apply else None,
+                "installs": round(totals.get("installs", 0.0), 6),
+                "nonOrganicInstalls": round(totals.get("nonOrganicInstalls", 0.0), 6),
+                "payingUsers": round(totals.get("payingUsers", 0.0), 6),
+            }
+            revenue_k, cost_k = (money[name].get(k, Money(currency=app.currency)) for name in ("revenue", "cost"))
+            numbers = {
+                **row,
+                "revenue": _amount(revenue_k, applies=True),
+                "cost": _amount(cost_k, applies=cost_applies),
+            }
+            derived = derive(numbers, *PERFORMANCE_RATIOS)
+            row["revenue"] = revenue_k.as_dict()
+            row["cost"] = cost_k.as_dict() if cost_applies else None
+            rows.append({**row, **{name: derived[name] for name in PERFORMANCE_RATIOS}})
+        out[level] = sorted(rows, key=lambda r, depth=depth: (-r["installs"], [r[d] for d in DIMENSIONS[:depth]]))
+    return out
+
+
+def _events_where(filters: Filters) -> str:
+    segment = "".join(f" AND {name} = {{{name}:String}}" for name in ("platform", "country") if getattr(filters, name))
+    return f"app_id = {{app_id:UUID}} AND {_PERIOD.format(column='timestamp')}{segment}"
+
+
+def activity(*, app: App, filters: Filters) -> dict:
+    """Events and active users of the period (activity date); none under a media source or campaign
+    filter, which activity does not carry."""
+    if filters.media_source or filters.campaign:
+        return {"totalEvents": None, "activeUsers": None}
+    result = clickhouse.execute(
+        f"SELECT {select('totalEvents', 'activeUsers')} FROM events FINAL WHERE {_events_where(filters)}",
+        _params(app, filters),
+        tag="analytics.activity",
+    )
+    return result.dicts()[0]
+
+
+def overview(*, app: App, filters: Filters) -> dict:
+    """The period's KPIs and the same for the period as long just before it."""
+    previous = replace(filters, since=filters.previous_since, until=filters.since)
+    return {
+        name: {**performance(app=app, filters=period, levels=(None,))[None][0], **activity(app=app, filters=period)}
+        for name, period in (("current", filters), ("previous", previous))
+    }
+
+
+def _buckets(filters: Filters, interval: str, time_zone: str) -> list:
+    """Every bucket start of the period, as ClickHouse names them: UTC instants for hours, the app's
+    dates for days and weeks (weeks start on Monday)."""
+    zone = zoneinfo.ZoneInfo(time_zone)
+    if interval == "hour":
+        start = filters.since.astimezone(zone).replace(minute=0, second=0, microsecond=0).astimezone(dt.UTC)
+        steps = int((filters.until - start) / dt.timedelta(hours=1) - 1e-9) + 1
+        return [start + dt.timedelta(hours=n) for n in range(steps)]
+    first = filters.since.astimezone(zone).date()
+    last = (filters.until - dt.timedelta(microseconds=1)).astimezone(zone).date()
+    step = 1
+    if interval == "week":
+        first, last, step = first - dt.timedelta(days=first.weekday()), last - dt.timedelta(days=last.weekday()), 7
+    return [first + dt.timedelta(days=n) for n in range(0, (last - first).days + 1, step)]
+
+
+def series(*, app: App, filters: Filters, interval: str) -> list[dict]:
+    """Per hour, day or week of the app's time zone (activity date): events, active devices, new
+    installs organic and non-organic, re-attributions (among the installs) and re-engagements apart,
+    and revenue converted at each day's rate."""
+    if filters.media_source or filters.campaign:
+        raise NotApplicable("The time series counts activity, which carries no media source or campaign.")
+    if interval == "hour" and filters.until - filters.since > dt.timedelta(days=MAX_HOURLY_DAYS):
+        raise NotApplicable(f"An hourly series spans at most {MAX_HOURLY_DAYS} days.")
+    params = _params(app, filters)
+    on_events, on_installs = (SERIES_INTERVALS[interval].format(column=c) for c in ("timestamp", "conversion_time"))
+    events = {
+        row[0]: row[1:]
+        for row in clickhouse.execute(
+            f"SELECT {on_events} AS bucket, {select('totalEvents', 'dau')} FROM events FINAL "
+            f"WHERE {_events_where(filters)} GROUP BY bucket",
+            params,
+            tag="analytics.series_events",
+        ).rows
+    }
+    installs = {
+        row[0]: row[1:]
+        for row in clickhouse.execute(
+            f"SELECT {on_installs} AS bucket, "
+            f"{select('installs', 'organicInstalls', 'nonOrganicInstalls', 'reattributions', 'reengagements')} "
+            f"FROM attributions FINAL WHERE {_installs_where(filters, kinds=_SERIES_KINDS)} GROUP BY bucket",
+            params,
+            tag="analytics.series_installs",
+        ).rows
+    }
+    revenue = money_totals(
+        target=app.currency,
+        amounts=clickhouse.execute(
+            f"SELECT {on_events} AS bucket, toDate(timestamp, {{tz:String}}) AS day, currency, sum(revenue) "
+            f"FROM events FINAL WHERE {_events_where(filters)} AND event_name = 'purchase' AND currency != '' "
+            "GROUP BY bucket, day, currency",
+            params,
+            tag="analytics.series_revenue",
+        ).rows,
+    )
+    zone = zoneinfo.ZoneInfo(app.timezone)
+    points = []
+    for bucket in _buckets(filters, interval, app.timezone):
+        total_events, dau = events.get(bucket, (0, 0))
+        new, organic, non_organic, reattributions, reengagements = installs.get(bucket, (0, 0, 0, 0, 0))
+        points.append(
+            {
+                "start": bucket.astimezone(zone).isoformat() if interval == "hour" else bucket.isoformat(),
+                "totalEvents": total_events,
+                "dau": dau,
+                "installs": new,
+                "organicInstalls": organic,
+                "nonOrganicInstalls": non_organic,
+                "reattributions": reattributions,
+                "reengagements": reengagements,
+                "revenue": revenue.get(bucket, Money(currency=app.currency)).as_dict(),
+            }
+        )
+    return points
+
+
+def model_comparison(*, app: App, filters: Filters) -> list[dict]:
+    """Installs and the revenue they brought to date, per media source, under each of the six models
+    side by side (the ``model`` filter is ignored: every model is the point)."""
+    params = _params(app, filters)
+    installs = {
+        (model, source): value
+        for model, source, value in clickhouse.execute(
+            _models_installs_sql(filters), params, tag="analytics.models_installs"
+        ).rows
+    }
+    revenue = money_totals(
+        target=app.currency,
+        amounts=[
+            ((model, source), day, currency, decimal.Decimal(repr(round(amount, 6))))
+            for model, source, day, currency, amount in clickhouse.execute(
+                _models_revenue_sql(filters), params, tag="analytics.models_revenue"
+            ).rows
+        ],
+    )
+    sources = {source for _, source in installs} | {source for _, source in revenue}
+    rows = [
+        {
+            "mediaSource": source,
+            "models": [
+                {
+                    "model": model,
+                    "installs": round(float(installs.get((model, source), 0.0)), 6),
+                    "revenue": revenue.get((model, source), Money(currency=app.currency)).as_dict(),
+                }
+                for model in MODELS
+            ],
+        }
+        for source in sources
+    ]
+    return sorted(rows, key=lambda row: (-max(m["installs"] for m in row["models"]), row["mediaSource"]))
+
+
+def _fraud_sql(filters: Filters) -> str:
+    return f"""
+WITH flagged AS (
+    SELECT rejected_touch_id, rejection_reason, fraud_status FROM attributions FINAL
+    WHERE {_installs_where(filters)} AND fraud_status != ''
+)
+SELECT t.media_source AS media_source, a.rejection_reason AS reason, a.fraud_status AS status, count() AS installs
+FROM flagged AS a
+LEFT JOIN (
+    SELECT touch_id, any(media_source) AS media_source FROM touchpoints
+    WHERE app_id = {{app_id:UUID}} AND touch_id IN (SELECT rejected_touch_id FROM flagged)
+    GROUP BY touch_id
+) AS t ON a.rejected_touch_id = t.touch_id
+GROUP BY media_source, reason, status
+ORDER BY installs DESC, media_source, reason, status
+"""
+
+
+def fraud(*, app: App, filters: Filters) -> list[dict]:
+    """New installs of the period whose winning click was flagged, per source of that click, reason
+    (click injection, click flooding) and outcome (``flagged``: kept under the app's flag policy;
+    ``rejected``: credited elsewhere under its reject policy)."""
+    if filters.media_source or filters.campaign:
+        raise NotApplicable("The fraud report lists every source; it takes no media source or campaign filter.")
+    result = clickhouse.execute(_fraud_sql(filters), _params(app, filters), tag="analytics.fraud")
+    return [
+        {"mediaSource": source, "reason": reason, "status": status, "installs": installs}
+        for source, reason, status, installs in result.rows
+    ]
+
+
+# Upper bounds (seconds, exclusive) of the click-to-install time buckets; the last bucket is open.
+CTIT_BOUNDS = (10, 60, 600, 3600, 6 * 3600, 24 * 3600, 7 * 24 * 3600)
+
+
+def _ctit_sql(filters: Filters) -> str:
+    return (
+        "SELECT media_source, arrayFirstIndex(bound -> ctit_seconds < bound, {bounds:Array(Float64)}) AS bucket, "
+        f"count() FROM attributions FINAL WHERE {_installs_where(filters)} "
+        "AND touch_type = 'click' AND ctit_seconds IS NOT NULL GROUP BY media_source, bucket"
+    )
+
+
+def click_to_install_times(*, app: App, filters: Filters) -> list[dict]:
+    """New installs of the period won by a click, per source and bucket of the time from that click
+    to the install (click injection sits in the first bucket, click flooding spreads flat)."""
+    if filters.media_source or filters.campaign:
+        raise NotApplicable("The click-to-install report lists every source; it takes no media source or campaign.")
+    rows = clickhouse.execute(
+        _ctit_sql(filters), {**_params(app, filters), "bounds": list(CTIT_BOUNDS)}, tag="analytics.ctit"
+    ).rows
+    out = []
+    for source, bucket, installs in sorted(rows, key=lambda row: (row[0], row[1] or len(CTIT_BOUNDS) + 1)):
+        position = (bucket or len(CTIT_BOUNDS) + 1) - 1  # arrayFirstIndex is 1-based, 0 past the last bound
+        out.append(
+            {
+                "mediaSource": source,
+                "fromSeconds": CTIT_BOUNDS[position - 1] if position else 0,
+                "toSeconds": CTIT_BOUNDS[position] if position < len(CTIT_BOUNDS) else None,
+                "installs": installs,
+            }
+        )
+    return out

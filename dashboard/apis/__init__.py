@@ -1,0 +1,1 @@
+"""The dashboard's DRF APIs: the seed's (``seed``) and the analytics reports (``reports``)."""

@@ -1,0 +1,178 @@
+"""Every metric a report shows, defined once: its name in the API and CSV, its label, unit and the
+one-line definition shown to users, and either its ClickHouse aggregate (a *counted* metric, over the
+table named in ``source``) or the two metrics it divides (a *ratio*). The selectors compose their
+SQL from ``Metric.sql`` and derive every ratio with ``derive``; the pages take labels and
+definitions from here, so a number means the same thing wherever it appears (docs/reports.md).
+
+Installs are the attribution engine's new installs (``NEW_INSTALL_KINDS``: a reinstall inside the
+re-attribution window and a re-engagement are no install); non-organic ones have a credited path.
+"""
+
+from dataclasses import dataclass
+
+from events.attribution_engine import sql
+
+COUNT, MONEY, RATIO = "count", "money", "ratio"
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    label: str
+    unit: str
+    definition: str
+    source: str = ""  # the table its ``sql`` aggregates; empty for a ratio or a metric summed in Python
+    sql: str = ""
+    ratio: tuple[str, str] | None = None  # (numerator, denominator) metric names
+
+
+_NEW_INSTALL = f"conversion_kind IN ({sql.NEW_INSTALLS})"
+
+METRICS = {
+    metric.name: metric
+    for metric in (
+        Metric("totalEvents", "Events", COUNT, "Every event received in the period.", "events", "count()"),
+        Metric(
+            "activeUsers",
+            "Active users",
+            COUNT,
+            "Distinct users with an event in the period.",
+            "events",
+            "uniqExactIf(user_id, user_id != '')",
+        ),
+        Metric(
+            "dau",
+            "Daily active users",
+            COUNT,
+            "Distinct devices (else user ids) with an event in the day.",
+            "events",
+            f"uniqExactIf({sql.DEVICE_KEY}, {sql.DEVICE_KEY} != '')",
+        ),
+        Metric(
+            "purchasers",
+            "Purchasers",
+            COUNT,
+            "Distinct users with a purchase in the period.",
+            "events",
+            "uniqExactIf(user_id, event_name = 'purchase' AND user_id != '')",
+        ),
+        Metric(
+            "installs",
+            "Installs",
+            COUNT,
+            "New installs attributed by the engine, organic and non-organic (reinstalls excluded).",
+            "attributions",
+            f"countIf({_NEW_INSTALL})",
+        ),
+        Metric(
+            "nonOrganicInstalls",
+            "Non-organic installs",
+            COUNT,
+            "New installs credited to a media source.",
+            "attributions",
+            f"countIf({_NEW_INSTALL} AND notEmpty(path.touch_id))",
+        ),
+        Metric(
+            "organicInstalls",
+            "Organic installs",
+            COUNT,
+            "New installs with no touch to credit.",
+            "attributions",
+            f"countIf({_NEW_INSTALL} AND empty(path.touch_id))",
+        ),
+        Metric(
+            "reattributions",
+            "Re-attributions",
+            COUNT,
+            "Installs of a device installed before, after the re-attribution window (among the installs).",
+            "attributions",
+            "countIf(conversion_kind = 'reattribution')",
+        ),
+        Metric(
+            "reengagements",
+            "Re-engagements",
+            COUNT,
+            "Returns after the inactivity window credited to a touch (not installs).",
+            "attributions",
+            "countIf(conversion_kind = 're_engagement' AND notEmpty(path.touch_id))",
+        ),
+        Metric(
+            "impressions",
+            "Impressions",
+            COUNT,
+            "Ad views recorded in the period.",
+            "touchpoints",
+            "countIf(touch_type = 'impression')",
+        ),
+        Metric(
+            "clicks",
+            "Clicks",
+            COUNT,
+            "Ad clicks recorded in the period.",
+            "touchpoints",
+            "countIf(touch_type = 'click')",
+        ),
+        Metric(
+            "payingUsers",
+            "Paying users",
+            COUNT,
+            "Installed devices of the period with a purchase since their install.",
+        ),
+        Metric(
+            "revenueAsSent",
+            "Revenue as sent",
+            MONEY,
+            "Purchase revenue summed over every currency sent, unconverted (the seed's stats).",
+            "events",
+            "sum(revenue)",
+        ),
+        Metric("revenue", "Revenue", MONEY, "Purchase revenue in the app's currency, at each day's rate."),
+        Metric("cost", "Cost", MONEY, "Imported ad spend in the app's currency, at each day's rate."),
+        Metric(
+            "conversionRate",
+            "Conversion rate",
+            RATIO,
+            "Purchasers among active users.",
+            ratio=("purchasers", "activeUsers"),
+        ),
+        Metric("ctr", "CTR", RATIO, "Clicks per impression.", ratio=("clicks", "impressions")),
+        Metric(
+            "clickToInstallRate",
+            "Click to install",
+            RATIO,
+            "Non-organic installs per click.",
+            ratio=("nonOrganicInstalls", "clicks"),
+        ),
+        Metric(
+            "installToPurchaseRate",
+            "Install to purchase",
+            RATIO,
+            "Paying users among installs.",
+            ratio=("payingUsers", "installs"),
+        ),
+        Metric("arpu", "ARPU", MONEY, "Revenue of the installs per install.", ratio=("revenue", "installs")),
+        Metric("arppu", "ARPPU", MONEY, "Revenue of the installs per paying user.", ratio=("revenue", "payingUsers")),
+        Metric("ecpi", "eCPI", MONEY, "Cost per non-organic install.", ratio=("cost", "nonOrganicInstalls")),
+        Metric("roas", "ROAS", RATIO, "Revenue of the installs per unit of cost.", ratio=("revenue", "cost")),
+    )
+}
+
+
+def select(*names: str) -> str:
+    """The SQL aggregates of these counted metrics, in order, each named as the metric. They must
+    aggregate one table: a fragment over another table's columns would fail, or worse, not."""
+    tables = {METRICS[name].source for name in names}
+    if len(tables) != 1 or "" in tables:
+        raise ValueError(f"{', '.join(names)} are not counted over one table ({', '.join(sorted(tables))}).")
+    return ", ".join(f"{METRICS[name].sql} AS {name}" for name in names)
+
+
+def derive(row: dict, *names: str) -> dict:
+    """``row`` with these ratio metrics added; a ratio over zero, or of a value that is None (not
+    known), is None: no number rather than a wrong one."""
+    out = dict(row)
+    for name in names:
+        numerator, denominator = (row[part] for part in METRICS[name].ratio)
+        known = numerator is not None and denominator is not None and float(denominator) != 0
+        out[name] = round(float(numerator) / float(denominator), 6) if known else None
+    return out
