@@ -42,8 +42,7 @@ PERFORMANCE_RATIOS = (
     "roas",
 )
 SERIES_INTERVALS = {
-    # as a UTC instant: the embedded backend reads the wall clock of a non-UTC DateTime as UTC
-    "hour": "toTimeZone(toStartOfHour({column}, {{tz:String}}), 'UTC')",
+    "hour": "toStartOfHour({column}, {{tz:String}})",
     "day": "toDate({column}, {{tz:String}})",
     "week": "toStartOfWeek({column}, 1, {{tz:String}})",
 }

@@ -203,3 +203,24 @@ def test_a_second_process_gets_a_clear_message_naming_the_directory(clickhouse_t
     assert str(clickhouse_test_store / "clickhouse") in result.stderr
     assert "in use by another process" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+AT = dt.datetime(2026, 3, 29, 0, 30, tzinfo=dt.UTC)  # 02:30 in Berlin, an hour after clocks went forward
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("toTimeZone({t:DateTime64(3, 'UTC')}, 'Europe/Berlin')", AT),
+        ("toTimeZone(toDateTime({t:DateTime64(3, 'UTC')}), 'Asia/Kolkata')", AT),
+        # 60 days before, in winter time: Berlin's day began at 23:00 UTC the evening before
+        (
+            "toStartOfDay({t:DateTime64(3, 'UTC')} - INTERVAL 60 DAY, 'Europe/Berlin')",
+            dt.datetime(2026, 1, 27, 23, 0, tzinfo=dt.UTC),
+        ),
+    ],
+)
+def test_a_datetime_of_any_time_zone_comes_back_as_the_same_instant_in_utc(expression, expected):
+    value = clickhouse.execute(f"SELECT {expression}", {"t": AT}, tag="test.time_zones").scalar()
+    assert value == expected
+    assert value.tzinfo == dt.UTC

@@ -9,12 +9,14 @@ import decimal
 import functools
 import re
 import uuid
+import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
 Converter = Callable[[Any], Any]
 
 _WRAPPERS = re.compile(r"^(LowCardinality|Nullable|SimpleAggregateFunction)\((.*)\)$")
+_TIME_ZONE = re.compile(r"^DateTime(?:64)?\((?:\d+, *)?'([^']+)'\)$")
 
 
 def _identity(value: Any) -> Any:
@@ -41,6 +43,19 @@ def _datetime(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
 
 
+def _datetime_in(zone: str) -> Converter:
+    """A DateTime of a named time zone arrives as that zone's wall clock: read there, given in UTC (in
+    the hour a clock turned back, the text cannot say which of the two it was: the earlier is taken)."""
+    tz = zoneinfo.ZoneInfo(zone)
+
+    def convert(value: str | None) -> dt.datetime | None:
+        if value is None:
+            return None
+        return dt.datetime.fromisoformat(value).replace(tzinfo=tz).astimezone(dt.UTC)
+
+    return convert
+
+
 def _nullable(convert: Converter) -> Converter:
     return lambda value: None if value is None else convert(value)
 
@@ -55,7 +70,8 @@ def converter_for(type_name: str) -> Converter:
             inner = _split_top_level(inner)[1]
         return _nullable(converter_for(inner))
     if type_name.startswith("DateTime"):
-        return _datetime
+        zone = _TIME_ZONE.search(type_name)
+        return _datetime if zone is None or zone.group(1) == "UTC" else _datetime_in(zone.group(1))
     if type_name in {"Date", "Date32"}:
         return _nullable(dt.date.fromisoformat)
     if type_name == "UUID":
