@@ -22,6 +22,7 @@ from django.db.models import Sum
 
 from apps_registry.models import AdSpend, App
 from core import clickhouse
+from core.errors import ApplicationError
 from events.attribution_engine import sql
 from events.attribution_engine.rules import CONVERSION_EVENTS, MODELS, NEW_INSTALL_KINDS, REENGAGEMENT_EVENTS
 
@@ -53,8 +54,8 @@ _ZERO_UUID = "toUUID('00000000-0000-0000-0000-000000000000')"
 _PERIOD = "{column} >= {{since:DateTime64(3, 'UTC')}} AND {column} < {{until:DateTime64(3, 'UTC')}}"
 
 
-class NotApplicable(ValueError):
-    """A filter or interval this report cannot honour; the API answers 400 with the message."""
+class NotApplicable(ApplicationError):
+    """A filter or interval this report cannot honour (a business error: the API answers 400 with it)."""
 
 
 def _params(app: App, filters: Filters) -> dict:

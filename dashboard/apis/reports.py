@@ -331,10 +331,7 @@ class AnalyticsSeriesApi(APIView):
     @extend_schema(parameters=[SeriesQuery, *_filter_parameters()], responses={200: SeriesOut, **REPORT_ERRORS})
     def get(self, request):
         app, query, filters, head = _report(request, SeriesQuery)
-        try:
-            points = analytics.series(app=app, filters=filters, interval=query["interval"])
-        except analytics.NotApplicable as refused:
-            raise ApplicationError(str(refused)) from None
+        points = analytics.series(app=app, filters=filters, interval=query["interval"])
         if self.csv:
             header = ["start", *SERIES_COLUMNS, "revenue", "revenueUnconverted"]
             body = ([p["start"], *(p[c] for c in SERIES_COLUMNS), *_money_cells(p["revenue"])] for p in points)
@@ -428,10 +425,7 @@ class AnalyticsFraudApi(APIView):
     @extend_schema(parameters=[AppQuery, *_filter_parameters()], responses={200: FraudOut, **REPORT_ERRORS})
     def get(self, request):
         app, _, filters, head = _report(request, AppQuery)
-        try:
-            rows = analytics.fraud(app=app, filters=filters)
-        except analytics.NotApplicable as refused:
-            raise ApplicationError(str(refused)) from None
+        rows = analytics.fraud(app=app, filters=filters)
         if self.csv:
             return _csv_response("fraud.csv", list(FRAUD_COLUMNS), ([_cell(r[c]) for c in FRAUD_COLUMNS] for r in rows))
         return Response({**head, "rows": rows})
@@ -469,10 +463,7 @@ class AnalyticsClickToInstallApi(APIView):
     @extend_schema(parameters=[AppQuery, *_filter_parameters()], responses={200: CtitOut, **REPORT_ERRORS})
     def get(self, request):
         app, _, filters, head = _report(request, AppQuery)
-        try:
-            rows = analytics.click_to_install_times(app=app, filters=filters)
-        except analytics.NotApplicable as refused:
-            raise ApplicationError(str(refused)) from None
+        rows = analytics.click_to_install_times(app=app, filters=filters)
         if self.csv:
             body = ([_cell(row[c]) for c in CTIT_COLUMNS] for row in rows)
             return _csv_response("click-to-install.csv", list(CTIT_COLUMNS), body)
