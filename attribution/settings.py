@@ -166,6 +166,9 @@ CLICKHOUSE_EMBEDDED_PATH = VAR_DIR / "clickhouse"
 CLICKHOUSE_DATABASE = env.str("CLICKHOUSE_DATABASE", default="unmogrowp")
 CLICKHOUSE_QUERY_TIMEOUT_SECONDS = env.float("CLICKHOUSE_QUERY_TIMEOUT_SECONDS", default=30.0)
 CLICKHOUSE_CONNECT_TIMEOUT_SECONDS = env.float("CLICKHOUSE_CONNECT_TIMEOUT_SECONDS", default=5.0)
+# Reports read the pre-aggregates (dashboard/aggregates.py); off, they read raw data alone (the tests
+# compare both ways).
+REPORT_AGGREGATES = env.bool("REPORT_AGGREGATES", default=True)
 # A cluster name from the servers' remote_servers: migrations then create Replicated tables and
 # Distributed tables ON CLUSTER (core/clickhouse/topology.py). Empty: one node.
 CLICKHOUSE_CLUSTER = env.str("CLICKHOUSE_CLUSTER", default="")

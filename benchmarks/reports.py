@@ -151,6 +151,7 @@ def _env(work: Path) -> dict:
             "LOG_LEVEL": "WARNING",
             "DEMO_ADMIN_EMAIL": EMAIL,
             "DEMO_ADMIN_PASSWORD": PASSWORD,
+            "CLICKHOUSE_QUERY_TIMEOUT_SECONDS": "3600",  # the slowest query is measured, not cut off
         }
     )
     return env

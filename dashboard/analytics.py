@@ -26,6 +26,7 @@ from core.errors import ApplicationError
 from events.attribution_engine import sql
 from events.attribution_engine.rules import CONVERSION_EVENTS, MODELS, NEW_INSTALL_KINDS, REENGAGEMENT_EVENTS
 
+from .aggregates import activity_source
 from .currency import Money, money_totals
 from .filters import Filters
 from .metrics import derive, select
@@ -87,7 +88,9 @@ def _credited_ctes(filters: Filters, *, every_model: bool = False) -> str:
     """``credited``: one row per (install, credited touch) with its share under the model, or under
     each model (``every_model``; the ``model`` column says which); an organic install is one row of
     share 1. ``touch_ads``: the ad set and ad of each credited touch; ``cohort_revenue``: the
-    purchases each install brought to date, per day and currency."""
+    purchases each install brought to date, per day and currency (a purchase is its device's latest
+    install's before it: installs before the period are left out of the join, as a purchase whose latest
+    install is older than the period belongs to none of the period's anyway)."""
     touch_segment = "".join(
         f" AND {name} = {{{name}:String}}" for name in ("media_source", "campaign") if getattr(filters, name)
     )
@@ -125,6 +128,7 @@ cohort_revenue AS (
     ASOF INNER JOIN (
         SELECT device_key, conversion_time, conversion_id FROM attributions FINAL
         WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS})
+          AND conversion_time >= {{since:DateTime64(3, 'UTC')}}
     ) AS a ON e.device_key = a.device_key AND e.timestamp >= a.conversion_time
     WHERE a.conversion_time >= {{since:DateTime64(3, 'UTC')}} AND a.conversion_time < {{until:DateTime64(3, 'UTC')}}
     GROUP BY conversion_id, day, currency
@@ -278,9 +282,21 @@ def performance(*, app: App, filters: Filters, levels: tuple[str | None, ...]) -
     return out
 
 
+def _events_segment(filters: Filters) -> str:
+    return "".join(f" AND {name} = {{{name}:String}}" for name in ("platform", "country") if getattr(filters, name))
+
+
 def _events_where(filters: Filters) -> str:
-    segment = "".join(f" AND {name} = {{{name}:String}}" for name in ("platform", "country") if getattr(filters, name))
-    return f"app_id = {{app_id:UUID}} AND {_PERIOD.format(column='timestamp')}{segment}"
+    """The period's events (read without FINAL: only for distinct counts, which a repeated row leaves as they are)."""
+    return f"app_id = {{app_id:UUID}} AND {_PERIOD.format(column='timestamp')}{_events_segment(filters)}"
+
+
+def _activity(app: App, filters: Filters) -> tuple[str, dict]:
+    """The period's activity rows (``aggregates.activity_source``) and the parameters of a query on them."""
+    source, params = activity_source(
+        since=filters.since, until=filters.until, time_zone=app.timezone, segment=_events_segment(filters)
+    )
+    return source, {**_params(app, filters), **params}
 
 
 def activity(*, app: App, filters: Filters) -> dict:
@@ -288,9 +304,11 @@ def activity(*, app: App, filters: Filters) -> dict:
     filter, which activity does not carry."""
     if filters.media_source or filters.campaign:
         return {"totalEvents": None, "activeUsers": None}
+    source, params = _activity(app, filters)
     result = clickhouse.execute(
-        f"SELECT {select('totalEvents', 'activeUsers')} FROM events FINAL WHERE {_events_where(filters)}",
-        _params(app, filters),
+        f"SELECT (SELECT sum(events) FROM {source} WHERE 1) AS totalEvents, "
+        f"(SELECT {select('activeUsers')} FROM events WHERE {_events_where(filters)}) AS activeUsers",
+        params,
         tag="analytics.activity",
     )
     return result.dicts()[0]
@@ -329,17 +347,21 @@ def series(*, app: App, filters: Filters, interval: str) -> list[dict]:
         raise NotApplicable("The time series counts activity, which carries no media source or campaign.")
     if interval == "hour" and filters.until - filters.since > dt.timedelta(days=MAX_HOURLY_DAYS):
         raise NotApplicable(f"An hourly series spans at most {MAX_HOURLY_DAYS} days.")
-    params = _params(app, filters)
+    source, params = _activity(app, filters)
     on_events, on_installs = (SERIES_INTERVALS[interval].format(column=c) for c in ("timestamp", "conversion_time"))
-    events = {
-        row[0]: row[1:]
-        for row in clickhouse.execute(
-            f"SELECT {on_events} AS bucket, {select('totalEvents', 'dau')} FROM events FINAL "
-            f"WHERE {_events_where(filters)} GROUP BY bucket",
+    counted = clickhouse.execute(
+        f"SELECT {on_events} AS bucket, sum(events) FROM {source} GROUP BY bucket",
+        params,
+        tag="analytics.series_events",
+    ).rows
+    dau = dict(
+        clickhouse.execute(
+            f"SELECT {on_events} AS bucket, {select('dau')} FROM events WHERE {_events_where(filters)} GROUP BY bucket",
             params,
-            tag="analytics.series_events",
+            tag="analytics.series_dau",
         ).rows
-    }
+    )
+    events = {bucket: (total, dau.get(bucket, 0)) for bucket, total in counted}
     installs = {
         row[0]: row[1:]
         for row in clickhouse.execute(
@@ -354,8 +376,7 @@ def series(*, app: App, filters: Filters, interval: str) -> list[dict]:
         target=app.currency,
         amounts=clickhouse.execute(
             f"SELECT {on_events} AS bucket, toDate(timestamp, {{tz:String}}) AS day, currency, sum(revenue) "
-            f"FROM events FINAL WHERE {_events_where(filters)} AND event_name = 'purchase' AND currency != '' "
-            "GROUP BY bucket, day, currency",
+            f"FROM {source} WHERE event_name = 'purchase' AND currency != '' GROUP BY bucket, day, currency",
             params,
             tag="analytics.series_revenue",
         ).rows,

@@ -7,15 +7,18 @@ from core import clickhouse
 from events.attribution_engine import sql
 from events.attribution_engine.rules import MODELS
 
+from .aggregates import activity_source
 from .metrics import derive, select
 
 
 def dashboard_stats(*, app_id: uuid.UUID, since: dt.datetime, until: dt.datetime) -> dict:
-    params = {"app_id": app_id, "since": since, "until": until}
+    source, params = activity_source(since=since, until=until, time_zone="UTC")
+    params = {**params, "app_id": app_id, "since": since, "until": until}
     result = clickhouse.execute(
-        f"SELECT {select('totalEvents', 'activeUsers', 'revenueAsSent', 'purchasers')} "
-        "FROM events FINAL WHERE app_id = {app_id:UUID} AND timestamp >= {since:DateTime64(3, 'UTC')} "
-        "AND timestamp < {until:DateTime64(3, 'UTC')}",
+        f"SELECT totalEvents, activeUsers, revenueAsSent, purchasers FROM "
+        f"(SELECT sum(events) AS totalEvents, {select('revenueAsSent')} FROM {source}) AS counted CROSS JOIN "
+        f"(SELECT {select('activeUsers', 'purchasers')} FROM events WHERE app_id = {{app_id:UUID}} "
+        "AND timestamp >= {since:DateTime64(3, 'UTC')} AND timestamp < {until:DateTime64(3, 'UTC')}) AS people",
         params,
         tag="dashboard.stats",
     )
@@ -38,11 +41,11 @@ def dashboard_stats(*, app_id: uuid.UUID, since: dt.datetime, until: dt.datetime
 
 
 def events_over_time(*, app_id: uuid.UUID, since: dt.datetime, until: dt.datetime) -> list[dict]:
+    source, params = activity_source(since=since, until=until, time_zone="UTC")
     result = clickhouse.execute(
-        f"SELECT toStartOfDay(timestamp) AS day, event_name, {select('totalEvents')} "
-        "FROM events FINAL WHERE app_id = {app_id:UUID} AND timestamp >= {since:DateTime64(3, 'UTC')} "
-        "AND timestamp < {until:DateTime64(3, 'UTC')} GROUP BY day, event_name ORDER BY day, event_name",
-        {"app_id": app_id, "since": since, "until": until},
+        f"SELECT toStartOfDay(timestamp) AS day, event_name, sum(events) FROM {source} "
+        "GROUP BY day, event_name ORDER BY day, event_name",
+        {**params, "app_id": app_id},
         tag="analytics.events_over_time",
     )
     return [{"day": day.date().isoformat(), "event": name, "count": count} for day, name, count in result.rows]

@@ -81,6 +81,8 @@ TABLES = (
         ),
     ),
     PersonalTable("security_events", SECURITY_LOG, "timestamp", app_filter=None),
+    # The reports' events and revenue per hour (dashboard/aggregates.py): no identifier, retention only.
+    PersonalTable("events_activity", RAW_EVENTS, "hour"),
 )
 
 

@@ -59,6 +59,11 @@ def test_the_cluster_shapes(settings):
     ]
     view = next(s for s in statements(next(m for m in discover() if m.version == 5)) if "MATERIALIZED VIEW" in s)
     assert "TO events_hourly_local AS" in view and "FROM events_local" in view
+    # The reports' pre-aggregate: filled on each shard by its events, sharded by the app like them.
+    table, distributed, view = statements(next(m for m in discover() if m.version == 41))
+    assert "ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/events_activity_local'" in table
+    assert "cityHash64(app_id)" in distributed
+    assert "TO events_activity_local AS" in view and "FROM events_local" in view
     # The ledger: every node holds it whole.
     (ledger,) = render(LEDGER_DDL)
     assert (

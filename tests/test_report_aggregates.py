@@ -1,0 +1,160 @@
+"""The reports' pre-aggregate (``events_activity``, dashboard/aggregates.py) gives the numbers of the raw
+events: each report run both ways on the same data (``REPORT_AGGREGATES`` on and off), with periods
+whose ends fall inside an hour, in a whole-hour zone, a DST zone and a half-hour zone; under a retried
+insert and a consumer killed between its insert and its commit; and after the rebuild command."""
+
+import datetime as dt
+import decimal
+import threading
+import uuid
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from core import clickhouse
+from dashboard import aggregates, analytics, selectors
+from dashboard.filters import report_filters
+from events.bus.outbox import OutboxBus
+from events.bus.topics import EVENTS
+from events.models import OutboxMessage
+from tests.ingestion import app_with_key
+from tests.test_consumer import consumer, message, row
+
+pytestmark = pytest.mark.django_db
+
+NAMES = ("session_start", "purchase", "level_up")
+
+
+def generated(app_id: uuid.UUID, now: dt.datetime, n: int = 240) -> list[dict]:
+    """Events every 37 minutes back from ``now`` (so period ends fall inside hours), on two platforms,
+    three countries, purchases in two currencies."""
+    rows = []
+    for k in range(n):
+        name = NAMES[k % 3]
+        rows.append(
+            row(
+                app_id,
+                event_name=name,
+                timestamp=now - dt.timedelta(minutes=37 * k + 1),
+                received_at=now,
+                platform=("ios", "android")[k % 2],
+                country=("US", "DE", "IN")[k % 3 if name != "purchase" else (k // 3) % 3],
+                device_id=f"d{k % 17}",
+                device_ids={"idfa": f"d{k % 17}"},
+                user_id=f"u{k % 13}",
+                revenue=decimal.Decimal(f"{k % 5}.25") if name == "purchase" else decimal.Decimal(0),
+                currency=("USD", "EUR")[k % 2] if name == "purchase" else "",
+            )
+        )
+    return rows
+
+
+def store(rows: list[dict]) -> None:
+    bus = OutboxBus(lease_seconds=30)
+    bus.publish(EVENTS, [message(*rows[i : i + 40]) for i in range(0, len(rows), 40)])
+    assert consumer(bus).drain(max_seconds=30) >= 1
+
+
+@pytest.fixture(autouse=True)
+def empty_bus():
+    OutboxMessage.objects.filter(topic=EVENTS).delete()
+
+
+def reports(app, filters) -> dict:
+    out = {
+        "activity": analytics.activity(app=app, filters=filters),
+        "overview": analytics.overview(app=app, filters=filters),
+        "series day": analytics.series(app=app, filters=filters, interval="day"),
+        "series week": analytics.series(app=app, filters=filters, interval="week"),
+        "stats": selectors.dashboard_stats(app_id=app.id, since=filters.since, until=filters.until),
+        "events over time": selectors.events_over_time(app_id=app.id, since=filters.since, until=filters.until),
+    }
+    if filters.until - filters.since <= dt.timedelta(days=analytics.MAX_HOURLY_DAYS):
+        out["series hour"] = analytics.series(app=app, filters=filters, interval="hour")
+    return out
+
+
+def both_ways(app, filters, settings) -> tuple[dict, dict]:
+    settings.REPORT_AGGREGATES = True
+    pre = reports(app, filters)
+    settings.REPORT_AGGREGATES = False
+    raw = reports(app, filters)
+    settings.REPORT_AGGREGATES = True
+    return pre, raw
+
+
+def in_period(rows: list[dict], filters, **segment) -> list[dict]:
+    return [
+        r
+        for r in rows
+        if filters.since <= r["timestamp"] < filters.until and all(r[k] == v for k, v in segment.items())
+    ]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "Asia/Kolkata"])
+def test_every_activity_report_gives_the_raw_tables_numbers_from_the_aggregate(zone, settings):
+    app, _ = app_with_key(timezone=zone, currency="USD")
+    rows = generated(app.id, timezone.now())
+    store(rows)
+    assert aggregates.differing_activity_months() == []
+    for data in ({"days": "1"}, {"days": "7"}, {"days": "7", "platform": "ios", "country": "US"}):
+        filters = report_filters(data=data, default_model="last_touch", time_zone=zone)
+        pre, raw = both_ways(app, filters, settings)
+        assert pre == raw, data
+        segment = {k: v for k, v in data.items() if k in ("platform", "country")}
+        expected = in_period(rows, filters, **segment)
+        assert pre["activity"]["totalEvents"] == len(expected) > 0
+        assert sum(point["totalEvents"] for point in pre["series day"]) == len(expected)
+    # The whole hours were read from the aggregate where the zone allows it.
+    first, last = aggregates._middle(filters.since, filters.until, zone)
+    assert (last > first) == (zone != "Asia/Kolkata")
+
+
+def test_a_retried_insert_and_a_redelivered_batch_count_once_in_the_aggregate(app_id, settings):
+    now = timezone.now()
+    rows = generated(app_id, now, n=90)
+    short_lease = OutboxBus(lease_seconds=0.05)
+    short_lease.publish(EVENTS, [message(*rows[i : i + 30]) for i in range(0, 90, 30)])
+    killed = consumer(short_lease)
+    batch = killed.writer.prepare(killed.subscription.poll(2, timeout=0))
+    killed.writer.write(batch)  # stored, never committed: the batch comes again
+    for month in set(batch.months):  # and ClickHouse timed out after storing: the same inserts sent again
+        killed.writer._insert(batch, [i for i, m in enumerate(batch.months) if m == month], [])
+    assert (
+        clickhouse.execute(
+            "SELECT sum(events) FROM events_activity WHERE app_id = {a:UUID}", {"a": app_id}, tag="test"
+        ).scalar()
+        == 60
+    )
+    threading.Event().wait(0.1)  # the dead consumer's lease runs out
+    assert consumer(OutboxBus(lease_seconds=30)).drain(max_seconds=30) == 3
+
+    totals = clickhouse.execute(
+        "SELECT sum(events), sum(revenue) FROM events_activity WHERE app_id = {a:UUID}", {"a": app_id}, tag="test"
+    ).rows[0]
+    assert totals == (90, sum(r["revenue"] for r in rows))
+    assert aggregates.differing_activity_months() == []
+
+
+def test_the_rebuild_command_repairs_an_hour_a_crash_left_short(app_id):
+    now = timezone.now()
+    store(generated(app_id, now, n=60))
+    hour = clickhouse.execute(
+        "SELECT max(hour) FROM events_activity WHERE app_id = {a:UUID}", {"a": app_id}, tag="test"
+    ).scalar()
+    clickhouse.execute(  # what a process killed between the events part and the view's part leaves
+        "DELETE FROM events_activity WHERE app_id = {a:UUID} AND hour = {h:DateTime64(3, 'UTC')}",
+        {"a": app_id, "h": hour},
+        tag="test.lose_hour",
+    )
+    assert aggregates.differing_activity_months() == [hour.year * 100 + hour.month]
+
+    call_command("rebuild_report_aggregates", "--check")
+    assert aggregates.differing_activity_months() == []
+    total = clickhouse.execute(
+        "SELECT sum(events) FROM events_activity WHERE app_id = {a:UUID}", {"a": app_id}, tag="test"
+    ).scalar()
+    assert total == 60
+    call_command("rebuild_report_aggregates")  # every month again: the same numbers
+    assert aggregates.differing_activity_months() == []
