@@ -43,13 +43,14 @@ promtool:
 	command -v promtool >/dev/null || ! command -v apt-get >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) \
 		|| echo "could not install prometheus: tests/test_observability.py's promtool tests will be skipped" >&2
 
-## make bench: ingestion ratios against bare endpoints, instructions per hot path within budget, the attribution engine at 1M x 10M, the page budgets at 10M events; writes BENCHMARKS.md
+## make bench: ingestion ratios against bare endpoints, instructions per hot path within budget, the attribution engine at 1M x 10M, every report query at 10M events, the page budgets at 10M events; writes BENCHMARKS.md (the reports at 100M: python -m benchmarks.reports --events 100000000)
 bench: $(VENV)/.installed
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.instructions
 	$(BIN)/python -m benchmarks.attribution
+	$(BIN)/python -m benchmarks.reports --events 10000000
 	$(BIN)/python -m benchmarks.pages --events 10000000
 
 ## make soak: the long fault tests (a consumer killed again and again; the broker stopped mid-stream, with Kafka) and the long fuzz
