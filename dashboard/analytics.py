@@ -135,27 +135,37 @@ cohort_revenue AS (
 )"""
 
 
-def _installs_sql(filters: Filters) -> str:
+def _ads(ads: bool) -> tuple[str, str]:
+    """The ad set and ad columns, and the join that gives them: only when a level below the campaign
+    is asked for (the touchpoints lookup is the dearest part of the query)."""
+    if ads:
+        return "t.adset AS adset, t.ad AS ad", "LEFT JOIN touch_ads AS t ON n.touch_id = t.touch_id"
+    return "'' AS adset, '' AS ad", ""
+
+
+def _installs_sql(filters: Filters, *, ads: bool) -> str:
+    columns, join = _ads(ads)
     return f"""
 WITH {_credited_ctes(filters)}
-SELECT n.media_source, n.campaign, t.adset, t.ad,
+SELECT n.media_source, n.campaign, {columns},
        sum(n.credit) AS installs,
        sumIf(n.credit, n.touch_id != {_ZERO_UUID}) AS non_organic,
        sumIf(n.credit, n.conversion_id IN (SELECT conversion_id FROM cohort_revenue)) AS paying
-FROM narrowed AS n LEFT JOIN touch_ads AS t ON n.touch_id = t.touch_id
-GROUP BY n.media_source, n.campaign, t.adset, t.ad
+FROM narrowed AS n {join}
+GROUP BY n.media_source, n.campaign, adset, ad
 """
 
 
-def _revenue_sql(filters: Filters) -> str:
+def _revenue_sql(filters: Filters, *, ads: bool) -> str:
+    columns, join = _ads(ads)
     return f"""
 WITH {_credited_ctes(filters)}
-SELECT n.media_source, n.campaign, t.adset, t.ad, r.day, r.currency, sum(toFloat64(r.amount) * n.credit) AS amount
+SELECT n.media_source, n.campaign, {columns}, r.day, r.currency, sum(toFloat64(r.amount) * n.credit) AS amount
 FROM narrowed AS n
 INNER JOIN cohort_revenue AS r ON n.conversion_id = r.conversion_id
-LEFT JOIN touch_ads AS t ON n.touch_id = t.touch_id
+{join}
 WHERE r.currency != ''
-GROUP BY n.media_source, n.campaign, t.adset, t.ad, r.day, r.currency
+GROUP BY n.media_source, n.campaign, adset, ad, r.day, r.currency
 """
 
 
@@ -216,7 +226,8 @@ def performance(*, app: App, filters: Filters, levels: tuple[str | None, ...]) -
     the one total row). Every level is rolled up from the same rows, read once, so the rows of a level
     add up to those of the level above and to the total."""
     params = _params(app, filters)
-    installs = clickhouse.execute(_installs_sql(filters), params, tag="analytics.performance_installs").rows
+    ads = any(LEVELS[level] > LEVELS["campaign"] for level in levels if level)
+    installs = clickhouse.execute(_installs_sql(filters, ads=ads), params, tag="analytics.performance_installs").rows
     touches_apply, cost_applies = not filters.country, not (filters.platform or filters.country)
     touches = (
         clickhouse.execute(_touches_sql(filters), params, tag="analytics.performance_touches").rows
@@ -225,7 +236,7 @@ def performance(*, app: App, filters: Filters, levels: tuple[str | None, ...]) -
     )
     revenue = [
         (*row[:6], decimal.Decimal(repr(round(row[6], 6))))
-        for row in clickhouse.execute(_revenue_sql(filters), params, tag="analytics.performance_revenue").rows
+        for row in clickhouse.execute(_revenue_sql(filters, ads=ads), params, tag="analytics.performance_revenue").rows
     ]
     spend = []
     if cost_applies:
