@@ -22,3 +22,9 @@ def write_head(lines: list[str], path: Path = PATH) -> None:
     """Replace the part before the first section."""
     _, sections = _sections(path.read_text() if path.exists() else "")
     path.write_text("\n".join(lines).rstrip() + "\n\n" + "\n".join(sections.values()))
+
+
+def read_section(heading: str, path: Path = PATH) -> list[str]:
+    """The lines of the section ``## heading`` below its heading (empty when there is none)."""
+    _, sections = _sections(path.read_text() if path.exists() else "")
+    return sections.get(heading, "\n").split("\n", 1)[1].strip().splitlines()

@@ -301,7 +301,16 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="Measure the queries whose name contains one of these.")
     parser.add_argument("--label", default="", help="What code was measured (shown in the section).")
     parser.add_argument("--output", default=str(markdown.PATH))
-    parser.add_argument("--keep", help="Keep the generated data in this directory (reused when it exists).")
+    parser.add_argument(
+        "--keep",
+        help="Keep the generated data in this directory; when it holds data, reuse it (the pre-aggregates "
+        "rebuilt from it first: rebuild_report_aggregates --check, timed).",
+    )
+    parser.add_argument(
+        "--baseline",
+        help="A BENCHMARKS.md written by an earlier run of this benchmark on the same data (e.g. the code "
+        "before a change): its Reports section is quoted under this one's, for before/after.",
+    )
     args = parser.parse_args()
 
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="ump-reports-"))
@@ -311,6 +320,10 @@ def main() -> None:
     _run([PYTHON, "manage.py", "migrate_clickhouse"], env)
     if reuse:
         data = json.loads((work / "generated.json").read_text())
+        started = time.perf_counter()
+        _run([PYTHON, "manage.py", "rebuild_report_aggregates", "--check"], env, timeout=4 * 3600)
+        data["rebuild_seconds"] = round(time.perf_counter() - started, 1)
+        data["rebuild_load"] = load_average()
     else:
         _run([PYTHON, "manage.py", "ensure_admin"], env)
         data = {**_in_process(env, f"generate({args.events})", timeout=4 * 3600), "load": load_average()}
@@ -354,7 +367,13 @@ def write_section(output: Path, args, data: dict, result: dict) -> None:
         f"the embedded engine (chdb). Code: {args.label or 'this commit'}.",
         f"Data: one app, {DAYS} days, 50 campaigns under 5 sources; rows {rows}; generated in "
         f"{data['generate_seconds']} s, attributed by the real engine in {data['attribute_seconds']} s "
-        f"(load average then {data['load']}; generator peak RSS {data['peak_mib']:,} MiB).",
+        f"(load average then {data['load']}; generator peak RSS {data['peak_mib']:,} MiB)"
+        + (
+            f"; the data reused, its pre-aggregates rebuilt from the raw events (`manage.py "
+            f"rebuild_report_aggregates --check`) in {data['rebuild_seconds']} s (load average {data['rebuild_load']})."
+            if "rebuild_seconds" in data
+            else "."
+        ),
         "Cold: a new process per query and run, chdb just opened (its caches empty; the OS page cache not "
         f"dropped), {args.cold} run(s); warm: one process, after one untimed run, up to {args.warm} runs "
         f"(at least 3; fewer when a query would take over {args.budget_seconds:.0f} s). "
@@ -364,6 +383,14 @@ def write_section(output: Path, args, data: dict, result: dict) -> None:
         "",
         *table(data, result, budget),
     ]
+    if args.baseline:
+        before = markdown.read_section(SECTION, Path(args.baseline))
+        lines += [
+            "",
+            "Before, on the same data (an earlier run of this benchmark):",
+            "",
+            *(f"> {line}" for line in before),
+        ]
     markdown.write_section(SECTION, lines, output)
 
 
