@@ -1,24 +1,30 @@
 """The reports' pre-aggregate (``events_activity``, dashboard/aggregates.py) gives the numbers of the raw
 events: each report run both ways on the same data (``REPORT_AGGREGATES`` on and off), with periods
 whose ends fall inside an hour, in a whole-hour zone, a DST zone and a half-hour zone; under a retried
-insert and a consumer killed between its insert and its commit; and after the rebuild command."""
+insert and a consumer killed between its insert and its commit; and after the rebuild command. The
+attribution reports read the latest run's rows: they follow a recompute."""
 
 import datetime as dt
 import decimal
 import threading
 import uuid
 
+import orjson
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
+from rest_framework.test import APIClient
 
+from apps_registry import links
 from core import clickhouse
 from dashboard import aggregates, analytics, selectors
 from dashboard.filters import report_filters
+from events.attribution_engine import services
 from events.bus.outbox import OutboxBus
 from events.bus.topics import EVENTS
 from events.models import OutboxMessage
-from tests.ingestion import app_with_key
+from tests.factories import UserFactory
+from tests.ingestion import app_with_key, count, post_events
 from tests.test_consumer import consumer, message, row
 
 pytestmark = pytest.mark.django_db
@@ -158,3 +164,64 @@ def test_the_rebuild_command_repairs_an_hour_a_crash_left_short(app_id):
     assert total == 60
     call_command("rebuild_report_aggregates")  # every month again: the same numbers
     assert aggregates.differing_activity_months() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_attribution_reports_follow_a_recompute(store_all, settings):
+    """Installs and their revenue are read from the latest run's rows: a click that arrived after the
+    first run moves the install and its purchase from organic to its source once the period is
+    recomputed, the same both ways."""
+    app, raw_key = app_with_key(timezone="UTC", currency="USD")
+    now = timezone.now().replace(microsecond=0)
+    t0 = now - dt.timedelta(hours=5)
+    events = [
+        {"event_name": "install", "timestamp": t0.isoformat(), "device_ids": {"idfa": "R1"}, "user_id": "R1"},
+        {
+            "event_name": "purchase",
+            "timestamp": (t0 + dt.timedelta(hours=1)).isoformat(),
+            "device_ids": {"idfa": "R1"},
+            "user_id": "R1",
+            "revenue": 7,
+            "currency": "USD",
+        },
+    ]
+    assert post_events(raw_key, events).status_code == 202
+    store_all(until=lambda: count("events", app.id) >= 2)
+    since, until = t0 - dt.timedelta(days=1), now
+    services.attribution_run(app=app, since=since, until=until)
+    filters = report_filters(data={"days": "1"}, default_model="last_touch", time_zone="UTC")
+
+    def by_source() -> dict:
+        pre = analytics.performance(app=app, filters=filters, levels=("source",))["source"]
+        settings.REPORT_AGGREGATES = False
+        raw = analytics.performance(app=app, filters=filters, levels=("source",))["source"]
+        settings.REPORT_AGGREGATES = True
+        assert pre == raw
+        return {r["mediaSource"]: (r["installs"], r["revenue"]["amount"]) for r in pre}
+
+    assert by_source() == {"organic": (1.0, "7.0000")}
+
+    code = links.link_create(
+        app=app,
+        created_by=UserFactory(),
+        name="meta",
+        media_source="meta",
+        campaign="late",
+        ios_url="https://apps.apple.com/app/id1",
+    ).code
+    touch = {
+        "type": "click",
+        "link_code": code,
+        "device_ids": {"idfa": "R1"},
+        "timestamp": (t0 - dt.timedelta(hours=1)).isoformat(),
+    }
+    answer = APIClient().post(
+        "/api/touchpoints",
+        orjson.dumps({"touchpoints": [touch]}),
+        content_type="application/json",
+        HTTP_X_API_KEY=raw_key,
+    )
+    assert answer.status_code == 202, answer.content
+    store_all(until=lambda: count("touchpoints", app.id) >= 1)
+    services.attribution_run(app=app, since=since, until=until, recompute=True)
+    assert by_source() == {"meta": (1.0, "7.0000")}
