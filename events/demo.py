@@ -41,11 +41,11 @@ class Source:
 
 
 SOURCES = {
-    "meta": Source(0.30, 0.30, 6, 4, 30, 2.40, ("spring_sale", "lookalike_payers"), "retargeting_lapsed"),
-    "google_ads": Source(0.30, 0.10, 4, 3, 15, 2.90, ("search_brand", "uac_installs"), "remarketing"),
-    "tiktok": Source(0.12, 0.30, 10, 5, 45, 1.60, ("creators_ugc", "spark_ads")),
-    "unity_ads": Source(0.10, 0.25, 14, 5, 70, 1.20, ("rewarded_video", "playables", "interstitial")),
-    "apple_search_ads": Source(0.18, 0.05, 3, 2, 10, 3.50, ("brand_keywords", "competitor_keywords"), "", ("ios",)),
+    "meta": Source(0.30, 0.30, 6, 7, 30, 2.40, ("spring_sale", "lookalike_payers"), "retargeting_lapsed"),
+    "google_ads": Source(0.30, 0.10, 4, 5, 15, 2.90, ("search_brand", "uac_installs"), "remarketing"),
+    "tiktok": Source(0.12, 0.30, 5, 14, 45, 1.60, ("creators_ugc", "spark_ads")),
+    "unity_ads": Source(0.10, 0.25, 5, 18, 70, 1.20, ("rewarded_video", "playables", "interstitial")),
+    "apple_search_ads": Source(0.18, 0.05, 3, 4, 10, 3.50, ("brand_keywords", "competitor_keywords"), "", ("ios",)),
 }
 ADSETS = ("broad", "lookalike")
 ADS = ("video_15s", "static_banner")
@@ -54,7 +54,7 @@ FLOODER_CAMPAIGN = "cpi_blast"
 FLOODER_CPI_USD = 0.60
 FLOODER_START_DAYS = 42  # the flooder runs during the last this many days
 FLOODER_STEALS = 0.35  # of the organic installs while it runs, those it sent a click to beforehand
-FLOODER_CLICKS_PER_STOLEN = 35
+FLOODER_CLICKS_PER_STOLEN = 45
 RETARGETING_CPC_USD = 0.45
 VIEW_THROUGH_SOURCES = ("unity_ads", "tiktok", "meta")
 
@@ -177,7 +177,6 @@ class Planner:
         self.plan_.touches.append(
             {
                 "type": kind,
-                "touch_id": self._uuid(),
                 "link_code": self.links[key],
                 "timestamp": at.isoformat(),
                 "device_ids": {self.id_kind: device} if device else {},
