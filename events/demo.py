@@ -15,8 +15,9 @@ The story it tells, per app, over the last ``days`` days of the app's time zone:
 * Activity decays: a user stays with a probability that falls with the days since install, and is
   active on most days while staying. Payers buy in US dollars or euros, by country.
 * Some lapsed users come back through a retargeting click (a re-engagement); some reinstall.
-* Spend per day and ad is what the ad's network would bill: its price per install it closed that day
-  (or per retargeting click), in the app's currency (meta bills in US dollars everywhere).
+* Each ad spends every day it runs: what its network earned over the whole period (its price per
+  install the ad closed, or per retargeting click) as a daily budget that follows the app's growth,
+  in the app's currency (meta bills in US dollars everywhere).
 """
 
 import datetime as dt
@@ -158,6 +159,7 @@ class Planner:
         self.id_kind = "idfa" if app.platform == "ios" else "gaid"
         self.sources = [name for name, s in SOURCES.items() if app.platform in s.platforms]
         self.plan_ = Plan()
+        self.billed: dict[tuple, tuple[float, dt.datetime]] = {}  # link key -> (USD earned, first time)
 
     # --- identifiers and small draws --------------------------------------------------------------
 
@@ -194,9 +196,27 @@ class Planner:
                 self._touch(kind, key, min(at, self.now - dt.timedelta(minutes=1)), None)
 
     def _spend(self, key: tuple, at: dt.datetime, usd: float) -> None:
-        day = at.astimezone(self.zone).date()
-        cost_key = (day, *key)
-        self.plan_.spend[cost_key] = self.plan_.spend.get(cost_key, 0.0) + usd * self.random.uniform(0.8, 1.2)
+        """What the ad earned its network (an install it closed, a retargeting click), billed later."""
+        total, since = self.billed.get(key, (0.0, at))
+        self.billed[key] = (total + usd, min(since, at))
+
+    def _daily_spend(self) -> None:
+        """Each ad's earnings as a daily budget: spread over the days it ran (from its first billable
+        touch or install), in proportion to how many installs the app had each day, give or take 20 %."""
+        days = (self.now.astimezone(self.zone).date() - self.start.astimezone(self.zone).date()).days + 1
+        span = (self.now - self.start).total_seconds()
+        first_day = self.start.astimezone(self.zone).date()
+        day_weights = []
+        for n in range(days):
+            # The growth in ``plan``: the share of installs before x of the span is x ** 1.25.
+            low, high = n / days, (n + 1) / days
+            day_weights.append(high**1.25 - low**1.25)
+        for key, (total, since) in sorted(self.billed.items()):
+            first = max(0, min(days - 1, int((since - self.start).total_seconds() / span * days)))
+            weight = sum(day_weights[first:])
+            for n in range(first, days):
+                usd = total * day_weights[n] / weight * self.random.uniform(0.8, 1.2)
+                self.plan_.spend[(first_day + dt.timedelta(days=n), *key)] = usd
 
     # --- the plan -----------------------------------------------------------------------------------
 
@@ -206,6 +226,7 @@ class Planner:
             # More installs lately: the app grows.
             at = self.start + dt.timedelta(seconds=span * self.random.random() ** 0.8)
             self._user(at)
+        self._daily_spend()
         return self.plan_
 
     def _user(self, install_at: dt.datetime) -> None:
