@@ -81,6 +81,8 @@ def test_the_demo_has_what_every_report_needs():
         # Spend for every campaign that has a tracking link, imported through the cost import.
         campaigns = set(TrackingLink.objects.filter(app=app).values_list("media_source", "campaign"))
         assert set(AdSpend.objects.filter(app=app).values_list("source", "campaign")) == campaigns
+        billed = set(AdSpend.objects.filter(app=app).values_list("source", "currency"))
+        assert billed == {(source, "USD" if source == "meta" else spec.currency) for source, _ in campaigns}
         overview = api.get(f"/api/analytics/overview?app_id={app.id}&days=90", **bearer(admin)).json()["current"]
         assert overview["installs"] == INSTALLS
         for money in (overview["revenue"], overview["cost"]):
@@ -114,3 +116,20 @@ def test_the_demo_has_what_every_report_needs():
     call_command("seed_demo", installs=INSTALLS, if_empty=True, stdout=output)
     assert output.getvalue() == "Demo data exists; nothing to do.\n"
     assert App.objects.filter(name__startswith="Demo: ").count() == len(demo.DEMO_APPS)
+
+
+def test_the_plan_is_the_same_for_the_same_seed_and_time():
+    spec = demo.DEMO_APPS[1]
+    codes = {key: f"code{n}" for n, key in enumerate(demo.link_keys(spec.platform))}
+    now = dt.datetime(2026, 3, 29, 12, tzinfo=dt.UTC)  # Berlin moves its clocks that night
+
+    def plan(seed):
+        return demo.Planner(app=spec, links=codes, now=now, days=90, seed=seed).plan(50)
+
+    first, again, other = plan(7), plan(7), plan(8)
+    assert (first.touches, first.events, first.spend) == (again.touches, again.events, again.spend)
+    assert first.events != other.events
+    days = {day for day, *_ in first.spend}  # an ad spends from the day of its first install on
+    assert dt.date(2025, 12, 30) <= min(days) and max(days) == dt.date(2026, 3, 29)
+    assert min(e["timestamp"] for e in first.events) >= "2025-12-29T23:00:00+00:00"  # Berlin midnight
+    assert all(dt.datetime.fromisoformat(e["timestamp"]) < now for e in first.events)
