@@ -26,10 +26,11 @@ from apps_registry.models import App
 from core import clickhouse
 from events.attribution_engine import sql
 
-from .analytics import SERIES_INTERVALS, _credited_ctes, _installs_where, _params, cost_days
+from . import analytics
+from .analytics import DIMENSIONS, LEVELS, SERIES_INTERVALS, _credited_ctes, _installs_where, _params, cost_days
 from .currency import Money, money_totals
 from .filters import Filters
-from .metrics import derive
+from .metrics import RETENTION_DAYS, ROAS_DAYS, derive
 
 
 @dataclass(frozen=True)
@@ -39,9 +40,14 @@ class Granularity:
 
 
 GRANULARITIES = {"day": Granularity(step_days=1, horizon=30), "week": Granularity(step_days=7, horizon=12)}
-# The split parameter -> the JSON names of its dimensions and their columns in ``credited``.
+# The split parameter -> the JSON names of its dimensions; the campaign report's columns go down to the ad.
 SPLITS = {"none": (), "source": ("mediaSource",), "campaign": ("mediaSource", "campaign")}
-_SPLIT_COLUMNS = {"mediaSource": "media_source", "campaign": "campaign"}
+_DIMENSION_COLUMNS = {  # the JSON names of analytics.DIMENSIONS -> their columns
+    "mediaSource": "n.media_source",
+    "campaign": "n.campaign",
+    "adset": "t.adset",
+    "ad": "t.ad",
+}
 LTV_DEFAULT_HORIZON, LTV_MAX_HORIZON = 30, 180
 
 
@@ -57,10 +63,11 @@ def _whole_days(app: App, filters: Filters) -> Filters:
     return replace(filters, since=start(first), until=start(last + dt.timedelta(days=1)))
 
 
-def _members_ctes(filters: Filters, granularity: str, split: str) -> str:
+def _members_ctes(filters: Filters, granularity: str, dimensions: tuple[str, ...]) -> str:
     """``members``: one row per (install, credited touch) of the period with its cohort, its install
-    day and split dimensions, and its credit (the CTEs of the campaign report, plus these)."""
-    columns = "".join(f", n.{_SPLIT_COLUMNS[name]} AS {name}" for name in SPLITS[split])
+    day, these dimensions and its credit (the CTEs of the campaign report, plus these)."""
+    columns = "".join(f", {_DIMENSION_COLUMNS[name]} AS {name}" for name in dimensions)
+    ads = "LEFT JOIN touch_ads AS t ON n.touch_id = t.touch_id" if {"adset", "ad"} & set(dimensions) else ""
     return f"""
 WITH {_credited_ctes(filters)},
 install_days AS (
@@ -71,23 +78,23 @@ install_days AS (
 members AS (
     SELECT n.conversion_id AS conversion_id, i.cohort AS cohort, i.install_day AS install_day, n.credit AS credit
            {columns}
-    FROM narrowed AS n INNER JOIN install_days AS i ON n.conversion_id = i.conversion_id
+    FROM narrowed AS n INNER JOIN install_days AS i ON n.conversion_id = i.conversion_id {ads}
 )"""
 
 
-def _group(split: str) -> str:
-    return "".join(f", m.{name}" for name in SPLITS[split])
+def _group(dimensions: tuple[str, ...]) -> str:
+    return "".join(f", m.{name}" for name in dimensions)
 
 
-def _sizes_sql(filters: Filters, granularity: str, split: str) -> str:
-    return f"""{_members_ctes(filters, granularity, split)}
-SELECT m.cohort{_group(split)}, sum(m.credit), max(m.install_day)
-FROM members AS m GROUP BY m.cohort{_group(split)}
+def _sizes_sql(filters: Filters, granularity: str, dimensions: tuple[str, ...]) -> str:
+    return f"""{_members_ctes(filters, granularity, dimensions)}
+SELECT m.cohort{_group(dimensions)}, sum(m.credit), max(m.install_day)
+FROM members AS m GROUP BY m.cohort{_group(dimensions)}
 """
 
 
-def _retained_sql(filters: Filters, granularity: str, split: str) -> str:
-    return f"""{_members_ctes(filters, granularity, split)},
+def _retained_sql(filters: Filters, granularity: str, dimensions: tuple[str, ...]) -> str:
+    return f"""{_members_ctes(filters, granularity, dimensions)},
 active AS (
     SELECT DISTINCT a.conversion_id AS conversion_id,
            {SERIES_INTERVALS[granularity].format(column="e.timestamp")} AS period
@@ -102,19 +109,19 @@ active AS (
     ) AS a ON e.device_key = a.device_key AND e.timestamp >= a.conversion_time
     WHERE a.conversion_time >= {{since:DateTime64(3, 'UTC')}} AND a.conversion_time < {{until:DateTime64(3, 'UTC')}}
 )
-SELECT m.cohort{_group(split)}, x.period, sum(m.credit)
+SELECT m.cohort{_group(dimensions)}, x.period, sum(m.credit)
 FROM members AS m INNER JOIN active AS x ON m.conversion_id = x.conversion_id
-GROUP BY m.cohort{_group(split)}, x.period
+GROUP BY m.cohort{_group(dimensions)}, x.period
 """
 
 
-def _revenue_sql(filters: Filters, granularity: str, split: str) -> str:
-    return f"""{_members_ctes(filters, granularity, split)}
-SELECT m.cohort{_group(split)}, dateDiff('day', m.install_day, r.day) AS n, r.day, r.currency,
+def _revenue_sql(filters: Filters, granularity: str, dimensions: tuple[str, ...]) -> str:
+    return f"""{_members_ctes(filters, granularity, dimensions)}
+SELECT m.cohort{_group(dimensions)}, dateDiff('day', m.install_day, r.day) AS n, r.day, r.currency,
        sum(toFloat64(r.amount) * m.credit)
 FROM members AS m INNER JOIN cohort_revenue AS r ON m.conversion_id = r.conversion_id
 WHERE r.currency != '' AND n <= {{horizon:UInt16}}
-GROUP BY m.cohort{_group(split)}, n, r.day, r.currency
+GROUP BY m.cohort{_group(dimensions)}, n, r.day, r.currency
 """
 
 
@@ -122,10 +129,10 @@ def _today(app: App) -> dt.date:
     return timezone.now().astimezone(zoneinfo.ZoneInfo(app.timezone)).date()
 
 
-def _cohort_rows(app: App, filters: Filters, granularity: str, split: str) -> dict[tuple, dict]:
-    """Per (cohort, split dimensions): the cohort's first day, its size and its last install day."""
+def _cohort_rows(app: App, filters: Filters, granularity: str, dimensions: tuple[str, ...]) -> dict[tuple, dict]:
+    """Per (cohort, dimensions): the cohort's size and its last install day."""
     params = _params(app, filters)
-    rows = clickhouse.execute(_sizes_sql(filters, granularity, split), params, tag="cohorts.sizes").rows
+    rows = clickhouse.execute(_sizes_sql(filters, granularity, dimensions), params, tag="cohorts.sizes").rows
     return {tuple(row[:-2]): {"installs": float(row[-2]), "lastInstallDay": row[-1]} for row in rows}
 
 
@@ -145,10 +152,10 @@ def retention(*, app: App, filters: Filters, granularity: str, split: str) -> li
     step = dt.timedelta(days=grain.step_days)
     followed_until = filters.until + (grain.horizon + 1) * step
     params = {**_params(app, filters), "followed_until": followed_until}
-    sizes = _cohort_rows(app, filters, granularity, split)
+    sizes = _cohort_rows(app, filters, granularity, SPLITS[split])
     retained: dict[tuple, dict[int, float]] = defaultdict(dict)
     for *key, period, value in clickhouse.execute(
-        _retained_sql(filters, granularity, split), params, tag="cohorts.retention"
+        _retained_sql(filters, granularity, SPLITS[split]), params, tag="cohorts.retention"
     ).rows:
         n = (period - key[0]).days // grain.step_days
         if n <= grain.horizon:
@@ -178,8 +185,8 @@ def ltv_curves(*, app: App, filters: Filters, granularity: str, split: str, hori
     the unconverted part apart."""
     filters = _whole_days(app, filters)
     params = {**_params(app, filters), "horizon": horizon}
-    sizes = _cohort_rows(app, filters, granularity, split)
-    rows = clickhouse.execute(_revenue_sql(filters, granularity, split), params, tag="cohorts.ltv").rows
+    sizes = _cohort_rows(app, filters, granularity, SPLITS[split])
+    rows = clickhouse.execute(_revenue_sql(filters, granularity, SPLITS[split]), params, tag="cohorts.ltv").rows
     daily = money_totals(
         target=app.currency,
         amounts=[
@@ -206,3 +213,60 @@ def ltv_curves(*, app: App, filters: Filters, granularity: str, split: str, hori
             points.append({"day": n, "revenue": cumulative.as_dict(), "ltv": derive(numbers, "ltv")["ltv"]})
         out.append({**_dimensions(split, key), "installs": round(cohort["installs"], 6), "points": points})
     return _ordered(out, split)
+
+
+COHORT_COLUMNS = (*(f"roasD{n}" for n in ROAS_DAYS), *(f"retentionD{n}" for n in RETENTION_DAYS))
+
+
+def _amount(money: dict | None) -> decimal.Decimal | None:
+    """A money dict of a report row as a number for ratios: none when absent or partly unconverted."""
+    return decimal.Decimal(money["amount"]) if money is not None and not money["unconverted"] else None
+
+
+def campaign_performance(*, app: App, filters: Filters, levels: tuple[str | None, ...]) -> dict[str | None, list[dict]]:
+    """The campaign report (``analytics.performance``) with, in every row of every level, ROAS D0, D7
+    and D30 (the revenue of the row's installs up to day n after install per unit of the row's cost)
+    and retention D1, D7 and D30 (the row's installs active on day n after install, per install).
+    A day n counts only once it is over for the period's last day; null before. The cohort numbers
+    are read once at the ad level and rolled up like the rest of the row, so levels add up."""
+    out = analytics.performance(app=app, filters=filters, levels=levels)
+    horizon = max(*ROAS_DAYS, *RETENTION_DAYS)
+    params = {
+        **_params(app, filters),
+        "followed_until": filters.until + dt.timedelta(days=horizon + 1),
+        "horizon": max(ROAS_DAYS),
+    }
+    active = clickhouse.execute(
+        _retained_sql(filters, "day", DIMENSIONS), params, tag="cohorts.campaign_retention"
+    ).rows
+    revenue = clickhouse.execute(_revenue_sql(filters, "day", DIMENSIONS), params, tag="cohorts.campaign_revenue").rows
+    last_day = (filters.until - dt.timedelta(microseconds=1)).astimezone(zoneinfo.ZoneInfo(app.timezone)).date()
+    today = _today(app)
+    over = {n: last_day + dt.timedelta(days=n + 1) <= today for n in (*ROAS_DAYS, *RETENTION_DAYS)}
+    for level, rows in out.items():
+        depth = LEVELS[level] if level else 0
+        retained: dict[tuple, float] = defaultdict(float)
+        for install_day, *dimensions, active_day, credit in active:
+            n = (active_day - install_day).days
+            if n in RETENTION_DAYS:
+                retained[(tuple(dimensions[:depth]), n)] += credit
+        money = money_totals(
+            target=app.currency,
+            amounts=[
+                ((tuple(dimensions[:depth]), n), day, currency, decimal.Decimal(repr(round(amount, 6))))
+                for _, *dimensions, age, day, currency, amount in revenue
+                for n in ROAS_DAYS
+                if age <= n
+            ],
+        )
+        for row in rows:
+            key = tuple(row[name] for name in DIMENSIONS[:depth])
+            numbers = {"installs": row["installs"], "cost": _amount(row["cost"])}
+            for n in ROAS_DAYS:
+                revenue_n = money.get((key, n), Money(currency=app.currency))
+                numbers[f"revenueD{n}"] = revenue_n.total if over[n] and not revenue_n.unconverted else None
+            for n in RETENTION_DAYS:
+                numbers[f"retainedD{n}"] = round(retained[(key, n)], 6) if over[n] else None
+            derived = derive(numbers, *COHORT_COLUMNS)
+            row.update({name: derived[name] for name in COHORT_COLUMNS})
+    return out

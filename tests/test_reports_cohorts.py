@@ -248,3 +248,25 @@ def test_the_scenarios_cohort_answers_have_the_documented_shapes(scenario, clien
         documented = _documented_response_schema(schema, "GET", path, 200)
         errors = [error.message for error in validator(schema, documented, strict=True).iter_errors(body)]
         assert errors == [], path
+
+
+def test_the_campaign_report_has_roas_and_retention_by_day_since_install(scenario):
+    """Costs: meta 10 USD, google 4 USD. Day 0 revenue: dev1's 12.5 USD; by day 7: dev1's 5 USD, dev2's
+    3 SEK (no rate) and dev4's 20 USD too. Day 30 of D+1 is not over."""
+    body = get("/api/analytics/campaigns", scenario, level="source").json()
+    columns = ("mediaSource", "installs", "roasD0", "roasD7", "roasD30", "retentionD1", "retentionD7", "retentionD30")
+    assert [tuple(row[c] for c in columns) for row in body["rows"]] == [
+        ("meta", 2.0, 1.25, None, None, 1.0, 0.0, None),
+        ("google", 1.0, 0.0, 5.0, None, 0.0, 1.0, None),
+        ("organic", 1.0, None, None, None, 0.0, 0.0, None),  # no cost: no ROAS
+    ]
+    total = body["total"]
+    assert tuple(total[c] for c in columns[2:]) == (0.892857, None, None, 0.5, 0.25, None)  # 12.5 / 14; 2 / 4; 1 / 4
+    spring = get("/api/analytics/campaigns", scenario, level="ad", media_source="meta").json()
+    assert [tuple(row[c] for c in ("campaign", "roasD0", "retentionD1")) for row in spring["rows"]] == [
+        ("spring", 1.25, 1.0)
+    ]
+    assert (spring["total"]["roasD0"], spring["total"]["retentionD1"]) == (1.25, 1.0)
+    lines = b"".join(get("/api/analytics/campaigns.csv", scenario).streaming_content).decode().splitlines()
+    assert lines[0].endswith(",roas,roasD0,roasD7,roasD30,retentionD1,retentionD7,retentionD30")
+    assert lines[2].startswith("google,") and lines[2].endswith(",0.0,5.0,,0.0,1.0,")
