@@ -14,6 +14,7 @@ Costs: meta / spring 8 EUR (10 USD) on D, google / brand 4 USD on D+1.
 """
 
 import datetime as dt
+import re
 import zoneinfo
 
 import orjson
@@ -270,3 +271,29 @@ def test_the_campaign_report_has_roas_and_retention_by_day_since_install(scenari
     lines = b"".join(get("/api/analytics/campaigns.csv", scenario).streaming_content).decode().splitlines()
     assert lines[0].endswith(",roas,roasD0,roasD7,roasD30,retentionD1,retentionD7,retentionD30")
     assert lines[2].startswith("google,") and lines[2].endswith(",0.0,5.0,,0.0,1.0,")
+
+
+def test_the_cohorts_page_reads_the_selectors(scenario):
+    """The page's heatmap, LTV curves and table carry the API's numbers, in the app's time zone."""
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(scenario["reader"])
+    day = scenario["day"]
+    page = browser.get(f"/apps/{scenario['app'].id}/cohorts?{scenario['query']}&split=source")
+    assert page.status_code == 200
+    html = page.content.decode()
+    heatmap = orjson.loads(re.search(r'<script id="chart-retention" type="application/json">(.*?)</script>', html)[1])
+    assert heatmap["yAxis"]["data"] == [f"{day} · meta", f"{day} · organic", f"{day + dt.timedelta(days=1)} · google"]
+    assert [cell for cell in heatmap["series"][0]["data"] if cell[0] <= 2] == [
+        [0, 0, 1.0], [1, 0, 1.0], [2, 0, 0.5],
+        [0, 1, 1.0], [1, 1, 0.0], [2, 1, 0.0],
+        [0, 2, 1.0], [1, 2, 0.0], [2, 2, 0.0],
+    ]  # fmt: skip
+    ltv = orjson.loads(re.search(r'<script id="chart-ltv" type="application/json">(.*?)</script>', html)[1])
+    assert ltv["unit"] == "USD" and ltv["series"][0]["name"] == f"{day} · meta"
+    assert ltv["series"][0]["data"][:2] == [6.25, None]
+    row = re.search(rf'<tr data-cohort="{day} · meta">(.*?)</tr>', html, re.S)[1]
+    # installs; D0, D1, D3, D7 and D14, D30 (not over: a dot); LTV D7 (a SEK purchase) and D30: dots
+    assert re.findall(r'<td class="num"[^>]*>([^<]*)<', row) == ["2", "100.0%", "100.0%", "50.0%", "0.0%", *[""] * 4]
+    assert "/api/analytics/cohorts.csv?app_id=" in html and "split=source" in html

@@ -27,6 +27,15 @@
     // richText: the tooltip is drawn on the canvas; an HTML one carries style attributes, which the
     // Content-Security-Policy refuses.
     option.tooltip = Object.assign({}, option.tooltip, { valueFormatter: formatter(unit), renderMode: "richText" });
+    // A heatmap's cell labels show the value (the third of x, y, value) in the unit too.
+    (option.series || []).forEach(function (series) {
+      if (series.type === "heatmap" && series.label) {
+        var format = formatter(unit);
+        series.label.formatter = function (params) {
+          return format(params.value[2]);
+        };
+      }
+    });
     option.textStyle = { fontFamily: getComputedStyle(document.body).fontFamily };
     element.textContent = "";
     var chart = window.echarts.init(element, null, { renderer: "canvas" });
