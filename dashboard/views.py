@@ -312,10 +312,10 @@ COHORT_TABLE_LTV_DAYS = (7, 30)
 TOP_CURVES = 8  # LTV curves drawn: the largest cohorts; more lines would be unreadable
 
 
-def _cohort_label(row: dict, split: str) -> str:
+def _cohort_label(row: dict, split: str, separator: str = " · ") -> str:
     """A cohort row's name: its day (week), and its media source / campaign when split."""
     names = [row[name] or "(none)" for name in cohort_reports.SPLITS[split]]
-    return " · ".join([row["cohort"], *([" / ".join(names)] if names else [])])
+    return separator.join([row["cohort"], *([" / ".join(names)] if names else [])])
 
 
 def _share(value: float | None) -> str | None:
@@ -343,7 +343,7 @@ def cohort_report(request: HttpRequest, page: pages.AppPage, filters: Filters) -
     heatmap = (
         charts.heatmap_chart(
             label=f"Retention of {len(retention)} install cohorts, {letter}0 to {letter}{horizon} after install",
-            rows=labels,
+            rows=[_cohort_label(row, split, separator="\n") for row in retention],  # narrow beside the grid
             columns=[f"{letter}{n}" for n in range(horizon + 1)],
             values=[row["retention"] for row in retention],
             unit="%",

@@ -284,7 +284,7 @@ def test_the_cohorts_page_reads_the_selectors(scenario):
     assert page.status_code == 200
     html = page.content.decode()
     heatmap = orjson.loads(re.search(r'<script id="chart-retention" type="application/json">(.*?)</script>', html)[1])
-    assert heatmap["yAxis"]["data"] == [f"{day} · meta", f"{day} · organic", f"{day + dt.timedelta(days=1)} · google"]
+    assert heatmap["yAxis"]["data"] == [f"{day}\nmeta", f"{day}\norganic", f"{day + dt.timedelta(days=1)}\ngoogle"]
     assert [cell for cell in heatmap["series"][0]["data"] if cell[0] <= 2] == [
         [0, 0, 1.0], [1, 0, 1.0], [2, 0, 0.5],
         [0, 1, 1.0], [1, 1, 0.0], [2, 1, 0.0],
