@@ -51,7 +51,7 @@ _DIMENSION_COLUMNS = {  # the JSON names of analytics.DIMENSIONS -> their column
 LTV_DEFAULT_HORIZON, LTV_MAX_HORIZON = 30, 180
 
 
-def _whole_days(app: App, filters: Filters) -> Filters:
+def whole_days(*, app: App, filters: Filters) -> Filters:
     """The period cut to the app's whole days whose start lies in it, so that a preset period's first
     day cohort is not half a day's installs."""
     zone = zoneinfo.ZoneInfo(app.timezone)
@@ -147,7 +147,7 @@ def _ordered(rows: list[dict], split: str) -> list[dict]:
 def retention(*, app: App, filters: Filters, granularity: str, split: str) -> list[dict]:
     """The retention matrix: per cohort (and split row), its installs and, for each day (week) 0 to
     the horizon, the installs retained and their share; null for a period not over yet."""
-    filters = _whole_days(app, filters)
+    filters = whole_days(app=app, filters=filters)
     grain = GRANULARITIES[granularity]
     step = dt.timedelta(days=grain.step_days)
     followed_until = filters.until + (grain.horizon + 1) * step
@@ -183,7 +183,7 @@ def ltv_curves(*, app: App, filters: Filters, granularity: str, split: str, hori
     cumulative revenue of its installs and that per install (LTV). A day not over for every install
     of the cohort is null; an LTV whose revenue is partly unconverted is null, the revenue showing
     the unconverted part apart."""
-    filters = _whole_days(app, filters)
+    filters = whole_days(app=app, filters=filters)
     params = {**_params(app, filters), "horizon": horizon}
     sizes = _cohort_rows(app, filters, granularity, SPLITS[split])
     rows = clickhouse.execute(_revenue_sql(filters, granularity, SPLITS[split]), params, tag="cohorts.ltv").rows
@@ -249,11 +249,16 @@ def campaign_performance(*, app: App, filters: Filters, levels: tuple[str | None
         for install_day, *dimensions, active_day, credit in active:
             n = (active_day - install_day).days
             if n in RETENTION_DAYS:
-                retained[(tuple(dimensions[:depth]), n)] += credit
+                retained[(tuple(value or "" for value in dimensions[:depth]), n)] += credit
         money = money_totals(
             target=app.currency,
             amounts=[
-                ((tuple(dimensions[:depth]), n), day, currency, decimal.Decimal(repr(round(amount, 6))))
+                (
+                    (tuple(value or "" for value in dimensions[:depth]), n),
+                    day,
+                    currency,
+                    decimal.Decimal(repr(round(amount, 6))),
+                )
                 for _, *dimensions, age, day, currency, amount in revenue
                 for n in ROAS_DAYS
                 if age <= n

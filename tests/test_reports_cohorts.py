@@ -121,6 +121,18 @@ def test_the_retention_matrix_cuts_days_in_the_apps_time_zone(scenario):
     body = get("/api/analytics/cohorts", scenario).json()
     day = scenario["day"]
     assert (body["granularity"], body["split"], body["periods"]) == ("day", "none", list(range(31)))
+    assert (body["since"], body["until"]) == (
+        f"{day - dt.timedelta(days=1)}T23:00:00+00:00",
+        f"{day + dt.timedelta(days=1)}T23:00:00+00:00",
+    )
+    preset = (
+        APIClient()
+        .get(f"/api/analytics/cohorts?app_id={scenario['app'].id}&days=14", **bearer(scenario["reader"]))
+        .json()
+    )
+    since = dt.datetime.fromisoformat(preset["since"]).astimezone(BERLIN)
+    assert since.time() == dt.time(0) and since.date() == day - dt.timedelta(days=3), "whole days of the preset"
+    assert [row["cohort"] for row in preset["rows"]] == [str(day), str(day + dt.timedelta(days=1))]
     first, second = body["rows"]
     # D: dev1, dev2 and dev3 (00:30 in Berlin); day 1: dev1 and dev2 (00:30 in Berlin); days 2, 3: dev1.
     assert first == {
