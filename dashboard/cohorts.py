@@ -230,19 +230,25 @@ def campaign_performance(*, app: App, filters: Filters, levels: tuple[str | None
     A day n counts only once it is over for the period's last day; null before. The cohort numbers
     are read once at the ad level and rolled up like the rest of the row, so levels add up."""
     out = analytics.performance(app=app, filters=filters, levels=levels)
-    horizon = max(*ROAS_DAYS, *RETENTION_DAYS)
-    params = {
-        **_params(app, filters),
-        "followed_until": filters.until + dt.timedelta(days=horizon + 1),
-        "horizon": max(ROAS_DAYS),
-    }
-    active = clickhouse.execute(
-        _retained_sql(filters, "day", DIMENSIONS), params, tag="cohorts.campaign_retention"
-    ).rows
-    revenue = clickhouse.execute(_revenue_sql(filters, "day", DIMENSIONS), params, tag="cohorts.campaign_revenue").rows
     last_day = (filters.until - dt.timedelta(microseconds=1)).astimezone(zoneinfo.ZoneInfo(app.timezone)).date()
     today = _today(app)
     over = {n: last_day + dt.timedelta(days=n + 1) <= today for n in (*ROAS_DAYS, *RETENTION_DAYS)}
+    params = {
+        **_params(app, filters),
+        "followed_until": filters.until + dt.timedelta(days=max(RETENTION_DAYS) + 1),
+        "horizon": max(ROAS_DAYS),
+    }
+    # A period that ends today has no day over yet: nothing to read.
+    active = (
+        clickhouse.execute(_retained_sql(filters, "day", DIMENSIONS), params, tag="cohorts.campaign_retention").rows
+        if any(over[n] for n in RETENTION_DAYS)
+        else []
+    )
+    revenue = (
+        clickhouse.execute(_revenue_sql(filters, "day", DIMENSIONS), params, tag="cohorts.campaign_revenue").rows
+        if any(over[n] for n in ROAS_DAYS)
+        else []
+    )
     for level, rows in out.items():
         depth = LEVELS[level] if level else 0
         retained: dict[tuple, float] = defaultdict(float)
