@@ -83,7 +83,13 @@ def heatmap_chart(
             "grid": {"left": 8, "right": 16, "top": 8, "bottom": 56, "containLabel": True},
             "tooltip": {"position": "top", "confine": True},
             "xAxis": {"type": "category", "data": list(columns), "splitArea": {"show": True}},
-            "yAxis": {"type": "category", "data": list(rows), "inverse": True, "splitArea": {"show": True}},
+            "yAxis": {
+                "type": "category",
+                "data": list(rows),
+                "inverse": True,
+                "splitArea": {"show": True},
+                "axisLabel": {"lineHeight": 16},  # a row name may have two lines (a cohort and its source)
+            },
             "visualMap": {
                 "min": min(present, default=0),
                 "max": max(present, default=1),

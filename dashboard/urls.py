@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .apis import reports, seed
+from .apis import cohorts, reports, seed
 
 dashboard_urls = [path("stats", seed.DashboardStatsApi.as_view(), name="dashboard-stats")]
 analytics_urls = [
@@ -19,6 +19,10 @@ analytics_urls = [
     path(
         "click-to-install.csv", reports.AnalyticsClickToInstallCsvApi.as_view(), name="analytics-click-to-install-csv"
     ),
+    path("cohorts", cohorts.AnalyticsCohortsApi.as_view(), name="analytics-cohorts"),
+    path("cohorts.csv", cohorts.AnalyticsCohortsCsvApi.as_view(), name="analytics-cohorts-csv"),
+    path("ltv", cohorts.AnalyticsLtvApi.as_view(), name="analytics-ltv"),
+    path("ltv.csv", cohorts.AnalyticsLtvCsvApi.as_view(), name="analytics-ltv-csv"),
 ]
 # Under /api/apps/: why one conversion was attributed as it was.
 conversion_urls = [

@@ -2,11 +2,12 @@
 selectors (never SQL of its own), shapes their rows for the template and builds chart options with
 ``charts``. A report that ClickHouse cannot answer right now is a 503 page that says so.
 
-The campaigns, cohorts, funnels, models and fraud pages are routes only until the reporting selectors
-of issue #17 exist; they say so.
+The campaigns, funnels, models and fraud pages are routes only until the reporting selectors of
+issue #17 exist; they say so.
 """
 
 import datetime as dt
+import zoneinfo
 from collections import defaultdict
 from functools import wraps
 
@@ -21,6 +22,7 @@ from apps_registry.services import settings_current
 from core.clickhouse.errors import ConnectionLost, EmbeddedStoreLocked, QueryTimeout
 
 from . import charts, explanation, live_events, selectors
+from . import cohorts as cohort_reports
 from .filters import MODEL_NAMES, BadFilters, Filters, report_filters
 from .metrics import METRICS
 
@@ -165,7 +167,6 @@ REPORTS_TO_COME = {
         "Source → campaign → ad set → ad, with installs, cost, revenue, ROAS and eCPI under any model, "
         "sortable and downloadable as CSV.",
     ),
-    "cohorts": ("Cohorts", "Retention by install cohort (D1, D7, D30) as a heatmap, and LTV curves per cohort."),
     "funnels": ("Funnels", "Pick the steps (install → sign-up → purchase…) and see each step's conversion."),
     "models": ("Models", "The six attribution models side by side, per media source."),
     "fraud": ("Fraud", "Flagged installs per source and reason, and the click-to-install time histogram."),
@@ -291,3 +292,105 @@ def live(request: HttpRequest, page: pages.AppPage) -> HttpResponse:
         "conversions": {"install", "first_open", "open", "session_start"},
     }
     return render(request, "dashboard/live.html", context)
+
+
+class CohortOptionsForm(forms.Form):
+    granularity = forms.ChoiceField(
+        label="Cohorts by", choices=[("day", "Install day (D0-D30)"), ("week", "Install week (W0-W12)")], required=False
+    )
+    split = forms.ChoiceField(
+        label="Split by",
+        choices=[("none", "No split"), ("source", "Media source"), ("campaign", "Campaign")],
+        required=False,
+    )
+
+
+assert {value for value, _ in CohortOptionsForm.base_fields["granularity"].choices} == set(cohort_reports.GRANULARITIES)
+assert {value for value, _ in CohortOptionsForm.base_fields["split"].choices} == set(cohort_reports.SPLITS)
+# The periods the cohort table shows (the heatmap shows them all), and the LTV days beside them.
+COHORT_TABLE_PERIODS = {"day": (0, 1, 3, 7, 14, 30), "week": (0, 1, 2, 4, 8, 12)}
+COHORT_TABLE_LTV_DAYS = (7, 30)
+TOP_CURVES = 8  # LTV curves drawn: the largest cohorts; more lines would be unreadable
+
+
+def _cohort_label(row: dict, split: str, separator: str = " · ") -> str:
+    """A cohort row's name: its day (week), and its media source / campaign when split."""
+    names = [row[name] or "(none)" for name in cohort_reports.SPLITS[split]]
+    return separator.join([row["cohort"], *([" / ".join(names)] if names else [])])
+
+
+def _share(value: float | None) -> str | None:
+    """A retention share as the table shows it; None: the period is not over yet."""
+    return None if value is None else f"{value:.1%}"
+
+
+@pages.app_page(pages.ANALYTICS)
+@report_page
+def cohort_report(request: HttpRequest, page: pages.AppPage, filters: Filters) -> HttpResponse:
+    """Retention by install cohort as a heatmap and a table with each cohort's size, and LTV curves."""
+    options = CohortOptionsForm(data={name: request.GET.get(name, "") for name in CohortOptionsForm.base_fields})
+    if not options.is_valid():
+        return render(request, "pages/400.html", {"page": page, "form": options}, status=400)
+    granularity = options.cleaned_data["granularity"] or "day"
+    split = options.cleaned_data["split"] or "none"
+    app = page.app
+    retention = cohort_reports.retention(app=app, filters=filters, granularity=granularity, split=split)
+    curves = cohort_reports.ltv_curves(
+        app=app, filters=filters, granularity=granularity, split=split, horizon=cohort_reports.LTV_DEFAULT_HORIZON
+    )
+    letter = granularity[0].upper()
+    horizon = cohort_reports.GRANULARITIES[granularity].horizon
+    labels = [_cohort_label(row, split) for row in retention]
+    heatmap = (
+        charts.heatmap_chart(
+            label=f"Retention of {len(retention)} install cohorts, {letter}0 to {letter}{horizon} after install",
+            rows=[_cohort_label(row, split, separator="\n") for row in retention],  # narrow beside the grid
+            columns=[f"{letter}{n}" for n in range(horizon + 1)],
+            values=[row["retention"] for row in retention],
+            unit="%",
+        )
+        if retention
+        else None
+    )
+    largest = sorted(curves, key=lambda row: -row["installs"])[:TOP_CURVES]
+    ltv_chart = (
+        charts.line_chart(
+            label=f"LTV in {app.currency} per install by day since install, the {len(largest)} largest cohorts",
+            categories=[f"D{n}" for n in range(cohort_reports.LTV_DEFAULT_HORIZON + 1)],
+            series={_cohort_label(row, split): [point["ltv"] for point in row["points"]] for row in largest},
+            unit=app.currency,
+        )
+        if largest
+        else None
+    )
+    ltv_by_label = {_cohort_label(row, split): row["points"] for row in curves}
+    table = [
+        {
+            "label": label,
+            "installs": row["installs"],
+            "retention": [_share(row["retention"][n]) for n in COHORT_TABLE_PERIODS[granularity]],
+            "ltv": [ltv_by_label[label][n]["ltv"] for n in COHORT_TABLE_LTV_DAYS],
+        }
+        for label, row in zip(labels, retention, strict=True)
+    ]
+    csv_query = f"app_id={app.id}&{filters.query[1:]}&granularity={granularity}&split={split}"
+    period = cohort_reports.whole_days(app=app, filters=filters)
+    zone = zoneinfo.ZoneInfo(app.timezone)
+    context = {
+        "page": page,
+        "nav": "cohorts",
+        "filters": filters,
+        "options": options,
+        "report_query": filters.query,
+        "heatmap": heatmap,
+        "ltv_chart": ltv_chart,
+        "table": table,
+        "periods": [f"{letter}{n}" for n in COHORT_TABLE_PERIODS[granularity]],
+        "ltv_days": [f"D{n}" for n in COHORT_TABLE_LTV_DAYS],
+        "split": split,
+        "csv_query": csv_query,
+        "first_day": period.since.astimezone(zone).date(),
+        "last_day": (period.until - dt.timedelta(days=1)).astimezone(zone).date(),
+        "model_name": MODEL_NAMES[filters.model],
+    }
+    return render(request, "dashboard/cohorts.html", context)

@@ -257,6 +257,17 @@ def test_the_overview_reads_the_stats_and_bad_filters_are_a_400_page(browser, ma
     assert b"<strong>days</strong>" in bad.content and b"<strong>model</strong>" in bad.content
 
 
+def test_the_cohorts_page_has_an_empty_state_and_bad_options_are_a_400_page(browser, marketer):
+    app = marketer[1]
+    page = browser.get(f"/apps/{app.id}/cohorts?days=30&granularity=week&split=source")
+    assert page.status_code == 200
+    assert b"No installs in this period." in page.content and b'id="chart-retention"' not in page.content
+    assert b'<option value="week" selected>' in page.content and b'<option value="source" selected>' in page.content
+    bad = browser.get(f"/apps/{app.id}/cohorts?granularity=month&split=os")
+    assert bad.status_code == 400
+    assert b"<strong>granularity</strong>" in bad.content and b"<strong>split</strong>" in bad.content
+
+
 def test_the_conversion_story_says_when_there_is_no_attribution(browser, marketer):
     app = marketer[1]
     none = browser.get(f"/apps/{app.id}/conversions?event_id=00000000-0000-4000-8000-000000000001")

@@ -252,6 +252,7 @@ def test_a_locked_account_cannot_sign_in(tab, settings):
 PAGES = [
     "overview",
     "campaigns",
+    "cohorts?split=source",
     "conversions?event_id={conversion_id}",
     "live",
     "links",
@@ -276,6 +277,8 @@ def test_every_page_renders_without_errors_and_fits_the_width(browser, live_serv
         assert response.status == 200, path
         if path == "overview":
             charts_drawn(tab, 2)
+        if path.startswith("cohorts"):  # the retention heatmap (a canvas and its hover layer) and LTV curves
+            expect(tab.page.locator("[data-chart]:has(canvas)")).to_have_count(2)
         overflow = tab.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} is {overflow} px wider than the window"
         name = path.split("?")[0].replace("/", "-")

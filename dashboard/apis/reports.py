@@ -21,7 +21,7 @@ from core.apis import parsed
 from core.errors import ApplicationError
 from events.attribution_engine.rules import MODELS
 
-from .. import analytics
+from .. import analytics, cohorts
 from ..filters import BadFilters, FiltersForm, report_filters
 from ..metrics import METRICS
 from .seed import REPORT_ERRORS
@@ -102,8 +102,19 @@ class PerformanceOut(serializers.Serializer):
     roas = _metric_field("roas", serializers.FloatField, allow_null=True)
 
 
+class CohortColumnsOut(serializers.Serializer):
+    """The campaign report's cohort columns (dashboard.cohorts): null until day n is over."""
+
+    roasD0 = _metric_field("roasD0", serializers.FloatField, allow_null=True)
+    roasD7 = _metric_field("roasD7", serializers.FloatField, allow_null=True)
+    roasD30 = _metric_field("roasD30", serializers.FloatField, allow_null=True)
+    retentionD1 = _metric_field("retentionD1", serializers.FloatField, allow_null=True)
+    retentionD7 = _metric_field("retentionD7", serializers.FloatField, allow_null=True)
+    retentionD30 = _metric_field("retentionD30", serializers.FloatField, allow_null=True)
+
+
 @extend_schema_serializer(component_name="CampaignRow")
-class CampaignRowOut(PerformanceOut):
+class CampaignRowOut(PerformanceOut, CohortColumnsOut):
     mediaSource = serializers.CharField(help_text='"organic": installs with no touch to credit.')
     campaign = serializers.CharField(required=False)
     adset = serializers.CharField(required=False)
@@ -140,10 +151,15 @@ class OverviewOut(ReportOut):
     metrics = MetricOut(many=True)
 
 
+@extend_schema_serializer(component_name="CampaignTotal")
+class CampaignTotalOut(KpisOut, CohortColumnsOut):
+    pass
+
+
 @extend_schema_serializer(component_name="AnalyticsCampaigns")
 class CampaignsOut(ReportOut):
     level = serializers.ChoiceField(choices=list(analytics.LEVELS))
-    total = KpisOut()
+    total = CampaignTotalOut()
     rows = CampaignRowOut(many=True)
     metrics = MetricOut(many=True)
 
@@ -204,6 +220,7 @@ PERFORMANCE_METRICS = (
     "cost",
     *analytics.PERFORMANCE_RATIOS,
 )
+CAMPAIGN_METRICS = (*PERFORMANCE_METRICS, *cohorts.COHORT_COLUMNS)
 ANALYTICS_PERMISSION = [RoleRequired(roles.ADMIN, roles.USER, permission="analytics:read")]
 
 
@@ -265,7 +282,7 @@ class AnalyticsCampaignsApi(APIView):
     def get(self, request):
         app, query, filters, head = _report(request, CampaignsQuery)
         level = query["level"]
-        both = analytics.performance(app=app, filters=filters, levels=(level, None))
+        both = cohorts.campaign_performance(app=app, filters=filters, levels=(level, None))
         rows = both[level]
         if self.csv:
             dimensions = list(analytics.DIMENSIONS[: analytics.LEVELS[level]])
@@ -274,7 +291,7 @@ class AnalyticsCampaignsApi(APIView):
                 *dimensions,
                 *(
                     name
-                    for metric in PERFORMANCE_METRICS
+                    for metric in CAMPAIGN_METRICS
                     for name in ((metric, f"{metric}Unconverted") if metric in money else (metric,))
                 ),
             ]
@@ -283,7 +300,7 @@ class AnalyticsCampaignsApi(APIView):
                     *(row[d] for d in dimensions),
                     *(
                         cell
-                        for metric in PERFORMANCE_METRICS
+                        for metric in CAMPAIGN_METRICS
                         for cell in (_money_cells(row[metric]) if metric in money else [_cell(row[metric])])
                     ),
                 ]
@@ -297,7 +314,7 @@ class AnalyticsCampaignsApi(APIView):
                 "level": level,
                 "total": {**total, **analytics.activity(app=app, filters=filters)},
                 "rows": rows,
-                "metrics": _metrics_out(*PERFORMANCE_METRICS),
+                "metrics": _metrics_out(*CAMPAIGN_METRICS),
             }
         )
 
