@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .apis import reports, seed
+from .apis import funnels, reports, seed
 
 dashboard_urls = [path("stats", seed.DashboardStatsApi.as_view(), name="dashboard-stats")]
 analytics_urls = [
@@ -19,6 +19,8 @@ analytics_urls = [
     path(
         "click-to-install.csv", reports.AnalyticsClickToInstallCsvApi.as_view(), name="analytics-click-to-install-csv"
     ),
+    path("funnel", funnels.AnalyticsFunnelApi.as_view(), name="analytics-funnel"),
+    path("funnel.csv", funnels.AnalyticsFunnelCsvApi.as_view(), name="analytics-funnel-csv"),
 ]
 # Under /api/apps/: why one conversion was attributed as it was.
 conversion_urls = [
