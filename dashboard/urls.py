@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .apis import funnels, reports, seed
+from .apis import explorer, funnels, reports, seed
 
 dashboard_urls = [path("stats", seed.DashboardStatsApi.as_view(), name="dashboard-stats")]
 analytics_urls = [
@@ -21,6 +21,7 @@ analytics_urls = [
     ),
     path("funnel", funnels.AnalyticsFunnelApi.as_view(), name="analytics-funnel"),
     path("funnel.csv", funnels.AnalyticsFunnelCsvApi.as_view(), name="analytics-funnel-csv"),
+    path("explorer", explorer.AnalyticsExplorerApi.as_view(), name="analytics-explorer"),
 ]
 # Under /api/apps/: why one conversion was attributed as it was.
 conversion_urls = [

@@ -43,6 +43,7 @@ MATRIX = [
     ("GET", "/api/analytics/click-to-install.csv?app_id={app_a}", None, (401, 403, 200, 404, 200)),
     ("GET", "/api/analytics/funnel?app_id={app_a}&steps=install,purchase", None, (401, 403, 200, 404, 200)),
     ("GET", "/api/analytics/funnel.csv?app_id={app_a}&steps=install,purchase", None, (401, 403, 200, 404, 200)),
+    ("GET", "/api/analytics/explorer?app_id={app_a}&event_name=install", None, (401, 403, 200, 404, 200)),
     ("GET", "/api/apps/", None, (401, 200, 200, 200, 200)),
     ("POST", "/api/apps/create", {"name": "New app"}, (401, 403, 403, 403, 201)),
     ("GET", "/api/apps/{app_a}", None, (401, 200, 200, 404, 200)),

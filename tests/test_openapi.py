@@ -314,6 +314,8 @@ def test_real_responses_match_the_documented_shapes(schema):
         ("GET", f"/api/analytics/click-to-install?app_id={app.id}", None, 200),
         ("GET", f"/api/analytics/funnel?app_id={app.id}&steps=install,sign_up&split=source", None, 200),
         ("GET", f"/api/analytics/funnel?app_id={app.id}&steps=sign_up,install", None, 400),
+        ("GET", f"/api/analytics/explorer?app_id={app.id}&limit=500", None, 200),
+        ("GET", f"/api/analytics/explorer?app_id={app.id}&limit=501", None, 400),
         ("GET", "/api/admin/users", None, 200),
         ("POST", f"/api/admin/users/{user.id}/roles", {"role": "readonly"}, 200),
         ("POST", "/api/admin/invitations", {"email": "new@example.com", "role": "user"}, 201),
