@@ -12,9 +12,12 @@ sign_up -> purchase: A, B, C, D sign up (4), A and D buy after (2).
 """
 
 import datetime as dt
+import io
+import re
 
 import orjson
 import pytest
+from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from apps_registry import links
@@ -178,3 +181,67 @@ def test_a_bad_funnel_is_a_400_naming_the_field(parameters, field):
         answer = APIClient().get(f"{path}?app_id={app.id}&{parameters}", **bearer(user))
         assert answer.status_code == 400, (path, answer.content)
         assert field in answer.json()["extra"], answer.json()
+
+
+def test_export_report_writes_the_apis_csv(scenario, tmp_path):
+    day = scenario["query"].split("date_from=")[1].split("&")[0]
+    app = scenario["app"]
+    for report, parameters in [
+        ("funnel", ["steps=install", "steps=sign_up,purchase", "split=source"]),
+        ("campaigns", ["level=campaign", "model=linear"]),
+        ("models", []),
+    ]:
+        target = tmp_path / f"{report}.csv"
+        call_command(
+            "export_report",
+            report,
+            "--app",
+            str(app.id),
+            f"date_from={day}",
+            f"date_to={day}",
+            *parameters,
+            output=str(target),
+        )
+        query = "&".join(parameters)
+        api = b"".join(get(scenario, query, f"/api/analytics/{report}.csv").streaming_content)
+        assert target.read_bytes() == api, report
+        assert api.count(b"\r\n") > 1, report  # a header and rows: the comparison means something
+    printed = io.StringIO()
+    call_command(
+        "export_report",
+        "funnel",
+        "--app",
+        str(app.id),
+        f"date_from={day}",
+        f"date_to={day}",
+        "steps=sign_up,purchase",
+        stdout=printed,
+    )
+    assert printed.getvalue().splitlines() == [
+        "step,devices,conversionFromPrevious,conversionFromFirst",
+        "sign_up,4.0,,",
+        "purchase,2.0,0.5,0.5",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["nonsense"], "No report 'nonsense': choose one of campaigns, series, models"),
+        (["funnel", "steps=install"], "Invalid report parameters."),
+        (["campaigns", "country=de"], "Invalid report filters."),
+        (["campaigns", "level=brand"], "Invalid report parameters."),
+        (["campaigns", "contry=DE"], "The campaigns report takes no 'contry'"),
+        (["campaigns", "level"], "'level' is not name=value."),
+        (["series", "media_source=meta"], "The time series counts activity"),
+    ],
+)
+def test_export_report_refuses_bad_input_clearly(arguments, message):
+    app, _ = app_with_key()
+    with pytest.raises(CommandError, match=re.escape(message)):
+        call_command("export_report", arguments[0], "--app", str(app.id), *arguments[1:], stdout=io.StringIO())
+
+
+def test_export_report_refuses_an_unknown_app():
+    with pytest.raises(CommandError, match="No app with id 'x'"):
+        call_command("export_report", "models", "--app", "x")

@@ -1,6 +1,6 @@
-"""The funnel API (/api/analytics/funnel and its .csv sibling): parse the app, the report filters
-and the funnel's steps (``dashboard.funnels.FunnelForm``, the page's parser too), call the selector,
-serialize or stream CSV."""
+"""The funnel API (/api/analytics/funnel): parse the app, the report filters and the funnel's steps
+(``dashboard.funnels.FunnelForm``, the page's parser too), call the selector, serialize. Its .csv
+sibling is built from the registry in ``exports``."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
@@ -8,20 +8,16 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import ApplicationError
-
 from .. import funnels
 from ..metrics import METRICS
 from .reports import (
     ANALYTICS_PERMISSION,
-    CSV_RESPONSE,
     REPORT_ERRORS,
     AppQuery,
     ReportOut,
-    _cell,
-    _csv_response,
     _filter_parameters,
     _report,
+    parsed_form,
 )
 
 FUNNEL_PARAMETERS = [
@@ -80,33 +76,6 @@ class FunnelOut(ReportOut):
     rows = FunnelRowOut(many=True, allow_null=True, help_text="Per media source under split=source, else null.")
 
 
-def funnel_query(data) -> dict:
-    """The funnel's own parameters in ``data``, or a 400 naming the bad ones."""
-    form = funnels.FunnelForm(data=data)
-    if not form.is_valid():
-        raise ApplicationError("Invalid funnel.", extra=form.errors.get_json_data())
-    return form.cleaned_data
-
-
-STEP_COLUMNS = ("step", "devices", *funnels.STEP_RATIOS)
-
-
-def funnel_table(*, app, filters, data) -> tuple[str, list[str], list[list[str]]]:
-    """The funnel as a CSV table: a row per step, per media source under split=source."""
-    query = funnel_query(data)
-    result = funnels.funnel(
-        app=app, filters=filters, steps=query["steps"], window_days=query["window"], split=query["split"]
-    )
-    if result["rows"] is None:
-        return "funnel.csv", list(STEP_COLUMNS), [[_cell(s[c]) for c in STEP_COLUMNS] for s in result["total"]]
-    body = [
-        [_cell(row["mediaSource"]), *(_cell(s[c]) for c in STEP_COLUMNS)]
-        for row in result["rows"]
-        for s in row["steps"]
-    ]
-    return "funnel-source.csv", ["mediaSource", *STEP_COLUMNS], body
-
-
 class AnalyticsFunnelApi(APIView):
     """Devices through ordered steps within a conversion window, each step's conversion from the
     previous and from the first; optionally per media source."""
@@ -118,19 +87,8 @@ class AnalyticsFunnelApi(APIView):
     )
     def get(self, request):
         app, _, filters, head = _report(request, AppQuery)
-        query = funnel_query(request.query_params)
+        query = parsed_form(funnels.FunnelForm, request.query_params)
         result = funnels.funnel(
             app=app, filters=filters, steps=query["steps"], window_days=query["window"], split=query["split"]
         )
         return Response({**head, "steps": query["steps"], "window": query["window"], "split": query["split"], **result})
-
-
-class AnalyticsFunnelCsvApi(APIView):
-    permission_classes = ANALYTICS_PERMISSION
-
-    @extend_schema(
-        parameters=[AppQuery, *FUNNEL_PARAMETERS, *_filter_parameters()], responses={**CSV_RESPONSE, **REPORT_ERRORS}
-    )
-    def get(self, request):
-        app, _, filters, _ = _report(request, AppQuery)
-        return _csv_response(*funnel_table(app=app, filters=filters, data=request.query_params))
