@@ -76,13 +76,13 @@ class FunnelForm(forms.Form):
 
 
 def _steps_sql(filters: Filters, steps: list[str]) -> str:
-    events = [name for name in steps if name != INSTALL]
+    """Every row that can be a step (there is always an event step: ``install`` is only ever first)."""
     segment = "".join(f" AND {name} = {{{name}:String}}" for name in ("platform", "country") if getattr(filters, name))
-    reach = "{since:DateTime64(3, 'UTC')} AND timestamp < {reach_until:DateTime64(3, 'UTC')}"
     parts = [
         f"SELECT {sql.DEVICE_KEY} AS device_key, toUInt64(toUnixTimestamp64Milli(timestamp)) AS at, event_name AS name "
-        f"FROM events FINAL WHERE app_id = {{app_id:UUID}} AND event_name IN {{events:Array(String)}} "
-        f"AND timestamp >= {reach}{segment}"
+        "FROM events FINAL WHERE app_id = {app_id:UUID} AND event_name IN {events:Array(String)} "
+        "AND timestamp >= {since:DateTime64(3, 'UTC')} AND timestamp < {reach_until:DateTime64(3, 'UTC')}"
+        f"{segment}"
     ]
     if steps[0] == INSTALL:
         installed = ""
@@ -98,8 +98,6 @@ def _steps_sql(filters: Filters, steps: list[str]) -> str:
             "AND conversion_time >= {since:DateTime64(3, 'UTC')} AND conversion_time < {until:DateTime64(3, 'UTC')}"
             f"{installed}"
         )
-    if not events:
-        parts = parts[1:]
     return " UNION ALL ".join(parts)
 
 

@@ -1,7 +1,7 @@
 """Funnels on a hand-computed scenario sent through the real endpoints.
 
 The app (UTC) on day D (twelve days ago) at 12:00 (t0):
-  devA  clicked meta an hour before, installed at t0, signed up at +1 h, bought at +2 h
+  devA  clicked google two hours and meta one hour before, installed at t0, signed up at +1 h, bought at +2 h
   devB  installed at t0 (organic), bought at +1 h, signed up at +2 h: the purchase came first
   devC  clicked google an hour before, installed at t0, signed up at +1 h, bought 8 days later
   devD  never installed (on record): signed up at +3 h, bought at +4 h
@@ -9,6 +9,7 @@ The app (UTC) on day D (twelve days ago) at 12:00 (t0):
 install -> sign_up -> purchase in 7 days: 3 installs (A, B, C), 3 sign-ups after them, 1 purchase
 after those (A: B's is before its sign-up, C's is past the window); in 9 days C's purchase counts.
 sign_up -> purchase: A, B, C, D sign up (4), A and D buy after (2).
+Split by source: last touch credits A to meta; linear half to meta, half to google.
 """
 
 import datetime as dt
@@ -42,16 +43,17 @@ def scenario(store_all):
             app=app, created_by=reader, name=source, media_source=source, campaign="c", ios_url="https://example.com/"
         ).code
 
-    clicks = [("meta", "DEVA"), ("google", "DEVC")]
+    links_by_source = {source: code(source) for source in ("meta", "google")}
+    clicks = [("google", "DEVA", 2), ("meta", "DEVA", 1), ("google", "DEVC", 1)]  # (source, device, hours before)
     body = {
         "touchpoints": [
             {
                 "type": "click",
-                "link_code": code(source),
+                "link_code": links_by_source[source],
                 "device_ids": {"idfa": device},
-                "timestamp": (t0 - HOUR).isoformat(),
+                "timestamp": (t0 - hours * HOUR).isoformat(),
             }
-            for source, device in clicks
+            for source, device, hours in clicks
         ]
     }
     answer = APIClient().post(
@@ -85,7 +87,7 @@ def scenario(store_all):
         for device, name, at in timeline
     ]
     assert post_events(raw_key, events).status_code == 202
-    store_all(until=lambda: count("events", app.id) >= len(events) and count("touchpoints", app.id) >= 2)
+    store_all(until=lambda: count("events", app.id) >= len(events) and count("touchpoints", app.id) >= 3)
     services.attribution_run(app=app, since=t0 - dt.timedelta(days=1), until=t0 + dt.timedelta(days=2))
     return {"reader": reader, "app": app, "query": f"app_id={app.id}&date_from={day}&date_to={day}"}
 
@@ -143,6 +145,14 @@ def test_a_funnel_of_events_split_by_the_install_source(scenario):
         ",sign_up,1.0,,",
         ",purchase,1.0,1.0,1.0",
     ]
+
+
+def test_under_a_multi_touch_model_a_device_splits_by_its_credits(scenario):
+    body = get(scenario, "steps=install,sign_up,purchase&split=source&model=linear").json()
+    by_source = {row["mediaSource"]: [s["devices"] for s in row["steps"]] for row in body["rows"]}
+    assert by_source == {"google": [1.5, 1.5, 0.5], "meta": [0.5, 0.5, 0.5], "organic": [1.0, 1.0, 0.0]}
+    assert [s["devices"] for s in body["total"]] == [3.0, 3.0, 1.0]
+    assert body["rows"][0]["steps"][2]["conversionFromFirst"] == 0.333333  # google: 0.5 of 1.5
 
 
 def test_a_media_source_filter_keeps_the_devices_its_installs_credit(scenario):
@@ -245,3 +255,18 @@ def test_export_report_refuses_bad_input_clearly(arguments, message):
 def test_export_report_refuses_an_unknown_app():
     with pytest.raises(CommandError, match="No app with id 'x'"):
         call_command("export_report", "models", "--app", "x")
+
+
+def test_the_date_range_is_of_the_apps_days(scenario):
+    """In UTC, the day after D holds devE's install alone. On Kiritimati (UTC+14) that day runs from
+    10:00 UTC on D to 10:00 UTC the day after: A, B and C's installs at 12:00 UTC on D, not E's."""
+    app = scenario["app"]
+    day_after = dt.date.fromisoformat(scenario["query"].split("date_from=")[1][:10]) + dt.timedelta(days=1)
+    query = f"app_id={app.id}&date_from={day_after}&date_to={day_after}&steps=install,sign_up,purchase"
+    utc = APIClient().get(f"/api/analytics/funnel?{query}", **bearer(scenario["reader"])).json()
+    assert utc["timeZone"] == "UTC" and [s["devices"] for s in utc["total"]] == [1.0, 1.0, 1.0]
+    app.timezone = "Pacific/Kiritimati"
+    app.save(update_fields=["timezone"])
+    kiritimati = APIClient().get(f"/api/analytics/funnel?{query}", **bearer(scenario["reader"])).json()
+    assert kiritimati["timeZone"] == "Pacific/Kiritimati"
+    assert [s["devices"] for s in kiritimati["total"]] == [3.0, 3.0, 1.0]
