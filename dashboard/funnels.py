@@ -6,6 +6,8 @@ The pipeline (one statement):
    purchases to installs with): the events of the step names, and, when the first step is
    ``install``, the engine's new installs (never the raw install events: a reinstall is no install).
    Platform and country narrow both (an install through its install event, as the campaign report).
+   The events are read without FINAL: a redelivered event not yet merged away is an exact copy, and a
+   copy cannot lengthen a device's chain. The installs are read FINAL: a recompute may change a kind.
 2. ``reached``: ClickHouse's ``windowFunnel`` per device: the longest chain of the steps in order,
    each within ``window`` of the chain's first step. Only a first step inside the period counts (the
    date range filters the first step's time); the later steps may fall up to a window after it.
@@ -80,7 +82,7 @@ def _steps_sql(filters: Filters, steps: list[str]) -> str:
     segment = "".join(f" AND {name} = {{{name}:String}}" for name in ("platform", "country") if getattr(filters, name))
     parts = [
         f"SELECT {sql.DEVICE_KEY} AS device_key, toUInt64(toUnixTimestamp64Milli(timestamp)) AS at, event_name AS name "
-        "FROM events FINAL WHERE app_id = {app_id:UUID} AND event_name IN {events:Array(String)} "
+        "FROM events WHERE app_id = {app_id:UUID} AND event_name IN {events:Array(String)} "
         "AND timestamp >= {since:DateTime64(3, 'UTC')} AND timestamp < {reach_until:DateTime64(3, 'UTC')}"
         f"{segment}"
     ]
