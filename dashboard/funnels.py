@@ -127,7 +127,7 @@ installs AS (
     SELECT device_key, argMax(tuple(path.media_source, path.campaign, credits[{{model:String}}]), conversion_time) AS i
     FROM attributions FINAL
     WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS})
-      AND conversion_time < {{until:DateTime64(3, 'UTC')}} AND device_key IN (SELECT device_key FROM reached)
+      AND conversion_time < {{until:DateTime64(3, 'UTC')}} AND device_key != ''
     GROUP BY device_key
 ),
 shares AS (
