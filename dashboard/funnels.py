@@ -148,11 +148,12 @@ GROUP BY s.media_source, r.level
 def _steps_out(steps: list[str], reached: dict[int, float]) -> list[dict]:
     """Per step, the devices that reached it (those stopping there or further) and its conversions."""
     counts = [round(sum((float(v) for level, v in reached.items() if level > n), 0.0), 6) for n in range(len(steps))]
-    out = []
-    for n, name in enumerate(steps):
-        row = {"devices": counts[n], "previousDevices": counts[n - 1] if n else None, "firstDevices": counts[0]}
-        ratios = derive(row, *STEP_RATIOS) if n else {name: None for name in STEP_RATIOS}
-        out.append({"step": name, "devices": counts[n], **{r: ratios[r] for r in STEP_RATIOS}})
+    out = [{"step": steps[0], "devices": counts[0], **dict.fromkeys(STEP_RATIOS)}]
+    for n in range(1, len(steps)):
+        ratios = derive(
+            {"devices": counts[n], "previousDevices": counts[n - 1], "firstDevices": counts[0]}, *STEP_RATIOS
+        )
+        out.append({"step": steps[n], "devices": counts[n], **{ratio: ratios[ratio] for ratio in STEP_RATIOS}})
     return out
 
 

@@ -160,6 +160,8 @@ METRICS = {
             COUNT,
             "Devices that reached the funnel step after the steps before it, in order, within the window.",
         ),
+        Metric("previousDevices", "Devices at the previous step", COUNT, "Devices that reached the step before."),
+        Metric("firstDevices", "Devices at the first step", COUNT, "Devices that did the funnel's first step."),
         Metric(
             "conversionFromPrevious",
             "Conversion from previous step",

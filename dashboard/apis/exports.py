@@ -1,7 +1,7 @@
 """Every report as a CSV table, in one registry: report name -> the parameters it takes beside the
 app and the report filters, and the function that builds its table. Each ``.csv`` endpoint and
 ``manage.py export_report`` read it, so a table is built in one place; adding a report is one entry
-in ``REPORTS`` (and one route, ``csv_api``).
+in ``REPORTS`` (dashboard/urls.py routes ``<name>.csv`` for each entry, through ``csv_api``).
 
 Columns are the JSON names; money is two columns, the converted amount and ``…Unconverted``; an
 empty cell is null (docs/reports.md)."""
@@ -18,6 +18,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers
 from rest_framework.views import APIView
 
+from accounts.rbac.selectors import app_access
 from apps_registry.models import App
 from core.apis import parsed
 from events.attribution_engine.rules import MODELS
@@ -35,7 +36,6 @@ from .reports import (
     CampaignsQuery,
     SeriesQuery,
     _filter_parameters,
-    _report,
     parsed_form,
     report_filters_of,
 )
@@ -212,7 +212,8 @@ def csv_api(name: str) -> type[APIView]:
             responses={**CSV_RESPONSE, **REPORT_ERRORS},
         )
         def get(self, request):
-            app, _, _, _ = _report(request, AppQuery)
+            app_id = parsed(AppQuery, request.query_params)["app_id"]
+            app = app_access(request=request, app_id=app_id, permission="view_analytics")
             table = report_table(name, app=app, data=request.query_params)
             response = StreamingHttpResponse(csv_lines(table), content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = f'attachment; filename="{table.filename}"'
