@@ -225,8 +225,8 @@ def funnel(request: HttpRequest, page: pages.AppPage, filters: Filters) -> HttpR
         )
     elif form.is_bound:
         status = 400
-    window = form.cleaned_data["window"] if result else funnels.DEFAULT_WINDOW_DAYS
-    split = form.cleaned_data["split"] if result else request.GET.get("split", "")
+    valid = form.cleaned_data if form.is_bound else {}  # an invalid form keeps its valid fields
+    window, split = valid.get("window") or funnels.DEFAULT_WINDOW_DAYS, valid.get("split", "")
     choices, pickers = _step_pickers(chosen, funnels.event_names(app=page.app, until=filters.until))
     total = result["total"] if result else []
     chart = None

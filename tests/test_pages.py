@@ -327,6 +327,7 @@ def test_the_funnels_page_asks_for_steps_then_keeps_them_in_the_url(browser, mar
     assert '<option value="source" selected>' in page
     assert f"/api/analytics/funnel.csv?app_id={app.id}&amp;steps=install&amp;steps=purchase" in page
     assert 'id="step-3"' in page  # room to add a third step
-    bad = browser.get(f"/apps/{app.id}/funnels?steps=purchase&steps=install")
+    bad = browser.get(f"/apps/{app.id}/funnels?steps=purchase&steps=install&window=14")
     assert bad.status_code == 400
     assert b"can only be the first step" in bad.content
+    assert b'<option value="14" selected>14 days</option>' in bad.content  # what was right stays chosen

@@ -9,13 +9,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import funnels
-from ..metrics import METRICS
 from .reports import (
     ANALYTICS_PERMISSION,
     REPORT_ERRORS,
     AppQuery,
     ReportOut,
     _filter_parameters,
+    _metric_field,
     _report,
     parsed_form,
 )
@@ -49,15 +49,11 @@ FUNNEL_PARAMETERS = [
 ]
 
 
-def _metric(name: str, field_class, **kwargs):
-    return field_class(help_text=METRICS[name].definition, **kwargs)
-
-
 class FunnelStepOut(serializers.Serializer):
     step = serializers.CharField()
-    devices = _metric("devices", serializers.FloatField)
-    conversionFromPrevious = _metric("conversionFromPrevious", serializers.FloatField, allow_null=True)
-    conversionFromFirst = _metric("conversionFromFirst", serializers.FloatField, allow_null=True)
+    devices = _metric_field("devices", serializers.FloatField)
+    conversionFromPrevious = _metric_field("conversionFromPrevious", serializers.FloatField, allow_null=True)
+    conversionFromFirst = _metric_field("conversionFromFirst", serializers.FloatField, allow_null=True)
 
 
 class FunnelRowOut(serializers.Serializer):
