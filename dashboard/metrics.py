@@ -154,6 +154,28 @@ METRICS = {
         Metric("arppu", "ARPPU", MONEY, "Revenue of the installs per paying user.", ratio=("revenue", "payingUsers")),
         Metric("ecpi", "eCPI", MONEY, "Cost per non-organic install.", ratio=("cost", "nonOrganicInstalls")),
         Metric("roas", "ROAS", RATIO, "Revenue of the installs per unit of cost.", ratio=("revenue", "cost")),
+        Metric(
+            "devices",
+            "Devices",
+            COUNT,
+            "Devices that reached the funnel step after the steps before it, in order, within the window.",
+        ),
+        Metric("previousDevices", "Devices at the previous step", COUNT, "Devices that reached the step before."),
+        Metric("firstDevices", "Devices at the first step", COUNT, "Devices that did the funnel's first step."),
+        Metric(
+            "conversionFromPrevious",
+            "Conversion from previous step",
+            RATIO,
+            "Devices reaching the step among those that reached the step before.",
+            ratio=("devices", "previousDevices"),
+        ),
+        Metric(
+            "conversionFromFirst",
+            "Conversion from first step",
+            RATIO,
+            "Devices reaching the step among those that reached the first step.",
+            ratio=("devices", "firstDevices"),
+        ),
     )
 }
 

@@ -2,8 +2,7 @@
 selectors (never SQL of its own), shapes their rows for the template and builds chart options with
 ``charts``. A report that ClickHouse cannot answer right now is a 503 page that says so.
 
-The campaigns, funnels, models and fraud pages are routes only until the reporting selectors of
-issue #17 exist; they say so.
+The campaigns, models and fraud pages are routes only until their pages of issue #18 exist; they say so.
 """
 
 import datetime as dt
@@ -21,7 +20,7 @@ from accounts.rbac import pages
 from apps_registry.services import settings_current
 from core.clickhouse.errors import ConnectionLost, EmbeddedStoreLocked, QueryTimeout
 
-from . import charts, explanation, live_events, selectors
+from . import charts, explanation, funnels, live_events, selectors
 from . import cohorts as cohort_reports
 from .filters import MODEL_NAMES, BadFilters, Filters, report_filters
 from .metrics import METRICS
@@ -167,7 +166,6 @@ REPORTS_TO_COME = {
         "Source → campaign → ad set → ad, with installs, cost, revenue, ROAS and eCPI under any model, "
         "sortable and downloadable as CSV.",
     ),
-    "funnels": ("Funnels", "Pick the steps (install → sign-up → purchase…) and see each step's conversion."),
     "models": ("Models", "The six attribution models side by side, per media source."),
     "fraud": ("Fraud", "Flagged installs per source and reason, and the click-to-install time histogram."),
 }
@@ -182,6 +180,81 @@ def report_to_come(report: str):
         return render(request, "dashboard/report_to_come.html", context)
 
     return view
+
+
+def _percent(fraction: float | None) -> str:
+    return "" if fraction is None else f"{fraction:.1%}"
+
+
+def _step_rows(steps: list[dict]) -> list[dict]:
+    return [
+        {
+            **step,
+            "from_previous": _percent(step["conversionFromPrevious"]),
+            "from_first": _percent(step["conversionFromFirst"]),
+        }
+        for step in steps
+    ]
+
+
+def _step_pickers(chosen: list[str], names: list[str]) -> tuple[list[tuple[str, str]], list[dict]]:
+    """The step choices (the new install first, then the app's event names, then any chosen step not
+    among them) and one select per chosen step, plus one to add a step while there is room."""
+    choices = [(funnels.INSTALL, "install (new install)")]
+    choices += [(name, name) for name in [*names, *chosen] if name != funnels.INSTALL]
+    choices = list(dict.fromkeys(choices))
+    pickers = [{"label": f"Step {n + 1}", "value": name} for n, name in enumerate(chosen)]
+    while len(pickers) < funnels.MIN_STEPS:
+        pickers.append({"label": f"Step {len(pickers) + 1}", "value": ""})
+    if len(chosen) >= funnels.MIN_STEPS and len(chosen) < funnels.MAX_STEPS:
+        pickers.append({"label": "Add a step", "value": ""})
+    return choices, pickers
+
+
+@pages.app_page(pages.ANALYTICS)
+@report_page
+def funnel(request: HttpRequest, page: pages.AppPage, filters: Filters) -> HttpResponse:
+    """Pick the steps, see the funnel and each step's conversion; everything in the URL."""
+    form = funnels.FunnelForm(data=request.GET if "steps" in request.GET else None)
+    chosen = funnels.StepsField().to_python(request.GET.getlist("steps"))[: funnels.MAX_STEPS]
+    result, status = None, 200
+    if form.is_bound and form.is_valid():
+        query = form.cleaned_data
+        result = funnels.funnel(
+            app=page.app, filters=filters, steps=query["steps"], window_days=query["window"], split=query["split"]
+        )
+    elif form.is_bound:
+        status = 400
+    valid = form.cleaned_data if form.is_bound else {}  # an invalid form keeps its valid fields
+    window, split = valid.get("window") or funnels.DEFAULT_WINDOW_DAYS, valid.get("split", "")
+    choices, pickers = _step_pickers(chosen, funnels.event_names(app=page.app, until=filters.until))
+    total = result["total"] if result else []
+    chart = None
+    if total and total[0]["devices"]:
+        described = ", ".join(f"{step['step']} {step['devices']:g}" for step in total)
+        chart = charts.funnel_chart(
+            label=f"Devices per funnel step: {described}",
+            steps=[(s["step"], round(s["devices"], 2)) for s in total],
+        )
+    context = {
+        "page": page,
+        "nav": "funnels",
+        "filters": filters,
+        "report_query": filters.query,
+        "form": form,
+        "choices": choices,
+        "pickers": pickers,
+        "windows": list(funnels.WINDOW_DAYS),
+        "window": window,
+        "splits": funnels.SPLITS,
+        "split": split,
+        "steps": _step_rows(total),
+        "sources": [{**row, "steps": _step_rows(row["steps"])} for row in (result or {}).get("rows") or []],
+        "chart": chart,
+        "csv_query": f"app_id={page.app.id}&{request.GET.urlencode()}",
+        "model_name": MODEL_NAMES[filters.model],
+    }
+    return render(request, "dashboard/funnels.html", context, status=status)
 
 
 class ConversionLookupForm(forms.Form):

@@ -45,6 +45,9 @@ MATRIX = [
     ("GET", "/api/analytics/cohorts.csv?app_id={app_a}", None, (401, 403, 200, 404, 200)),
     ("GET", "/api/analytics/ltv?app_id={app_a}&split=campaign", None, (401, 403, 200, 404, 200)),
     ("GET", "/api/analytics/ltv.csv?app_id={app_a}", None, (401, 403, 200, 404, 200)),
+    ("GET", "/api/analytics/funnel?app_id={app_a}&steps=install,purchase", None, (401, 403, 200, 404, 200)),
+    ("GET", "/api/analytics/funnel.csv?app_id={app_a}&steps=install,purchase", None, (401, 403, 200, 404, 200)),
+    ("GET", "/api/analytics/explorer?app_id={app_a}&event_name=install", None, (401, 403, 200, 404, 200)),
     ("GET", "/api/apps/", None, (401, 200, 200, 200, 200)),
     ("POST", "/api/apps/create", {"name": "New app"}, (401, 403, 403, 403, 201)),
     ("GET", "/api/apps/{app_a}", None, (401, 200, 200, 404, 200)),
@@ -201,6 +204,7 @@ PAGE_MATRIX = [
         for report in ("campaigns", "cohorts", "funnels", "models", "fraud", "conversions", "live")
     ),
     ("GET", "/apps/{app_a}/cohorts?granularity=week&split=campaign", None, (302, 403, 200, 404, 200)),
+    ("GET", "/apps/{app_a}/funnels?steps=install,purchase&split=source", None, (302, 403, 200, 404, 200)),
     ("GET", "/apps/{app_a}/links", None, (302, 200, 200, 404, 200)),
     ("GET", "/apps/{app_a}/links/new", None, (302, 403, 200, 404, 200)),
     (

@@ -321,3 +321,24 @@ def test_an_unknown_page_is_the_sites_404_page_and_an_unknown_api_path_json(brow
     assert page.status_code == 404 and b"There is no such page" in page.content
     api = browser.get("/api/no-such-endpoint")
     assert api.status_code == 404 and api.json() == {"error": "Not found.", "extra": {}}
+
+
+def test_the_funnels_page_asks_for_steps_then_keeps_them_in_the_url(browser, marketer):
+    app = marketer[1]
+    empty = browser.get(f"/apps/{app.id}/funnels")
+    assert empty.status_code == 200
+    assert b"Pick two to eight steps" in empty.content
+    assert b'<option value="install">install (new install)</option>' in empty.content
+    shown = browser.get(f"/apps/{app.id}/funnels?steps=install&steps=purchase&window=3&split=source&days=30")
+    assert shown.status_code == 200
+    page = shown.content.decode()
+    assert '<tr data-step="install">' in page and '<tr data-step="purchase">' in page
+    assert re.search(r'<option value="purchase" selected>purchase</option>', page)
+    assert '<option value="3" selected>3 days</option>' in page
+    assert '<option value="source" selected>' in page
+    assert f"/api/analytics/funnel.csv?app_id={app.id}&amp;steps=install&amp;steps=purchase" in page
+    assert 'id="step-3"' in page  # room to add a third step
+    bad = browser.get(f"/apps/{app.id}/funnels?steps=purchase&steps=install&window=14")
+    assert bad.status_code == 400
+    assert b"can only be the first step" in bad.content
+    assert b'<option value="14" selected>14 days</option>' in bad.content  # what was right stays chosen

@@ -10,6 +10,7 @@ Chromium missing: the tests skip, or fail under REQUIRE_SERVICES=1 (as in CI).
 """
 
 import datetime as dt
+import re
 import shutil
 import uuid
 
@@ -328,4 +329,36 @@ def test_live_events_show_a_new_event_without_a_reload(tab, marketer):
     expect(tab.page.locator("[data-live-status]")).to_contain_text("Updated")
     tab.page.get_by_role("button", name="Pause").click()
     expect(tab.page.locator("[data-live-status]")).to_have_text("Paused")
+    assert tab.errors == []
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_the_funnels_page_draws_the_funnel_and_the_apis_numbers_and_fits_the_width(
+    browser, live_server, marketer, width
+):
+    user, app, _ = marketer
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    tab = Tab(browser.new_context(viewport={"width": width, "height": 900}), live_server.url)
+    tab.sign_in(user.email)
+    tab.open(f"/apps/{app.id}/funnels")
+    tab.page.screenshot(path=SCREENSHOTS / f"funnels-empty-{width}.png", full_page=True)
+    tab.page.select_option("#step-1", "install")
+    tab.page.select_option("#step-2", "purchase")
+    tab.page.select_option("#id_split", "source")
+    tab.page.get_by_role("button", name="Apply").click()
+    expect(tab.page).to_have_url(re.compile(r"/funnels\?steps=install&steps=purchase&window=7&split=source"))
+    charts_drawn(tab, 1)
+    shown = [
+        tab.page.get_attribute(f"tr[data-step={step}] [data-devices]", "data-devices")
+        for step in ("install", "purchase")
+    ]
+    answer = tab.page.request.get(
+        f"{tab.base}/api/analytics/funnel?app_id={app.id}&steps=install,purchase&split=source"
+    )
+    assert answer.ok, answer.text()
+    assert shown == [str(step["devices"]) for step in answer.json()["total"]] == ["6.0", "6.0"]
+    expect(tab.page.locator("tr[data-source]")).to_have_count(3)  # meta, google_ads, organic
+    overflow = tab.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the funnels page is {overflow} px wider than the window"
+    tab.page.screenshot(path=SCREENSHOTS / f"funnels-{width}.png", full_page=True)
     assert tab.errors == []

@@ -1,6 +1,6 @@
-"""The cohort reports' APIs (/api/analytics/cohorts and ltv, each with a .csv sibling): parse the app,
-the report filters and the cohort options, call one selector of dashboard.cohorts, serialize or
-stream CSV (the helpers of the other reports, dashboard.apis.reports)."""
+"""The cohort reports' APIs (/api/analytics/cohorts and ltv): parse the app, the report filters and
+the cohort options, call one selector of dashboard.cohorts, serialize (the helpers of the other
+reports, dashboard.apis.reports). Their .csv siblings are built from the registry in ``exports``."""
 
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
@@ -11,16 +11,12 @@ from .. import cohorts
 from ..metrics import METRICS
 from .reports import (
     ANALYTICS_PERMISSION,
-    CSV_RESPONSE,
     AppQuery,
     MetricOut,
     MoneyOut,
     ReportOut,
-    _cell,
-    _csv_response,
     _filter_parameters,
     _metrics_out,
-    _money_cells,
     _report,
 )
 from .seed import REPORT_ERRORS
@@ -100,16 +96,11 @@ def _cohort_report(request, query_class):
     return app, query, filters, {**head, "since": filters.since.isoformat(), "until": filters.until.isoformat()}
 
 
-def _period_name(granularity: str, n: int) -> str:
-    return f"{granularity[0].upper()}{n}"
-
-
 class AnalyticsCohortsApi(APIView):
     """Retention cohorts: the share of each install day's (week's) installs active on day (week) n
     after install, D0-D30 or W0-W12, optionally split by media source or campaign."""
 
     permission_classes = ANALYTICS_PERMISSION
-    csv = False
 
     @extend_schema(parameters=[CohortsQuery, *_filter_parameters()], responses={200: CohortsOut, **REPORT_ERRORS})
     def get(self, request):
@@ -117,11 +108,6 @@ class AnalyticsCohortsApi(APIView):
         granularity, split = query["granularity"], query["split"]
         rows = cohorts.retention(app=app, filters=filters, granularity=granularity, split=split)
         periods = list(range(cohorts.GRANULARITIES[granularity].horizon + 1))
-        if self.csv:
-            dimensions = ["cohort", *cohorts.SPLITS[split]]
-            header = [*dimensions, "installs", *(_period_name(granularity, n) for n in periods)]
-            body = ([*(row[d] for d in dimensions), row["installs"], *map(_cell, row["retention"])] for row in rows)
-            return _csv_response(f"cohorts-{granularity}.csv", header, body)
         return Response(
             {
                 **head,
@@ -134,45 +120,17 @@ class AnalyticsCohortsApi(APIView):
         )
 
 
-class AnalyticsCohortsCsvApi(AnalyticsCohortsApi):
-    csv = True
-
-    @extend_schema(parameters=[CohortsQuery, *_filter_parameters()], responses={**CSV_RESPONSE, **REPORT_ERRORS})
-    def get(self, request):
-        return super().get(request)
-
-
 class AnalyticsLtvApi(APIView):
     """LTV curves: per install day (week) cohort, the cumulative revenue per install by day since
     install, in the app's currency."""
 
     permission_classes = ANALYTICS_PERMISSION
-    csv = False
 
     @extend_schema(parameters=[LtvQuery, *_filter_parameters()], responses={200: LtvOut, **REPORT_ERRORS})
     def get(self, request):
         app, query, filters, head = _cohort_report(request, LtvQuery)
         granularity, split, horizon = query["granularity"], query["split"], query["horizon"]
         rows = cohorts.ltv_curves(app=app, filters=filters, granularity=granularity, split=split, horizon=horizon)
-        if self.csv:
-            dimensions = ["cohort", *cohorts.SPLITS[split]]
-            header = [
-                *dimensions,
-                "installs",
-                *(f"D{n}" for n in range(horizon + 1)),
-                "revenue",
-                "revenueUnconverted",
-            ]
-            body = (
-                [
-                    *(row[d] for d in dimensions),
-                    row["installs"],
-                    *(_cell(point["ltv"]) for point in row["points"]),
-                    *_money_cells(next((p["revenue"] for p in reversed(row["points"]) if p["revenue"]), None)),
-                ]
-                for row in rows
-            )
-            return _csv_response(f"ltv-{granularity}.csv", header, body)
         return Response(
             {
                 **head,
@@ -183,11 +141,3 @@ class AnalyticsLtvApi(APIView):
                 "metrics": _metrics_out("installs", "cumulativeRevenue", "ltv"),
             }
         )
-
-
-class AnalyticsLtvCsvApi(AnalyticsLtvApi):
-    csv = True
-
-    @extend_schema(parameters=[LtvQuery, *_filter_parameters()], responses={**CSV_RESPONSE, **REPORT_ERRORS})
-    def get(self, request):
-        return super().get(request)
