@@ -7,7 +7,6 @@ of issue #17 exist; they say so.
 """
 
 import datetime as dt
-from collections import defaultdict
 from functools import wraps
 
 from django import forms
@@ -20,11 +19,10 @@ from accounts.rbac import pages
 from apps_registry.services import settings_current
 from core.clickhouse.errors import ConnectionLost, EmbeddedStoreLocked, QueryTimeout
 
-from . import charts, explanation, live_events, selectors
+from . import analytics, charts, explanation, live_events, presenters
 from .filters import MODEL_NAMES, BadFilters, Filters, report_filters
 from .metrics import METRICS
 
-TOP_SERIES = 6  # event names drawn over time; the rest would be unreadable lines
 TOP_SOURCES = 10
 LIVE_EVENTS = 50
 LIVE_WINDOW = dt.timedelta(hours=24)
@@ -54,73 +52,56 @@ def report_page(view):
     return wrapper
 
 
-def _change(current: float, previous: float) -> dict:
-    """A tile's change against the previous period: a fraction, or none when there was nothing before."""
-    return {"comparable": True, "fraction": (current - previous) / previous if previous else None}
+OVERVIEW_TILES = ("installs", "revenue", "cost", "roas", "activeUsers", "totalEvents")
+HOURLY_UP_TO = dt.timedelta(days=2)
+DAILY_UP_TO = dt.timedelta(days=92)
 
 
-def _tiles(current: dict, both_periods: dict, currency: str) -> list[dict]:
-    """KPI tiles. The previous period of an additive metric is both periods less this one; active
-    users and the conversion rate are not additive, so they show no change until the reporting
-    selectors take a period's end."""
-    revenue, revenue_both = float(current["revenue"]), float(both_periods["revenue"])
-    return [
-        {
-            "metric": "installs",
-            "label": METRICS["installs"].label,
-            "value": current["installs"],
-            "change": _change(current["installs"], both_periods["installs"] - current["installs"]),
-            "help": METRICS["installs"].definition,
-        },
-        {
-            "metric": "revenue",
-            "label": f"{METRICS['revenueAsSent'].label} ({currency})",
-            "value": current["revenue"],
-            "display": f"{revenue:,.2f}",
-            "change": _change(revenue, revenue_both - revenue),
-            "help": METRICS["revenueAsSent"].definition,
-        },
-        {
-            "metric": "activeUsers",
-            "label": METRICS["activeUsers"].label,
-            "value": current["activeUsers"],
-            "change": {"comparable": False},
-            "help": METRICS["activeUsers"].definition,
-        },
-        {
-            "metric": "totalEvents",
-            "label": METRICS["totalEvents"].label,
-            "value": current["totalEvents"],
-            "change": _change(current["totalEvents"], both_periods["totalEvents"] - current["totalEvents"]),
-            "help": METRICS["totalEvents"].definition,
-        },
-        {
-            "metric": "conversionRate",
-            "label": METRICS["conversionRate"].label,
-            "value": current["conversionRate"],
-            "display": f"{current['conversionRate']:.1%}",
-            "change": {"comparable": False},
-            "help": METRICS["conversionRate"].definition,
-        },
-    ]
+def series_interval(filters: Filters) -> str:
+    """Hours for a day or two, days up to a quarter, weeks beyond: a readable number of points."""
+    span = filters.until - filters.since
+    return "hour" if span <= HOURLY_UP_TO else "day" if span <= DAILY_UP_TO else "week"
 
 
-def _events_chart(rows: list[dict], filters: Filters) -> charts.Chart | None:
-    if not rows:
-        return None
-    first = filters.since.astimezone(dt.UTC).date()
-    days = [(first + dt.timedelta(days=n)).isoformat() for n in range((filters.until.date() - first).days + 1)]
-    totals: dict[str, int] = defaultdict(int)
-    counts: dict[tuple[str, str], int] = {}
-    for row in rows:
-        totals[row["event"]] += row["count"]
-        counts[(row["event"], row["day"])] = row["count"]
-    names = sorted(totals, key=lambda name: (-totals[name], name))[:TOP_SERIES]
-    return charts.line_chart(
-        label=f"Events per day (UTC) of the {len(names)} most frequent event names, {filters.days} days",
-        categories=days,
-        series={name: [counts.get((name, day), 0) for day in days] for name in names},
-    )
+def _series_charts(app, points: list[dict], interval: str) -> dict[str, charts.Chart | None]:
+    """Installs (non-organic and organic, stacked), revenue in the app's currency and DAU over time;
+    a chart with nothing in it is its empty state."""
+    categories = [presenters.bucket_label(point["start"], interval) for point in points]
+
+    def drawn(chart: charts.Chart, *metrics: str) -> charts.Chart | None:
+        return chart if any(presenters.number(point[m]) for point in points for m in metrics) else None
+
+    return {
+        "installs": drawn(
+            charts.bar_chart(
+                label=f"New installs per {interval}, non-organic and organic, in {app.timezone}",
+                categories=categories,
+                series={
+                    METRICS["nonOrganicInstalls"].label: [p["nonOrganicInstalls"] for p in points],
+                    METRICS["organicInstalls"].label: [p["organicInstalls"] for p in points],
+                },
+                stacked=True,
+            ),
+            "installs",
+        ),
+        "revenue": drawn(
+            charts.line_chart(
+                label=f"Purchase revenue per {interval} in {app.currency}, in {app.timezone}",
+                categories=categories,
+                series={METRICS["revenue"].label: [presenters.money_value(p["revenue"]) for p in points]},
+                unit=app.currency,
+            ),
+            "revenue",
+        ),
+        "dau": drawn(
+            charts.line_chart(
+                label=f"Active devices per {interval}, in {app.timezone}",
+                categories=categories,
+                series={"Active devices": [p["dau"] for p in points]},
+            ),
+            "dau",
+        ),
+    }
 
 
 def _sources_chart(sources: list[dict], model: str) -> charts.Chart | None:
@@ -135,25 +116,39 @@ def _sources_chart(sources: list[dict], model: str) -> charts.Chart | None:
     )
 
 
+OVERVIEW_SOURCE_COLUMNS = ("installs", "revenue", "roas")
+
+
 @pages.app_page(pages.DASHBOARD)
 @report_page
 def overview(request: HttpRequest, page: pages.AppPage, filters: Filters) -> HttpResponse:
-    app_id = page.app.id
-    current = selectors.dashboard_stats(app_id=app_id, since=filters.since, until=filters.until)
-    both_periods = selectors.dashboard_stats(app_id=app_id, since=filters.previous_since, until=filters.until)
-    events = selectors.events_over_time(app_id=app_id, since=filters.since, until=filters.until)
-    sources = selectors.attribution_by_source(
-        app_id=app_id, model=filters.model, since=filters.since, until=filters.until
-    )
+    app = page.app
+    kpis = analytics.overview(app=app, filters=filters)
+    sources = analytics.performance(app=app, filters=filters, levels=("source",))["source"][:TOP_SOURCES]
+    interval = series_interval(filters)
+    try:
+        points, series_refused = analytics.series(app=app, filters=filters, interval=interval), None
+    except analytics.NotApplicable as refused:
+        points, series_refused = [], refused.message
+    source_columns = presenters.columns(OVERVIEW_SOURCE_COLUMNS, app.currency)
     context = {
         "page": page,
         "nav": "overview",
         "filters": filters,
         "report_query": filters.query,
-        "tiles": _tiles(current, both_periods, page.app.currency),
-        "events_chart": _events_chart(events, filters),
+        "tiles": presenters.tiles(
+            current=kpis["current"], previous=kpis["previous"], names=OVERVIEW_TILES, currency=app.currency
+        ),
+        "interval": interval,
+        "series_charts": _series_charts(app, points, interval),
+        "series_refused": series_refused,
+        "series_unconverted": [p for p in points if p["revenue"]["unconverted"]],
         "sources_chart": _sources_chart(sources, filters.model),
-        "sources": sources[:TOP_SOURCES],
+        "source_columns": source_columns,
+        "sources": [
+            {"mediaSource": row["mediaSource"], "cells": presenters.cells(row, source_columns, app.currency)}
+            for row in sources
+        ],
         "model_name": MODEL_NAMES[filters.model],
     }
     return render(request, "dashboard/overview.html", context)

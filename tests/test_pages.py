@@ -249,8 +249,9 @@ def test_the_overview_reads_the_stats_and_bad_filters_are_a_400_page(browser, ma
     app = marketer[1]
     page = browser.get(f"/apps/{app.id}/overview?days=30&model=linear")
     assert page.status_code == 200
-    assert b'data-metric="installs" data-value="0"' in page.content
-    assert b"No events in this period." in page.content, "an empty app shows the empty state, not a blank chart"
+    assert b'data-metric="installs" data-value="0.0"' in page.content
+    assert b"No installs in this period." in page.content, "an empty app shows the empty state, not a blank chart"
+    assert b"No events in this period." in page.content and b"No attributed installs in this period." in page.content
     assert b'<option value="30" selected>' in page.content and b'<option value="linear" selected>' in page.content
     bad = browser.get(f"/apps/{app.id}/overview?days=3&model=best")
     assert bad.status_code == 400
@@ -278,12 +279,12 @@ def test_chart_options_are_built_per_kind():
 
 def test_a_report_clickhouse_cannot_answer_now_is_a_503_page(browser, marketer, monkeypatch):
     from core.clickhouse.errors import ConnectionLost
-    from dashboard import selectors
+    from dashboard import analytics
 
     def unavailable(**kwargs):
         raise ConnectionLost("the server went away")
 
-    monkeypatch.setattr(selectors, "dashboard_stats", unavailable)
+    monkeypatch.setattr(analytics, "overview", unavailable)
     page = browser.get(f"/apps/{marketer[1].id}/overview")
     assert page.status_code == 503 and b"This report cannot be read right now" in page.content
 
@@ -310,3 +311,22 @@ def test_an_unknown_page_is_the_sites_404_page_and_an_unknown_api_path_json(brow
     assert page.status_code == 404 and b"There is no such page" in page.content
     api = browser.get("/api/no-such-endpoint")
     assert api.status_code == 404 and api.json() == {"error": "Not found.", "extra": {}}
+
+
+def test_tiles_show_money_in_the_apps_currency_its_unconverted_part_and_the_change():
+    from dashboard import presenters
+
+    money = {"currency": "EUR", "amount": "150.0000", "unconverted": [{"currency": "GBP", "amount": "12.0000"}]}
+    current = {"installs": 30.0, "revenue": money, "roas": None, "activeUsers": None}
+    previous = {"installs": 20.0, "revenue": {**money, "amount": "200.0000"}, "roas": 1.5, "activeUsers": 0}
+    shown = {
+        tile["metric"]: tile
+        for tile in presenters.tiles(
+            current=current, previous=previous, names=("installs", "revenue", "roas", "activeUsers"), currency="EUR"
+        )
+    }
+    assert (shown["installs"]["display"], shown["installs"]["change"]) == ("30", 0.5)
+    assert (shown["revenue"]["label"], shown["revenue"]["display"]) == ("Revenue (EUR)", "150.00")
+    assert (shown["revenue"]["change"], shown["revenue"]["unconverted"]) == (-0.25, "GBP 12.0000")
+    assert (shown["roas"]["known"], shown["roas"]["unknown_why"]) == (False, "no cost to divide by")
+    assert shown["activeUsers"]["unknown_why"] == "not available under these filters"

@@ -130,18 +130,33 @@ def marketer():
     return user, app, marketing_data(app)
 
 
-def tiles(tab: Tab) -> dict[str, str]:
-    return {
-        metric: tab.page.get_attribute(f"[data-metric={metric}]", "data-value")
-        for metric in ("installs", "revenue", "activeUsers", "totalEvents")
-    }
+TILES = ("installs", "revenue", "cost", "roas", "activeUsers", "totalEvents")
 
 
-def api_stats(tab: Tab, app_id, days: int) -> dict[str, str]:
-    answer = tab.page.request.get(f"{tab.base}/api/dashboard/stats?app_id={app_id}&days={days}")
+def number(value: str) -> float | None:
+    return None if value == "" else float(value)
+
+
+def tiles(tab: Tab) -> dict[str, float | None]:
+    return {metric: number(tab.page.get_attribute(f".tile [data-metric={metric}]", "data-value")) for metric in TILES}
+
+
+def api(tab: Tab, report: str, app_id, query: str = "") -> dict:
+    """A report of the analytics API, read with the browser's session (as a marketer's own script would)."""
+    answer = tab.page.request.get(f"{tab.base}/api/analytics/{report}?app_id={app_id}&{query}")
     assert answer.ok, answer.text()
-    stats = answer.json()
-    return {metric: str(stats[metric]) for metric in ("installs", "revenue", "activeUsers", "totalEvents")}
+    return answer.json()
+
+
+def money_or_number(value) -> float | None:
+    if isinstance(value, dict):
+        return float(value["amount"])
+    return None if value is None else float(value)
+
+
+def api_tiles(tab: Tab, app_id, query: str) -> dict[str, float | None]:
+    current = api(tab, "overview", app_id, query)["current"]
+    return {metric: money_or_number(current[metric]) for metric in TILES}
 
 
 def charts_drawn(tab: Tab, count: int) -> None:
@@ -159,12 +174,28 @@ def test_sign_in_pick_an_app_and_the_overview_charts_show_the_apis_numbers(tab, 
     tab.page.get_by_role("link", name="Puzzle Quest").click()
     expect(tab.page).to_have_url(f"{tab.base}/apps/{app.id}/overview")
     expect(tab.page.locator(".locale")).to_have_text("Times in Europe/Berlin · Money in USD")
-    charts_drawn(tab, 2)
+    charts_drawn(tab, 4)
     shown = tiles(tab)
-    assert shown == api_stats(tab, app.id, days=7)
-    assert shown["installs"] == "6" and shown["revenue"] == "29.94"
+    assert shown == api_tiles(tab, app.id, "days=7")
+    assert (shown["installs"], shown["revenue"], shown["cost"], shown["roas"]) == (6, 6 * 4.99, 0, None)
     sources = tab.page.locator("tr[data-source]")
     expect(sources).to_have_count(3)
+    api_sources = {
+        row["mediaSource"]: (row["installs"], float(row["revenue"]["amount"]))
+        for row in api(tab, "campaigns", app.id, "days=7&level=source")["rows"]
+    }
+    assert api_sources == {"meta": (3, 3 * 4.99), "google_ads": (2, 2 * 4.99), "organic": (1, 4.99)}
+    for source, (installs, revenue) in api_sources.items():
+        row = tab.page.locator(f"tr[data-source='{source}']")
+        assert number(row.locator("[data-metric=installs]").get_attribute("data-value")) == installs
+        assert number(row.locator("[data-metric=revenue]").get_attribute("data-value")) == revenue
+    # The installs over time are the API's series, in the app's days: 3 from meta, then 2 + 1 today or yesterday.
+    drawn = tab.page.evaluate(
+        "() => JSON.parse(document.getElementById('chart-installs').textContent).series.map(s => s.data)"
+    )
+    points = api(tab, "series", app.id, "days=7&interval=day")["points"]
+    assert drawn == [[p["nonOrganicInstalls"] for p in points], [p["organicInstalls"] for p in points]]
+    assert sum(map(sum, drawn)) == 6
     assert tab.errors == []
 
 
@@ -178,9 +209,9 @@ def test_a_filter_changes_the_numbers_and_the_url_and_the_url_shows_the_same_vie
     tab.page.get_by_role("button", name="Apply").click()
     expect(tab.page).to_have_url(f"{tab.base}/apps/{app.id}/overview?days=1&model=linear")
     day = tiles(tab)
-    assert day != week and day["installs"] == "3"
-    assert day == api_stats(tab, app.id, days=1)
-    charts_drawn(tab, 2)
+    assert day != week and (day["installs"], day["revenue"]) == (3, 3 * 4.99)
+    assert day == api_tiles(tab, app.id, "days=1&model=linear")
+    charts_drawn(tab, 4)
 
     shared = Tab(browser.new_context(), live_server.url)
     shared.sign_in(user.email)
@@ -262,6 +293,9 @@ PAGES = [
 ]
 
 
+CHARTS = {"overview": 4}
+
+
 @pytest.mark.parametrize("width", [1280, 375])
 def test_every_page_renders_without_errors_and_fits_the_width(browser, live_server, marketer, width):
     user, app, data = marketer
@@ -274,8 +308,8 @@ def test_every_page_renders_without_errors_and_fits_the_width(browser, live_serv
     for path in PAGES:
         response = tab.open(f"/apps/{app.id}/{path.format(**data)}")
         assert response.status == 200, path
-        if path == "overview":
-            charts_drawn(tab, 2)
+        if path in CHARTS:
+            charts_drawn(tab, CHARTS[path])
         overflow = tab.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} is {overflow} px wider than the window"
         name = path.split("?")[0].replace("/", "-")
@@ -288,7 +322,7 @@ def test_a_charts_tooltip_breaks_no_rule_of_the_content_security_policy(tab, mar
     user, app, _ = marketer
     tab.sign_in(user.email)
     tab.open(f"/apps/{app.id}/overview")
-    charts_drawn(tab, 2)
+    charts_drawn(tab, 4)
     box = tab.page.locator("[data-chart='chart-sources'] canvas").bounding_box()
     tab.page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.3)
     tab.page.wait_for_timeout(500)  # the tooltip shows after its delay
