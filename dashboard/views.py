@@ -8,11 +8,13 @@ of issue #17 exist; they say so.
 
 import datetime as dt
 from functools import wraps
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.rbac import pages
@@ -154,12 +156,163 @@ def overview(request: HttpRequest, page: pages.AppPage, filters: Filters) -> Htt
     return render(request, "dashboard/overview.html", context)
 
 
+CAMPAIGN_COLUMNS = (
+    "impressions",
+    "clicks",
+    "installs",
+    "payingUsers",
+    "revenue",
+    "cost",
+    "ecpi",
+    "arpu",
+    "roas",
+)
+LEVEL_NAMES = {"source": "media source", "campaign": "campaign", "adset": "ad set", "ad": "ad"}
+CAMPAIGN_SORTS = [(f"{sign}{name}", f"{sign}{name}") for name in ("name", *CAMPAIGN_COLUMNS) for sign in ("", "-")]
+TOP_CHART_ROWS = 10
+NEXT_LEVEL = {"source": "campaign", "campaign": "adset", "adset": "ad"}
+
+
+class CampaignsForm(forms.Form):
+    """The campaign page's own parameters beside the report filters: the level shown and the sort."""
+
+    level = forms.ChoiceField(choices=[(level, name) for level, name in LEVEL_NAMES.items()], required=False)
+    sort = forms.ChoiceField(choices=CAMPAIGN_SORTS, required=False)
+
+
+def _row_name(row: dict, level: str) -> str:
+    return row[analytics.DIMENSIONS[analytics.LEVELS[level] - 1]] or "(none)"
+
+
+def _sorted_rows(rows: list[dict], sort: str, level: str) -> list[dict]:
+    """Rows by a column, the unknown values (a ratio over zero) last either way; ties by name."""
+    name, descending = sort.lstrip("-"), sort.startswith("-")
+    if name == "name":
+        return sorted(rows, key=lambda row: _row_name(row, level).lower(), reverse=descending)
+    known = [row for row in rows if presenters.number(row[name]) is not None]
+    unknown = [row for row in rows if presenters.number(row[name]) is None]
+    known.sort(key=lambda row: _row_name(row, level).lower())
+    known.sort(key=lambda row: presenters.number(row[name]), reverse=descending)
+    return known + unknown
+
+
+def _drill(row: dict, level: str, here: QueryDict) -> str | None:
+    """The link one level down from a row: its campaigns, ad sets or ads (the ads of an ad set are
+    those of its campaign, by ad set: the filters name no ad set). None for an ad, or organic."""
+    if level == "ad" or row["mediaSource"] == analytics.ORGANIC:
+        return None
+    query = here.copy()
+    query["level"] = NEXT_LEVEL[level]
+    query["media_source"] = row["mediaSource"]
+    if level != "source":
+        query["campaign"] = row["campaign"]
+    return "?" + query.urlencode()
+
+
+def _breadcrumbs(level: str, filters: Filters, here: QueryDict) -> list[dict]:
+    """Where the drill-down stands: every media source, then the source and campaign it narrowed to;
+    each a link back up to that level (the last is the current view)."""
+    up = here.copy()
+    for name in ("media_source", "campaign"):
+        up.pop(name, None)
+    up["level"] = "source"
+    crumbs = [{"label": "All media sources", "href": "?" + up.urlencode()}]
+    if filters.media_source:
+        up["media_source"], up["level"] = filters.media_source, "campaign"
+        crumbs.append({"label": filters.media_source, "href": "?" + up.urlencode()})
+    if filters.campaign:
+        up["campaign"], up["level"] = filters.campaign, "adset"
+        crumbs.append({"label": filters.campaign, "href": "?" + up.urlencode()})
+    return crumbs
+
+
+def _campaign_charts(rows: list[dict], level: str, currency: str) -> tuple[charts.Chart | None, charts.Chart | None]:
+    """Installs, and revenue beside cost, for the rows with the most installs."""
+    top = sorted(rows, key=lambda row: -row["installs"])[:TOP_CHART_ROWS]
+    names = [_row_name(row, level) for row in top]
+    plural = f"{LEVEL_NAMES[level]}s" if level != "adset" else "ad sets"
+    installs = charts.bar_chart(
+        label=f"Installs of the {len(top)} {plural} with the most installs",
+        categories=names,
+        series={METRICS["installs"].label: [row["installs"] for row in top]},
+        horizontal=True,
+    )
+    money = charts.bar_chart(
+        label=f"Revenue and cost in {currency} of the same {plural}",
+        categories=names,
+        series={
+            METRICS["revenue"].label: [presenters.money_value(row["revenue"]) for row in top],
+            METRICS["cost"].label: [presenters.money_value(row["cost"]) for row in top],
+        },
+        unit=currency,
+        horizontal=True,
+    )
+    has_money = any(presenters.money_value(row["revenue"]) or presenters.money_value(row["cost"]) for row in top)
+    return (installs if any(row["installs"] for row in top) else None), (money if has_money else None)
+
+
+@pages.app_page(pages.ANALYTICS)
+@report_page
+def campaigns(request: HttpRequest, page: pages.AppPage, filters: Filters) -> HttpResponse:
+    """The drill-down: media source -> campaign -> ad set -> ad, with charts, sortable columns and CSV."""
+    form = CampaignsForm(data=request.GET)
+    if not form.is_valid():
+        return render(request, "pages/400.html", {"page": page, "form": form}, status=400)
+    level, sort = form.cleaned_data["level"] or "source", form.cleaned_data["sort"] or "-installs"
+    app = page.app
+    both = analytics.performance(app=app, filters=filters, levels=(level, None))
+    rows = _sorted_rows(both[level], sort, level)
+    columns = presenters.columns(CAMPAIGN_COLUMNS, app.currency)
+    sort_name, descending = sort.lstrip("-"), sort.startswith("-")
+    here = QueryDict(filters.query[1:], mutable=True)
+    here["level"] = level
+
+    here["sort"] = sort
+
+    def sort_link(name: str) -> dict:
+        """A column header's link: a first click sorts names up and numbers down; a second reverses."""
+        query = here.copy()
+        if name == sort_name:
+            query["sort"] = name if descending else f"-{name}"
+        else:
+            query["sort"] = name if name == "name" else f"-{name}"
+        state = ("descending" if descending else "ascending") if name == sort_name else None
+        return {"href": "?" + query.urlencode(), "aria_sort": state}
+
+    dimensions = [LEVEL_NAMES[name].capitalize() for name in list(analytics.LEVELS)[: analytics.LEVELS[level]]]
+    installs_chart, money_chart = _campaign_charts(rows, level, app.currency)
+    csv_query = urlencode({"app_id": str(app.id), "level": level}) + "&" + filters.query[1:]
+    context = {
+        "page": page,
+        "nav": "campaigns",
+        "filters": filters,
+        "report_query": filters.query,
+        "level": level,
+        "level_name": LEVEL_NAMES[level],
+        "keep": {"level": level, "sort": sort},
+        "breadcrumbs": _breadcrumbs(level, filters, here),
+        "dimensions": dimensions,
+        "name_sort": sort_link("name"),
+        "columns": [{"column": column, **sort_link(column.metric)} for column in columns],
+        "rows": [
+            {
+                "names": [row[d] or "(none)" for d in analytics.DIMENSIONS[: analytics.LEVELS[level]]],
+                "key": _row_name(row, level),
+                "drill": _drill(row, level, here),
+                "cells": presenters.cells(row, columns, app.currency),
+            }
+            for row in rows
+        ],
+        "total": presenters.cells(both[None][0], columns, app.currency),
+        "installs_chart": installs_chart,
+        "money_chart": money_chart,
+        "csv_url": f"{reverse('analytics-campaigns-csv')}?{csv_query}",
+        "model_name": MODEL_NAMES[filters.model],
+    }
+    return render(request, "dashboard/campaigns.html", context)
+
+
 REPORTS_TO_COME = {
-    "campaigns": (
-        "Campaigns",
-        "Source → campaign → ad set → ad, with installs, cost, revenue, ROAS and eCPI under any model, "
-        "sortable and downloadable as CSV.",
-    ),
     "cohorts": ("Cohorts", "Retention by install cohort (D1, D7, D30) as a heatmap, and LTV curves per cohort."),
     "funnels": ("Funnels", "Pick the steps (install → sign-up → purchase…) and see each step's conversion."),
     "models": ("Models", "The six attribution models side by side, per media source."),

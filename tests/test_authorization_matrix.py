@@ -196,6 +196,8 @@ PAGE_MATRIX = [
         ("GET", f"/apps/{{app_a}}/{report}", None, (302, 403, 200, 404, 200))
         for report in ("campaigns", "cohorts", "funnels", "models", "fraud", "conversions", "live")
     ),
+    ("GET", "/apps/{app_a}/campaigns?level=adset&media_source=meta&sort=-roas", None, (302, 403, 200, 404, 200)),
+    ("GET", "/apps/{app_b}/campaigns?level=ad", None, (302, 403, 404, 200, 200)),
     ("GET", "/apps/{app_a}/links", None, (302, 200, 200, 404, 200)),
     ("GET", "/apps/{app_a}/links/new", None, (302, 403, 200, 404, 200)),
     (

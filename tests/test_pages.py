@@ -330,3 +330,34 @@ def test_tiles_show_money_in_the_apps_currency_its_unconverted_part_and_the_chan
     assert (shown["revenue"]["change"], shown["revenue"]["unconverted"]) == (-0.25, "GBP 12.0000")
     assert (shown["roas"]["known"], shown["roas"]["unknown_why"]) == (False, "no cost to divide by")
     assert shown["activeUsers"]["unknown_why"] == "not available under these filters"
+
+
+def test_the_campaigns_page_refuses_an_unknown_level_or_sort_and_shows_its_empty_state(browser, marketer):
+    app = marketer[1]
+    empty = browser.get(f"/apps/{app.id}/campaigns?level=adset&media_source=meta&campaign=spring&sort=name")
+    assert empty.status_code == 200
+    page = empty.content.decode()
+    assert "No installs, touches or cost for these filters." in page
+    assert '<input type="hidden" name="level" value="adset">' in page, "Apply keeps the level and the sort"
+    assert f'href="/api/analytics/campaigns.csv?app_id={app.id}&amp;level=adset&amp;days=7' in page
+    assert '<li aria-current="page">Ad sets</li>' in page and ">spring</a></li>" in page
+    bad = browser.get(f"/apps/{app.id}/campaigns?level=creative&sort=-price")
+    assert bad.status_code == 400
+    assert b"<strong>level</strong>" in bad.content and b"<strong>sort</strong>" in bad.content
+
+
+def test_campaign_rows_sort_by_a_column_with_the_unknown_values_last_either_way():
+    from dashboard.views import _sorted_rows
+
+    rows = [
+        {"mediaSource": "b", "roas": 2.0, "revenue": {"currency": "EUR", "amount": "5.0000", "unconverted": []}},
+        {"mediaSource": "a", "roas": None, "revenue": {"currency": "EUR", "amount": "9.0000", "unconverted": []}},
+        {"mediaSource": "c", "roas": 0.5, "revenue": {"currency": "EUR", "amount": "1.0000", "unconverted": []}},
+    ]
+
+    def order(sort: str) -> list[str]:
+        return [row["mediaSource"] for row in _sorted_rows(rows, sort, "source")]
+
+    assert order("-roas") == ["b", "c", "a"] and order("roas") == ["c", "b", "a"]
+    assert order("-revenue") == ["a", "b", "c"]
+    assert order("name") == ["a", "b", "c"] and order("-name") == ["c", "b", "a"]

@@ -10,6 +10,7 @@ Chromium missing: the tests skip, or fail under REQUIRE_SERVICES=1 (as in CI).
 """
 
 import datetime as dt
+import re
 import shutil
 import uuid
 
@@ -293,7 +294,7 @@ PAGES = [
 ]
 
 
-CHARTS = {"overview": 4}
+CHARTS = {"overview": 4, "campaigns": 2}
 
 
 @pytest.mark.parametrize("width", [1280, 375])
@@ -359,4 +360,62 @@ def test_live_events_show_a_new_event_without_a_reload(tab, marketer):
     expect(tab.page.locator("[data-live-status]")).to_contain_text("Updated")
     tab.page.get_by_role("button", name="Pause").click()
     expect(tab.page.locator("[data-live-status]")).to_have_text("Paused")
+    assert tab.errors == []
+
+
+def table_rows(tab: Tab, metrics: tuple[str, ...]) -> dict[str, tuple]:
+    """The report table's rows as shown: each row's key and its numbers (data-value) in these metrics."""
+    out = {}
+    for row in tab.page.locator("table.report tbody tr").all():
+        values = tuple(number(row.locator(f"[data-metric={m}]").get_attribute("data-value")) for m in metrics)
+        out[row.get_attribute("data-row")] = values
+    return out
+
+
+CAMPAIGN_METRICS = ("clicks", "installs", "payingUsers", "revenue", "cost", "roas")
+
+
+def api_rows(rows: list[dict], key: str) -> dict[str, tuple]:
+    return {row[key]: tuple(money_or_number(row[m]) for m in CAMPAIGN_METRICS) for row in rows}
+
+
+def test_the_campaigns_page_shows_the_apis_rows_drills_down_sorts_and_downloads_the_csv(tab, marketer):
+    user, app, _ = marketer
+    tab.sign_in(user.email)
+    tab.open(f"/apps/{app.id}/campaigns?days=7")
+    charts_drawn(tab, 2)
+    sources = api(tab, "campaigns", app.id, "days=7&level=source")
+    assert table_rows(tab, CAMPAIGN_METRICS) == api_rows(sources["rows"], "mediaSource")
+    assert table_rows(tab, ("installs",)) == {"meta": (3,), "google_ads": (2,), "organic": (1,)}
+    total = tab.page.locator("tr[data-row=total] [data-metric=installs]").get_attribute("data-value")
+    assert number(total) == sources["total"]["installs"] == 6
+
+    tab.page.get_by_role("link", name="meta", exact=True).click()
+    expect(tab.page).to_have_url(re.compile(r"level=campaign.*media_source=meta|media_source=meta.*level=campaign"))
+    campaigns = api(tab, "campaigns", app.id, "days=7&level=campaign&media_source=meta")
+    assert table_rows(tab, CAMPAIGN_METRICS) == api_rows(campaigns["rows"], "campaign")
+    assert table_rows(tab, ("installs", "revenue")) == {"spring_sale": (3, 3 * 4.99)}
+    expect(tab.page.locator(".crumbs [aria-current=page]")).to_have_text("Campaigns")
+
+    tab.page.get_by_role("link", name="All media sources").click()
+    header = tab.page.locator("th", has=tab.page.get_by_role("link", name="Installs"))
+    expect(header).to_have_attribute("aria-sort", "descending")
+    header.get_by_role("link").focus()
+    tab.page.keyboard.press("Enter")  # sorting is a link: the keyboard reaches it like the mouse
+    expect(tab.page).to_have_url(re.compile(r"sort=installs"))
+    expect(tab.page.locator("th", has=tab.page.get_by_role("link", name="Installs"))).to_have_attribute(
+        "aria-sort", "ascending"
+    )
+    assert list(table_rows(tab, ("installs",))) == ["organic", "google_ads", "meta"]
+
+    href = tab.page.locator("a[data-csv]").get_attribute("href")
+    csv = tab.page.request.get(tab.base + href)  # the signed-in session is enough for the API's CSV
+    assert csv.ok and csv.headers["content-type"].startswith("text/csv")
+    lines = csv.text().splitlines()
+    assert lines[0].startswith("mediaSource,impressions,clicks,installs")
+    assert sorted(line.split(",")[:4] for line in lines[1:]) == [
+        ["google_ads", "0", "2", "2.0"],
+        ["meta", "0", "3", "3.0"],
+        ["organic", "0", "0", "1.0"],
+    ]
     assert tab.errors == []
