@@ -26,6 +26,7 @@ from .filters import MODEL_NAMES, BadFilters, Filters, report_filters
 from .metrics import METRICS
 
 TOP_SOURCES = 10
+TOP_SERIES = 6  # media sources drawn side by side in a histogram; more would be unreadable
 LIVE_EVENTS = 50
 LIVE_WINDOW = dt.timedelta(hours=24)
 LIVE_REFRESH_SECONDS = 5
@@ -312,11 +313,161 @@ def campaigns(request: HttpRequest, page: pages.AppPage, filters: Filters) -> Ht
     return render(request, "dashboard/campaigns.html", context)
 
 
+def _by_model(row: dict) -> dict[str, dict]:
+    return {result["model"]: result for result in row["models"]}
+
+
+def _models_chart(rows: list[dict], metric: str, currency: str) -> charts.Chart | None:
+    """One bar per model, grouped by media source, for the sources with the most installs."""
+    top = rows[:TOP_CHART_ROWS]
+    value = presenters.money_value if metric == "revenue" else float
+    series = {name: [value(_by_model(row)[model][metric]) for row in top] for model, name in MODEL_NAMES.items()}
+    if not any(any(values) for values in series.values()):
+        return None
+    what = f"Revenue in {currency}" if metric == "revenue" else "Installs"
+    return charts.bar_chart(
+        label=f"{what} per media source under each of the six attribution models",
+        categories=[row["mediaSource"] for row in top],
+        series=series,
+        unit=currency if metric == "revenue" else "",
+        horizontal=True,
+    )
+
+
+@pages.app_page(pages.ANALYTICS)
+@report_page
+def models(request: HttpRequest, page: pages.AppPage, filters: Filters) -> HttpResponse:
+    """The six attribution models side by side per media source: installs and the revenue they brought."""
+    app = page.app
+    rows = analytics.model_comparison(app=app, filters=filters)
+    del filters.form.fields["model"]  # every model is shown; the chosen one travels on to the other pages
+    context = {
+        "page": page,
+        "nav": "models",
+        "filters": filters,
+        "report_query": filters.query,
+        "keep": {"model": filters.model},
+        "model_names": list(MODEL_NAMES.values()),
+        "rows": [
+            {
+                "mediaSource": row["mediaSource"],
+                "models": [
+                    {
+                        "model": model,
+                        "installs": result["installs"],
+                        "installs_text": presenters.display("installs", result["installs"], app.currency),
+                        "revenue": presenters.money_value(result["revenue"]),
+                        "revenue_text": presenters.display("revenue", result["revenue"], app.currency),
+                        "unconverted": presenters.unconverted(result["revenue"]),
+                    }
+                    for model, result in ((m, _by_model(row)[m]) for m in MODEL_NAMES)
+                ],
+            }
+            for row in rows
+        ],
+        "installs_chart": _models_chart(rows, "installs", app.currency),
+        "revenue_chart": _models_chart(rows, "revenue", app.currency),
+    }
+    return render(request, "dashboard/models.html", context)
+
+
+FRAUD_REASONS = {"click_injection": "Click injection", "click_flooding": "Click flooding"}
+FRAUD_STATUSES = {"flagged": "flagged, kept", "rejected": "rejected, credited elsewhere"}
+UNKNOWN_SOURCE = "(unknown)"
+
+
+def _ctit_bucket(row: dict) -> str:
+    """A click-to-install bucket as a person reads it: "< 10 s", "10 min to 1 h" (an en dash
+    between), "≥ 7 d"."""
+    low, high = row["fromSeconds"], row["toSeconds"]
+    if not low:
+        return f"< {_duration(high)}"
+    if high is None:
+        return f"\N{GREATER-THAN OR EQUAL TO} {_duration(low)}"
+    return f"{_duration(low)} \N{EN DASH} {_duration(high)}"
+
+
+def _ctit_table(rows: list[dict]) -> tuple[list[str], list[dict]]:
+    """Every bucket (in order, empty ones too) and, per media source, its installs in each."""
+    bounds = (0, *analytics.CTIT_BOUNDS)
+    buckets = [
+        {"fromSeconds": low, "toSeconds": bounds[n + 1] if n + 1 < len(bounds) else None}
+        for n, low in enumerate(bounds)
+    ]
+    counts: dict[str, dict[int, int]] = {}
+    for row in rows:
+        counts.setdefault(row["mediaSource"], {})[row["fromSeconds"]] = row["installs"]
+    sources = sorted(counts, key=lambda source: (-sum(counts[source].values()), source))
+    return [_ctit_bucket(bucket) for bucket in buckets], [
+        {"mediaSource": source, "installs": [counts[source].get(bucket["fromSeconds"], 0) for bucket in buckets]}
+        for source in sources
+    ]
+
+
+@pages.app_page(pages.ANALYTICS)
+@report_page
+def fraud(request: HttpRequest, page: pages.AppPage, filters: Filters) -> HttpResponse:
+    """Flagged installs per source and reason, and the click-to-install time histogram per source."""
+    app = page.app
+    try:
+        flagged, ctit, refused = (
+            analytics.fraud(app=app, filters=filters),
+            analytics.click_to_install_times(app=app, filters=filters),
+            None,
+        )
+    except analytics.NotApplicable as error:
+        flagged, ctit, refused = [], [], error.message
+    buckets, histogram = _ctit_table(ctit)
+    del filters.form.fields["model"]  # the fraud report is the engine's decision, under no model
+    by_source: dict[str, dict[str, int]] = {}
+    for row in flagged:
+        reasons = by_source.setdefault(row["mediaSource"] or UNKNOWN_SOURCE, {})
+        reasons[row["reason"]] = reasons.get(row["reason"], 0) + row["installs"]
+    sources = sorted(by_source, key=lambda source: (-sum(by_source[source].values()), source))[:TOP_CHART_ROWS]
+    reasons = sorted({reason for counts in by_source.values() for reason in counts})
+    context = {
+        "page": page,
+        "nav": "fraud",
+        "filters": filters,
+        "report_query": filters.query,
+        "keep": {"model": filters.model},
+        "refused": refused,
+        "flagged": [
+            {
+                **row,
+                "source": row["mediaSource"] or UNKNOWN_SOURCE,
+                "reason_name": FRAUD_REASONS.get(row["reason"], row["reason"]),
+                "status_name": FRAUD_STATUSES.get(row["status"], row["status"]),
+            }
+            for row in flagged
+        ],
+        "flagged_chart": charts.bar_chart(
+            label="Flagged installs per media source of the flagged click, by reason",
+            categories=sources,
+            series={FRAUD_REASONS.get(r, r): [by_source[source].get(r, 0) for source in sources] for r in reasons},
+            horizontal=True,
+            stacked=True,
+        )
+        if flagged
+        else None,
+        "buckets": buckets,
+        "histogram": histogram,
+        "ctit_chart": charts.bar_chart(
+            label="New installs won by a click, per click-to-install time, per media source",
+            categories=buckets,
+            series={row["mediaSource"]: row["installs"] for row in histogram[:TOP_SERIES]},
+            every_label=True,
+        )
+        if histogram
+        else None,
+        "min_ctit_seconds": settings_current(app=app).fraud_min_ctit_seconds,
+    }
+    return render(request, "dashboard/fraud.html", context)
+
+
 REPORTS_TO_COME = {
     "cohorts": ("Cohorts", "Retention by install cohort (D1, D7, D30) as a heatmap, and LTV curves per cohort."),
     "funnels": ("Funnels", "Pick the steps (install → sign-up → purchase…) and see each step's conversion."),
-    "models": ("Models", "The six attribution models side by side, per media source."),
-    "fraud": ("Fraud", "Flagged installs per source and reason, and the click-to-install time histogram."),
 }
 
 

@@ -115,7 +115,7 @@ def test_the_app_picker_lists_only_the_users_apps_and_one_app_goes_straight_to_i
 
 def test_every_page_shows_the_apps_time_zone_and_currency_and_the_csp(browser, marketer):
     app = marketer[1]
-    for path in ("overview", "links", "costs", "settings", "live", "conversions", "campaigns"):
+    for path in ("overview", "links", "costs", "settings", "live", "conversions", "campaigns", "models", "fraud"):
         response = browser.get(f"/apps/{app.id}/{path}")
         assert response.status_code == 200, path
         assert b"Times in Europe/Berlin \xc2\xb7 Money in EUR" in response.content, path
@@ -361,3 +361,44 @@ def test_campaign_rows_sort_by_a_column_with_the_unknown_values_last_either_way(
     assert order("-roas") == ["b", "c", "a"] and order("roas") == ["c", "b", "a"]
     assert order("-revenue") == ["a", "b", "c"]
     assert order("name") == ["a", "b", "c"] and order("-name") == ["c", "b", "a"]
+
+
+def test_models_and_fraud_show_their_empty_states_and_say_which_filter_they_cannot_take(browser, marketer):
+    app = marketer[1]
+    models = browser.get(f"/apps/{app.id}/models?days=30&model=linear").content.decode()
+    assert "No installs for these filters." in models
+    assert 'name="model"' in models and '<input type="hidden" name="model" value="linear">' in models
+    assert 'id="id_model"' not in models, "every model is shown: no model picker"
+    fraud = browser.get(f"/apps/{app.id}/fraud?days=30")
+    assert fraud.status_code == 200
+    assert b"No flagged installs in this period." in fraud.content
+    assert b"No installs won by a click in this period." in fraud.content
+    narrowed = browser.get(f"/apps/{app.id}/fraud?media_source=meta").content.decode()
+    assert "The fraud report lists every source; it takes no media source or campaign filter." in narrowed
+    assert 'id="chart-ctit"' not in narrowed
+
+
+def test_click_to_install_buckets_read_as_durations_and_empty_ones_count_zero():
+    from dashboard.views import _ctit_table
+
+    buckets, rows = _ctit_table(
+        [
+            {"mediaSource": "net", "fromSeconds": 0, "toSeconds": 10, "installs": 4},
+            {"mediaSource": "meta", "fromSeconds": 600, "toSeconds": 3600, "installs": 7},
+            {"mediaSource": "net", "fromSeconds": 604800, "toSeconds": None, "installs": 1},
+        ]
+    )
+    assert buckets == [
+        "< 10 s",
+        "10 s \N{EN DASH} 1 min",
+        "1 min \N{EN DASH} 10 min",
+        "10 min \N{EN DASH} 1 h",
+        "1 h \N{EN DASH} 6 h",
+        "6 h \N{EN DASH} 24 h",
+        "24 h \N{EN DASH} 7 d",
+        "≥ 7 d",
+    ]
+    assert rows == [
+        {"mediaSource": "meta", "installs": [0, 0, 0, 7, 0, 0, 0, 0]},
+        {"mediaSource": "net", "installs": [4, 0, 0, 0, 0, 0, 0, 1]},
+    ]

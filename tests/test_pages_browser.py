@@ -284,6 +284,8 @@ def test_a_locked_account_cannot_sign_in(tab, settings):
 PAGES = [
     "overview",
     "campaigns",
+    "models",
+    "fraud",
     "conversions?event_id={conversion_id}",
     "live",
     "links",
@@ -294,7 +296,7 @@ PAGES = [
 ]
 
 
-CHARTS = {"overview": 4, "campaigns": 2}
+CHARTS = {"overview": 4, "campaigns": 2, "models": 2, "fraud": 1}
 
 
 @pytest.mark.parametrize("width", [1280, 375])
@@ -418,4 +420,84 @@ def test_the_campaigns_page_shows_the_apis_rows_drills_down_sorts_and_downloads_
         ["meta", "0", "3", "3.0"],
         ["organic", "0", "0", "1.0"],
     ]
+    assert tab.errors == []
+
+
+def test_the_models_page_shows_each_models_installs_and_revenue_as_the_api_does(tab, marketer):
+    user, app, _ = marketer
+    tab.sign_in(user.email)
+    tab.open(f"/apps/{app.id}/models?days=7&model=linear")
+    charts_drawn(tab, 2)
+    shown = {
+        (cell.get_attribute("data-model"), row.get_attribute("data-row")): (
+            number(cell.get_attribute("data-installs")),
+            number(cell.get_attribute("data-revenue")),
+        )
+        for row in tab.page.locator("table.report tbody tr").all()
+        for cell in row.locator("td[data-model]").all()
+    }
+    answer = api(tab, "models", app.id, "days=7")
+    assert shown == {
+        (result["model"], row["mediaSource"]): (result["installs"], float(result["revenue"]["amount"]))
+        for row in answer["rows"]
+        for result in row["models"]
+    }
+    assert len(shown) == 6 * 3, "six models for meta, google_ads and organic"
+    assert {shown[("time_decay", s)] for s in ("meta", "google_ads", "organic")} == {
+        (3, 3 * 4.99),
+        (2, 2 * 4.99),
+        (1, 4.99),
+    }, "one touch per install: every model gives it all the credit"
+    tab.page.get_by_role("button", name="Apply").click()
+    expect(tab.page).to_have_url(re.compile(r"model=linear"))  # the chosen model travels on to other pages
+    assert tab.errors == []
+
+
+def test_the_fraud_page_shows_flagged_installs_and_click_to_install_times_as_the_api_does(tab, marketer):
+    user, app, _ = marketer
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    injected = [{"idfa": f"injected-{n}"} for n in range(2)]
+    clickhouse.insert(
+        "touchpoints",
+        touch_rows(
+            app.id,
+            [{"source": "shady_net", "at": now - dt.timedelta(hours=1, seconds=3), "device_ids": d} for d in injected],
+        ),
+        columns=TOUCH_COLUMNS,
+        tag="test_touches",
+    )
+    clickhouse.insert(
+        "events",
+        event_rows(app.id, [{"name": "install", "at": now - dt.timedelta(hours=1), "device_ids": d} for d in injected]),
+        columns=EVENT_COLUMNS,
+        tag="test_events",
+    )
+    engine.attribution_run(app=app, since=now - dt.timedelta(days=4), until=now + dt.timedelta(seconds=1))
+    tab.sign_in(user.email)
+    tab.open(f"/apps/{app.id}/fraud?days=7")
+    charts_drawn(tab, 2)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    tab.page.screenshot(path=SCREENSHOTS / "fraud-flagged-1280.png", full_page=True)
+    flagged = {
+        row.get_attribute("data-flagged"): int(row.locator("[data-value]").get_attribute("data-value"))
+        for row in tab.page.locator("tr[data-flagged]").all()
+    }
+    fraud = api(tab, "fraud", app.id, "days=7")["rows"]
+    assert flagged == {f"{r['mediaSource']}|{r['reason']}|{r['status']}": r["installs"] for r in fraud}
+    assert flagged == {"shady_net|click_injection|flagged": 2}, "3 s from click to install: under the 10 s minimum"
+
+    histogram = {
+        row.get_attribute("data-row"): [int(cell.get_attribute("data-value")) for cell in row.locator("td").all()]
+        for row in tab.page.locator("table.report tbody tr").all()
+    }
+    times = api(tab, "click-to-install", app.id, "days=7")["rows"]
+    bounds = [0, 10, 60, 600, 3600, 6 * 3600, 24 * 3600, 7 * 24 * 3600]
+    assert {
+        (source, bounds[n]): installs for source, row in histogram.items() for n, installs in enumerate(row) if installs
+    } == {(r["mediaSource"], r["fromSeconds"]): r["installs"] for r in times}
+    assert histogram == {
+        "meta": [0, 0, 0, 3, 0, 0, 0, 0],  # 30 min from click to install
+        "google_ads": [0, 0, 0, 2, 0, 0, 0, 0],
+        "shady_net": [2, 0, 0, 0, 0, 0, 0, 0],
+    }
     assert tab.errors == []
