@@ -485,8 +485,24 @@ def report_to_come(report: str):
 class ConversionLookupForm(forms.Form):
     event_id = forms.UUIDField(
         label="Event id of the install or conversion",
+        required=False,
         help_text="The event_id your SDK sent, or the one shown on the live events page.",
     )
+    device_id = forms.CharField(
+        label="or a device id",
+        required=False,
+        max_length=200,
+        help_text="An advertising id, vendor id or your app's device id: lists that device's conversions.",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("event_id") and cleaned.get("device_id"):
+            raise forms.ValidationError("Give an event id or a device id, not both.")
+        return cleaned
+
+
+DEVICE_CONVERSIONS = 100
 
 
 MATCH_TYPES = {
@@ -554,18 +570,36 @@ def _story(story: dict) -> dict:
 
 @pages.app_page(pages.ANALYTICS)
 def conversion(request: HttpRequest, page: pages.AppPage) -> HttpResponse:
-    """Find a conversion by its event id and tell its attribution as a timeline."""
-    form = ConversionLookupForm(data=request.GET if "event_id" in request.GET else None)
-    story, status = None, 200
+    """Find a conversion by its event id and tell its attribution as a timeline; or list a device's
+    conversions, each a link to its story."""
+    asked = request.GET.get("event_id") or request.GET.get("device_id")
+    form = ConversionLookupForm(data=request.GET if asked else None)
+    story, conversions, status = None, None, 200
     if form.is_bound and not form.is_valid():
         status = 400
     elif form.is_bound:
         try:
-            found = explanation.conversion_explanation(app=page.app, conversion_id=form.cleaned_data["event_id"])
+            if form.cleaned_data["event_id"]:
+                found = explanation.conversion_explanation(app=page.app, conversion_id=form.cleaned_data["event_id"])
+                story = _story(found) if found is not None else None
+            else:
+                conversions = [
+                    {**row, "match": MATCH_TYPES.get(row["matchType"], row["matchType"])}
+                    for row in explanation.device_conversions(
+                        app=page.app, device_id=form.cleaned_data["device_id"], limit=DEVICE_CONVERSIONS
+                    )
+                ]
         except UNAVAILABLE:
             return render(request, "pages/503.html", {"page": page}, status=503)
-        story = _story(found) if found is not None else None
-    context = {"page": page, "nav": "conversion", "form": form, "story": story, "searched": form.is_bound}
+    context = {
+        "page": page,
+        "nav": "conversion",
+        "form": form,
+        "story": story,
+        "conversions": conversions,
+        "device_conversions_limit": DEVICE_CONVERSIONS,
+        "searched": form.is_bound,
+    }
     return render(request, "dashboard/conversion.html", context, status=status)
 
 

@@ -402,3 +402,13 @@ def test_click_to_install_buckets_read_as_durations_and_empty_ones_count_zero():
         {"mediaSource": "meta", "installs": [0, 0, 0, 7, 0, 0, 0, 0]},
         {"mediaSource": "net", "installs": [4, 0, 0, 0, 0, 0, 0, 1]},
     ]
+
+
+def test_the_conversion_story_takes_an_event_id_or_a_device_id_not_both(browser, marketer):
+    app = marketer[1]
+    unknown = browser.get(f"/apps/{app.id}/conversions?device_id=idfa-never-seen")
+    assert unknown.status_code == 200 and b"No attributed conversion of this device" in unknown.content
+    both = browser.get(f"/apps/{app.id}/conversions?event_id=00000000-0000-4000-8000-000000000001&device_id=x")
+    assert both.status_code == 400 and b"Give an event id or a device id, not both." in both.content
+    too_long = browser.get(f"/apps/{app.id}/conversions?device_id={'x' * 201}")
+    assert too_long.status_code == 400 and b"at most 200 characters" in too_long.content

@@ -287,6 +287,7 @@ PAGES = [
     "models",
     "fraud",
     "conversions?event_id={conversion_id}",
+    "conversions?device_id=meta-0",
     "live",
     "links",
     "links/new",
@@ -315,7 +316,7 @@ def test_every_page_renders_without_errors_and_fits_the_width(browser, live_serv
             charts_drawn(tab, CHARTS[path])
         overflow = tab.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} is {overflow} px wider than the window"
-        name = path.split("?")[0].replace("/", "-")
+        name = re.sub(r"\W+", "-", path.split("=")[0])
         tab.page.screenshot(path=SCREENSHOTS / f"{name}-{width}.png", full_page=True)
     assert tab.errors == []
 
@@ -500,4 +501,22 @@ def test_the_fraud_page_shows_flagged_installs_and_click_to_install_times_as_the
         "google_ads": [0, 0, 0, 2, 0, 0, 0, 0],
         "shady_net": [2, 0, 0, 0, 0, 0, 0, 0],
     }
+    assert tab.errors == []
+
+
+def test_find_a_devices_conversions_by_its_id_and_open_one_story(tab, marketer):
+    user, app, data = marketer
+    tab.sign_in(user.email)
+    tab.open(f"/apps/{app.id}/conversions")
+    tab.page.fill("#id_device_id", "meta-0")
+    tab.page.get_by_role("button", name="Find").click()
+    expect(tab.page).to_have_url(re.compile(r"device_id=meta-0"))
+    rows = tab.page.locator("tr[data-conversion]")
+    expect(rows).to_have_count(1)  # the device's one install; its purchase is no conversion
+    assert rows.get_attribute("data-conversion") == str(data["conversion_id"])
+    expect(rows).to_contain_text("meta · spring_sale")
+    rows.get_by_role("link", name="install").click()
+    expect(tab.page).to_have_url(re.compile(rf"event_id={data['conversion_id']}"))
+    expect(tab.page.locator("#decision-heading")).to_contain_text("install")
+    expect(tab.page.locator("[data-decision]")).to_contain_text("Attributed to meta · spring_sale")
     assert tab.errors == []
