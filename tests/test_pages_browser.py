@@ -13,6 +13,7 @@ import datetime as dt
 import re
 import shutil
 import uuid
+import zoneinfo
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -519,4 +520,33 @@ def test_find_a_devices_conversions_by_its_id_and_open_one_story(tab, marketer):
     expect(tab.page).to_have_url(re.compile(rf"event_id={data['conversion_id']}"))
     expect(tab.page.locator("#decision-heading")).to_contain_text("install")
     expect(tab.page.locator("[data-decision]")).to_contain_text("Attributed to meta · spring_sale")
+    assert tab.errors == []
+
+
+def test_more_filters_narrow_the_report_and_the_link_names_only_the_filters_set(tab, marketer):
+    user, app, _ = marketer
+    tab.sign_in(user.email)
+    tab.open(f"/apps/{app.id}/campaigns?days=7")
+    tab.page.get_by_text("More filters").click()
+    tab.page.fill("#id_media_source", "google_ads")
+    tab.page.get_by_role("button", name="Apply").click()
+    expect(tab.page).to_have_url(
+        f"{tab.base}/apps/{app.id}/campaigns?days=7&model=last_touch&level=source&sort=-installs&media_source=google_ads"
+    )
+    assert table_rows(tab, ("installs",)) == {"google_ads": (2,)}
+    expect(tab.page.locator(".more-filters")).to_have_attribute("open", "")
+
+    today = dt.datetime.now(zoneinfo.ZoneInfo(app.timezone)).date()
+    tab.page.select_option("#id_days", "")
+    tab.page.fill("#id_media_source", "")
+    tab.page.fill("#id_date_from", (today - dt.timedelta(days=1)).isoformat())
+    tab.page.fill("#id_date_to", today.isoformat())
+    tab.page.get_by_role("button", name="Apply").click()
+    expect(tab.page).to_have_url(
+        re.compile(r"\?model=last_touch&level=source&sort=-installs&date_from=[-0-9]+&date_to=[-0-9]+$")
+    )
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    tab.page.screenshot(path=SCREENSHOTS / "campaigns-dates-1280.png", full_page=True)
+    expected = api(tab, "campaigns", app.id, tab.page.url.split("?", 1)[1])["rows"]
+    assert table_rows(tab, CAMPAIGN_METRICS) == api_rows(expected, "mediaSource")
     assert tab.errors == []
