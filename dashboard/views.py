@@ -2,8 +2,7 @@
 selectors (never SQL of its own), shapes their rows for the template and builds chart options with
 ``charts``. A report that ClickHouse cannot answer right now is a 503 page that says so.
 
-The campaigns, cohorts, funnels, models and fraud pages are routes only until the reporting selectors
-of issue #17 exist; they say so.
+The cohorts and funnels pages are routes only until their reports exist; they say so.
 """
 
 import datetime as dt
@@ -231,7 +230,7 @@ def _campaign_charts(rows: list[dict], level: str, currency: str) -> tuple[chart
     """Installs, and revenue beside cost, for the rows with the most installs."""
     top = sorted(rows, key=lambda row: -row["installs"])[:TOP_CHART_ROWS]
     names = [_row_name(row, level) for row in top]
-    plural = f"{LEVEL_NAMES[level]}s" if level != "adset" else "ad sets"
+    plural = f"{LEVEL_NAMES[level]}s"
     installs = charts.bar_chart(
         label=f"Installs of the {len(top)} {plural} with the most installs",
         categories=names,
