@@ -412,3 +412,25 @@ def test_the_conversion_story_takes_an_event_id_or_a_device_id_not_both(browser,
     assert both.status_code == 400 and b"Give an event id or a device id, not both." in both.content
     too_long = browser.get(f"/apps/{app.id}/conversions?device_id={'x' * 201}")
     assert too_long.status_code == 400 and b"at most 200 characters" in too_long.content
+
+
+REPORT_PAGES = ("overview", "campaigns?level=ad", "models", "fraud", "conversions?device_id=idfa-1")
+
+
+@pytest.mark.parametrize("path", REPORT_PAGES)
+def test_each_report_page_is_refused_to_readonly_and_a_foreign_app_is_a_404(marketer, path):
+    app = marketer[1]
+    reader = UserFactory(role="readonly")
+    grant(reader, app, "view_app", "view_analytics")
+    refused = Client()
+    refused.force_login(reader)
+    answer = refused.get(f"/apps/{app.id}/{path}")
+    assert answer.status_code == 403 and b"You cannot open this page" in answer.content
+    stranger = UserFactory(role="user")
+    grant(stranger, AppFactory(), "view_app", "view_analytics")
+    outsider = Client()
+    outsider.force_login(stranger)
+    assert outsider.get(f"/apps/{app.id}/{path}").status_code == 404
+    owner = Client()
+    owner.force_login(marketer[0])
+    assert owner.get(f"/apps/{app.id}/{path}").status_code == 200

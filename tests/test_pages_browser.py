@@ -266,7 +266,7 @@ def test_a_readonly_user_is_refused_the_analytics_pages(tab, marketer):
     tab.sign_in(reader.email)
     expect(tab.page).to_have_url(f"{tab.base}/apps/{app.id}/links")
     expect(tab.page.get_by_role("link", name="Overview")).to_have_count(0)
-    for path in ("overview", "campaigns", "conversions", "live"):
+    for path in ("overview", "campaigns", "models", "fraud", "conversions", "live"):
         assert tab.open(f"/apps/{app.id}/{path}").status == 403
         expect(tab.page.get_by_role("heading", name="You cannot open this page")).to_be_visible()
 
