@@ -205,6 +205,8 @@ PAGE_MATRIX = [
     ),
     ("GET", "/apps/{app_a}/cohorts?granularity=week&split=campaign", None, (302, 403, 200, 404, 200)),
     ("GET", "/apps/{app_a}/funnels?steps=install,purchase&split=source", None, (302, 403, 200, 404, 200)),
+    ("GET", "/apps/{app_a}/campaigns?level=adset&media_source=meta&sort=-roas", None, (302, 403, 200, 404, 200)),
+    ("GET", "/apps/{app_b}/campaigns?level=ad", None, (302, 403, 404, 200, 200)),
     ("GET", "/apps/{app_a}/links", None, (302, 200, 200, 404, 200)),
     ("GET", "/apps/{app_a}/links/new", None, (302, 403, 200, 404, 200)),
     (
