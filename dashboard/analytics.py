@@ -24,7 +24,13 @@ from apps_registry.models import AdSpend, App
 from core import clickhouse
 from core.errors import ApplicationError
 from events.attribution_engine import sql
-from events.attribution_engine.rules import CONVERSION_EVENTS, MODELS, NEW_INSTALL_KINDS, REENGAGEMENT_EVENTS
+from events.attribution_engine.rules import (
+    CONVERSION_EVENTS,
+    MODELS,
+    NEW_INSTALL_KINDS,
+    REENGAGEMENT_EVENTS,
+    RETARGETING_KINDS,
+)
 
 from .currency import Money, money_totals
 from .filters import Filters
@@ -49,7 +55,7 @@ SERIES_INTERVALS = {
 }
 MAX_HOURLY_DAYS = 31
 _CONVERSION_EVENT_NAMES = sql.literals((*CONVERSION_EVENTS, *REENGAGEMENT_EVENTS))
-_SERIES_KINDS = sql.literals((*NEW_INSTALL_KINDS, "re_engagement"))
+_SERIES_KINDS = sql.literals((*NEW_INSTALL_KINDS, *RETARGETING_KINDS))
 _ZERO_UUID = "toUUID('00000000-0000-0000-0000-000000000000')"
 _PERIOD = "{column} >= {{since:DateTime64(3, 'UTC')}} AND {column} < {{until:DateTime64(3, 'UTC')}}"
 

@@ -29,8 +29,14 @@ REINSTALL = "reinstall"
 CONFIDENCE = {1: 1.0, 2: 1.0, 3: 0.6, 4: 1.0, 5: 0.4}
 
 CONVERSION_EVENTS = ("install", "first_open")
-# The conversion kinds that count as an install in reports (a reinstall and a re-engagement do not).
-NEW_INSTALL_KINDS = ("install", "reattribution")
+# Conversion kinds, as AppsFlyer names them: ``install`` (a new install: the device's first, or one after
+# the re-attribution window), ``reinstall`` (inside that window, unattributed), ``reattribution`` (a
+# reinstall credited to a retargeting click) and ``re_engagement`` (an open after inactivity, credited
+# to a retargeting click). Only new installs count as installs in reports.
+NEW_INSTALL_KINDS = ("install",)
+# The conversions credited to a retargeting touch: in-app revenue of the device during their
+# re-engagement window is theirs.
+RETARGETING_KINDS = ("reattribution", "re_engagement")
 REENGAGEMENT_EVENTS = ("open", "session_start")
 
 

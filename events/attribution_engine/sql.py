@@ -15,10 +15,12 @@ Matching (``insert_candidates``), CTE by CTE:
    theirs however old, with the last install that counted as new at each (``arrayFold`` per device).
    A conversion's kind is thus the same whatever the run window: bounded look-backs read activity,
    and the installs — few, and stored first in the ``events`` order — are read whole.
-3. ``conversions``: installs (``install``: the device's first; ``reinstall``: inside the re-attribution
-   window after the last install that counted as new, as AppsFlyer and Adjust measure it;
-   ``reattribution``: after it, new again) and re-engagements (an open after the inactivity window by a
-   device that installed before).
+3. ``conversions``: installs (``install``: a new install, the device's first or one after the
+   re-attribution window since the last install that counted as new, as AppsFlyer and Adjust measure
+   it; ``reinstall``: inside that window) and re-engagements (an open after the inactivity window by a
+   device that installed before). A reinstall or a re-engagement is matched only to deterministic
+   clicks (tiers 1-2) after the device's latest earlier activity: a reinstall with one becomes a
+   ``reattribution`` (AppsFlyer's term) credited to it, a re-engagement without one is dropped.
 4. ``conversion_keys`` / ``touch_keys``: the match keys of each side, hashed with their kind — click id
    (1), pseudonymous device id (2: every id of the device, ``id_members``), ip prefix + os + version
    (3, probabilistic, only when enabled and all three are known on both sides).
@@ -223,11 +225,10 @@ conversions AS (
         indexOf(c.installs, (toUnixTimestamp64Milli(e.timestamp), e.event_id)) AS position,
         multiIf(
             NOT e.is_install, 're_engagement',
-            e.identity = '' OR position <= 1, 'install',
-            c.last_new[position] = c.installs[position].1, 'reattribution',
+            e.identity = '' OR position <= 1 OR c.last_new[position] = c.installs[position].1, 'install',
             'reinstall'
         ) AS conversion_kind,
-        if(e.is_install, NULL, e.previous_activity) AS touches_after
+        if(conversion_kind = 'install', NULL, e.previous_activity) AS touches_after
     FROM window_events AS e
     LEFT JOIN install_chains AS c ON e.identity = c.identity
     LEFT JOIN id_members AS m ON e.identity = m.label
@@ -245,11 +246,11 @@ conversion_keys AS (
     -- Key 0 matches no touch: it keeps every conversion in the (right) join, organic ones included.
     SELECT conversion_id, conversion_name, conversion_kind, conversion_time, device_key, user_id, touches_after, key
     FROM conversions
-    ARRAY JOIN arrayConcat([0], if(conversion_kind = 'reinstall', [], arrayFilter(k -> k != 0, arrayConcat(
+    ARRAY JOIN arrayConcat([0], arrayFilter(k -> k != 0, arrayConcat(
         [if(click_id = {_ZERO_UUID}, 0, cityHash64(1, click_id))],
         arrayMap(v -> cityHash64(2, v), device_values),
         [if({{probabilistic:Bool}} AND fingerprint != '', cityHash64(3, fingerprint), 0)]
-    )))) AS key
+    ))) AS key
 ),
 named_clicks AS (
     SELECT toUUIDOrZero(attribution['click_id']) AS touch_id FROM events
@@ -302,7 +303,7 @@ joined AS (
                 tier = 4, {{view_ms:Int64}}, {{probabilistic_view_ms:Int64}}) AS window_ms,
         matched AND age_ms >= 0 AND age_ms <= window_ms
             AND (c.touches_after IS NULL OR t.touch_time > c.touches_after)
-            AND (c.conversion_kind != 're_engagement' OR tier <= 2) AS eligible
+            AND (c.conversion_kind = 'install' OR tier <= 2) AS eligible
     FROM touch_keys AS t
     RIGHT JOIN conversion_keys AS c ON t.key = c.key
 ),
@@ -356,7 +357,11 @@ def insert_candidates(window: str) -> str:
         "INSERT INTO {scratch:Identifier}\n"
         + pipeline(window)
         + """
-SELECT conversion_id, conversion_name, conversion_kind, conversion_time, device_key, user_id, touches
+SELECT
+    conversion_id, conversion_name,
+    -- a reinstall after a retargeting click is re-attributed to it
+    if(conversion_kind = 'reinstall' AND notEmpty(touches), 'reattribution', conversion_kind) AS kind,
+    conversion_time, device_key, user_id, touches
 FROM candidates
 WHERE NOT (conversion_kind = 're_engagement' AND empty(touches))
 """
@@ -438,12 +443,13 @@ SELECT
     {{app_id:UUID}} AS app_id,
     conversion_id,
     conversion_name,
-    conversion_kind,
+    -- a re-attribution whose every touch fraud rejected stays an (unattributed) reinstall
+    if(conversion_kind = 'reattribution' AND tier = 0, 'reinstall', conversion_kind) AS kind,
     conversion_time,
     toDate(conversion_time, {{timezone:String}}) AS conversion_date,
     device_key,
     user_id,
-    multiIf(conversion_kind = 'reinstall', 'reinstall', {tier_name("tier")}) AS match_type,
+    multiIf(kind = 'reinstall', 'reinstall', {tier_name("tier")}) AS match_type,
     if(tier = 0, {_ZERO_UUID}, winner.2) AS touch_id,
     if(tier = 0, '', winner.4) AS touch_type,
     if(tier = 0, NULL, winner.1) AS touch_time,
