@@ -155,7 +155,7 @@ device_strategy = st.fixed_dictionaries(
 ROWS_SQL = """
 SELECT conversion_id, conversion_name, conversion_kind, conversion_time, device_key, match_type, touch_id,
        ctit_seconds, confidence, fraud_status, rejection_reason, rejected_touch_id, path.touch_id, path.match_type,
-       credits
+       credits, reengagement_window_end
 FROM attributions FINAL
 WHERE app_id = {app_id:UUID}
   AND conversion_time >= {since:DateTime64(3, 'UTC')} AND conversion_time < {until:DateTime64(3, 'UTC')}

@@ -51,6 +51,7 @@ class Rules:
     user_id_fallback: bool
     reattribution_ms: int
     inactivity_ms: int
+    reengagement_window_ms: int
     half_life_ms: int
     min_ctit_ms: int
     reject_fraud: bool
@@ -70,6 +71,7 @@ class Rules:
             user_id_fallback=version.user_id_fallback,
             reattribution_ms=version.reattribution_window_days * DAY_MS,
             inactivity_ms=version.reengagement_inactivity_days * DAY_MS,
+            reengagement_window_ms=version.reengagement_window_days * DAY_MS,
             half_life_ms=version.time_decay_half_life_days * DAY_MS,
             min_ctit_ms=version.fraud_min_ctit_seconds * 1000,
             reject_fraud=version.fraud_policy == AttributionSettings.FraudPolicy.REJECT,
@@ -98,6 +100,7 @@ class Rules:
             "user_id_fallback": self.user_id_fallback,
             "reattribution_ms": self.reattribution_ms,
             "inactivity_ms": self.inactivity_ms,
+            "reengagement_window_ms": self.reengagement_window_ms,
             "half_life_ms": float(self.half_life_ms),
             "min_ctit_ms": self.min_ctit_ms,
             "reject_fraud": self.reject_fraud,
@@ -116,6 +119,7 @@ class Rules:
             "userIdFallback": self.user_id_fallback,
             "reattributionDays": self.reattribution_ms // DAY_MS,
             "reengagementInactivityDays": self.inactivity_ms // DAY_MS,
+            "reengagementWindowDays": self.reengagement_window_ms // DAY_MS,
             "timeDecayHalfLifeDays": self.half_life_ms // DAY_MS,
             "fraudMinCtitSeconds": self.min_ctit_ms // 1000,
             "fraudPolicy": "reject" if self.reject_fraud else "flag",

@@ -37,7 +37,8 @@ Deciding (``insert_results``, from the scratch rows of a run):
    touch of the winning kind (deterministic clicks, probabilistic clicks, device impressions or
    probabilistic impressions), in time order; flagged touches are dropped first when the app rejects fraud.
 8. ``credited``: one credit array per model over that path; the final SELECT has one row per
-   conversion, its ``credits`` map holding every model's array.
+   conversion, its ``credits`` map holding every model's array, and for a re-attribution or a
+   re-engagement credited to a touch the end of its re-engagement window (``reengagement_window_end``).
 
 Touch tuples are (time, touch_id, tier, type, media_source, campaign, link_code) in the scratch
 table, with the fraud flag appended in ``decided``.
@@ -55,6 +56,7 @@ from events.attribution_engine.rules import (
     MODELS,
     NEW_INSTALL_KINDS,
     REENGAGEMENT_EVENTS,
+    RETARGETING_KINDS,
     TIERS,
     Rules,
 )
@@ -79,6 +81,7 @@ def literals(names) -> str:
 
 CONVERSION_NAMES = literals(CONVERSION_EVENTS)
 NEW_INSTALLS = literals(NEW_INSTALL_KINDS)
+RETARGETING = literals(RETARGETING_KINDS)
 _REENGAGEMENT_NAMES = literals(REENGAGEMENT_EVENTS)
 # A device across its events: its first device id, else the pseudonymous user id (the reports' key of
 # a purchaser, beside the engine's ``device_key``).
@@ -408,7 +411,7 @@ RESULT_COLUMNS = (
     "device_key, user_id, match_type, touch_id, touch_type, touch_time, media_source, campaign, link_code, "
     "ctit_seconds, confidence, fraud_status, rejection_reason, rejected_touch_id, settings_version, "
     "path.touch_id, path.touch_type, path.touch_time, path.media_source, path.campaign, path.link_code, "
-    "path.match_type, credits"
+    "path.match_type, credits, reengagement_window_end"
 )
 
 
@@ -469,7 +472,10 @@ SELECT
     arrayMap(x -> x.6, path) AS `path.campaign`,
     arrayMap(x -> x.7, path) AS `path.link_code`,
     arrayMap(x -> {tier_name("x.3")}, path) AS `path.match_type`,
-    mapFromArrays([{_MODEL_NAMES}], credits_by_model) AS credits
+    mapFromArrays([{_MODEL_NAMES}], credits_by_model) AS credits,
+    -- until then the device's in-app revenue is the retargeting touch's (dashboard.analytics)
+    if(kind IN ({RETARGETING}) AND tier != 0,
+       conversion_time + toIntervalMillisecond({{reengagement_window_ms:Int64}}), NULL) AS reengagement_window_end
 FROM credited
 """
         # Each conversion appears once per insert: merging the block on insert would only cost time.
