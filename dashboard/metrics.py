@@ -5,7 +5,8 @@ SQL from ``Metric.sql`` and derive every ratio with ``derive``; the pages take l
 definitions from here, so a number means the same thing wherever it appears (docs/reports.md).
 
 Installs are the attribution engine's new installs (``NEW_INSTALL_KINDS``: a reinstall inside the
-re-attribution window and a re-engagement are no install); non-organic ones have a credited path.
+re-attribution window, a re-attribution and a re-engagement are no install); non-organic ones have a
+credited path.
 """
 
 from dataclasses import dataclass
@@ -84,7 +85,7 @@ METRICS = {
             "reattributions",
             "Re-attributions",
             COUNT,
-            "Installs of a device installed before, after the re-attribution window (among the installs).",
+            "Reinstalls inside the re-attribution window credited to a retargeting click (not installs).",
             "attributions",
             "countIf(conversion_kind = 'reattribution')",
         ),

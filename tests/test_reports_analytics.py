@@ -423,9 +423,10 @@ def test_the_scenarios_answers_have_the_documented_shapes(scenario, client):
 
 
 def test_the_series_reports_reattributions_among_installs_and_reengagements_apart(store_all):
-    """devA installed five days before D and again on D, after a one-day re-attribution window: a
-    re-attribution, counted among the installs. devR installed ten days before D and came back on D
-    through a retargeting click, after the seven-day inactivity window: a re-engagement, no install."""
+    """devA installed five days before D and again on D, after a one-day re-attribution window: a new
+    install. devB installed on D and again two hours later after a retargeting click, inside the
+    window: a re-attribution, no install. devR installed ten days before D and came back on D through a
+    retargeting click, after the seven-day inactivity window: a re-engagement, no install."""
     from apps_registry import services as app_services
 
     app, raw_key = app_with_key()
@@ -437,15 +438,18 @@ def test_the_series_reports_reattributions_among_installs_and_reengagements_apar
     code = links.link_create(
         app=app, created_by=reader, name="r", media_source="retarget", campaign="back", ios_url="https://example.com/"
     ).code
-    click = {
-        "type": "click",
-        "link_code": code,
-        "device_ids": {"idfa": "DEVR"},
-        "timestamp": (noon - dt.timedelta(hours=1)).isoformat(),
-    }
+    clicks = [
+        {
+            "type": "click",
+            "link_code": code,
+            "device_ids": {"idfa": device},
+            "timestamp": (noon - dt.timedelta(hours=1)).isoformat(),
+        }
+        for device in ("DEVR", "DEVB")
+    ]
     answer = APIClient().post(
         "/api/touchpoints",
-        orjson.dumps({"touchpoints": [click]}),
+        orjson.dumps({"touchpoints": clicks}),
         content_type="application/json",
         HTTP_X_API_KEY=raw_key,
     )
@@ -458,14 +462,16 @@ def test_the_series_reports_reattributions_among_installs_and_reengagements_apar
     events = [
         event("install", "DEVA", noon - 5 * days),
         event("install", "DEVA", noon),
+        event("install", "DEVB", noon - 2 * dt.timedelta(hours=1)),
+        event("install", "DEVB", noon),
         event("install", "DEVR", noon - 10 * days),
         event("open", "DEVR", noon),
     ]
     assert post_events(raw_key, events).status_code == 202
-    store_all(until=lambda: count("events", app.id) >= 4 and count("touchpoints", app.id) >= 1)
+    store_all(until=lambda: count("events", app.id) >= 6 and count("touchpoints", app.id) >= 2)
     services.attribution_run(app=app, since=noon - 11 * days, until=noon + days)
     answer = (
         APIClient().get(f"/api/analytics/series?app_id={app.id}&date_from={day}&date_to={day}", **bearer(reader)).json()
     )
     (point,) = answer["points"]
-    assert (point["totalEvents"], point["installs"], point["reattributions"], point["reengagements"]) == (2, 1, 1, 1)
+    assert (point["totalEvents"], point["installs"], point["reattributions"], point["reengagements"]) == (4, 2, 1, 1)
