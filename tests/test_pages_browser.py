@@ -554,6 +554,8 @@ def test_find_a_devices_conversions_by_its_id_and_open_one_story(tab, marketer):
     expect(tab.page).to_have_url(re.compile(rf"event_id={data['conversion_id']}"))
     expect(tab.page.locator("#decision-heading")).to_contain_text("install")
     expect(tab.page.locator("[data-decision]")).to_contain_text("Attributed to meta · spring_sale")
+    rules = tab.page.locator("section[aria-labelledby=rules-heading]")
+    expect(rules.get_by_role("row", name="Re-engagement window")).to_contain_text("30 d")
     assert tab.errors == []
 
 
