@@ -124,6 +124,7 @@ class SettingsForm(forms.ModelForm):
             "user_id_fallback": "User id as a device",
             "reattribution_window_days": "Re-attribution window (days)",
             "reengagement_inactivity_days": "Re-engagement inactivity (days)",
+            "reengagement_window_days": "Re-engagement window (days)",
             "default_model": "Default model",
             "time_decay_half_life_days": "Time-decay half-life (days)",
             "fraud_min_ctit_seconds": "Minimum click-to-install time (seconds)",
@@ -135,6 +136,8 @@ class SettingsForm(forms.ModelForm):
             "probabilistic_window_hours": "1 to 168, when probabilistic matching is on.",
             "reattribution_window_days": "1 to 365: a second install of a device within it is a reinstall.",
             "reengagement_inactivity_days": "1 to 365: inactivity after which a click brings a re-engagement.",
+            "reengagement_window_days": "1 to 365: after a re-engagement or a re-attribution, the device's in-app "
+            "revenue goes to the retargeting source for this long, then back to its install's.",
             "probabilistic_enabled": "Match by IP prefix, OS and version when no device id matches (off by default).",
             "user_id_fallback": "An event without a device id counts as the device of its user id, for reinstalls "
             "and re-engagements (off by default: one user on several devices would be one device).",

@@ -57,6 +57,9 @@ PAGES = [
     "settings",
     "settings/edit",
     "campaigns",
+    "campaigns?level=ad&sort=-roas",
+    "models",
+    "fraud",
 ]
 
 GENERATE = [

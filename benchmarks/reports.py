@@ -1,5 +1,5 @@
 """Report query latency (issue #17): every report selector of ``dashboard/analytics.py`` (and the older
-``dashboard/selectors.py`` ones the overview page reads) on generated data, cold and warm, p50/p95, peak
+``dashboard/selectors.py`` ones of the seed API) on generated data, cold and warm, p50/p95, peak
 memory. Writes the "Reports" section of BENCHMARKS.md.
 
 ``python -m benchmarks.reports --events 10000000`` (``make bench``); ``--events 100000000`` is the
@@ -74,18 +74,15 @@ QUERIES = {
     "models": (lambda app, f: _analytics().model_comparison(app=app, filters=f), True),
     "fraud": (lambda app, f: _analytics().fraud(app=app, filters=f), False),
     "click-to-install": (lambda app, f: _analytics().click_to_install_times(app=app, filters=f), False),
-    "overview page: stats (both periods)": (
-        lambda app, f: [
-            _selectors().dashboard_stats(app_id=app.id, since=since, until=f.until)
-            for since in (f.since, f.previous_since)
-        ],
+    "seed API: stats": (
+        lambda app, f: _selectors().dashboard_stats(app_id=app.id, since=f.since, until=f.until),
         False,
     ),
-    "overview page: events over time": (
+    "seed API: events over time": (
         lambda app, f: _selectors().events_over_time(app_id=app.id, since=f.since, until=f.until),
         False,
     ),
-    "overview page: sources": (
+    "seed API: sources": (
         lambda app, f: _selectors().attribution_by_source(app_id=app.id, model=f.model, since=f.since, until=f.until),
         False,
     ),

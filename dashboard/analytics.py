@@ -3,7 +3,8 @@ money converted at each day's rate (``currency``) -> ratios derived (``metrics.d
 
 Two dates (docs/reports.md): the campaign report and the overview are by *attribution
 date* — the installs of the period under the chosen model, each crediting its path's touches, and the
-revenue those installs brought to date (a purchase belongs to its device's latest install before it);
+revenue those installs brought to date (a purchase belongs to its device's latest install before it,
+unless it falls in the re-engagement window of a later re-engagement or re-attribution: then to that);
 touches and cost are those of the period. The time series is by *activity date*.
 
 Filters: platform and country narrow installs (through their install event) and activity; platform
@@ -24,7 +25,13 @@ from apps_registry.models import AdSpend, App
 from core import clickhouse
 from core.errors import ApplicationError
 from events.attribution_engine import sql
-from events.attribution_engine.rules import CONVERSION_EVENTS, MODELS, NEW_INSTALL_KINDS, REENGAGEMENT_EVENTS
+from events.attribution_engine.rules import (
+    CONVERSION_EVENTS,
+    MODELS,
+    NEW_INSTALL_KINDS,
+    REENGAGEMENT_EVENTS,
+    RETARGETING_KINDS,
+)
 
 from .aggregates import activity_source
 from .currency import Money, money_totals
@@ -50,7 +57,9 @@ SERIES_INTERVALS = {
 }
 MAX_HOURLY_DAYS = 31
 _CONVERSION_EVENT_NAMES = sql.literals((*CONVERSION_EVENTS, *REENGAGEMENT_EVENTS))
-_SERIES_KINDS = sql.literals((*NEW_INSTALL_KINDS, "re_engagement"))
+_SERIES_KINDS = sql.literals((*NEW_INSTALL_KINDS, *RETARGETING_KINDS))
+# The conversions revenue is credited through: new installs, and retargeting conversions in their window.
+_CREDITED = f"(conversion_kind IN ({sql.NEW_INSTALLS}) OR reengagement_window_end IS NOT NULL)"
 _ZERO_UUID = "toUUID('00000000-0000-0000-0000-000000000000')"
 _PERIOD = "{column} >= {{since:DateTime64(3, 'UTC')}} AND {column} < {{until:DateTime64(3, 'UTC')}}"
 
@@ -87,10 +96,11 @@ def _installs_where(filters: Filters, *, kinds: str = sql.NEW_INSTALLS) -> str:
 def _credited_ctes(filters: Filters, *, every_model: bool = False) -> str:
     """``credited``: one row per (install, credited touch) with its share under the model, or under
     each model (``every_model``; the ``model`` column says which); an organic install is one row of
-    share 1. ``touch_ads``: the ad set and ad of each credited touch; ``cohort_revenue``: the
-    purchases each install brought to date, per day and currency (a purchase is its device's latest
-    install's before it: installs before the period are left out of the join, as a purchase whose latest
-    install is older than the period belongs to none of the period's anyway)."""
+    share 1. A re-engagement or re-attribution credited to a touch has rows too (``is_install`` false):
+    the revenue of its re-engagement window is its touches'. ``touch_ads``: the ad set and ad of each
+    credited touch; ``cohort_revenue``: the purchases each of those conversions brought to date, per day
+    and currency (a purchase belongs to the device's latest install before it, or to a later
+    retargeting conversion whose re-engagement window it falls in)."""
     touch_segment = "".join(
         f" AND {name} = {{{name}:String}}" for name in ("media_source", "campaign") if getattr(filters, name)
     )
@@ -99,7 +109,8 @@ def _credited_ctes(filters: Filters, *, every_model: bool = False) -> str:
     return f"""
 credited AS (
     SELECT conversion_id, {"model" if every_model else "{model:String}"} AS model,
-           share.1 AS touch_id, share.2 AS media_source, share.3 AS campaign, share.4 AS credit
+           share.1 AS touch_id, share.2 AS media_source, share.3 AS campaign, share.4 AS credit,
+           conversion_kind IN ({sql.NEW_INSTALLS}) AS is_install
     FROM attributions FINAL
     {models}
     ARRAY JOIN if(
@@ -107,7 +118,7 @@ credited AS (
         [({_ZERO_UUID}, '{ORGANIC}', '', 1.)],
         arrayFilter(x -> x.4 > 0, arrayZip(path.touch_id, path.media_source, path.campaign, {credit}))
     ) AS share
-    WHERE {_installs_where(filters)}
+    WHERE {_installs_where(filters, kinds=_SERIES_KINDS)} AND {_CREDITED}
 ),
 narrowed AS (SELECT * FROM credited WHERE 1 {touch_segment}),
 touch_ads AS (
@@ -117,8 +128,12 @@ touch_ads AS (
     GROUP BY touch_id
 ),
 cohort_revenue AS (
-    SELECT a.conversion_id AS conversion_id, toDate(e.timestamp, {{tz:String}}) AS day, e.currency AS currency,
-           sum(e.revenue) AS amount
+    SELECT owner.1 AS conversion_id, day, currency, sum(revenue) AS amount
+    FROM (
+    SELECT
+        if(r.retargeted_at > a.conversion_time AND e.timestamp <= r.reengagement_window_end,
+           (r.retargeting_id, r.retargeted_at), (a.conversion_id, a.conversion_time)) AS owner,
+        toDate(e.timestamp, {{tz:String}}) AS day, e.currency AS currency, e.revenue AS revenue
     FROM (
         SELECT {sql.DEVICE_KEY} AS device_key, timestamp, revenue, currency
         FROM events FINAL
@@ -128,9 +143,14 @@ cohort_revenue AS (
     ASOF INNER JOIN (
         SELECT device_key, conversion_time, conversion_id FROM attributions FINAL
         WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS})
-          AND conversion_time >= {{since:DateTime64(3, 'UTC')}}
     ) AS a ON e.device_key = a.device_key AND e.timestamp >= a.conversion_time
-    WHERE a.conversion_time >= {{since:DateTime64(3, 'UTC')}} AND a.conversion_time < {{until:DateTime64(3, 'UTC')}}
+    ASOF LEFT JOIN (
+        SELECT device_key, conversion_time AS retargeted_at, conversion_id AS retargeting_id, reengagement_window_end
+        FROM attributions FINAL
+        WHERE app_id = {{app_id:UUID}} AND reengagement_window_end IS NOT NULL
+    ) AS r ON e.device_key = r.device_key AND e.timestamp >= r.retargeted_at
+    )
+    WHERE owner.2 >= {{since:DateTime64(3, 'UTC')}} AND owner.2 < {{until:DateTime64(3, 'UTC')}}
     GROUP BY conversion_id, day, currency
 )"""
 
@@ -152,6 +172,7 @@ SELECT n.media_source, n.campaign, {columns},
        sumIf(n.credit, n.touch_id != {_ZERO_UUID}) AS non_organic,
        sumIf(n.credit, n.conversion_id IN (SELECT conversion_id FROM cohort_revenue)) AS paying
 FROM narrowed AS n {join}
+WHERE n.is_install
 GROUP BY n.media_source, n.campaign, adset, ad
 """
 
@@ -172,7 +193,7 @@ GROUP BY n.media_source, n.campaign, adset, ad, r.day, r.currency
 def _models_installs_sql(filters: Filters) -> str:
     return f"""
 WITH {_credited_ctes(filters, every_model=True)}
-SELECT model, media_source, sum(credit) FROM narrowed GROUP BY model, media_source
+SELECT model, media_source, sum(credit) FROM narrowed WHERE is_install GROUP BY model, media_source
 """
 
 

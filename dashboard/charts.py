@@ -52,9 +52,13 @@ def bar_chart(
     unit: str = "",
     horizontal: bool = False,
     stacked: bool = False,
+    every_label: bool = False,
 ) -> Chart:
-    """Bars per category, one colour per series; ``horizontal`` for long names (sources, campaigns)."""
+    """Bars per category, one colour per series; ``horizontal`` for long names (sources, campaigns);
+    ``every_label`` names every category, slanted (a histogram's buckets), instead of every other."""
     option = _axis_option(categories=categories, unit=unit, legend=len(series) > 1)
+    if every_label:
+        option["xAxis"]["axisLabel"] = {"interval": 0, "rotate": 30}
     if horizontal:
         option["xAxis"], option["yAxis"] = option["yAxis"], {**option["xAxis"], "inverse": True}
         option["tooltip"] = {**_TOOLTIP_AXIS, "axisPointer": {"type": "shadow"}}
@@ -83,7 +87,13 @@ def heatmap_chart(
             "grid": {"left": 8, "right": 16, "top": 8, "bottom": 56, "containLabel": True},
             "tooltip": {"position": "top", "confine": True},
             "xAxis": {"type": "category", "data": list(columns), "splitArea": {"show": True}},
-            "yAxis": {"type": "category", "data": list(rows), "inverse": True, "splitArea": {"show": True}},
+            "yAxis": {
+                "type": "category",
+                "data": list(rows),
+                "inverse": True,
+                "splitArea": {"show": True},
+                "axisLabel": {"lineHeight": 16},  # a row name may have two lines (a cohort and its source)
+            },
             "visualMap": {
                 "min": min(present, default=0),
                 "max": max(present, default=1),

@@ -85,6 +85,12 @@ class Money:
     total: decimal.Decimal = decimal.Decimal(0)
     unconverted: dict[str, decimal.Decimal] = field(default_factory=dict)
 
+    def add(self, other: "Money") -> None:
+        """Add ``other`` (in the same currency) in: its total to the total, its unconverted parts to ours."""
+        self.total += other.total
+        for currency, amount in other.unconverted.items():
+            self.unconverted[currency] = self.unconverted.get(currency, decimal.Decimal(0)) + amount
+
     def as_dict(self) -> dict:
         return {
             "currency": self.currency,

@@ -160,3 +160,41 @@ def conversion_explanation(*, app: App, conversion_id: uuid.UUID) -> dict | None
             if model in last["credits"]
         },
     }
+
+
+DEVICE_CONVERSIONS_SQL = """
+SELECT conversion_id, conversion_name, conversion_kind, conversion_time, match_type, media_source, campaign,
+       fraud_status
+FROM attributions FINAL
+WHERE app_id = {app_id:UUID}
+  AND (device_key = {device_id:String} OR conversion_id IN (
+      SELECT event_id FROM events
+      WHERE app_id = {app_id:UUID}
+        AND (device_id = {device_id:String} OR has(mapValues(device_ids), {device_id:String}))
+  ))
+ORDER BY conversion_time DESC, conversion_id
+LIMIT {limit:UInt32}
+"""
+
+
+def device_conversions(*, app: App, device_id: str, limit: int) -> list[dict]:
+    """The attributed conversions of one device, the latest first: those the engine keyed to this id,
+    and those whose event carried it among its ids (a device known by several ids is found by any)."""
+    result = clickhouse.execute(
+        DEVICE_CONVERSIONS_SQL,
+        {"app_id": app.id, "device_id": device_id, "limit": limit},
+        tag="dashboard.device_conversions",
+    )
+    return [
+        {
+            "conversionId": str(conversion_id),
+            "name": name,
+            "kind": kind,
+            "time": time,
+            "matchType": match_type,
+            "mediaSource": media_source,
+            "campaign": campaign,
+            "fraudStatus": fraud_status,
+        }
+        for conversion_id, name, kind, time, match_type, media_source, campaign, fraud_status in result.rows
+    ]

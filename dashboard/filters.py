@@ -37,8 +37,14 @@ FIELDS = ("days", "date_from", "date_to", "model", *SEGMENTS)
 
 
 class FiltersForm(forms.Form):
+    PRIMARY = ("days", "model")  # the pages' filter bar shows these; the others under "More filters"
+
     days = forms.TypedChoiceField(
-        label="Period", choices=list(PERIODS.items()), coerce=int, required=False, empty_value=None
+        label="Period",
+        choices=[*PERIODS.items(), ("", "Custom dates")],
+        coerce=int,
+        required=False,
+        empty_value=None,
     )
     date_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
@@ -63,6 +69,12 @@ class FiltersForm(forms.Form):
         elif start and end and (end - start).days + 1 > MAX_RANGE_DAYS:
             self.add_error("date_to", f"A range spans at most {MAX_RANGE_DAYS} days.")
         return cleaned
+
+    def primary(self) -> list:
+        return [self[name] for name in self.fields if name in self.PRIMARY]
+
+    def more(self) -> list:
+        return [self[name] for name in self.fields if name not in self.PRIMARY]
 
 
 @dataclass(frozen=True)
@@ -130,11 +142,6 @@ def report_filters(*, data, default_model: str, time_zone: str = "UTC") -> Filte
         days = values["days"] or DEFAULT_DAYS
         until = timezone.now()
         since, period, shown = until - dt.timedelta(days=days), {"days": days}, {"days": days}
-    shown_data = {**shown, "model": model, **segment}
-    shown_form = FiltersForm(data=shown_data)
-    # The pages' filter bar shows the period and the model, and the other filters only when set: an
-    # empty field would still be submitted, and every shared link would carry it.
-    for name in set(FIELDS) - {"days", "model"} - {name for name, value in shown_data.items() if value}:
-        del shown_form.fields[name]
+    shown_form = FiltersForm(data={**shown, "model": model, **segment})
     shown_form.is_valid()
     return Filters(model=model, since=since, until=until, time_zone=time_zone, form=shown_form, **period, **segment)

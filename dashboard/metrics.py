@@ -5,7 +5,8 @@ SQL from ``Metric.sql`` and derive every ratio with ``derive``; the pages take l
 definitions from here, so a number means the same thing wherever it appears (docs/reports.md).
 
 Installs are the attribution engine's new installs (``NEW_INSTALL_KINDS``: a reinstall inside the
-re-attribution window and a re-engagement are no install); non-organic ones have a credited path.
+re-attribution window, a re-attribution and a re-engagement are no install); non-organic ones have a
+credited path.
 """
 
 from dataclasses import dataclass
@@ -84,7 +85,7 @@ METRICS = {
             "reattributions",
             "Re-attributions",
             COUNT,
-            "Installs of a device installed before, after the re-attribution window (among the installs).",
+            "Reinstalls inside the re-attribution window credited to a retargeting click (not installs).",
             "attributions",
             "countIf(conversion_kind = 'reattribution')",
         ),
@@ -154,6 +155,28 @@ METRICS = {
         Metric("arppu", "ARPPU", MONEY, "Revenue of the installs per paying user.", ratio=("revenue", "payingUsers")),
         Metric("ecpi", "eCPI", MONEY, "Cost per non-organic install.", ratio=("cost", "nonOrganicInstalls")),
         Metric("roas", "ROAS", RATIO, "Revenue of the installs per unit of cost.", ratio=("revenue", "cost")),
+        Metric(
+            "devices",
+            "Devices",
+            COUNT,
+            "Devices that reached the funnel step after the steps before it, in order, within the window.",
+        ),
+        Metric("previousDevices", "Devices at the previous step", COUNT, "Devices that reached the step before."),
+        Metric("firstDevices", "Devices at the first step", COUNT, "Devices that did the funnel's first step."),
+        Metric(
+            "conversionFromPrevious",
+            "Conversion from previous step",
+            RATIO,
+            "Devices reaching the step among those that reached the step before.",
+            ratio=("devices", "previousDevices"),
+        ),
+        Metric(
+            "conversionFromFirst",
+            "Conversion from first step",
+            RATIO,
+            "Devices reaching the step among those that reached the first step.",
+            ratio=("devices", "firstDevices"),
+        ),
     )
 }
 
@@ -176,3 +199,73 @@ def derive(row: dict, *names: str) -> dict:
         known = numerator is not None and denominator is not None and float(denominator) != 0
         out[name] = round(float(numerator) / float(denominator), 6) if known else None
     return out
+
+
+# Cohort metrics (dashboard/cohorts.py): by attribution date, day n counted in calendar days of the
+# app's time zone from the install's day (day 0); a day not yet over for every install is null.
+ROAS_DAYS = (0, 7, 30)
+RETENTION_DAYS = (1, 7, 30)
+METRICS.update(
+    (metric.name, metric)
+    for metric in (
+        Metric(
+            "retained",
+            "Retained installs",
+            COUNT,
+            "Installs of the cohort whose device was active (any event) on day or week n after its install.",
+        ),
+        Metric(
+            "retention",
+            "Retention",
+            RATIO,
+            "Share of the cohort's installs active on day or week n after install (day 0: the install day).",
+            ratio=("retained", "installs"),
+        ),
+        Metric(
+            "cumulativeRevenue",
+            "Cumulative revenue",
+            MONEY,
+            "Revenue of the cohort's installs from their install day up to day n, at each day's rate.",
+        ),
+        Metric(
+            "ltv",
+            "LTV",
+            MONEY,
+            "Cumulative revenue up to day n after install per install of the cohort.",
+            ratio=("cumulativeRevenue", "installs"),
+        ),
+        *(
+            metric
+            for n in ROAS_DAYS
+            for metric in (
+                Metric(
+                    f"revenueD{n}",
+                    f"Revenue D{n}",
+                    MONEY,
+                    f"Revenue of the installs from their install day up to day {n} after it.",
+                ),
+                Metric(
+                    f"roasD{n}",
+                    f"ROAS D{n}",
+                    RATIO,
+                    f"Revenue of the installs up to day {n} after install per unit of cost.",
+                    ratio=(f"revenueD{n}", "cost"),
+                ),
+            )
+        ),
+        *(
+            metric
+            for n in RETENTION_DAYS
+            for metric in (
+                Metric(f"retainedD{n}", f"Retained D{n}", COUNT, f"Installs active on day {n} after install."),
+                Metric(
+                    f"retentionD{n}",
+                    f"Retention D{n}",
+                    RATIO,
+                    f"Share of the installs active on day {n} after install (day 0: the install day).",
+                    ratio=(f"retainedD{n}", "installs"),
+                ),
+            )
+        ),
+    )
+)

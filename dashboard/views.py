@@ -1,31 +1,31 @@
 """The report pages. Each view authorizes as the API does (``accounts.rbac.pages``), reads the report
 selectors (never SQL of its own), shapes their rows for the template and builds chart options with
 ``charts``. A report that ClickHouse cannot answer right now is a 503 page that says so.
-
-The campaigns, cohorts, funnels, models and fraud pages are routes only until the reporting selectors
-of issue #17 exist; they say so.
 """
 
 import datetime as dt
-from collections import defaultdict
+import zoneinfo
 from functools import wraps
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.rbac import pages
 from apps_registry.services import settings_current
 from core.clickhouse.errors import ConnectionLost, EmbeddedStoreLocked, QueryTimeout
 
-from . import charts, explanation, live_events, selectors
+from . import analytics, charts, explanation, funnels, live_events, presenters
+from . import cohorts as cohort_reports
 from .filters import MODEL_NAMES, BadFilters, Filters, report_filters
 from .metrics import METRICS
 
-TOP_SERIES = 6  # event names drawn over time; the rest would be unreadable lines
 TOP_SOURCES = 10
+TOP_SERIES = 6  # media sources drawn side by side in a histogram; more would be unreadable
 LIVE_EVENTS = 50
 LIVE_WINDOW = dt.timedelta(hours=24)
 LIVE_REFRESH_SECONDS = 5
@@ -54,73 +54,56 @@ def report_page(view):
     return wrapper
 
 
-def _change(current: float, previous: float) -> dict:
-    """A tile's change against the previous period: a fraction, or none when there was nothing before."""
-    return {"comparable": True, "fraction": (current - previous) / previous if previous else None}
+OVERVIEW_TILES = ("installs", "revenue", "cost", "roas", "activeUsers", "totalEvents")
+HOURLY_UP_TO = dt.timedelta(days=2)
+DAILY_UP_TO = dt.timedelta(days=92)
 
 
-def _tiles(current: dict, both_periods: dict, currency: str) -> list[dict]:
-    """KPI tiles. The previous period of an additive metric is both periods less this one; active
-    users and the conversion rate are not additive, so they show no change until the reporting
-    selectors take a period's end."""
-    revenue, revenue_both = float(current["revenue"]), float(both_periods["revenue"])
-    return [
-        {
-            "metric": "installs",
-            "label": METRICS["installs"].label,
-            "value": current["installs"],
-            "change": _change(current["installs"], both_periods["installs"] - current["installs"]),
-            "help": METRICS["installs"].definition,
-        },
-        {
-            "metric": "revenue",
-            "label": f"{METRICS['revenueAsSent'].label} ({currency})",
-            "value": current["revenue"],
-            "display": f"{revenue:,.2f}",
-            "change": _change(revenue, revenue_both - revenue),
-            "help": METRICS["revenueAsSent"].definition,
-        },
-        {
-            "metric": "activeUsers",
-            "label": METRICS["activeUsers"].label,
-            "value": current["activeUsers"],
-            "change": {"comparable": False},
-            "help": METRICS["activeUsers"].definition,
-        },
-        {
-            "metric": "totalEvents",
-            "label": METRICS["totalEvents"].label,
-            "value": current["totalEvents"],
-            "change": _change(current["totalEvents"], both_periods["totalEvents"] - current["totalEvents"]),
-            "help": METRICS["totalEvents"].definition,
-        },
-        {
-            "metric": "conversionRate",
-            "label": METRICS["conversionRate"].label,
-            "value": current["conversionRate"],
-            "display": f"{current['conversionRate']:.1%}",
-            "change": {"comparable": False},
-            "help": METRICS["conversionRate"].definition,
-        },
-    ]
+def series_interval(filters: Filters) -> str:
+    """Hours for a day or two, days up to a quarter, weeks beyond: a readable number of points."""
+    span = filters.until - filters.since
+    return "hour" if span <= HOURLY_UP_TO else "day" if span <= DAILY_UP_TO else "week"
 
 
-def _events_chart(rows: list[dict], filters: Filters) -> charts.Chart | None:
-    if not rows:
-        return None
-    first = filters.since.astimezone(dt.UTC).date()
-    days = [(first + dt.timedelta(days=n)).isoformat() for n in range((filters.until.date() - first).days + 1)]
-    totals: dict[str, int] = defaultdict(int)
-    counts: dict[tuple[str, str], int] = {}
-    for row in rows:
-        totals[row["event"]] += row["count"]
-        counts[(row["event"], row["day"])] = row["count"]
-    names = sorted(totals, key=lambda name: (-totals[name], name))[:TOP_SERIES]
-    return charts.line_chart(
-        label=f"Events per day (UTC) of the {len(names)} most frequent event names, {filters.days} days",
-        categories=days,
-        series={name: [counts.get((name, day), 0) for day in days] for name in names},
-    )
+def _series_charts(app, points: list[dict], interval: str) -> dict[str, charts.Chart | None]:
+    """Installs (non-organic and organic, stacked), revenue in the app's currency and DAU over time;
+    a chart with nothing in it is its empty state."""
+    categories = [presenters.bucket_label(point["start"], interval) for point in points]
+
+    def drawn(chart: charts.Chart, *metrics: str) -> charts.Chart | None:
+        return chart if any(presenters.number(point[m]) for point in points for m in metrics) else None
+
+    return {
+        "installs": drawn(
+            charts.bar_chart(
+                label=f"New installs per {interval}, non-organic and organic, in {app.timezone}",
+                categories=categories,
+                series={
+                    METRICS["nonOrganicInstalls"].label: [p["nonOrganicInstalls"] for p in points],
+                    METRICS["organicInstalls"].label: [p["organicInstalls"] for p in points],
+                },
+                stacked=True,
+            ),
+            "installs",
+        ),
+        "revenue": drawn(
+            charts.line_chart(
+                label=f"Purchase revenue per {interval} in {app.currency}, in {app.timezone}",
+                categories=categories,
+                series={METRICS["revenue"].label: [presenters.money_value(p["revenue"]) for p in points]},
+                unit=app.currency,
+            ),
+            "revenue",
+        ),
+        "dau": drawn(
+            charts.line_chart(
+                label=f"Active devices per {interval}, in {app.timezone}",
+                categories=categories,
+                series={"Active devices": [p["dau"] for p in points]},
+            ),
+            "dau",
+        ),
+    }
 
 
 def _sources_chart(sources: list[dict], model: str) -> charts.Chart | None:
@@ -135,59 +118,448 @@ def _sources_chart(sources: list[dict], model: str) -> charts.Chart | None:
     )
 
 
+OVERVIEW_SOURCE_COLUMNS = ("installs", "revenue", "roas")
+
+
 @pages.app_page(pages.DASHBOARD)
 @report_page
 def overview(request: HttpRequest, page: pages.AppPage, filters: Filters) -> HttpResponse:
-    app_id = page.app.id
-    current = selectors.dashboard_stats(app_id=app_id, since=filters.since, until=filters.until)
-    both_periods = selectors.dashboard_stats(app_id=app_id, since=filters.previous_since, until=filters.until)
-    events = selectors.events_over_time(app_id=app_id, since=filters.since, until=filters.until)
-    sources = selectors.attribution_by_source(
-        app_id=app_id, model=filters.model, since=filters.since, until=filters.until
-    )
+    app = page.app
+    kpis = analytics.overview(app=app, filters=filters)
+    sources = analytics.performance(app=app, filters=filters, levels=("source",))["source"][:TOP_SOURCES]
+    interval = series_interval(filters)
+    try:
+        points, series_refused = analytics.series(app=app, filters=filters, interval=interval), None
+    except analytics.NotApplicable as refused:
+        points, series_refused = [], refused.message
+    source_columns = presenters.columns(OVERVIEW_SOURCE_COLUMNS, app.currency)
     context = {
         "page": page,
         "nav": "overview",
         "filters": filters,
         "report_query": filters.query,
-        "tiles": _tiles(current, both_periods, page.app.currency),
-        "events_chart": _events_chart(events, filters),
+        "tiles": presenters.tiles(
+            current=kpis["current"], previous=kpis["previous"], names=OVERVIEW_TILES, currency=app.currency
+        ),
+        "interval": interval,
+        "series_charts": _series_charts(app, points, interval),
+        "series_refused": series_refused,
+        "series_unconverted": [p for p in points if p["revenue"]["unconverted"]],
         "sources_chart": _sources_chart(sources, filters.model),
-        "sources": sources[:TOP_SOURCES],
+        "source_columns": source_columns,
+        "sources": [
+            {"mediaSource": row["mediaSource"], "cells": presenters.cells(row, source_columns, app.currency)}
+            for row in sources
+        ],
         "model_name": MODEL_NAMES[filters.model],
     }
     return render(request, "dashboard/overview.html", context)
 
 
-REPORTS_TO_COME = {
-    "campaigns": (
-        "Campaigns",
-        "Source → campaign → ad set → ad, with installs, cost, revenue, ROAS and eCPI under any model, "
-        "sortable and downloadable as CSV.",
-    ),
-    "cohorts": ("Cohorts", "Retention by install cohort (D1, D7, D30) as a heatmap, and LTV curves per cohort."),
-    "funnels": ("Funnels", "Pick the steps (install → sign-up → purchase…) and see each step's conversion."),
-    "models": ("Models", "The six attribution models side by side, per media source."),
-    "fraud": ("Fraud", "Flagged installs per source and reason, and the click-to-install time histogram."),
-}
+CAMPAIGN_COLUMNS = (
+    "impressions",
+    "clicks",
+    "installs",
+    "payingUsers",
+    "revenue",
+    "cost",
+    "ecpi",
+    "arpu",
+    "roas",
+)
+LEVEL_NAMES = {"source": "media source", "campaign": "campaign", "adset": "ad set", "ad": "ad"}
+CAMPAIGN_SORTS = [(f"{sign}{name}", f"{sign}{name}") for name in ("name", *CAMPAIGN_COLUMNS) for sign in ("", "-")]
+TOP_CHART_ROWS = 10
+NEXT_LEVEL = {"source": "campaign", "campaign": "adset", "adset": "ad"}
 
 
-def report_to_come(report: str):
-    title, description = REPORTS_TO_COME[report]
+class CampaignsForm(forms.Form):
+    """The campaign page's own parameters beside the report filters: the level shown and the sort."""
 
-    @pages.app_page(pages.ANALYTICS)
-    def view(request: HttpRequest, page: pages.AppPage) -> HttpResponse:
-        context = {"page": page, "nav": report, "title": title, "description": description}
-        return render(request, "dashboard/report_to_come.html", context)
+    level = forms.ChoiceField(choices=[(level, name) for level, name in LEVEL_NAMES.items()], required=False)
+    sort = forms.ChoiceField(choices=CAMPAIGN_SORTS, required=False)
 
-    return view
+
+def _row_name(row: dict, level: str) -> str:
+    return row[analytics.DIMENSIONS[analytics.LEVELS[level] - 1]] or "(none)"
+
+
+def _sorted_rows(rows: list[dict], sort: str, level: str) -> list[dict]:
+    """Rows by a column, the unknown values (a ratio over zero) last either way; ties by name."""
+    name, descending = sort.lstrip("-"), sort.startswith("-")
+    if name == "name":
+        return sorted(rows, key=lambda row: _row_name(row, level).lower(), reverse=descending)
+    known = [row for row in rows if presenters.number(row[name]) is not None]
+    unknown = [row for row in rows if presenters.number(row[name]) is None]
+    known.sort(key=lambda row: _row_name(row, level).lower())
+    known.sort(key=lambda row: presenters.number(row[name]), reverse=descending)
+    return known + unknown
+
+
+def _drill(row: dict, level: str, here: QueryDict) -> str | None:
+    """The link one level down from a row: its campaigns, ad sets or ads (the ads of an ad set are
+    those of its campaign, by ad set: the filters name no ad set). None for an ad, or organic."""
+    if level == "ad" or row["mediaSource"] == analytics.ORGANIC:
+        return None
+    query = here.copy()
+    query["level"] = NEXT_LEVEL[level]
+    query["media_source"] = row["mediaSource"]
+    if level != "source":
+        query["campaign"] = row["campaign"]
+    return "?" + query.urlencode()
+
+
+def _breadcrumbs(level: str, filters: Filters, here: QueryDict) -> list[dict]:
+    """Where the drill-down stands: every media source, then the source and campaign it narrowed to;
+    each a link back up to that level (the last is the current view)."""
+    up = here.copy()
+    for name in ("media_source", "campaign"):
+        up.pop(name, None)
+    up["level"] = "source"
+    crumbs = [{"label": "All media sources", "href": "?" + up.urlencode()}]
+    if filters.media_source:
+        up["media_source"], up["level"] = filters.media_source, "campaign"
+        crumbs.append({"label": filters.media_source, "href": "?" + up.urlencode()})
+    if filters.campaign:
+        up["campaign"], up["level"] = filters.campaign, "adset"
+        crumbs.append({"label": filters.campaign, "href": "?" + up.urlencode()})
+    return crumbs
+
+
+def _campaign_charts(rows: list[dict], level: str, currency: str) -> tuple[charts.Chart | None, charts.Chart | None]:
+    """Installs, and revenue beside cost, for the rows with the most installs."""
+    top = sorted(rows, key=lambda row: -row["installs"])[:TOP_CHART_ROWS]
+    names = [_row_name(row, level) for row in top]
+    plural = f"{LEVEL_NAMES[level]}s"
+    installs = charts.bar_chart(
+        label=f"Installs of the {len(top)} {plural} with the most installs",
+        categories=names,
+        series={METRICS["installs"].label: [row["installs"] for row in top]},
+        horizontal=True,
+    )
+    money = charts.bar_chart(
+        label=f"Revenue and cost in {currency} of the same {plural}",
+        categories=names,
+        series={
+            METRICS["revenue"].label: [presenters.money_value(row["revenue"]) for row in top],
+            METRICS["cost"].label: [presenters.money_value(row["cost"]) for row in top],
+        },
+        unit=currency,
+        horizontal=True,
+    )
+    has_money = any(presenters.money_value(row["revenue"]) or presenters.money_value(row["cost"]) for row in top)
+    return (installs if any(row["installs"] for row in top) else None), (money if has_money else None)
+
+
+@pages.app_page(pages.ANALYTICS)
+@report_page
+def campaigns(request: HttpRequest, page: pages.AppPage, filters: Filters) -> HttpResponse:
+    """The drill-down: media source -> campaign -> ad set -> ad, with charts, sortable columns and CSV."""
+    form = CampaignsForm(data=request.GET)
+    if not form.is_valid():
+        return render(request, "pages/400.html", {"page": page, "form": form}, status=400)
+    level, sort = form.cleaned_data["level"] or "source", form.cleaned_data["sort"] or "-installs"
+    app = page.app
+    both = analytics.performance(app=app, filters=filters, levels=(level, None))
+    rows = _sorted_rows(both[level], sort, level)
+    columns = presenters.columns(CAMPAIGN_COLUMNS, app.currency)
+    sort_name, descending = sort.lstrip("-"), sort.startswith("-")
+    here = QueryDict(filters.query[1:], mutable=True)
+    here["level"] = level
+
+    here["sort"] = sort
+
+    def sort_link(name: str) -> dict:
+        """A column header's link: a first click sorts names up and numbers down; a second reverses."""
+        query = here.copy()
+        if name == sort_name:
+            query["sort"] = name if descending else f"-{name}"
+        else:
+            query["sort"] = name if name == "name" else f"-{name}"
+        state = ("descending" if descending else "ascending") if name == sort_name else None
+        return {"href": "?" + query.urlencode(), "aria_sort": state}
+
+    dimensions = [LEVEL_NAMES[name].capitalize() for name in list(analytics.LEVELS)[: analytics.LEVELS[level]]]
+    installs_chart, money_chart = _campaign_charts(rows, level, app.currency)
+    csv_query = urlencode({"app_id": str(app.id), "level": level}) + "&" + filters.query[1:]
+    context = {
+        "page": page,
+        "nav": "campaigns",
+        "filters": filters,
+        "report_query": filters.query,
+        "level": level,
+        "level_name": LEVEL_NAMES[level],
+        "keep": {"level": level, "sort": sort},
+        "breadcrumbs": _breadcrumbs(level, filters, here),
+        "dimensions": dimensions,
+        "name_sort": sort_link("name"),
+        "columns": [{"column": column, **sort_link(column.metric)} for column in columns],
+        "rows": [
+            {
+                "names": [row[d] or "(none)" for d in analytics.DIMENSIONS[: analytics.LEVELS[level]]],
+                "key": _row_name(row, level),
+                "drill": _drill(row, level, here),
+                "cells": presenters.cells(row, columns, app.currency),
+            }
+            for row in rows
+        ],
+        "total": presenters.cells(both[None][0], columns, app.currency),
+        "installs_chart": installs_chart,
+        "money_chart": money_chart,
+        "csv_url": f"{reverse('analytics-campaigns-csv')}?{csv_query}",
+        "model_name": MODEL_NAMES[filters.model],
+    }
+    return render(request, "dashboard/campaigns.html", context)
+
+
+def _by_model(row: dict) -> dict[str, dict]:
+    return {result["model"]: result for result in row["models"]}
+
+
+def _models_chart(rows: list[dict], metric: str, currency: str) -> charts.Chart | None:
+    """One bar per model, grouped by media source, for the sources with the most installs."""
+    top = rows[:TOP_CHART_ROWS]
+    value = presenters.money_value if metric == "revenue" else float
+    series = {name: [value(_by_model(row)[model][metric]) for row in top] for model, name in MODEL_NAMES.items()}
+    if not any(any(values) for values in series.values()):
+        return None
+    what = f"Revenue in {currency}" if metric == "revenue" else "Installs"
+    return charts.bar_chart(
+        label=f"{what} per media source under each of the six attribution models",
+        categories=[row["mediaSource"] for row in top],
+        series=series,
+        unit=currency if metric == "revenue" else "",
+        horizontal=True,
+    )
+
+
+@pages.app_page(pages.ANALYTICS)
+@report_page
+def models(request: HttpRequest, page: pages.AppPage, filters: Filters) -> HttpResponse:
+    """The six attribution models side by side per media source: installs and the revenue they brought."""
+    app = page.app
+    rows = analytics.model_comparison(app=app, filters=filters)
+    del filters.form.fields["model"]  # every model is shown; the chosen one travels on to the other pages
+    context = {
+        "page": page,
+        "nav": "models",
+        "filters": filters,
+        "report_query": filters.query,
+        "keep": {"model": filters.model},
+        "model_names": list(MODEL_NAMES.values()),
+        "rows": [
+            {
+                "mediaSource": row["mediaSource"],
+                "models": [
+                    {
+                        "model": model,
+                        "installs": result["installs"],
+                        "installs_text": presenters.display("installs", result["installs"], app.currency),
+                        "revenue": presenters.money_value(result["revenue"]),
+                        "revenue_text": presenters.display("revenue", result["revenue"], app.currency),
+                        "unconverted": presenters.unconverted(result["revenue"]),
+                    }
+                    for model, result in ((m, _by_model(row)[m]) for m in MODEL_NAMES)
+                ],
+            }
+            for row in rows
+        ],
+        "installs_chart": _models_chart(rows, "installs", app.currency),
+        "revenue_chart": _models_chart(rows, "revenue", app.currency),
+    }
+    return render(request, "dashboard/models.html", context)
+
+
+FRAUD_REASONS = {"click_injection": "Click injection", "click_flooding": "Click flooding"}
+FRAUD_STATUSES = {"flagged": "flagged, kept", "rejected": "rejected, credited elsewhere"}
+UNKNOWN_SOURCE = "(unknown)"
+
+
+def _ctit_bucket(row: dict) -> str:
+    """A click-to-install bucket as a person reads it: "< 10 s", "10 min to 1 h" (an en dash
+    between), "≥ 7 d"."""
+    low, high = row["fromSeconds"], row["toSeconds"]
+    if not low:
+        return f"< {_duration(high)}"
+    if high is None:
+        return f"\N{GREATER-THAN OR EQUAL TO} {_duration(low)}"
+    return f"{_duration(low)} \N{EN DASH} {_duration(high)}"
+
+
+def _ctit_table(rows: list[dict]) -> tuple[list[str], list[dict]]:
+    """Every bucket (in order, empty ones too) and, per media source, its installs in each."""
+    bounds = (0, *analytics.CTIT_BOUNDS)
+    buckets = [
+        {"fromSeconds": low, "toSeconds": bounds[n + 1] if n + 1 < len(bounds) else None}
+        for n, low in enumerate(bounds)
+    ]
+    counts: dict[str, dict[int, int]] = {}
+    for row in rows:
+        counts.setdefault(row["mediaSource"], {})[row["fromSeconds"]] = row["installs"]
+    sources = sorted(counts, key=lambda source: (-sum(counts[source].values()), source))
+    return [_ctit_bucket(bucket) for bucket in buckets], [
+        {"mediaSource": source, "installs": [counts[source].get(bucket["fromSeconds"], 0) for bucket in buckets]}
+        for source in sources
+    ]
+
+
+@pages.app_page(pages.ANALYTICS)
+@report_page
+def fraud(request: HttpRequest, page: pages.AppPage, filters: Filters) -> HttpResponse:
+    """Flagged installs per source and reason, and the click-to-install time histogram per source."""
+    app = page.app
+    try:
+        flagged, ctit, refused = (
+            analytics.fraud(app=app, filters=filters),
+            analytics.click_to_install_times(app=app, filters=filters),
+            None,
+        )
+    except analytics.NotApplicable as error:
+        flagged, ctit, refused = [], [], error.message
+    buckets, histogram = _ctit_table(ctit)
+    del filters.form.fields["model"]  # the fraud report is the engine's decision, under no model
+    by_source: dict[str, dict[str, int]] = {}
+    for row in flagged:
+        reasons = by_source.setdefault(row["mediaSource"] or UNKNOWN_SOURCE, {})
+        reasons[row["reason"]] = reasons.get(row["reason"], 0) + row["installs"]
+    sources = sorted(by_source, key=lambda source: (-sum(by_source[source].values()), source))[:TOP_CHART_ROWS]
+    reasons = sorted({reason for counts in by_source.values() for reason in counts})
+    context = {
+        "page": page,
+        "nav": "fraud",
+        "filters": filters,
+        "report_query": filters.query,
+        "keep": {"model": filters.model},
+        "refused": refused,
+        "flagged": [
+            {
+                **row,
+                "source": row["mediaSource"] or UNKNOWN_SOURCE,
+                "reason_name": FRAUD_REASONS.get(row["reason"], row["reason"]),
+                "status_name": FRAUD_STATUSES.get(row["status"], row["status"]),
+            }
+            for row in flagged
+        ],
+        "flagged_chart": charts.bar_chart(
+            label="Flagged installs per media source of the flagged click, by reason",
+            categories=sources,
+            series={FRAUD_REASONS.get(r, r): [by_source[source].get(r, 0) for source in sources] for r in reasons},
+            horizontal=True,
+            stacked=True,
+        )
+        if flagged
+        else None,
+        "buckets": buckets,
+        "histogram": histogram,
+        "ctit_chart": charts.bar_chart(
+            label="New installs won by a click, per click-to-install time, per media source",
+            categories=buckets,
+            series={row["mediaSource"]: row["installs"] for row in histogram[:TOP_SERIES]},
+            every_label=True,
+        )
+        if histogram
+        else None,
+        "min_ctit_seconds": settings_current(app=app).fraud_min_ctit_seconds,
+    }
+    return render(request, "dashboard/fraud.html", context)
+
+
+def _percent(fraction: float | None) -> str:
+    return "" if fraction is None else f"{fraction:.1%}"
+
+
+def _step_rows(steps: list[dict]) -> list[dict]:
+    return [
+        {
+            **step,
+            "from_previous": _percent(step["conversionFromPrevious"]),
+            "from_first": _percent(step["conversionFromFirst"]),
+        }
+        for step in steps
+    ]
+
+
+def _step_pickers(chosen: list[str], names: list[str]) -> tuple[list[tuple[str, str]], list[dict]]:
+    """The step choices (the new install first, then the app's event names, then any chosen step not
+    among them) and one select per chosen step, plus one to add a step while there is room."""
+    choices = [(funnels.INSTALL, "install (new install)")]
+    choices += [(name, name) for name in [*names, *chosen] if name != funnels.INSTALL]
+    choices = list(dict.fromkeys(choices))
+    pickers = [{"label": f"Step {n + 1}", "value": name} for n, name in enumerate(chosen)]
+    while len(pickers) < funnels.MIN_STEPS:
+        pickers.append({"label": f"Step {len(pickers) + 1}", "value": ""})
+    if len(chosen) >= funnels.MIN_STEPS and len(chosen) < funnels.MAX_STEPS:
+        pickers.append({"label": "Add a step", "value": ""})
+    return choices, pickers
+
+
+@pages.app_page(pages.ANALYTICS)
+@report_page
+def funnel(request: HttpRequest, page: pages.AppPage, filters: Filters) -> HttpResponse:
+    """Pick the steps, see the funnel and each step's conversion; everything in the URL."""
+    form = funnels.FunnelForm(data=request.GET if "steps" in request.GET else None)
+    chosen = funnels.StepsField().to_python(request.GET.getlist("steps"))[: funnels.MAX_STEPS]
+    result, status = None, 200
+    if form.is_bound and form.is_valid():
+        query = form.cleaned_data
+        result = funnels.funnel(
+            app=page.app, filters=filters, steps=query["steps"], window_days=query["window"], split=query["split"]
+        )
+    elif form.is_bound:
+        status = 400
+    valid = form.cleaned_data if form.is_bound else {}  # an invalid form keeps its valid fields
+    window, split = valid.get("window") or funnels.DEFAULT_WINDOW_DAYS, valid.get("split", "")
+    choices, pickers = _step_pickers(chosen, funnels.event_names(app=page.app, until=filters.until))
+    total = result["total"] if result else []
+    chart = None
+    if total and total[0]["devices"]:
+        described = ", ".join(f"{step['step']} {step['devices']:g}" for step in total)
+        chart = charts.funnel_chart(
+            label=f"Devices per funnel step: {described}",
+            steps=[(s["step"], round(s["devices"], 2)) for s in total],
+        )
+    context = {
+        "page": page,
+        "nav": "funnels",
+        "filters": filters,
+        "report_query": filters.query,
+        "form": form,
+        "choices": choices,
+        "pickers": pickers,
+        "windows": list(funnels.WINDOW_DAYS),
+        "window": window,
+        "splits": funnels.SPLITS,
+        "split": split,
+        "steps": _step_rows(total),
+        "sources": [{**row, "steps": _step_rows(row["steps"])} for row in (result or {}).get("rows") or []],
+        "chart": chart,
+        "csv_query": f"app_id={page.app.id}&{request.GET.urlencode()}",
+        "model_name": MODEL_NAMES[filters.model],
+    }
+    return render(request, "dashboard/funnels.html", context, status=status)
 
 
 class ConversionLookupForm(forms.Form):
     event_id = forms.UUIDField(
         label="Event id of the install or conversion",
+        required=False,
         help_text="The event_id your SDK sent, or the one shown on the live events page.",
     )
+    device_id = forms.CharField(
+        label="or a device id",
+        required=False,
+        max_length=200,
+        help_text="An advertising id, vendor id or your app's device id: lists that device's conversions.",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("event_id") and cleaned.get("device_id"):
+            raise forms.ValidationError("Give an event id or a device id, not both.")
+        return cleaned
+
+
+DEVICE_CONVERSIONS = 100
 
 
 MATCH_TYPES = {
@@ -255,18 +627,36 @@ def _story(story: dict) -> dict:
 
 @pages.app_page(pages.ANALYTICS)
 def conversion(request: HttpRequest, page: pages.AppPage) -> HttpResponse:
-    """Find a conversion by its event id and tell its attribution as a timeline."""
-    form = ConversionLookupForm(data=request.GET if "event_id" in request.GET else None)
-    story, status = None, 200
+    """Find a conversion by its event id and tell its attribution as a timeline; or list a device's
+    conversions, each a link to its story."""
+    asked = request.GET.get("event_id") or request.GET.get("device_id")
+    form = ConversionLookupForm(data=request.GET if asked else None)
+    story, conversions, status = None, None, 200
     if form.is_bound and not form.is_valid():
         status = 400
     elif form.is_bound:
         try:
-            found = explanation.conversion_explanation(app=page.app, conversion_id=form.cleaned_data["event_id"])
+            if form.cleaned_data["event_id"]:
+                found = explanation.conversion_explanation(app=page.app, conversion_id=form.cleaned_data["event_id"])
+                story = _story(found) if found is not None else None
+            else:
+                conversions = [
+                    {**row, "match": MATCH_TYPES.get(row["matchType"], row["matchType"])}
+                    for row in explanation.device_conversions(
+                        app=page.app, device_id=form.cleaned_data["device_id"], limit=DEVICE_CONVERSIONS
+                    )
+                ]
         except UNAVAILABLE:
             return render(request, "pages/503.html", {"page": page}, status=503)
-        story = _story(found) if found is not None else None
-    context = {"page": page, "nav": "conversion", "form": form, "story": story, "searched": form.is_bound}
+    context = {
+        "page": page,
+        "nav": "conversion",
+        "form": form,
+        "story": story,
+        "conversions": conversions,
+        "device_conversions_limit": DEVICE_CONVERSIONS,
+        "searched": form.is_bound,
+    }
     return render(request, "dashboard/conversion.html", context, status=status)
 
 
@@ -291,3 +681,105 @@ def live(request: HttpRequest, page: pages.AppPage) -> HttpResponse:
         "conversions": {"install", "first_open", "open", "session_start"},
     }
     return render(request, "dashboard/live.html", context)
+
+
+class CohortOptionsForm(forms.Form):
+    granularity = forms.ChoiceField(
+        label="Cohorts by", choices=[("day", "Install day (D0-D30)"), ("week", "Install week (W0-W12)")], required=False
+    )
+    split = forms.ChoiceField(
+        label="Split by",
+        choices=[("none", "No split"), ("source", "Media source"), ("campaign", "Campaign")],
+        required=False,
+    )
+
+
+assert {value for value, _ in CohortOptionsForm.base_fields["granularity"].choices} == set(cohort_reports.GRANULARITIES)
+assert {value for value, _ in CohortOptionsForm.base_fields["split"].choices} == set(cohort_reports.SPLITS)
+# The periods the cohort table shows (the heatmap shows them all), and the LTV days beside them.
+COHORT_TABLE_PERIODS = {"day": (0, 1, 3, 7, 14, 30), "week": (0, 1, 2, 4, 8, 12)}
+COHORT_TABLE_LTV_DAYS = (7, 30)
+TOP_CURVES = 8  # LTV curves drawn: the largest cohorts; more lines would be unreadable
+
+
+def _cohort_label(row: dict, split: str, separator: str = " · ") -> str:
+    """A cohort row's name: its day (week), and its media source / campaign when split."""
+    names = [row[name] or "(none)" for name in cohort_reports.SPLITS[split]]
+    return separator.join([row["cohort"], *([" / ".join(names)] if names else [])])
+
+
+def _share(value: float | None) -> str | None:
+    """A retention share as the table shows it; None: the period is not over yet."""
+    return None if value is None else f"{value:.1%}"
+
+
+@pages.app_page(pages.ANALYTICS)
+@report_page
+def cohort_report(request: HttpRequest, page: pages.AppPage, filters: Filters) -> HttpResponse:
+    """Retention by install cohort as a heatmap and a table with each cohort's size, and LTV curves."""
+    options = CohortOptionsForm(data={name: request.GET.get(name, "") for name in CohortOptionsForm.base_fields})
+    if not options.is_valid():
+        return render(request, "pages/400.html", {"page": page, "form": options}, status=400)
+    granularity = options.cleaned_data["granularity"] or "day"
+    split = options.cleaned_data["split"] or "none"
+    app = page.app
+    retention = cohort_reports.retention(app=app, filters=filters, granularity=granularity, split=split)
+    curves = cohort_reports.ltv_curves(
+        app=app, filters=filters, granularity=granularity, split=split, horizon=cohort_reports.LTV_DEFAULT_HORIZON
+    )
+    letter = granularity[0].upper()
+    horizon = cohort_reports.GRANULARITIES[granularity].horizon
+    labels = [_cohort_label(row, split) for row in retention]
+    heatmap = (
+        charts.heatmap_chart(
+            label=f"Retention of {len(retention)} install cohorts, {letter}0 to {letter}{horizon} after install",
+            rows=[_cohort_label(row, split, separator="\n") for row in retention],  # narrow beside the grid
+            columns=[f"{letter}{n}" for n in range(horizon + 1)],
+            values=[row["retention"] for row in retention],
+            unit="%",
+        )
+        if retention
+        else None
+    )
+    largest = sorted(curves, key=lambda row: -row["installs"])[:TOP_CURVES]
+    ltv_chart = (
+        charts.line_chart(
+            label=f"LTV in {app.currency} per install by day since install, the {len(largest)} largest cohorts",
+            categories=[f"D{n}" for n in range(cohort_reports.LTV_DEFAULT_HORIZON + 1)],
+            series={_cohort_label(row, split): [point["ltv"] for point in row["points"]] for row in largest},
+            unit=app.currency,
+        )
+        if largest
+        else None
+    )
+    ltv_by_label = {_cohort_label(row, split): row["points"] for row in curves}
+    table = [
+        {
+            "label": label,
+            "installs": row["installs"],
+            "retention": [_share(row["retention"][n]) for n in COHORT_TABLE_PERIODS[granularity]],
+            "ltv": [ltv_by_label[label][n]["ltv"] for n in COHORT_TABLE_LTV_DAYS],
+        }
+        for label, row in zip(labels, retention, strict=True)
+    ]
+    csv_query = f"app_id={app.id}&{filters.query[1:]}&granularity={granularity}&split={split}"
+    period = cohort_reports.whole_days(app=app, filters=filters)
+    zone = zoneinfo.ZoneInfo(app.timezone)
+    context = {
+        "page": page,
+        "nav": "cohorts",
+        "filters": filters,
+        "options": options,
+        "report_query": filters.query,
+        "heatmap": heatmap,
+        "ltv_chart": ltv_chart,
+        "table": table,
+        "periods": [f"{letter}{n}" for n in COHORT_TABLE_PERIODS[granularity]],
+        "ltv_days": [f"D{n}" for n in COHORT_TABLE_LTV_DAYS],
+        "split": split,
+        "csv_query": csv_query,
+        "first_day": period.since.astimezone(zone).date(),
+        "last_day": (period.until - dt.timedelta(days=1)).astimezone(zone).date(),
+        "model_name": MODEL_NAMES[filters.model],
+    }
+    return render(request, "dashboard/cohorts.html", context)

@@ -191,6 +191,7 @@ def test_settings_have_documented_defaults(app, api, admin):
         "user_id_fallback": False,
         "reattribution_window_days": 90,
         "reengagement_inactivity_days": 7,
+        "reengagement_window_days": 30,
         "default_model": "last_touch",
         "time_decay_half_life_days": 7,
         "fraud_min_ctit_seconds": 10,

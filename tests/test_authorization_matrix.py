@@ -41,6 +41,13 @@ MATRIX = [
     ("GET", "/api/analytics/fraud.csv?app_id={app_a}", None, (401, 403, 200, 404, 200)),
     ("GET", "/api/analytics/click-to-install?app_id={app_a}", None, (401, 403, 200, 404, 200)),
     ("GET", "/api/analytics/click-to-install.csv?app_id={app_a}", None, (401, 403, 200, 404, 200)),
+    ("GET", "/api/analytics/cohorts?app_id={app_a}&granularity=week&split=source", None, (401, 403, 200, 404, 200)),
+    ("GET", "/api/analytics/cohorts.csv?app_id={app_a}", None, (401, 403, 200, 404, 200)),
+    ("GET", "/api/analytics/ltv?app_id={app_a}&split=campaign", None, (401, 403, 200, 404, 200)),
+    ("GET", "/api/analytics/ltv.csv?app_id={app_a}", None, (401, 403, 200, 404, 200)),
+    ("GET", "/api/analytics/funnel?app_id={app_a}&steps=install,purchase", None, (401, 403, 200, 404, 200)),
+    ("GET", "/api/analytics/funnel.csv?app_id={app_a}&steps=install,purchase", None, (401, 403, 200, 404, 200)),
+    ("GET", "/api/analytics/explorer?app_id={app_a}&event_name=install", None, (401, 403, 200, 404, 200)),
     ("GET", "/api/apps/", None, (401, 200, 200, 200, 200)),
     ("POST", "/api/apps/create", {"name": "New app"}, (401, 403, 403, 403, 201)),
     ("GET", "/api/apps/{app_a}", None, (401, 200, 200, 404, 200)),
@@ -196,6 +203,10 @@ PAGE_MATRIX = [
         ("GET", f"/apps/{{app_a}}/{report}", None, (302, 403, 200, 404, 200))
         for report in ("campaigns", "cohorts", "funnels", "models", "fraud", "conversions", "live")
     ),
+    ("GET", "/apps/{app_a}/cohorts?granularity=week&split=campaign", None, (302, 403, 200, 404, 200)),
+    ("GET", "/apps/{app_a}/funnels?steps=install,purchase&split=source", None, (302, 403, 200, 404, 200)),
+    ("GET", "/apps/{app_a}/campaigns?level=adset&media_source=meta&sort=-roas", None, (302, 403, 200, 404, 200)),
+    ("GET", "/apps/{app_b}/campaigns?level=ad", None, (302, 403, 404, 200, 200)),
     ("GET", "/apps/{app_a}/links", None, (302, 200, 200, 404, 200)),
     ("GET", "/apps/{app_a}/links/new", None, (302, 403, 200, 404, 200)),
     (

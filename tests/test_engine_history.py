@@ -39,7 +39,7 @@ def kind_and_match(app, conversion) -> tuple[str, str]:
 @pytest.mark.parametrize(
     "since", [T - H, T - 30 * D, T - 31 * D + 2 * H], ids=["narrow run", "run from T-30d", "run from T-31d"]
 )
-def test_an_install_long_after_the_first_is_a_reattribution_in_any_window(since):
+def test_an_install_long_after_the_first_is_a_new_install_in_any_window(since):
     app = AppFactory()
     conversion, click = uuid.uuid4(), uuid.uuid4()
     data.store(
@@ -48,7 +48,7 @@ def test_an_install_long_after_the_first_is_a_reattribution_in_any_window(since)
         events=[{"at": T - 120 * D, "device_ids": GAID}, {"event_id": conversion, "at": T, "device_ids": GAID}],
     )
     data.run(app, since, T + H)
-    assert kind_and_match(app, conversion) == ("reattribution", "device_click")
+    assert kind_and_match(app, conversion) == ("install", "device_click")
 
 
 @pytest.mark.parametrize(
@@ -86,7 +86,7 @@ def test_the_continuous_run_sees_an_install_older_than_its_look_back(settings):
         events=[{"at": now - 125 * D, "device_ids": GAID}, {"event_id": conversion, "at": now - H, "device_ids": GAID}],
     )
     services.attribution_follow(app=app)
-    assert kind_and_match(app, conversion) == ("reattribution", "device_click")
+    assert kind_and_match(app, conversion) == ("install", "device_click")
 
 
 # --- item 2: the re-attribution window runs from the last install that counted as new ------------------
@@ -105,9 +105,10 @@ def test_a_chain_of_reinstalls_leaves_the_window_of_the_last_new_install():
     kinds = {ago: kind_and_match(app, event_id) for ago, event_id in ids.items()}
     assert kinds == {
         120: ("install", "device_click"),
-        60: ("reinstall", "reinstall"),  # 60 d after the new install of T-120 d
-        20: ("reattribution", "device_click"),  # 100 d after it: new again, though 40 d after a reinstall
-        0: ("reinstall", "reinstall"),  # 20 d after the new install of T-20 d
+        # 60 d after the new install of T-120 d: a reinstall, after a click: re-attributed to it
+        60: ("reattribution", "device_click"),
+        20: ("install", "device_click"),  # 100 d after it: new again, though 40 d after a reinstall
+        0: ("reattribution", "device_click"),  # 20 d after the new install of T-20 d
     }
 
 
@@ -145,13 +146,16 @@ device_strategy = st.fixed_dictionaries(
         "installed_with": st.sampled_from(["gaid", "android_id", "both"]),
         "events": st.lists(event_strategy, min_size=1, max_size=6),
         "touches": st.lists(touch_strategy, max_size=5),
+        # a retargeting click on that day and a reinstall two hours later: a re-attribution when inside
+        # the re-attribution window
+        "retargeted": st.sampled_from([None, *ANCHOR_DAYS]),
     }
 )
 
 ROWS_SQL = """
 SELECT conversion_id, conversion_name, conversion_kind, conversion_time, device_key, match_type, touch_id,
        ctit_seconds, confidence, fraud_status, rejection_reason, rejected_touch_id, path.touch_id, path.match_type,
-       credits
+       credits, reengagement_window_end
 FROM attributions FINAL
 WHERE app_id = {app_id:UUID}
   AND conversion_time >= {since:DateTime64(3, 'UTC')} AND conversion_time < {until:DateTime64(3, 'UTC')}
@@ -190,7 +194,21 @@ def _generated(devices, end: dt.datetime) -> tuple[list[dict], list[dict]]:
             "clicked": len(clicks),
             "ids": device["installed_with"],
         }
-        for event in [first, *device["events"]]:
+        retargeting = []
+        if device["retargeted"] is not None:
+            touches.append(
+                {
+                    "touch_id": uuid.uuid4(),
+                    "type": "click",
+                    "source": device["source"],
+                    "at": end - device["retargeted"] * D,
+                    "device_ids": ids["gaid"],
+                }
+            )
+            retargeting.append(
+                {"name": "install", "day": device["retargeted"], "hour": 2, "clicked": len(clicks), "ids": "both"}
+            )
+        for event in [first, *device["events"], *retargeting]:
             at = end - event["day"] * D + event["hour"] * H
             row = {"name": event["name"], "at": at, "device_ids": ids[event["ids"]]}
             if event["clicked"] < len(clicks):

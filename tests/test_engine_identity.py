@@ -71,7 +71,7 @@ def test_an_install_with_idfa_and_idfv_after_one_with_idfv_only_is_a_reinstall()
     first, second = uuid.uuid4(), uuid.uuid4()
     data.store(
         app.id,
-        touches=[{"at": T - H, "device_ids": IDFA}],
+        touches=[{"type": "impression", "at": T - H, "device_ids": IDFA}],
         events=[
             {"event_id": first, "at": T - 30 * D, "device_ids": IDFV},
             {"event_id": second, "at": T, "device_ids": BOTH},
@@ -92,7 +92,7 @@ def test_a_conversion_matches_touches_of_every_id_of_its_device():
     data.run(app, T - H, T + H)
     result = data.results(app.id, conversion)["last_touch"]
     assert (result["conversion_kind"], result["match_type"], result["touch_id"]) == (
-        "reattribution",
+        "install",
         "device_click",
         click,
     )

@@ -115,7 +115,7 @@ def test_the_app_picker_lists_only_the_users_apps_and_one_app_goes_straight_to_i
 
 def test_every_page_shows_the_apps_time_zone_and_currency_and_the_csp(browser, marketer):
     app = marketer[1]
-    for path in ("overview", "links", "costs", "settings", "live", "conversions", "campaigns"):
+    for path in ("overview", "links", "costs", "settings", "live", "conversions", "campaigns", "models", "fraud"):
         response = browser.get(f"/apps/{app.id}/{path}")
         assert response.status_code == 200, path
         assert b"Times in Europe/Berlin \xc2\xb7 Money in EUR" in response.content, path
@@ -249,12 +249,24 @@ def test_the_overview_reads_the_stats_and_bad_filters_are_a_400_page(browser, ma
     app = marketer[1]
     page = browser.get(f"/apps/{app.id}/overview?days=30&model=linear")
     assert page.status_code == 200
-    assert b'data-metric="installs" data-value="0"' in page.content
-    assert b"No events in this period." in page.content, "an empty app shows the empty state, not a blank chart"
+    assert b'data-metric="installs" data-value="0.0"' in page.content
+    assert b"No installs in this period." in page.content, "an empty app shows the empty state, not a blank chart"
+    assert b"No events in this period." in page.content and b"No attributed installs in this period." in page.content
     assert b'<option value="30" selected>' in page.content and b'<option value="linear" selected>' in page.content
     bad = browser.get(f"/apps/{app.id}/overview?days=3&model=best")
     assert bad.status_code == 400
     assert b"<strong>days</strong>" in bad.content and b"<strong>model</strong>" in bad.content
+
+
+def test_the_cohorts_page_has_an_empty_state_and_bad_options_are_a_400_page(browser, marketer):
+    app = marketer[1]
+    page = browser.get(f"/apps/{app.id}/cohorts?days=30&granularity=week&split=source")
+    assert page.status_code == 200
+    assert b"No installs in this period." in page.content and b'id="chart-retention"' not in page.content
+    assert b'<option value="week" selected>' in page.content and b'<option value="source" selected>' in page.content
+    bad = browser.get(f"/apps/{app.id}/cohorts?granularity=month&split=os")
+    assert bad.status_code == 400
+    assert b"<strong>granularity</strong>" in bad.content and b"<strong>split</strong>" in bad.content
 
 
 def test_the_conversion_story_says_when_there_is_no_attribution(browser, marketer):
@@ -278,12 +290,12 @@ def test_chart_options_are_built_per_kind():
 
 def test_a_report_clickhouse_cannot_answer_now_is_a_503_page(browser, marketer, monkeypatch):
     from core.clickhouse.errors import ConnectionLost
-    from dashboard import selectors
+    from dashboard import analytics
 
     def unavailable(**kwargs):
         raise ConnectionLost("the server went away")
 
-    monkeypatch.setattr(selectors, "dashboard_stats", unavailable)
+    monkeypatch.setattr(analytics, "overview", unavailable)
     page = browser.get(f"/apps/{marketer[1].id}/overview")
     assert page.status_code == 503 and b"This report cannot be read right now" in page.content
 
@@ -310,3 +322,147 @@ def test_an_unknown_page_is_the_sites_404_page_and_an_unknown_api_path_json(brow
     assert page.status_code == 404 and b"There is no such page" in page.content
     api = browser.get("/api/no-such-endpoint")
     assert api.status_code == 404 and api.json() == {"error": "Not found.", "extra": {}}
+
+
+def test_the_funnels_page_asks_for_steps_then_keeps_them_in_the_url(browser, marketer):
+    app = marketer[1]
+    empty = browser.get(f"/apps/{app.id}/funnels")
+    assert empty.status_code == 200
+    assert b"Pick two to eight steps" in empty.content
+    assert b'<option value="install">install (new install)</option>' in empty.content
+    shown = browser.get(f"/apps/{app.id}/funnels?steps=install&steps=purchase&window=3&split=source&days=30")
+    assert shown.status_code == 200
+    page = shown.content.decode()
+    assert '<tr data-step="install">' in page and '<tr data-step="purchase">' in page
+    assert re.search(r'<option value="purchase" selected>purchase</option>', page)
+    assert '<option value="3" selected>3 days</option>' in page
+    assert '<option value="source" selected>' in page
+    assert f"/api/analytics/funnel.csv?app_id={app.id}&amp;steps=install&amp;steps=purchase" in page
+    assert 'id="step-3"' in page  # room to add a third step
+    bad = browser.get(f"/apps/{app.id}/funnels?steps=purchase&steps=install&window=14")
+    assert bad.status_code == 400
+    assert b"can only be the first step" in bad.content
+    assert b'<option value="14" selected>14 days</option>' in bad.content  # what was right stays chosen
+
+
+def test_tiles_show_money_in_the_apps_currency_its_unconverted_part_and_the_change():
+    from dashboard import presenters
+
+    money = {"currency": "EUR", "amount": "150.0000", "unconverted": [{"currency": "GBP", "amount": "12.0000"}]}
+    current = {"installs": 30.0, "revenue": money, "roas": None, "activeUsers": None}
+    previous = {"installs": 20.0, "revenue": {**money, "amount": "200.0000"}, "roas": 1.5, "activeUsers": 0}
+    shown = {
+        tile["metric"]: tile
+        for tile in presenters.tiles(
+            current=current, previous=previous, names=("installs", "revenue", "roas", "activeUsers"), currency="EUR"
+        )
+    }
+    assert (shown["installs"]["display"], shown["installs"]["change"]) == ("30", 0.5)
+    assert (shown["revenue"]["label"], shown["revenue"]["display"]) == ("Revenue (EUR)", "150.00")
+    assert (shown["revenue"]["change"], shown["revenue"]["unconverted"]) == (-0.25, "GBP 12.0000")
+    assert (shown["roas"]["known"], shown["roas"]["unknown_why"]) == (False, "no cost to divide by")
+    assert shown["activeUsers"]["unknown_why"] == "not available under these filters"
+
+
+def test_the_campaigns_page_refuses_an_unknown_level_or_sort_and_shows_its_empty_state(browser, marketer):
+    app = marketer[1]
+    empty = browser.get(f"/apps/{app.id}/campaigns?level=adset&media_source=meta&campaign=spring&sort=name")
+    assert empty.status_code == 200
+    page = empty.content.decode()
+    assert "No installs, touches or cost for these filters." in page
+    assert '<input type="hidden" name="level" value="adset">' in page, "Apply keeps the level and the sort"
+    assert f'href="/api/analytics/campaigns.csv?app_id={app.id}&amp;level=adset&amp;days=7' in page
+    assert '<li aria-current="page">Ad sets</li>' in page and ">spring</a></li>" in page
+    bad = browser.get(f"/apps/{app.id}/campaigns?level=creative&sort=-price")
+    assert bad.status_code == 400
+    assert b"<strong>level</strong>" in bad.content and b"<strong>sort</strong>" in bad.content
+
+
+def test_campaign_rows_sort_by_a_column_with_the_unknown_values_last_either_way():
+    from dashboard.views import _sorted_rows
+
+    rows = [
+        {"mediaSource": "b", "roas": 2.0, "revenue": {"currency": "EUR", "amount": "5.0000", "unconverted": []}},
+        {"mediaSource": "a", "roas": None, "revenue": {"currency": "EUR", "amount": "9.0000", "unconverted": []}},
+        {"mediaSource": "c", "roas": 0.5, "revenue": {"currency": "EUR", "amount": "1.0000", "unconverted": []}},
+    ]
+
+    def order(sort: str) -> list[str]:
+        return [row["mediaSource"] for row in _sorted_rows(rows, sort, "source")]
+
+    assert order("-roas") == ["b", "c", "a"] and order("roas") == ["c", "b", "a"]
+    assert order("-revenue") == ["a", "b", "c"]
+    assert order("name") == ["a", "b", "c"] and order("-name") == ["c", "b", "a"]
+
+
+def test_models_and_fraud_show_their_empty_states_and_say_which_filter_they_cannot_take(browser, marketer):
+    app = marketer[1]
+    models = browser.get(f"/apps/{app.id}/models?days=30&model=linear").content.decode()
+    assert "No installs for these filters." in models
+    assert 'name="model"' in models and '<input type="hidden" name="model" value="linear">' in models
+    assert 'id="id_model"' not in models, "every model is shown: no model picker"
+    fraud = browser.get(f"/apps/{app.id}/fraud?days=30")
+    assert fraud.status_code == 200
+    assert b"No flagged installs in this period." in fraud.content
+    assert b"No installs won by a click in this period." in fraud.content
+    narrowed = browser.get(f"/apps/{app.id}/fraud?media_source=meta").content.decode()
+    assert "The fraud report lists every source; it takes no media source or campaign filter." in narrowed
+    assert 'id="chart-ctit"' not in narrowed
+
+
+def test_click_to_install_buckets_read_as_durations_and_empty_ones_count_zero():
+    from dashboard.views import _ctit_table
+
+    buckets, rows = _ctit_table(
+        [
+            {"mediaSource": "net", "fromSeconds": 0, "toSeconds": 10, "installs": 4},
+            {"mediaSource": "meta", "fromSeconds": 600, "toSeconds": 3600, "installs": 7},
+            {"mediaSource": "net", "fromSeconds": 604800, "toSeconds": None, "installs": 1},
+        ]
+    )
+    assert buckets == [
+        "< 10 s",
+        "10 s \N{EN DASH} 1 min",
+        "1 min \N{EN DASH} 10 min",
+        "10 min \N{EN DASH} 1 h",
+        "1 h \N{EN DASH} 6 h",
+        "6 h \N{EN DASH} 24 h",
+        "24 h \N{EN DASH} 7 d",
+        "≥ 7 d",
+    ]
+    assert rows == [
+        {"mediaSource": "meta", "installs": [0, 0, 0, 7, 0, 0, 0, 0]},
+        {"mediaSource": "net", "installs": [4, 0, 0, 0, 0, 0, 0, 1]},
+    ]
+
+
+def test_the_conversion_story_takes_an_event_id_or_a_device_id_not_both(browser, marketer):
+    app = marketer[1]
+    unknown = browser.get(f"/apps/{app.id}/conversions?device_id=idfa-never-seen")
+    assert unknown.status_code == 200 and b"No attributed conversion of this device" in unknown.content
+    both = browser.get(f"/apps/{app.id}/conversions?event_id=00000000-0000-4000-8000-000000000001&device_id=x")
+    assert both.status_code == 400 and b"Give an event id or a device id, not both." in both.content
+    too_long = browser.get(f"/apps/{app.id}/conversions?device_id={'x' * 201}")
+    assert too_long.status_code == 400 and b"at most 200 characters" in too_long.content
+
+
+REPORT_PAGES = ("overview", "campaigns?level=ad", "models", "fraud", "conversions?device_id=idfa-1")
+
+
+@pytest.mark.parametrize("path", REPORT_PAGES)
+def test_each_report_page_is_refused_to_readonly_and_a_foreign_app_is_a_404(marketer, path):
+    app = marketer[1]
+    reader = UserFactory(role="readonly")
+    grant(reader, app, "view_app", "view_analytics")
+    refused = Client()
+    refused.force_login(reader)
+    answer = refused.get(f"/apps/{app.id}/{path}")
+    assert answer.status_code == 403 and b"You cannot open this page" in answer.content
+    stranger = UserFactory(role="user")
+    grant(stranger, AppFactory(), "view_app", "view_analytics")
+    outsider = Client()
+    outsider.force_login(stranger)
+    assert outsider.get(f"/apps/{app.id}/{path}").status_code == 404
+    owner = Client()
+    owner.force_login(marketer[0])
+    assert owner.get(f"/apps/{app.id}/{path}").status_code == 200

@@ -10,8 +10,10 @@ Chromium missing: the tests skip, or fail under REQUIRE_SERVICES=1 (as in CI).
 """
 
 import datetime as dt
+import re
 import shutil
 import uuid
+import zoneinfo
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -130,18 +132,33 @@ def marketer():
     return user, app, marketing_data(app)
 
 
-def tiles(tab: Tab) -> dict[str, str]:
-    return {
-        metric: tab.page.get_attribute(f"[data-metric={metric}]", "data-value")
-        for metric in ("installs", "revenue", "activeUsers", "totalEvents")
-    }
+TILES = ("installs", "revenue", "cost", "roas", "activeUsers", "totalEvents")
 
 
-def api_stats(tab: Tab, app_id, days: int) -> dict[str, str]:
-    answer = tab.page.request.get(f"{tab.base}/api/dashboard/stats?app_id={app_id}&days={days}")
+def number(value: str) -> float | None:
+    return None if value == "" else float(value)
+
+
+def tiles(tab: Tab) -> dict[str, float | None]:
+    return {metric: number(tab.page.get_attribute(f".tile [data-metric={metric}]", "data-value")) for metric in TILES}
+
+
+def api(tab: Tab, report: str, app_id, query: str = "") -> dict:
+    """A report of the analytics API, read with the browser's session (as a marketer's own script would)."""
+    answer = tab.page.request.get(f"{tab.base}/api/analytics/{report}?app_id={app_id}&{query}")
     assert answer.ok, answer.text()
-    stats = answer.json()
-    return {metric: str(stats[metric]) for metric in ("installs", "revenue", "activeUsers", "totalEvents")}
+    return answer.json()
+
+
+def money_or_number(value) -> float | None:
+    if isinstance(value, dict):
+        return float(value["amount"])
+    return None if value is None else float(value)
+
+
+def api_tiles(tab: Tab, app_id, query: str) -> dict[str, float | None]:
+    current = api(tab, "overview", app_id, query)["current"]
+    return {metric: money_or_number(current[metric]) for metric in TILES}
 
 
 def charts_drawn(tab: Tab, count: int) -> None:
@@ -159,12 +176,28 @@ def test_sign_in_pick_an_app_and_the_overview_charts_show_the_apis_numbers(tab, 
     tab.page.get_by_role("link", name="Puzzle Quest").click()
     expect(tab.page).to_have_url(f"{tab.base}/apps/{app.id}/overview")
     expect(tab.page.locator(".locale")).to_have_text("Times in Europe/Berlin · Money in USD")
-    charts_drawn(tab, 2)
+    charts_drawn(tab, 4)
     shown = tiles(tab)
-    assert shown == api_stats(tab, app.id, days=7)
-    assert shown["installs"] == "6" and shown["revenue"] == "29.94"
+    assert shown == api_tiles(tab, app.id, "days=7")
+    assert (shown["installs"], shown["revenue"], shown["cost"], shown["roas"]) == (6, 6 * 4.99, 0, None)
     sources = tab.page.locator("tr[data-source]")
     expect(sources).to_have_count(3)
+    api_sources = {
+        row["mediaSource"]: (row["installs"], float(row["revenue"]["amount"]))
+        for row in api(tab, "campaigns", app.id, "days=7&level=source")["rows"]
+    }
+    assert api_sources == {"meta": (3, 3 * 4.99), "google_ads": (2, 2 * 4.99), "organic": (1, 4.99)}
+    for source, (installs, revenue) in api_sources.items():
+        row = tab.page.locator(f"tr[data-source='{source}']")
+        assert number(row.locator("[data-metric=installs]").get_attribute("data-value")) == installs
+        assert number(row.locator("[data-metric=revenue]").get_attribute("data-value")) == revenue
+    # The installs over time are the API's series, in the app's days: 3 from meta, then 2 + 1 today or yesterday.
+    drawn = tab.page.evaluate(
+        "() => JSON.parse(document.getElementById('chart-installs').textContent).series.map(s => s.data)"
+    )
+    points = api(tab, "series", app.id, "days=7&interval=day")["points"]
+    assert drawn == [[p["nonOrganicInstalls"] for p in points], [p["organicInstalls"] for p in points]]
+    assert sum(map(sum, drawn)) == 6
     assert tab.errors == []
 
 
@@ -178,9 +211,9 @@ def test_a_filter_changes_the_numbers_and_the_url_and_the_url_shows_the_same_vie
     tab.page.get_by_role("button", name="Apply").click()
     expect(tab.page).to_have_url(f"{tab.base}/apps/{app.id}/overview?days=1&model=linear")
     day = tiles(tab)
-    assert day != week and day["installs"] == "3"
-    assert day == api_stats(tab, app.id, days=1)
-    charts_drawn(tab, 2)
+    assert day != week and (day["installs"], day["revenue"]) == (3, 3 * 4.99)
+    assert day == api_tiles(tab, app.id, "days=1&model=linear")
+    charts_drawn(tab, 4)
 
     shared = Tab(browser.new_context(), live_server.url)
     shared.sign_in(user.email)
@@ -233,7 +266,7 @@ def test_a_readonly_user_is_refused_the_analytics_pages(tab, marketer):
     tab.sign_in(reader.email)
     expect(tab.page).to_have_url(f"{tab.base}/apps/{app.id}/links")
     expect(tab.page.get_by_role("link", name="Overview")).to_have_count(0)
-    for path in ("overview", "campaigns", "conversions", "live"):
+    for path in ("overview", "campaigns", "models", "fraud", "conversions", "live"):
         assert tab.open(f"/apps/{app.id}/{path}").status == 403
         expect(tab.page.get_by_role("heading", name="You cannot open this page")).to_be_visible()
 
@@ -252,7 +285,11 @@ def test_a_locked_account_cannot_sign_in(tab, settings):
 PAGES = [
     "overview",
     "campaigns",
+    "cohorts?split=source",
+    "models",
+    "fraud",
     "conversions?event_id={conversion_id}",
+    "conversions?device_id=meta-0",
     "live",
     "links",
     "links/new",
@@ -260,6 +297,9 @@ PAGES = [
     "settings",
     "settings/edit",
 ]
+
+
+CHARTS = {"overview": 4, "campaigns": 2, "models": 2, "fraud": 1}
 
 
 @pytest.mark.parametrize("width", [1280, 375])
@@ -274,11 +314,13 @@ def test_every_page_renders_without_errors_and_fits_the_width(browser, live_serv
     for path in PAGES:
         response = tab.open(f"/apps/{app.id}/{path.format(**data)}")
         assert response.status == 200, path
-        if path == "overview":
-            charts_drawn(tab, 2)
+        if path.startswith("cohorts"):  # the retention heatmap (a canvas and its hover layer) and LTV curves
+            expect(tab.page.locator("[data-chart]:has(canvas)")).to_have_count(2)
+        if path in CHARTS:
+            charts_drawn(tab, CHARTS[path])
         overflow = tab.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} is {overflow} px wider than the window"
-        name = path.split("?")[0].replace("/", "-")
+        name = re.sub(r"\W+", "-", path.split("=")[0])
         tab.page.screenshot(path=SCREENSHOTS / f"{name}-{width}.png", full_page=True)
     assert tab.errors == []
 
@@ -288,7 +330,7 @@ def test_a_charts_tooltip_breaks_no_rule_of_the_content_security_policy(tab, mar
     user, app, _ = marketer
     tab.sign_in(user.email)
     tab.open(f"/apps/{app.id}/overview")
-    charts_drawn(tab, 2)
+    charts_drawn(tab, 4)
     box = tab.page.locator("[data-chart='chart-sources'] canvas").bounding_box()
     tab.page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.3)
     tab.page.wait_for_timeout(500)  # the tooltip shows after its delay
@@ -325,4 +367,222 @@ def test_live_events_show_a_new_event_without_a_reload(tab, marketer):
     expect(tab.page.locator("[data-live-status]")).to_contain_text("Updated")
     tab.page.get_by_role("button", name="Pause").click()
     expect(tab.page.locator("[data-live-status]")).to_have_text("Paused")
+    assert tab.errors == []
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_the_funnels_page_draws_the_funnel_and_the_apis_numbers_and_fits_the_width(
+    browser, live_server, marketer, width
+):
+    user, app, _ = marketer
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    tab = Tab(browser.new_context(viewport={"width": width, "height": 900}), live_server.url)
+    tab.sign_in(user.email)
+    tab.open(f"/apps/{app.id}/funnels")
+    tab.page.screenshot(path=SCREENSHOTS / f"funnels-empty-{width}.png", full_page=True)
+    tab.page.select_option("#step-1", "install")
+    tab.page.select_option("#step-2", "purchase")
+    tab.page.select_option("#id_split", "source")
+    tab.page.get_by_role("button", name="Apply").click()
+    expect(tab.page).to_have_url(re.compile(r"/funnels\?steps=install&steps=purchase&window=7&split=source"))
+    charts_drawn(tab, 1)
+    shown = [
+        tab.page.get_attribute(f"tr[data-step={step}] [data-devices]", "data-devices")
+        for step in ("install", "purchase")
+    ]
+    answer = tab.page.request.get(
+        f"{tab.base}/api/analytics/funnel?app_id={app.id}&steps=install,purchase&split=source"
+    )
+    assert answer.ok, answer.text()
+    assert shown == [str(step["devices"]) for step in answer.json()["total"]] == ["6.0", "6.0"]
+    expect(tab.page.locator("tr[data-source]")).to_have_count(3)  # meta, google_ads, organic
+    overflow = tab.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the funnels page is {overflow} px wider than the window"
+    tab.page.screenshot(path=SCREENSHOTS / f"funnels-{width}.png", full_page=True)
+
+
+def table_rows(tab: Tab, metrics: tuple[str, ...]) -> dict[str, tuple]:
+    """The report table's rows as shown: each row's key and its numbers (data-value) in these metrics."""
+    out = {}
+    for row in tab.page.locator("table.report tbody tr").all():
+        values = tuple(number(row.locator(f"[data-metric={m}]").get_attribute("data-value")) for m in metrics)
+        out[row.get_attribute("data-row")] = values
+    return out
+
+
+CAMPAIGN_METRICS = ("clicks", "installs", "payingUsers", "revenue", "cost", "roas")
+
+
+def api_rows(rows: list[dict], key: str) -> dict[str, tuple]:
+    return {row[key]: tuple(money_or_number(row[m]) for m in CAMPAIGN_METRICS) for row in rows}
+
+
+def test_the_campaigns_page_shows_the_apis_rows_drills_down_sorts_and_downloads_the_csv(tab, marketer):
+    user, app, _ = marketer
+    tab.sign_in(user.email)
+    tab.open(f"/apps/{app.id}/campaigns?days=7")
+    charts_drawn(tab, 2)
+    sources = api(tab, "campaigns", app.id, "days=7&level=source")
+    assert table_rows(tab, CAMPAIGN_METRICS) == api_rows(sources["rows"], "mediaSource")
+    assert table_rows(tab, ("installs",)) == {"meta": (3,), "google_ads": (2,), "organic": (1,)}
+    total = tab.page.locator("tr[data-row=total] [data-metric=installs]").get_attribute("data-value")
+    assert number(total) == sources["total"]["installs"] == 6
+
+    tab.page.get_by_role("link", name="meta", exact=True).click()
+    expect(tab.page).to_have_url(re.compile(r"level=campaign.*media_source=meta|media_source=meta.*level=campaign"))
+    campaigns = api(tab, "campaigns", app.id, "days=7&level=campaign&media_source=meta")
+    assert table_rows(tab, CAMPAIGN_METRICS) == api_rows(campaigns["rows"], "campaign")
+    assert table_rows(tab, ("installs", "revenue")) == {"spring_sale": (3, 3 * 4.99)}
+    expect(tab.page.locator(".crumbs [aria-current=page]")).to_have_text("Campaigns")
+
+    tab.page.get_by_role("link", name="All media sources").click()
+    header = tab.page.locator("th", has=tab.page.get_by_role("link", name="Installs"))
+    expect(header).to_have_attribute("aria-sort", "descending")
+    header.get_by_role("link").focus()
+    tab.page.keyboard.press("Enter")  # sorting is a link: the keyboard reaches it like the mouse
+    expect(tab.page).to_have_url(re.compile(r"sort=installs"))
+    expect(tab.page.locator("th", has=tab.page.get_by_role("link", name="Installs"))).to_have_attribute(
+        "aria-sort", "ascending"
+    )
+    assert list(table_rows(tab, ("installs",))) == ["organic", "google_ads", "meta"]
+
+    href = tab.page.locator("a[data-csv]").get_attribute("href")
+    csv = tab.page.request.get(tab.base + href)  # the signed-in session is enough for the API's CSV
+    assert csv.ok and csv.headers["content-type"].startswith("text/csv")
+    lines = csv.text().splitlines()
+    assert lines[0].startswith("mediaSource,impressions,clicks,installs")
+    assert sorted(line.split(",")[:4] for line in lines[1:]) == [
+        ["google_ads", "0", "2", "2.0"],
+        ["meta", "0", "3", "3.0"],
+        ["organic", "0", "0", "1.0"],
+    ]
+    assert tab.errors == []
+
+
+def test_the_models_page_shows_each_models_installs_and_revenue_as_the_api_does(tab, marketer):
+    user, app, _ = marketer
+    tab.sign_in(user.email)
+    tab.open(f"/apps/{app.id}/models?days=7&model=linear")
+    charts_drawn(tab, 2)
+    shown = {
+        (cell.get_attribute("data-model"), row.get_attribute("data-row")): (
+            number(cell.get_attribute("data-installs")),
+            number(cell.get_attribute("data-revenue")),
+        )
+        for row in tab.page.locator("table.report tbody tr").all()
+        for cell in row.locator("td[data-model]").all()
+    }
+    answer = api(tab, "models", app.id, "days=7")
+    assert shown == {
+        (result["model"], row["mediaSource"]): (result["installs"], float(result["revenue"]["amount"]))
+        for row in answer["rows"]
+        for result in row["models"]
+    }
+    assert len(shown) == 6 * 3, "six models for meta, google_ads and organic"
+    assert {shown[("time_decay", s)] for s in ("meta", "google_ads", "organic")} == {
+        (3, 3 * 4.99),
+        (2, 2 * 4.99),
+        (1, 4.99),
+    }, "one touch per install: every model gives it all the credit"
+    tab.page.get_by_role("button", name="Apply").click()
+    expect(tab.page).to_have_url(re.compile(r"model=linear"))  # the chosen model travels on to other pages
+    assert tab.errors == []
+
+
+def test_the_fraud_page_shows_flagged_installs_and_click_to_install_times_as_the_api_does(tab, marketer):
+    user, app, _ = marketer
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    injected = [{"idfa": f"injected-{n}"} for n in range(2)]
+    clickhouse.insert(
+        "touchpoints",
+        touch_rows(
+            app.id,
+            [{"source": "shady_net", "at": now - dt.timedelta(hours=1, seconds=3), "device_ids": d} for d in injected],
+        ),
+        columns=TOUCH_COLUMNS,
+        tag="test_touches",
+    )
+    clickhouse.insert(
+        "events",
+        event_rows(app.id, [{"name": "install", "at": now - dt.timedelta(hours=1), "device_ids": d} for d in injected]),
+        columns=EVENT_COLUMNS,
+        tag="test_events",
+    )
+    engine.attribution_run(app=app, since=now - dt.timedelta(days=4), until=now + dt.timedelta(seconds=1))
+    tab.sign_in(user.email)
+    tab.open(f"/apps/{app.id}/fraud?days=7")
+    charts_drawn(tab, 2)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    tab.page.screenshot(path=SCREENSHOTS / "fraud-flagged-1280.png", full_page=True)
+    flagged = {
+        row.get_attribute("data-flagged"): int(row.locator("[data-value]").get_attribute("data-value"))
+        for row in tab.page.locator("tr[data-flagged]").all()
+    }
+    fraud = api(tab, "fraud", app.id, "days=7")["rows"]
+    assert flagged == {f"{r['mediaSource']}|{r['reason']}|{r['status']}": r["installs"] for r in fraud}
+    assert flagged == {"shady_net|click_injection|flagged": 2}, "3 s from click to install: under the 10 s minimum"
+
+    histogram = {
+        row.get_attribute("data-row"): [int(cell.get_attribute("data-value")) for cell in row.locator("td").all()]
+        for row in tab.page.locator("table.report tbody tr").all()
+    }
+    times = api(tab, "click-to-install", app.id, "days=7")["rows"]
+    bounds = [0, 10, 60, 600, 3600, 6 * 3600, 24 * 3600, 7 * 24 * 3600]
+    assert {
+        (source, bounds[n]): installs for source, row in histogram.items() for n, installs in enumerate(row) if installs
+    } == {(r["mediaSource"], r["fromSeconds"]): r["installs"] for r in times}
+    assert histogram == {
+        "meta": [0, 0, 0, 3, 0, 0, 0, 0],  # 30 min from click to install
+        "google_ads": [0, 0, 0, 2, 0, 0, 0, 0],
+        "shady_net": [2, 0, 0, 0, 0, 0, 0, 0],
+    }
+    assert tab.errors == []
+
+
+def test_find_a_devices_conversions_by_its_id_and_open_one_story(tab, marketer):
+    user, app, data = marketer
+    tab.sign_in(user.email)
+    tab.open(f"/apps/{app.id}/conversions")
+    tab.page.fill("#id_device_id", "meta-0")
+    tab.page.get_by_role("button", name="Find").click()
+    expect(tab.page).to_have_url(re.compile(r"device_id=meta-0"))
+    rows = tab.page.locator("tr[data-conversion]")
+    expect(rows).to_have_count(1)  # the device's one install; its purchase is no conversion
+    assert rows.get_attribute("data-conversion") == str(data["conversion_id"])
+    expect(rows).to_contain_text("meta · spring_sale")
+    rows.get_by_role("link", name="install").click()
+    expect(tab.page).to_have_url(re.compile(rf"event_id={data['conversion_id']}"))
+    expect(tab.page.locator("#decision-heading")).to_contain_text("install")
+    expect(tab.page.locator("[data-decision]")).to_contain_text("Attributed to meta · spring_sale")
+    rules = tab.page.locator("section[aria-labelledby=rules-heading]")
+    expect(rules.get_by_role("row", name="Re-engagement window")).to_contain_text("30 d")
+    assert tab.errors == []
+
+
+def test_more_filters_narrow_the_report_and_the_link_names_only_the_filters_set(tab, marketer):
+    user, app, _ = marketer
+    tab.sign_in(user.email)
+    tab.open(f"/apps/{app.id}/campaigns?days=7")
+    tab.page.get_by_text("More filters").click()
+    tab.page.fill("#id_media_source", "google_ads")
+    tab.page.get_by_role("button", name="Apply").click()
+    expect(tab.page).to_have_url(
+        f"{tab.base}/apps/{app.id}/campaigns?days=7&model=last_touch&level=source&sort=-installs&media_source=google_ads"
+    )
+    assert table_rows(tab, ("installs",)) == {"google_ads": (2,)}
+    expect(tab.page.locator(".more-filters")).to_have_attribute("open", "")
+
+    today = dt.datetime.now(zoneinfo.ZoneInfo(app.timezone)).date()
+    tab.page.select_option("#id_days", "")
+    tab.page.fill("#id_media_source", "")
+    tab.page.fill("#id_date_from", (today - dt.timedelta(days=1)).isoformat())
+    tab.page.fill("#id_date_to", today.isoformat())
+    tab.page.get_by_role("button", name="Apply").click()
+    expect(tab.page).to_have_url(
+        re.compile(r"\?model=last_touch&level=source&sort=-installs&date_from=[-0-9]+&date_to=[-0-9]+$")
+    )
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    tab.page.screenshot(path=SCREENSHOTS / "campaigns-dates-1280.png", full_page=True)
+    expected = api(tab, "campaigns", app.id, tab.page.url.split("?", 1)[1])["rows"]
+    assert table_rows(tab, CAMPAIGN_METRICS) == api_rows(expected, "mediaSource")
     assert tab.errors == []

@@ -148,6 +148,12 @@ A1 = {
     "arppu": 17.5,
     "ecpi": 10.0,
     "roas": 1.75,
+    "roasD0": 1.75,
+    "roasD7": None,  # D+1 is yesterday: only its day 0 is over
+    "roasD30": None,
+    "retentionD1": None,
+    "retentionD7": None,
+    "retentionD30": None,
 }
 A2 = {
     "mediaSource": "meta",
@@ -168,6 +174,12 @@ A2 = {
     "arppu": None,
     "ecpi": 5.0,
     "roas": None,
+    "roasD0": None,
+    "roasD7": None,  # D+1 is yesterday: only its day 0 is over
+    "roasD30": None,
+    "retentionD1": None,
+    "retentionD7": None,
+    "retentionD30": None,
 }
 BRAND = {
     "mediaSource": "google",
@@ -188,6 +200,12 @@ BRAND = {
     "arppu": None,
     "ecpi": 4.0,
     "roas": 0.0,
+    "roasD0": 0.0,
+    "roasD7": None,  # D+1 is yesterday: only its day 0 is over
+    "roasD30": None,
+    "retentionD1": None,
+    "retentionD7": None,
+    "retentionD30": None,
 }
 ORGANIC = {
     "mediaSource": "organic",
@@ -208,6 +226,12 @@ ORGANIC = {
     "arppu": 20.0,
     "ecpi": None,
     "roas": None,
+    "roasD0": None,
+    "roasD7": None,  # D+1 is yesterday: only its day 0 is over
+    "roasD30": None,
+    "retentionD1": None,
+    "retentionD7": None,
+    "retentionD30": None,
 }
 
 
@@ -231,6 +255,12 @@ def test_campaigns_drill_down_to_ads_and_every_level_adds_up(scenario):
         "arppu": None,
         "ecpi": 6.333333,
         "roas": None,
+        "roasD0": None,  # the SEK is day 0 revenue too
+        "roasD7": None,
+        "roasD30": None,
+        "retentionD1": None,
+        "retentionD7": None,
+        "retentionD30": None,
         "totalEvents": 9,  # five installs and four purchases in the range
         "activeUsers": 5,
     }
@@ -326,12 +356,13 @@ def test_tables_export_as_csv(scenario):
     lines = b"".join(response.streaming_content).decode().splitlines()
     assert lines[0] == (
         "mediaSource,impressions,clicks,installs,nonOrganicInstalls,payingUsers,revenue,revenueUnconverted,"
-        "cost,costUnconverted,ctr,clickToInstallRate,installToPurchaseRate,arpu,arppu,ecpi,roas"
+        "cost,costUnconverted,ctr,clickToInstallRate,installToPurchaseRate,arpu,arppu,ecpi,roas,"
+        "roasD0,roasD7,roasD30,retentionD1,retentionD7,retentionD30"
     )
     assert lines[1:] == [
-        "meta,1,3,2.0,2.0,2.0,17.5000,SEK 3.0000,15.0000,,3.0,0.666667,1.0,,,7.5,",
-        "organic,0,0,2.0,0.0,1.0,20.0000,,0.0000,,,,0.5,10.0,20.0,,",
-        "google,0,1,1.0,1.0,0.0,0.0000,,4.0000,,,1.0,0.0,0.0,,4.0,0.0",
+        "meta,1,3,2.0,2.0,2.0,17.5000,SEK 3.0000,15.0000,,3.0,0.666667,1.0,,,7.5,,,,,,,",
+        "organic,0,0,2.0,0.0,1.0,20.0000,,0.0000,,,,0.5,10.0,20.0,,,,,,,,",
+        "google,0,1,1.0,1.0,0.0,0.0000,,4.0000,,,1.0,0.0,0.0,,4.0,0.0,0.0,,,,,",
     ]
     series = get("/api/analytics/series.csv", scenario, interval="day")
     rows = b"".join(series.streaming_content).decode().splitlines()
@@ -392,9 +423,10 @@ def test_the_scenarios_answers_have_the_documented_shapes(scenario, client):
 
 
 def test_the_series_reports_reattributions_among_installs_and_reengagements_apart(store_all):
-    """devA installed five days before D and again on D, after a one-day re-attribution window: a
-    re-attribution, counted among the installs. devR installed ten days before D and came back on D
-    through a retargeting click, after the seven-day inactivity window: a re-engagement, no install."""
+    """devA installed five days before D and again on D, after a one-day re-attribution window: a new
+    install. devB installed on D and again two hours later after a retargeting click, inside the
+    window: a re-attribution, no install. devR installed ten days before D and came back on D through a
+    retargeting click, after the seven-day inactivity window: a re-engagement, no install."""
     from apps_registry import services as app_services
 
     app, raw_key = app_with_key()
@@ -406,15 +438,18 @@ def test_the_series_reports_reattributions_among_installs_and_reengagements_apar
     code = links.link_create(
         app=app, created_by=reader, name="r", media_source="retarget", campaign="back", ios_url="https://example.com/"
     ).code
-    click = {
-        "type": "click",
-        "link_code": code,
-        "device_ids": {"idfa": "DEVR"},
-        "timestamp": (noon - dt.timedelta(hours=1)).isoformat(),
-    }
+    clicks = [
+        {
+            "type": "click",
+            "link_code": code,
+            "device_ids": {"idfa": device},
+            "timestamp": (noon - dt.timedelta(hours=1)).isoformat(),
+        }
+        for device in ("DEVR", "DEVB")
+    ]
     answer = APIClient().post(
         "/api/touchpoints",
-        orjson.dumps({"touchpoints": [click]}),
+        orjson.dumps({"touchpoints": clicks}),
         content_type="application/json",
         HTTP_X_API_KEY=raw_key,
     )
@@ -427,14 +462,16 @@ def test_the_series_reports_reattributions_among_installs_and_reengagements_apar
     events = [
         event("install", "DEVA", noon - 5 * days),
         event("install", "DEVA", noon),
+        event("install", "DEVB", noon - 2 * dt.timedelta(hours=1)),
+        event("install", "DEVB", noon),
         event("install", "DEVR", noon - 10 * days),
         event("open", "DEVR", noon),
     ]
     assert post_events(raw_key, events).status_code == 202
-    store_all(until=lambda: count("events", app.id) >= 4 and count("touchpoints", app.id) >= 1)
+    store_all(until=lambda: count("events", app.id) >= 6 and count("touchpoints", app.id) >= 2)
     services.attribution_run(app=app, since=noon - 11 * days, until=noon + days)
     answer = (
         APIClient().get(f"/api/analytics/series?app_id={app.id}&date_from={day}&date_to={day}", **bearer(reader)).json()
     )
     (point,) = answer["points"]
-    assert (point["totalEvents"], point["installs"], point["reattributions"], point["reengagements"]) == (2, 1, 1, 1)
+    assert (point["totalEvents"], point["installs"], point["reattributions"], point["reengagements"]) == (4, 2, 1, 1)

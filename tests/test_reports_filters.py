@@ -25,7 +25,16 @@ def test_a_preset_period_ends_now_and_keeps_its_segment_in_links():
     filters = report_filters(data={"days": "14", "media_source": "meta", "platform": "ios"}, default_model="linear")
     assert filters.until - filters.since == dt.timedelta(days=14)
     assert filters.query == "?days=14&model=linear&platform=ios&media_source=meta"
-    assert list(filters.form.fields) == ["days", "model", "platform", "media_source"], "the page shows what is set"
+    assert [field.name for field in filters.form.primary()] == ["days", "model"], "the filter bar's first row"
+    more = {field.name: field.value() for field in filters.form.more()}
+    assert more == {
+        "date_from": None,
+        "date_to": None,
+        "platform": "ios",
+        "country": "",
+        "media_source": "meta",
+        "campaign": "",
+    }
 
 
 @pytest.mark.parametrize(

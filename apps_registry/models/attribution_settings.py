@@ -36,6 +36,8 @@ class AttributionSettings(models.Model):
     user_id_fallback = models.BooleanField(default=False)
     reattribution_window_days = models.PositiveIntegerField(default=90, validators=_range(1, 365))
     reengagement_inactivity_days = models.PositiveIntegerField(default=7, validators=_range(1, 365))
+    # After a re-engagement or a re-attribution, the device's in-app revenue is the retargeting source's.
+    reengagement_window_days = models.PositiveIntegerField(default=30, validators=_range(1, 365))
     default_model = models.CharField(max_length=16, choices=Model.choices, default=Model.LAST_TOUCH)
     time_decay_half_life_days = models.PositiveIntegerField(default=7, validators=_range(1, 30))
     fraud_min_ctit_seconds = models.PositiveIntegerField(default=10, validators=_range(0, 3600))
@@ -51,6 +53,7 @@ class AttributionSettings(models.Model):
         "user_id_fallback",
         "reattribution_window_days",
         "reengagement_inactivity_days",
+        "reengagement_window_days",
         "default_model",
         "time_decay_half_life_days",
         "fraud_min_ctit_seconds",

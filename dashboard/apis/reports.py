@@ -1,14 +1,10 @@
 """The analytics reports' APIs (/api/analytics/overview, series, campaigns, models, fraud,
-click-to-install, each with a .csv sibling): parse the app and the report filters (dashboard.filters),
-call one selector of dashboard.analytics, serialize or stream CSV."""
-
-import csv
-import itertools
+click-to-install): parse the app and the report filters (dashboard.filters), call one selector of
+dashboard.analytics, serialize. Their .csv siblings are built from the registry in ``exports``."""
 
 from django import forms
-from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,13 +12,14 @@ from rest_framework.views import APIView
 from accounts.rbac import roles
 from accounts.rbac.permissions import RoleRequired
 from accounts.rbac.selectors import app_access
+from apps_registry.models import App
 from apps_registry.services import settings_current
 from core.apis import parsed
 from core.errors import ApplicationError
 from events.attribution_engine.rules import MODELS
 
-from .. import analytics
-from ..filters import BadFilters, FiltersForm, report_filters
+from .. import analytics, cohorts
+from ..filters import BadFilters, Filters, FiltersForm, report_filters
 from ..metrics import METRICS
 from .seed import REPORT_ERRORS
 
@@ -102,8 +99,19 @@ class PerformanceOut(serializers.Serializer):
     roas = _metric_field("roas", serializers.FloatField, allow_null=True)
 
 
+class CohortColumnsOut(serializers.Serializer):
+    """The campaign report's cohort columns (dashboard.cohorts): null until day n is over."""
+
+    roasD0 = _metric_field("roasD0", serializers.FloatField, allow_null=True)
+    roasD7 = _metric_field("roasD7", serializers.FloatField, allow_null=True)
+    roasD30 = _metric_field("roasD30", serializers.FloatField, allow_null=True)
+    retentionD1 = _metric_field("retentionD1", serializers.FloatField, allow_null=True)
+    retentionD7 = _metric_field("retentionD7", serializers.FloatField, allow_null=True)
+    retentionD30 = _metric_field("retentionD30", serializers.FloatField, allow_null=True)
+
+
 @extend_schema_serializer(component_name="CampaignRow")
-class CampaignRowOut(PerformanceOut):
+class CampaignRowOut(PerformanceOut, CohortColumnsOut):
     mediaSource = serializers.CharField(help_text='"organic": installs with no touch to credit.')
     campaign = serializers.CharField(required=False)
     adset = serializers.CharField(required=False)
@@ -140,10 +148,15 @@ class OverviewOut(ReportOut):
     metrics = MetricOut(many=True)
 
 
+@extend_schema_serializer(component_name="CampaignTotal")
+class CampaignTotalOut(KpisOut, CohortColumnsOut):
+    pass
+
+
 @extend_schema_serializer(component_name="AnalyticsCampaigns")
 class CampaignsOut(ReportOut):
     level = serializers.ChoiceField(choices=list(analytics.LEVELS))
-    total = KpisOut()
+    total = CampaignTotalOut()
     rows = CampaignRowOut(many=True)
     metrics = MetricOut(many=True)
 
@@ -166,16 +179,28 @@ class SeriesOut(ReportOut):
     points = SeriesPointOut(many=True)
 
 
+def report_filters_of(*, app: App, data) -> Filters:
+    """The report filters in ``data`` for ``app`` (its default model, its time zone), or a 400."""
+    try:
+        return report_filters(data=data, default_model=settings_current(app=app).default_model, time_zone=app.timezone)
+    except BadFilters as bad:
+        raise ApplicationError("Invalid report filters.", extra=bad.form.errors.get_json_data()) from None
+
+
+def parsed_form(form_class: type[forms.Form], data) -> dict:
+    """The cleaned data of a report's own parameters parsed by a Django form (the one its page
+    parses them with), or a 400 naming the bad ones."""
+    form = form_class(data=data)
+    if not form.is_valid():
+        raise ApplicationError("Invalid report parameters.", extra=form.errors.get_json_data())
+    return form.cleaned_data
+
+
 def _report(request, query_class):
     """The app (per-app access checked), the validated query and the report filters, or a 400."""
     query = parsed(query_class, request.query_params)
     app = app_access(request=request, app_id=query["app_id"], permission="view_analytics")
-    try:
-        filters = report_filters(
-            data=request.query_params, default_model=settings_current(app=app).default_model, time_zone=app.timezone
-        )
-    except BadFilters as bad:
-        raise ApplicationError("Invalid report filters.", extra=bad.form.errors.get_json_data()) from None
+    filters = report_filters_of(app=app, data=request.query_params)
     head = {
         "appId": str(app.id),
         "currency": app.currency,
@@ -204,6 +229,7 @@ PERFORMANCE_METRICS = (
     "cost",
     *analytics.PERFORMANCE_RATIOS,
 )
+CAMPAIGN_METRICS = (*PERFORMANCE_METRICS, *cohorts.COHORT_COLUMNS)
 ANALYTICS_PERMISSION = [RoleRequired(roles.ADMIN, roles.USER, permission="analytics:read")]
 
 
@@ -225,71 +251,18 @@ class AnalyticsOverviewApi(APIView):
         )
 
 
-class _Echo:
-    """csv.writer's file: each row comes back as the text to stream."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_response(filename: str, header: list[str], rows) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse(
-        (writer.writerow(row) for row in itertools.chain([header], rows)), content_type="text/csv; charset=utf-8"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
-def _money_cells(money: dict | None) -> list[str]:
-    if money is None:
-        return ["", ""]
-    return [money["amount"], "; ".join(f"{part['currency']} {part['amount']}" for part in money["unconverted"])]
-
-
-def _cell(value) -> str:
-    return "" if value is None else str(value)
-
-
-CSV_RESPONSE = {(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The table as CSV, streamed.")}
-
-
 class AnalyticsCampaignsApi(APIView):
     """Campaign performance, drilled down media source -> campaign -> ad set -> ad (``level``); narrow
     it with media_source and campaign to open one branch. The rows of a level add up to its total."""
 
     permission_classes = ANALYTICS_PERMISSION
-    csv = False
 
     @extend_schema(parameters=[CampaignsQuery, *_filter_parameters()], responses={200: CampaignsOut, **REPORT_ERRORS})
     def get(self, request):
         app, query, filters, head = _report(request, CampaignsQuery)
         level = query["level"]
-        both = analytics.performance(app=app, filters=filters, levels=(level, None))
+        both = cohorts.campaign_performance(app=app, filters=filters, levels=(level, None))
         rows = both[level]
-        if self.csv:
-            dimensions = list(analytics.DIMENSIONS[: analytics.LEVELS[level]])
-            money = ("revenue", "cost")
-            header = [
-                *dimensions,
-                *(
-                    name
-                    for metric in PERFORMANCE_METRICS
-                    for name in ((metric, f"{metric}Unconverted") if metric in money else (metric,))
-                ),
-            ]
-            body = (
-                [
-                    *(row[d] for d in dimensions),
-                    *(
-                        cell
-                        for metric in PERFORMANCE_METRICS
-                        for cell in (_money_cells(row[metric]) if metric in money else [_cell(row[metric])])
-                    ),
-                ]
-                for row in rows
-            )
-            return _csv_response(f"campaigns-{level}.csv", header, body)
         total = both[None][0]
         return Response(
             {
@@ -297,17 +270,9 @@ class AnalyticsCampaignsApi(APIView):
                 "level": level,
                 "total": {**total, **analytics.activity(app=app, filters=filters)},
                 "rows": rows,
-                "metrics": _metrics_out(*PERFORMANCE_METRICS),
+                "metrics": _metrics_out(*CAMPAIGN_METRICS),
             }
         )
-
-
-class AnalyticsCampaignsCsvApi(AnalyticsCampaignsApi):
-    csv = True
-
-    @extend_schema(parameters=[CampaignsQuery, *_filter_parameters()], responses={**CSV_RESPONSE, **REPORT_ERRORS})
-    def get(self, request):
-        return super().get(request)
 
 
 SERIES_COLUMNS = (
@@ -326,25 +291,12 @@ class AnalyticsSeriesApi(APIView):
     time zone (activity date)."""
 
     permission_classes = ANALYTICS_PERMISSION
-    csv = False
 
     @extend_schema(parameters=[SeriesQuery, *_filter_parameters()], responses={200: SeriesOut, **REPORT_ERRORS})
     def get(self, request):
         app, query, filters, head = _report(request, SeriesQuery)
         points = analytics.series(app=app, filters=filters, interval=query["interval"])
-        if self.csv:
-            header = ["start", *SERIES_COLUMNS, "revenue", "revenueUnconverted"]
-            body = ([p["start"], *(p[c] for c in SERIES_COLUMNS), *_money_cells(p["revenue"])] for p in points)
-            return _csv_response(f"series-{query['interval']}.csv", header, body)
         return Response({**head, "interval": query["interval"], "points": points})
-
-
-class AnalyticsSeriesCsvApi(AnalyticsSeriesApi):
-    csv = True
-
-    @extend_schema(parameters=[SeriesQuery, *_filter_parameters()], responses={**CSV_RESPONSE, **REPORT_ERRORS})
-    def get(self, request):
-        return super().get(request)
 
 
 class ModelResultOut(serializers.Serializer):
@@ -379,38 +331,12 @@ class AnalyticsModelsApi(APIView):
     """Installs and revenue per media source under all six attribution models side by side."""
 
     permission_classes = ANALYTICS_PERMISSION
-    csv = False
 
     @extend_schema(parameters=[AppQuery, *_filter_parameters()], responses={200: ModelsOut, **REPORT_ERRORS})
     def get(self, request):
         app, _, filters, head = _report(request, AppQuery)
         rows = analytics.model_comparison(app=app, filters=filters)
-        if self.csv:
-            header = [
-                "mediaSource",
-                *(f"{model}{column}" for model in MODELS for column in ("Installs", "Revenue", "RevenueUnconverted")),
-            ]
-            body = (
-                [
-                    row["mediaSource"],
-                    *(
-                        cell
-                        for result in row["models"]
-                        for cell in (str(result["installs"]), *_money_cells(result["revenue"]))
-                    ),
-                ]
-                for row in rows
-            )
-            return _csv_response("models.csv", header, body)
         return Response({**head, "rows": rows})
-
-
-class AnalyticsModelsCsvApi(AnalyticsModelsApi):
-    csv = True
-
-    @extend_schema(parameters=[AppQuery, *_filter_parameters()], responses={**CSV_RESPONSE, **REPORT_ERRORS})
-    def get(self, request):
-        return super().get(request)
 
 
 FRAUD_COLUMNS = ("mediaSource", "reason", "status", "installs")
@@ -420,23 +346,12 @@ class AnalyticsFraudApi(APIView):
     """New installs of the period whose winning click was flagged as fraud, per source, reason and outcome."""
 
     permission_classes = ANALYTICS_PERMISSION
-    csv = False
 
     @extend_schema(parameters=[AppQuery, *_filter_parameters()], responses={200: FraudOut, **REPORT_ERRORS})
     def get(self, request):
         app, _, filters, head = _report(request, AppQuery)
         rows = analytics.fraud(app=app, filters=filters)
-        if self.csv:
-            return _csv_response("fraud.csv", list(FRAUD_COLUMNS), ([_cell(r[c]) for c in FRAUD_COLUMNS] for r in rows))
         return Response({**head, "rows": rows})
-
-
-class AnalyticsFraudCsvApi(AnalyticsFraudApi):
-    csv = True
-
-    @extend_schema(parameters=[AppQuery, *_filter_parameters()], responses={**CSV_RESPONSE, **REPORT_ERRORS})
-    def get(self, request):
-        return super().get(request)
 
 
 class CtitRowOut(serializers.Serializer):
@@ -451,28 +366,13 @@ class CtitOut(ReportOut):
     rows = CtitRowOut(many=True)
 
 
-CTIT_COLUMNS = ("mediaSource", "fromSeconds", "toSeconds", "installs")
-
-
 class AnalyticsClickToInstallApi(APIView):
     """The click-to-install time distribution per source: new installs won by a click, per bucket."""
 
     permission_classes = ANALYTICS_PERMISSION
-    csv = False
 
     @extend_schema(parameters=[AppQuery, *_filter_parameters()], responses={200: CtitOut, **REPORT_ERRORS})
     def get(self, request):
         app, _, filters, head = _report(request, AppQuery)
         rows = analytics.click_to_install_times(app=app, filters=filters)
-        if self.csv:
-            body = ([_cell(row[c]) for c in CTIT_COLUMNS] for row in rows)
-            return _csv_response("click-to-install.csv", list(CTIT_COLUMNS), body)
         return Response({**head, "rows": rows})
-
-
-class AnalyticsClickToInstallCsvApi(AnalyticsClickToInstallApi):
-    csv = True
-
-    @extend_schema(parameters=[AppQuery, *_filter_parameters()], responses={**CSV_RESPONSE, **REPORT_ERRORS})
-    def get(self, request):
-        return super().get(request)

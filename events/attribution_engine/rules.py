@@ -29,8 +29,14 @@ REINSTALL = "reinstall"
 CONFIDENCE = {1: 1.0, 2: 1.0, 3: 0.6, 4: 1.0, 5: 0.4}
 
 CONVERSION_EVENTS = ("install", "first_open")
-# The conversion kinds that count as an install in reports (a reinstall and a re-engagement do not).
-NEW_INSTALL_KINDS = ("install", "reattribution")
+# Conversion kinds, as AppsFlyer names them: ``install`` (a new install: the device's first, or one after
+# the re-attribution window), ``reinstall`` (inside that window, unattributed), ``reattribution`` (a
+# reinstall credited to a retargeting click) and ``re_engagement`` (an open after inactivity, credited
+# to a retargeting click). Only new installs count as installs in reports.
+NEW_INSTALL_KINDS = ("install",)
+# The conversions credited to a retargeting touch: in-app revenue of the device during their
+# re-engagement window is theirs.
+RETARGETING_KINDS = ("reattribution", "re_engagement")
 REENGAGEMENT_EVENTS = ("open", "session_start")
 
 
@@ -45,6 +51,7 @@ class Rules:
     user_id_fallback: bool
     reattribution_ms: int
     inactivity_ms: int
+    reengagement_window_ms: int
     half_life_ms: int
     min_ctit_ms: int
     reject_fraud: bool
@@ -64,6 +71,7 @@ class Rules:
             user_id_fallback=version.user_id_fallback,
             reattribution_ms=version.reattribution_window_days * DAY_MS,
             inactivity_ms=version.reengagement_inactivity_days * DAY_MS,
+            reengagement_window_ms=version.reengagement_window_days * DAY_MS,
             half_life_ms=version.time_decay_half_life_days * DAY_MS,
             min_ctit_ms=version.fraud_min_ctit_seconds * 1000,
             reject_fraud=version.fraud_policy == AttributionSettings.FraudPolicy.REJECT,
@@ -92,6 +100,7 @@ class Rules:
             "user_id_fallback": self.user_id_fallback,
             "reattribution_ms": self.reattribution_ms,
             "inactivity_ms": self.inactivity_ms,
+            "reengagement_window_ms": self.reengagement_window_ms,
             "half_life_ms": float(self.half_life_ms),
             "min_ctit_ms": self.min_ctit_ms,
             "reject_fraud": self.reject_fraud,
@@ -110,6 +119,7 @@ class Rules:
             "userIdFallback": self.user_id_fallback,
             "reattributionDays": self.reattribution_ms // DAY_MS,
             "reengagementInactivityDays": self.inactivity_ms // DAY_MS,
+            "reengagementWindowDays": self.reengagement_window_ms // DAY_MS,
             "timeDecayHalfLifeDays": self.half_life_ms // DAY_MS,
             "fraudMinCtitSeconds": self.min_ctit_ms // 1000,
             "fraudPolicy": "reject" if self.reject_fraud else "flag",

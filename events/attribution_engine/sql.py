@@ -15,10 +15,12 @@ Matching (``insert_candidates``), CTE by CTE:
    theirs however old, with the last install that counted as new at each (``arrayFold`` per device).
    A conversion's kind is thus the same whatever the run window: bounded look-backs read activity,
    and the installs — few, and stored first in the ``events`` order — are read whole.
-3. ``conversions``: installs (``install``: the device's first; ``reinstall``: inside the re-attribution
-   window after the last install that counted as new, as AppsFlyer and Adjust measure it;
-   ``reattribution``: after it, new again) and re-engagements (an open after the inactivity window by a
-   device that installed before).
+3. ``conversions``: installs (``install``: a new install, the device's first or one after the
+   re-attribution window since the last install that counted as new, as AppsFlyer and Adjust measure
+   it; ``reinstall``: inside that window) and re-engagements (an open after the inactivity window by a
+   device that installed before). A reinstall or a re-engagement is matched only to deterministic
+   clicks (tiers 1-2) after the device's latest earlier activity: a reinstall with one becomes a
+   ``reattribution`` (AppsFlyer's term) credited to it, a re-engagement without one is dropped.
 4. ``conversion_keys`` / ``touch_keys``: the match keys of each side, hashed with their kind — click id
    (1), pseudonymous device id (2: every id of the device, ``id_members``), ip prefix + os + version
    (3, probabilistic, only when enabled and all three are known on both sides).
@@ -35,7 +37,8 @@ Deciding (``insert_results``, from the scratch rows of a run):
    touch of the winning kind (deterministic clicks, probabilistic clicks, device impressions or
    probabilistic impressions), in time order; flagged touches are dropped first when the app rejects fraud.
 8. ``credited``: one credit array per model over that path; the final SELECT has one row per
-   conversion, its ``credits`` map holding every model's array.
+   conversion, its ``credits`` map holding every model's array, and for a re-attribution or a
+   re-engagement credited to a touch the end of its re-engagement window (``reengagement_window_end``).
 
 Touch tuples are (time, touch_id, tier, type, media_source, campaign, link_code) in the scratch
 table, with the fraud flag appended in ``decided``.
@@ -53,6 +56,7 @@ from events.attribution_engine.rules import (
     MODELS,
     NEW_INSTALL_KINDS,
     REENGAGEMENT_EVENTS,
+    RETARGETING_KINDS,
     TIERS,
     Rules,
 )
@@ -77,6 +81,7 @@ def literals(names) -> str:
 
 CONVERSION_NAMES = literals(CONVERSION_EVENTS)
 NEW_INSTALLS = literals(NEW_INSTALL_KINDS)
+RETARGETING = literals(RETARGETING_KINDS)
 _REENGAGEMENT_NAMES = literals(REENGAGEMENT_EVENTS)
 # A device across its events: its first device id, else the pseudonymous user id (the reports' key of
 # a purchaser, beside the engine's ``device_key``).
@@ -223,11 +228,10 @@ conversions AS (
         indexOf(c.installs, (toUnixTimestamp64Milli(e.timestamp), e.event_id)) AS position,
         multiIf(
             NOT e.is_install, 're_engagement',
-            e.identity = '' OR position <= 1, 'install',
-            c.last_new[position] = c.installs[position].1, 'reattribution',
+            e.identity = '' OR position <= 1 OR c.last_new[position] = c.installs[position].1, 'install',
             'reinstall'
         ) AS conversion_kind,
-        if(e.is_install, NULL, e.previous_activity) AS touches_after
+        if(conversion_kind = 'install', NULL, e.previous_activity) AS touches_after
     FROM window_events AS e
     LEFT JOIN install_chains AS c ON e.identity = c.identity
     LEFT JOIN id_members AS m ON e.identity = m.label
@@ -245,11 +249,11 @@ conversion_keys AS (
     -- Key 0 matches no touch: it keeps every conversion in the (right) join, organic ones included.
     SELECT conversion_id, conversion_name, conversion_kind, conversion_time, device_key, user_id, touches_after, key
     FROM conversions
-    ARRAY JOIN arrayConcat([0], if(conversion_kind = 'reinstall', [], arrayFilter(k -> k != 0, arrayConcat(
+    ARRAY JOIN arrayConcat([0], arrayFilter(k -> k != 0, arrayConcat(
         [if(click_id = {_ZERO_UUID}, 0, cityHash64(1, click_id))],
         arrayMap(v -> cityHash64(2, v), device_values),
         [if({{probabilistic:Bool}} AND fingerprint != '', cityHash64(3, fingerprint), 0)]
-    )))) AS key
+    ))) AS key
 ),
 named_clicks AS (
     SELECT toUUIDOrZero(attribution['click_id']) AS touch_id FROM events
@@ -302,7 +306,7 @@ joined AS (
                 tier = 4, {{view_ms:Int64}}, {{probabilistic_view_ms:Int64}}) AS window_ms,
         matched AND age_ms >= 0 AND age_ms <= window_ms
             AND (c.touches_after IS NULL OR t.touch_time > c.touches_after)
-            AND (c.conversion_kind != 're_engagement' OR tier <= 2) AS eligible
+            AND (c.conversion_kind = 'install' OR tier <= 2) AS eligible
     FROM touch_keys AS t
     RIGHT JOIN conversion_keys AS c ON t.key = c.key
 ),
@@ -356,7 +360,11 @@ def insert_candidates(window: str) -> str:
         "INSERT INTO {scratch:Identifier}\n"
         + pipeline(window)
         + """
-SELECT conversion_id, conversion_name, conversion_kind, conversion_time, device_key, user_id, touches
+SELECT
+    conversion_id, conversion_name,
+    -- a reinstall after a retargeting click is re-attributed to it
+    if(conversion_kind = 'reinstall' AND notEmpty(touches), 'reattribution', conversion_kind) AS kind,
+    conversion_time, device_key, user_id, touches
 FROM candidates
 WHERE NOT (conversion_kind = 're_engagement' AND empty(touches))
 """
@@ -403,7 +411,7 @@ RESULT_COLUMNS = (
     "device_key, user_id, match_type, touch_id, touch_type, touch_time, media_source, campaign, link_code, "
     "ctit_seconds, confidence, fraud_status, rejection_reason, rejected_touch_id, settings_version, "
     "path.touch_id, path.touch_type, path.touch_time, path.media_source, path.campaign, path.link_code, "
-    "path.match_type, credits"
+    "path.match_type, credits, reengagement_window_end"
 )
 
 
@@ -438,12 +446,13 @@ SELECT
     {{app_id:UUID}} AS app_id,
     conversion_id,
     conversion_name,
-    conversion_kind,
+    -- a re-attribution whose every touch fraud rejected stays an (unattributed) reinstall
+    if(conversion_kind = 'reattribution' AND tier = 0, 'reinstall', conversion_kind) AS kind,
     conversion_time,
     toDate(conversion_time, {{timezone:String}}) AS conversion_date,
     device_key,
     user_id,
-    multiIf(conversion_kind = 'reinstall', 'reinstall', {tier_name("tier")}) AS match_type,
+    multiIf(kind = 'reinstall', 'reinstall', {tier_name("tier")}) AS match_type,
     if(tier = 0, {_ZERO_UUID}, winner.2) AS touch_id,
     if(tier = 0, '', winner.4) AS touch_type,
     if(tier = 0, NULL, winner.1) AS touch_time,
@@ -463,7 +472,10 @@ SELECT
     arrayMap(x -> x.6, path) AS `path.campaign`,
     arrayMap(x -> x.7, path) AS `path.link_code`,
     arrayMap(x -> {tier_name("x.3")}, path) AS `path.match_type`,
-    mapFromArrays([{_MODEL_NAMES}], credits_by_model) AS credits
+    mapFromArrays([{_MODEL_NAMES}], credits_by_model) AS credits,
+    -- until then the device's in-app revenue is the retargeting touch's (dashboard.analytics)
+    if(kind IN ({RETARGETING}) AND tier != 0,
+       conversion_time + toIntervalMillisecond({{reengagement_window_ms:Int64}}), NULL) AS reengagement_window_end
 FROM credited
 """
         # Each conversion appears once per insert: merging the block on insert would only cost time.

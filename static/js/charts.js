@@ -4,6 +4,8 @@
 (function () {
   "use strict";
 
+  var MIN_LABEL_CELL_PX = 20;
+
   function formatter(unit) {
     var options = { maximumFractionDigits: 2 };
     if (unit === "%") options = { style: "percent", maximumFractionDigits: 1 };
@@ -27,6 +29,20 @@
     // richText: the tooltip is drawn on the canvas; an HTML one carries style attributes, which the
     // Content-Security-Policy refuses.
     option.tooltip = Object.assign({}, option.tooltip, { valueFormatter: formatter(unit), renderMode: "richText" });
+    // A heatmap's cell labels and its scale show values in the unit too; cells too narrow for a label
+    // (a phone, a long horizon) go without.
+    (option.series || []).forEach(function (series) {
+      if (series.type !== "heatmap") return;
+      var format = formatter(unit);
+      var columns = option.xAxis && option.xAxis.data ? option.xAxis.data.length : 1;
+      series.label = Object.assign({}, series.label, {
+        show: Boolean(series.label && series.label.show) && element.clientWidth / columns >= MIN_LABEL_CELL_PX,
+        formatter: function (params) {
+          return format(params.value[2]);
+        },
+      });
+      if (option.visualMap) option.visualMap.formatter = format;
+    });
     option.textStyle = { fontFamily: getComputedStyle(document.body).fontFamily };
     element.textContent = "";
     var chart = window.echarts.init(element, null, { renderer: "canvas" });

@@ -1,7 +1,26 @@
-// The little behaviour the pages have: copy buttons and the live events' refresh. Everything works
-// without it except those two. Loaded with defer.
+// The little behaviour the pages have: copy buttons, the live events' refresh, and report filters
+// that leave their empty fields out of the link. Everything works without it except the first two
+// (without it, a shared link merely carries the empty fields). Loaded with defer.
 (function () {
   "use strict";
+
+  // <form data-filters>: an empty field is not sent, so the address (the view to share) names only
+  // the filters set. Coming back to the page (back button, page cache) enables them again.
+  var filterForms = document.querySelectorAll("form[data-filters]");
+  filterForms.forEach(function (form) {
+    form.addEventListener("submit", function () {
+      form.querySelectorAll("input[name], select[name]").forEach(function (field) {
+        if (field.value === "") field.disabled = true;
+      });
+    });
+  });
+  window.addEventListener("pageshow", function () {
+    filterForms.forEach(function (form) {
+      form.querySelectorAll("[disabled]").forEach(function (field) {
+        field.disabled = false;
+      });
+    });
+  });
 
   // <button data-copy="id-of-an-input">: copies that input's value.
   document.querySelectorAll("[data-copy]").forEach(function (button) {

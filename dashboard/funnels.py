@@ -1,0 +1,207 @@
+"""Funnels: how many devices went through ordered steps within a conversion window, and the
+conversion of each step (from the previous one and from the first), split by media source if asked.
+
+The pipeline (one statement):
+1. ``steps``: the rows that can be a step, per device (``sql.DEVICE_KEY``, the key the reports join
+   purchases to installs with): the events of the step names, and, when the first step is
+   ``install``, the engine's new installs (never the raw install events: a reinstall is no install).
+   Platform and country narrow both (an install through its install event, as the campaign report).
+   The events are read without FINAL: a redelivered event not yet merged away is an exact copy, and a
+   copy cannot lengthen a device's chain. The installs are read FINAL: a recompute may change a kind.
+2. ``reached``: ClickHouse's ``windowFunnel`` per device: the longest chain of the steps in order,
+   each within ``window`` of the chain's first step. Only a first step inside the period counts (the
+   date range filters the first step's time); the later steps may fall up to a window after it.
+3. Split (or a media source / campaign filter): each device weighs as its latest new install before
+   the period's end is credited under the chosen model (organic: no touch); a device with no new
+   install on record has no source (``null``). A device's weights sum to one, so the rows add up to
+   the total.
+"""
+
+import datetime as dt
+import re
+
+from django import forms
+
+from apps_registry.models import App
+from core import clickhouse
+from events.attribution_engine import sql
+from events.ingestion.schema import NAME_PATTERN
+
+from .analytics import ORGANIC
+from .filters import Filters
+from .metrics import derive
+
+INSTALL = "install"  # as a first step: the engine's new install
+MIN_STEPS, MAX_STEPS = 2, 8
+WINDOW_DAYS = range(1, 31)
+DEFAULT_WINDOW_DAYS = 7
+SPLITS = {"": "No split", "source": "By media source"}
+STEP_RATIOS = ("conversionFromPrevious", "conversionFromFirst")
+_DAY_MS = 86_400_000
+
+
+class StepsField(forms.Field):
+    """The steps in order: a repeated parameter (``steps=a&steps=b``), a comma list, or both; blanks
+    are dropped (a page's empty "add a step" select)."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value) -> list[str]:
+        values = value if isinstance(value, list | tuple) else [value or ""]
+        return [name.strip() for item in values for name in str(item).split(",") if name.strip()]
+
+    def validate(self, value: list[str]) -> None:
+        if not MIN_STEPS <= len(value) <= MAX_STEPS:
+            raise forms.ValidationError(f"Give {MIN_STEPS} to {MAX_STEPS} steps, in order.")
+        for name in value:
+            if len(name) > 64 or not re.fullmatch(NAME_PATTERN, name):
+                raise forms.ValidationError(f"{name[:64]!r} is not an event name.")
+        if INSTALL in value[1:]:
+            raise forms.ValidationError(f"{INSTALL!r} (a new install) can only be the first step.")
+        if len(set(value)) != len(value):
+            raise forms.ValidationError("Each step is a different event.")
+
+
+class FunnelForm(forms.Form):
+    """The funnel's own parameters, beside the report filters (``dashboard.filters``); the page and
+    the API parse them here."""
+
+    steps = StepsField(label="Steps")
+    window = forms.TypedChoiceField(
+        label="Conversion window (days)",
+        choices=[(days, days) for days in WINDOW_DAYS],
+        coerce=int,
+        required=False,
+        empty_value=DEFAULT_WINDOW_DAYS,
+    )
+    split = forms.ChoiceField(label="Split", choices=list(SPLITS.items()), required=False)
+
+
+def _steps_sql(filters: Filters, steps: list[str]) -> str:
+    """Every row that can be a step (there is always an event step: ``install`` is only ever first)."""
+    segment = "".join(f" AND {name} = {{{name}:String}}" for name in ("platform", "country") if getattr(filters, name))
+    parts = [
+        f"SELECT {sql.DEVICE_KEY} AS device_key, toUInt64(toUnixTimestamp64Milli(timestamp)) AS at, event_name AS name "
+        "FROM events WHERE app_id = {app_id:UUID} AND event_name IN {events:Array(String)} "
+        "AND timestamp >= {since:DateTime64(3, 'UTC')} AND timestamp < {reach_until:DateTime64(3, 'UTC')}"
+        f"{segment}"
+    ]
+    if steps[0] == INSTALL:
+        installed = ""
+        if segment:
+            installed = (
+                " AND conversion_id IN (SELECT event_id FROM events WHERE app_id = {app_id:UUID} "
+                "AND timestamp >= {since:DateTime64(3, 'UTC')} AND timestamp < {until:DateTime64(3, 'UTC')}"
+                f"{segment})"
+            )
+        parts.append(
+            f"SELECT device_key, toUInt64(toUnixTimestamp64Milli(conversion_time)) AS at, '{INSTALL}' AS name "
+            f"FROM attributions FINAL WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS}) "
+            "AND conversion_time >= {since:DateTime64(3, 'UTC')} AND conversion_time < {until:DateTime64(3, 'UTC')}"
+            f"{installed}"
+        )
+    return " UNION ALL ".join(parts)
+
+
+def _funnel_sql(filters: Filters, steps: list[str], *, weighted: bool) -> str:
+    conditions = ", ".join(
+        f"name = {{step_{n}:String}}"
+        + (" AND at < toUnixTimestamp64Milli({until:DateTime64(3, 'UTC')})" if n == 0 else "")
+        for n in range(len(steps))
+    )
+    reached = f"""
+WITH reached AS (
+    SELECT device_key, windowFunnel({{window_ms:UInt64}})(at, {conditions}) AS level
+    FROM ({_steps_sql(filters, steps)}) WHERE device_key != ''
+    GROUP BY device_key HAVING level > 0
+)"""
+    if not weighted:
+        return f"{reached}\nSELECT NULL AS media_source, level, toFloat64(count()) FROM reached GROUP BY level"
+    touch_segment = "".join(
+        f" AND share.{n} = {{{name}:String}}"
+        for n, name in ((1, "media_source"), (2, "campaign"))
+        if getattr(filters, name)
+    )
+    return f"""{reached},
+installs AS (
+    SELECT device_key, argMax(tuple(path.media_source, path.campaign, credits[{{model:String}}]), conversion_time) AS i
+    FROM attributions FINAL
+    WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS})
+      AND conversion_time < {{until:DateTime64(3, 'UTC')}} AND device_key != ''
+    GROUP BY device_key
+),
+shares AS (
+    SELECT device_key, share.1 AS media_source, share.3 AS credit
+    FROM installs
+    ARRAY JOIN if(
+        empty(i.1), [('{ORGANIC}', '', 1.)], arrayFilter(x -> x.3 > 0, arrayZip(i.1, i.2, i.3))
+    ) AS share
+    WHERE 1 {touch_segment}
+)
+SELECT s.media_source, r.level, sum(if(s.device_key = '', 1., s.credit))
+FROM reached AS r LEFT JOIN shares AS s ON r.device_key = s.device_key
+{"WHERE s.device_key != ''" if filters.media_source or filters.campaign else ""}
+GROUP BY s.media_source, r.level
+"""
+
+
+def _steps_out(steps: list[str], reached: dict[int, float]) -> list[dict]:
+    """Per step, the devices that reached it (those stopping there or further) and its conversions."""
+    counts = [round(sum((float(v) for level, v in reached.items() if level > n), 0.0), 6) for n in range(len(steps))]
+    out = [{"step": steps[0], "devices": counts[0], **dict.fromkeys(STEP_RATIOS)}]
+    for n in range(1, len(steps)):
+        ratios = derive(
+            {"devices": counts[n], "previousDevices": counts[n - 1], "firstDevices": counts[0]}, *STEP_RATIOS
+        )
+        out.append({"step": steps[n], "devices": counts[n], **{ratio: ratios[ratio] for ratio in STEP_RATIOS}})
+    return out
+
+
+def funnel(*, app: App, filters: Filters, steps: list[str], window_days: int, split: str = "") -> dict:
+    """The funnel of ``steps`` (valid as ``FunnelForm`` says) within ``window_days``: the ``total``
+    steps, and the ``rows`` per media source when ``split`` is "source" (else none). Counts are
+    devices; under a split or a media source / campaign filter, credit-weighted."""
+    window_ms = window_days * _DAY_MS
+    params = {
+        "app_id": app.id,
+        "since": filters.since,
+        "until": filters.until,
+        "reach_until": filters.until + dt.timedelta(milliseconds=window_ms),
+        "model": filters.model,
+        "window_ms": window_ms,
+        "events": [name for name in steps if name != INSTALL],
+        **{f"step_{n}": name for n, name in enumerate(steps)},
+        **filters.segment,
+    }
+    weighted = bool(split or filters.media_source or filters.campaign)
+    rows = clickhouse.execute(_funnel_sql(filters, steps, weighted=weighted), params, tag="analytics.funnel").rows
+    by_source: dict[str | None, dict[int, float]] = {}
+    total: dict[int, float] = {}
+    for found, level, devices in rows:
+        source = found or None  # a device with no new install on record joins no source
+        by_source.setdefault(source, {})[level] = by_source.get(source, {}).get(level, 0.0) + devices
+        total[level] = total.get(level, 0.0) + devices
+    out = {"total": _steps_out(steps, total), "rows": None}
+    if split:
+        out["rows"] = sorted(
+            ({"mediaSource": source, "steps": _steps_out(steps, levels)} for source, levels in by_source.items()),
+            key=lambda row: (-row["steps"][0]["devices"], row["mediaSource"] is None, row["mediaSource"] or ""),
+        )
+    return out
+
+
+NAMES_LOOKBACK = dt.timedelta(days=90)
+MAX_NAMES = 200
+
+
+def event_names(*, app: App, until: dt.datetime) -> list[str]:
+    """The event names the app sent in the 90 days before ``until``, most frequent first (at most
+    200): the choices of the funnels page's step pickers."""
+    result = clickhouse.execute(
+        "SELECT event_name FROM events WHERE app_id = {app_id:UUID} AND timestamp >= {since:DateTime64(3, 'UTC')} "
+        "AND timestamp < {until:DateTime64(3, 'UTC')} GROUP BY event_name ORDER BY count() DESC, event_name "
+        "LIMIT {limit:UInt32}",
+        {"app_id": app.id, "since": until - NAMES_LOOKBACK, "until": until, "limit": MAX_NAMES},
+        tag="analytics.funnel_event_names",
+    )
+    return [row[0] for row in result.rows]
