@@ -58,6 +58,18 @@ def _selectors():
     return selectors
 
 
+def _cohorts():
+    from dashboard import cohorts
+
+    return cohorts
+
+
+def _funnels():
+    from dashboard import funnels
+
+    return funnels
+
+
 # name -> (callable(app, filters), takes a media source filter)
 QUERIES = {
     "overview (+ previous period)": (lambda app, f: _analytics().overview(app=app, filters=f), True),
@@ -74,6 +86,29 @@ QUERIES = {
     "models": (lambda app, f: _analytics().model_comparison(app=app, filters=f), True),
     "fraud": (lambda app, f: _analytics().fraud(app=app, filters=f), False),
     "click-to-install": (lambda app, f: _analytics().click_to_install_times(app=app, filters=f), False),
+    "campaigns with ROAS D0/D7/D30: campaign": (
+        lambda app, f: _cohorts().campaign_performance(app=app, filters=f, levels=("campaign", None)),
+        True,
+    ),
+    "cohorts: day": (lambda app, f: _cohorts().retention(app=app, filters=f, granularity="day", split="none"), True),
+    "cohorts: week by source": (
+        lambda app, f: _cohorts().retention(app=app, filters=f, granularity="week", split="source"),
+        True,
+    ),
+    "LTV: day, 30 days": (
+        lambda app, f: _cohorts().ltv_curves(app=app, filters=f, granularity="day", split="none", horizon=30),
+        True,
+    ),
+    "funnel: install, purchase": (
+        lambda app, f: _funnels().funnel(app=app, filters=f, steps=["install", "purchase"], window_days=7),
+        True,
+    ),
+    "funnel: install, purchase by source": (
+        lambda app, f: _funnels().funnel(
+            app=app, filters=f, steps=["install", "purchase"], window_days=7, split="source"
+        ),
+        True,
+    ),
     "seed API: stats": (
         lambda app, f: _selectors().dashboard_stats(app_id=app.id, since=f.since, until=f.until),
         False,
