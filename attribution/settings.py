@@ -169,6 +169,12 @@ CLICKHOUSE_CONNECT_TIMEOUT_SECONDS = env.float("CLICKHOUSE_CONNECT_TIMEOUT_SECON
 # Reports read the pre-aggregates (dashboard/aggregates.py); off, they read raw data alone (the tests
 # compare both ways).
 REPORT_AGGREGATES = env.bool("REPORT_AGGREGATES", default=True)
+# How often the attribution side's pre-aggregate (dashboard/attributed_daily.py) of an app that changed
+# is rewritten; between refreshes the reports read what is newer from the raw tables.
+REPORT_REFRESH_INTERVAL_SECONDS = env.float("REPORT_REFRESH_INTERVAL_SECONDS", default=300.0)
+# A write noted this long before a refresh started may still have been unseen by it: longer than any
+# one block of an INSERT takes to be stored.
+REPORT_CHANGES_MARGIN_SECONDS = env.float("REPORT_CHANGES_MARGIN_SECONDS", default=60.0)
 # A cluster name from the servers' remote_servers: migrations then create Replicated tables and
 # Distributed tables ON CLUSTER (core/clickhouse/topology.py). Empty: one node.
 CLICKHOUSE_CLUSTER = env.str("CLICKHOUSE_CLUSTER", default="")

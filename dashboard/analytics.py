@@ -24,23 +24,17 @@ from django.db.models import Sum
 from apps_registry.models import AdSpend, App
 from core import clickhouse
 from core.errors import ApplicationError
-from events.attribution_engine import sql
-from events.attribution_engine.rules import (
-    CONVERSION_EVENTS,
-    MODELS,
-    NEW_INSTALL_KINDS,
-    REENGAGEMENT_EVENTS,
-    RETARGETING_KINDS,
-)
+from events.attribution_engine.rules import MODELS
 
+from . import attributed_daily
 from .aggregates import activity_source
+from .credits import CREDITED_KINDS, PERIOD, ZERO_UUID, credited_ctes, installs_where
 from .currency import Money, money_totals
 from .filters import Filters
 from .metrics import derive, select
 
 LEVELS = {"source": 1, "campaign": 2, "adset": 3, "ad": 4}
 DIMENSIONS = ("mediaSource", "campaign", "adset", "ad")
-ORGANIC = "organic"
 PERFORMANCE_RATIOS = (
     "ctr",
     "clickToInstallRate",
@@ -56,103 +50,22 @@ SERIES_INTERVALS = {
     "week": "toStartOfWeek({column}, 1, {{tz:String}})",
 }
 MAX_HOURLY_DAYS = 31
-_CONVERSION_EVENT_NAMES = sql.literals((*CONVERSION_EVENTS, *REENGAGEMENT_EVENTS))
-_SERIES_KINDS = sql.literals((*NEW_INSTALL_KINDS, *RETARGETING_KINDS))
-# The conversions revenue is credited through: new installs, and retargeting conversions in their window.
-_CREDITED = f"(conversion_kind IN ({sql.NEW_INSTALLS}) OR reengagement_window_end IS NOT NULL)"
-_ZERO_UUID = "toUUID('00000000-0000-0000-0000-000000000000')"
-_PERIOD = "{column} >= {{since:DateTime64(3, 'UTC')}} AND {column} < {{until:DateTime64(3, 'UTC')}}"
 
 
 class NotApplicable(ApplicationError):
     """A filter or interval this report cannot honour (a business error: the API answers 400 with it)."""
 
 
-def _params(app: App, filters: Filters) -> dict:
+def _params(app: App, filters: Filters, covered: attributed_daily.Coverage | None = None) -> dict:
     return {
         "app_id": app.id,
         "since": filters.since,
         "until": filters.until,
         "model": filters.model,
         "tz": app.timezone,
+        **attributed_daily.coverage_params(covered, filters),
         **filters.segment,
     }
-
-
-def _installs_where(filters: Filters, *, kinds: str = sql.NEW_INSTALLS) -> str:
-    """The conversions of the period of these kinds (new installs unless told), narrowed by their
-    conversion event's platform and country."""
-    where = f"app_id = {{app_id:UUID}} AND conversion_kind IN ({kinds}) AND " + _PERIOD.format(column="conversion_time")
-    segment = [f"{name} = {{{name}:String}}" for name in ("platform", "country") if getattr(filters, name)]
-    if segment:
-        where += (
-            " AND conversion_id IN (SELECT event_id FROM events WHERE app_id = {app_id:UUID} "
-            f"AND event_name IN ({_CONVERSION_EVENT_NAMES}) AND {_PERIOD.format(column='timestamp')} "
-            f"AND {' AND '.join(segment)})"
-        )
-    return where
-
-
-def _credited_ctes(filters: Filters, *, every_model: bool = False) -> str:
-    """``credited``: one row per (install, credited touch) with its share under the model, or under
-    each model (``every_model``; the ``model`` column says which); an organic install is one row of
-    share 1. A re-engagement or re-attribution credited to a touch has rows too (``is_install`` false):
-    the revenue of its re-engagement window is its touches'. ``touch_ads``: the ad set and ad of each
-    credited touch; ``cohort_revenue``: the purchases each of those conversions brought to date, per day
-    and currency (a purchase belongs to the device's latest install before it, or to a later
-    retargeting conversion whose re-engagement window it falls in)."""
-    touch_segment = "".join(
-        f" AND {name} = {{{name}:String}}" for name in ("media_source", "campaign") if getattr(filters, name)
-    )
-    models = f"ARRAY JOIN [{sql.literals(MODELS)}] AS model" if every_model else ""
-    credit = "credits[model]" if every_model else "credits[{model:String}]"
-    return f"""
-credited AS (
-    SELECT conversion_id, {"model" if every_model else "{model:String}"} AS model,
-           share.1 AS touch_id, share.2 AS media_source, share.3 AS campaign, share.4 AS credit,
-           conversion_kind IN ({sql.NEW_INSTALLS}) AS is_install
-    FROM attributions FINAL
-    {models}
-    ARRAY JOIN if(
-        empty(path.touch_id),
-        [({_ZERO_UUID}, '{ORGANIC}', '', 1.)],
-        arrayFilter(x -> x.4 > 0, arrayZip(path.touch_id, path.media_source, path.campaign, {credit}))
-    ) AS share
-    WHERE {_installs_where(filters, kinds=_SERIES_KINDS)} AND {_CREDITED}
-),
-narrowed AS (SELECT * FROM credited WHERE 1 {touch_segment}),
-touch_ads AS (
-    SELECT touch_id, any(adset) AS adset, any(ad) AS ad
-    FROM touchpoints
-    WHERE app_id = {{app_id:UUID}} AND touch_id IN (SELECT touch_id FROM narrowed)
-    GROUP BY touch_id
-),
-cohort_revenue AS (
-    SELECT owner.1 AS conversion_id, day, currency, sum(revenue) AS amount
-    FROM (
-    SELECT
-        if(r.retargeted_at > a.conversion_time AND e.timestamp <= r.reengagement_window_end,
-           (r.retargeting_id, r.retargeted_at), (a.conversion_id, a.conversion_time)) AS owner,
-        toDate(e.timestamp, {{tz:String}}) AS day, e.currency AS currency, e.revenue AS revenue
-    FROM (
-        SELECT {sql.DEVICE_KEY} AS device_key, timestamp, revenue, currency
-        FROM events FINAL
-        WHERE app_id = {{app_id:UUID}} AND event_name = 'purchase' AND timestamp >= {{since:DateTime64(3, 'UTC')}}
-          AND device_key != ''
-    ) AS e
-    ASOF INNER JOIN (
-        SELECT device_key, conversion_time, conversion_id FROM attributions FINAL
-        WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS})
-    ) AS a ON e.device_key = a.device_key AND e.timestamp >= a.conversion_time
-    ASOF LEFT JOIN (
-        SELECT device_key, conversion_time AS retargeted_at, conversion_id AS retargeting_id, reengagement_window_end
-        FROM attributions FINAL
-        WHERE app_id = {{app_id:UUID}} AND reengagement_window_end IS NOT NULL
-    ) AS r ON e.device_key = r.device_key AND e.timestamp >= r.retargeted_at
-    )
-    WHERE owner.2 >= {{since:DateTime64(3, 'UTC')}} AND owner.2 < {{until:DateTime64(3, 'UTC')}}
-    GROUP BY conversion_id, day, currency
-)"""
 
 
 def _ads(ads: bool) -> tuple[str, str]:
@@ -163,46 +76,52 @@ def _ads(ads: bool) -> tuple[str, str]:
     return "'' AS adset, '' AS ad", ""
 
 
-def _installs_sql(filters: Filters, *, ads: bool) -> str:
+# What the raw tables add to the pre-aggregate (``credits.credited_ctes``): the installs outside its
+# days, the payers it does not know yet, and the revenue of conversions outside it or of fresh purchases.
+_LIVE_INSTALLS = f"""
+       sumIf(n.credit, n.live) AS installs,
+       sumIf(n.credit, n.live AND n.touch_id != {ZERO_UUID}) AS non_organic,
+       sumIf(n.credit, n.conversion_id IN (SELECT conversion_id FROM payers)) AS paying"""
+_LIVE_REVENUE = "r.currency != '' AND (n.live OR r.fresh)"
+
+
+def _installs_sql(filters: Filters, *, ads: bool, covered: bool) -> str:
     columns, join = _ads(ads)
     return f"""
-WITH {_credited_ctes(filters)}
-SELECT n.media_source, n.campaign, {columns},
-       sum(n.credit) AS installs,
-       sumIf(n.credit, n.touch_id != {_ZERO_UUID}) AS non_organic,
-       sumIf(n.credit, n.conversion_id IN (SELECT conversion_id FROM cohort_revenue)) AS paying
+WITH {credited_ctes(filters, covered=covered)}
+SELECT n.media_source, n.campaign, {columns}, {_LIVE_INSTALLS}
 FROM narrowed AS n {join}
 WHERE n.is_install
 GROUP BY n.media_source, n.campaign, adset, ad
 """
 
 
-def _revenue_sql(filters: Filters, *, ads: bool) -> str:
+def _revenue_sql(filters: Filters, *, ads: bool, covered: bool) -> str:
     columns, join = _ads(ads)
     return f"""
-WITH {_credited_ctes(filters)}
+WITH {credited_ctes(filters, covered=covered)}
 SELECT n.media_source, n.campaign, {columns}, r.day, r.currency, sum(toFloat64(r.amount) * n.credit) AS amount
 FROM narrowed AS n
 INNER JOIN cohort_revenue AS r ON n.conversion_id = r.conversion_id
 {join}
-WHERE r.currency != ''
+WHERE {_LIVE_REVENUE}
 GROUP BY n.media_source, n.campaign, adset, ad, r.day, r.currency
 """
 
 
-def _models_installs_sql(filters: Filters) -> str:
+def _models_installs_sql(filters: Filters, *, covered: bool) -> str:
     return f"""
-WITH {_credited_ctes(filters, every_model=True)}
-SELECT model, media_source, sum(credit) FROM narrowed WHERE is_install GROUP BY model, media_source
+WITH {credited_ctes(filters, every_model=True, covered=covered)}
+SELECT model, media_source, sumIf(credit, live) FROM narrowed WHERE is_install GROUP BY model, media_source
 """
 
 
-def _models_revenue_sql(filters: Filters) -> str:
+def _models_revenue_sql(filters: Filters, *, covered: bool) -> str:
     return f"""
-WITH {_credited_ctes(filters, every_model=True)}
+WITH {credited_ctes(filters, every_model=True, covered=covered)}
 SELECT n.model, n.media_source, r.day, r.currency, sum(toFloat64(r.amount) * n.credit)
 FROM narrowed AS n INNER JOIN cohort_revenue AS r ON n.conversion_id = r.conversion_id
-WHERE r.currency != ''
+WHERE {_LIVE_REVENUE}
 GROUP BY n.model, n.media_source, r.day, r.currency
 """
 
@@ -215,7 +134,7 @@ def _touches_sql(filters: Filters) -> str:
     )
     return (
         f"SELECT media_source, campaign, adset, ad, {select('impressions', 'clicks')} FROM touchpoints FINAL "
-        f"WHERE app_id = {{app_id:UUID}} AND {_PERIOD.format(column='timestamp')}{segment} "
+        f"WHERE app_id = {{app_id:UUID}} AND {PERIOD.format(column='timestamp')}{segment} "
         "GROUP BY media_source, campaign, adset, ad"
     )
 
@@ -246,19 +165,34 @@ def performance(*, app: App, filters: Filters, levels: tuple[str | None, ...]) -
     """Campaign performance rows per level asked for (media source -> campaign -> ad set -> ad; None:
     the one total row). Every level is rolled up from the same rows, read once, so the rows of a level
     add up to those of the level above and to the total."""
-    params = _params(app, filters)
+    covered = attributed_daily.coverage(app, filters)
+    params = _params(app, filters, covered)
     ads = any(LEVELS[level] > LEVELS["campaign"] for level in levels if level)
-    installs = clickhouse.execute(_installs_sql(filters, ads=ads), params, tag="analytics.performance_installs").rows
+    installs = clickhouse.execute(
+        _installs_sql(filters, ads=ads, covered=covered is not None), params, tag="analytics.performance_installs"
+    ).rows
     touches_apply, cost_applies = not filters.country, not (filters.platform or filters.country)
     touches = (
         clickhouse.execute(_touches_sql(filters), params, tag="analytics.performance_touches").rows
         if touches_apply
         else []
     )
-    revenue = [
-        (*row[:6], decimal.Decimal(repr(round(row[6], 6))))
-        for row in clickhouse.execute(_revenue_sql(filters, ads=ads), params, tag="analytics.performance_revenue").rows
-    ]
+    revenue = clickhouse.execute(
+        _revenue_sql(filters, ads=ads, covered=covered is not None), params, tag="analytics.performance_revenue"
+    ).rows
+    if covered:
+        depth = max((LEVELS[level] for level in levels if level), default=1)
+        group = ", ".join(attributed_daily.DIMENSIONS.split(", ")[:depth])
+        padding = ("",) * (len(DIMENSIONS) - depth)
+        installs += [
+            (*row[:depth], *padding, *row[depth:])
+            for row in attributed_daily.installs(app, filters, covered, group=group)
+        ]
+        revenue += [
+            (*row[:depth], *padding, *row[depth:])
+            for row in attributed_daily.revenue(app, filters, covered, group=group)
+        ]
+    revenue = [(*row[:6], decimal.Decimal(repr(round(row[6], 6)))) for row in revenue]
     spend = []
     if cost_applies:
         first, last = cost_days(filters, app.timezone)
@@ -320,7 +254,7 @@ def _events_segment(filters: Filters) -> str:
 
 def _events_where(filters: Filters) -> str:
     """The period's events (read without FINAL: only for distinct counts, which a repeated row leaves as they are)."""
-    return f"app_id = {{app_id:UUID}} AND {_PERIOD.format(column='timestamp')}{_events_segment(filters)}"
+    return f"app_id = {{app_id:UUID}} AND {PERIOD.format(column='timestamp')}{_events_segment(filters)}"
 
 
 def _activity(app: App, filters: Filters) -> tuple[str, dict]:
@@ -399,7 +333,7 @@ def series(*, app: App, filters: Filters, interval: str) -> list[dict]:
         for row in clickhouse.execute(
             f"SELECT {on_installs} AS bucket, "
             f"{select('installs', 'organicInstalls', 'nonOrganicInstalls', 'reattributions', 'reengagements')} "
-            f"FROM attributions FINAL WHERE {_installs_where(filters, kinds=_SERIES_KINDS)} GROUP BY bucket",
+            f"FROM attributions FINAL WHERE {installs_where(filters, kinds=CREDITED_KINDS)} GROUP BY bucket",
             params,
             tag="analytics.series_installs",
         ).rows
@@ -437,20 +371,26 @@ def series(*, app: App, filters: Filters, interval: str) -> list[dict]:
 def model_comparison(*, app: App, filters: Filters) -> list[dict]:
     """Installs and the revenue they brought to date, per media source, under each of the six models
     side by side (the ``model`` filter is ignored: every model is the point)."""
-    params = _params(app, filters)
-    installs = {
-        (model, source): value
-        for model, source, value in clickhouse.execute(
-            _models_installs_sql(filters), params, tag="analytics.models_installs"
-        ).rows
-    }
+    covered = attributed_daily.coverage(app, filters)
+    params = _params(app, filters, covered)
+    installs_rows = clickhouse.execute(
+        _models_installs_sql(filters, covered=covered is not None), params, tag="analytics.models_installs"
+    ).rows
+    revenue_rows = clickhouse.execute(
+        _models_revenue_sql(filters, covered=covered is not None), params, tag="analytics.models_revenue"
+    ).rows
+    if covered:
+        group = "model, media_source"
+        installs_rows += [row[:3] for row in attributed_daily.installs(app, filters, covered, group=group)]
+        revenue_rows += attributed_daily.revenue(app, filters, covered, group=group)
+    installs: dict[tuple, float] = defaultdict(float)
+    for model, source, value in installs_rows:
+        installs[model, source] += value
     revenue = money_totals(
         target=app.currency,
         amounts=[
             ((model, source), day, currency, decimal.Decimal(repr(round(amount, 6))))
-            for model, source, day, currency, amount in clickhouse.execute(
-                _models_revenue_sql(filters), params, tag="analytics.models_revenue"
-            ).rows
+            for model, source, day, currency, amount in revenue_rows
         ],
     )
     sources = {source for _, source in installs} | {source for _, source in revenue}
@@ -475,7 +415,7 @@ def _fraud_sql(filters: Filters) -> str:
     return f"""
 WITH flagged AS (
     SELECT rejected_touch_id, rejection_reason, fraud_status FROM attributions FINAL
-    WHERE {_installs_where(filters)} AND fraud_status != ''
+    WHERE {installs_where(filters)} AND fraud_status != ''
 )
 SELECT t.media_source AS media_source, a.rejection_reason AS reason, a.fraud_status AS status, count() AS installs
 FROM flagged AS a
@@ -509,7 +449,7 @@ CTIT_BOUNDS = (10, 60, 600, 3600, 6 * 3600, 24 * 3600, 7 * 24 * 3600)
 def _ctit_sql(filters: Filters) -> str:
     return (
         "SELECT media_source, arrayFirstIndex(bound -> ctit_seconds < bound, {bounds:Array(Float64)}) AS bucket, "
-        f"count() FROM attributions FINAL WHERE {_installs_where(filters)} "
+        f"count() FROM attributions FINAL WHERE {installs_where(filters)} "
         "AND touch_type = 'click' AND ctit_seconds IS NOT NULL GROUP BY media_source, bucket"
     )
 

@@ -27,7 +27,8 @@ from core import clickhouse
 from events.attribution_engine import sql
 
 from . import analytics
-from .analytics import DIMENSIONS, LEVELS, SERIES_INTERVALS, _credited_ctes, _installs_where, _params, cost_days
+from .analytics import DIMENSIONS, LEVELS, SERIES_INTERVALS, _params, cost_days
+from .credits import credited_ctes, installs_where
 from .currency import Money, money_totals
 from .filters import Filters
 from .metrics import RETENTION_DAYS, ROAS_DAYS, derive
@@ -69,11 +70,11 @@ def _members_ctes(filters: Filters, granularity: str, dimensions: tuple[str, ...
     columns = "".join(f", {_DIMENSION_COLUMNS[name]} AS {name}" for name in dimensions)
     ads = "LEFT JOIN touch_ads AS t ON n.touch_id = t.touch_id" if {"adset", "ad"} & set(dimensions) else ""
     return f"""
-WITH {_credited_ctes(filters)},
+WITH {credited_ctes(filters)},
 install_days AS (
     SELECT conversion_id, toDate(conversion_time, {{tz:String}}) AS install_day,
            {SERIES_INTERVALS[granularity].format(column="conversion_time")} AS cohort
-    FROM attributions FINAL WHERE {_installs_where(filters)}
+    FROM attributions FINAL WHERE {installs_where(filters)}
 ),
 members AS (
     SELECT n.conversion_id AS conversion_id, i.cohort AS cohort, i.install_day AS install_day, n.credit AS credit

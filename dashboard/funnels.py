@@ -27,7 +27,7 @@ from core import clickhouse
 from events.attribution_engine import sql
 from events.ingestion.schema import NAME_PATTERN
 
-from .analytics import ORGANIC
+from .credits import ORGANIC
 from .filters import Filters
 from .metrics import derive
 

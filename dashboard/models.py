@@ -17,3 +17,17 @@ class ExchangeRate(models.Model):
 
     def __str__(self):
         return f"{self.date} 1 USD = {self.per_usd} {self.currency}"
+
+
+class ReportRefresh(models.Model):
+    """An app's refresh of the attribution side's pre-aggregate (``dashboard/attributed_daily.py``): the
+    generation of rows readers use, when its refresh started (its rows hold what was stored then) and
+    the time zone its days are in."""
+
+    app = models.OneToOneField("apps_registry.App", on_delete=models.CASCADE, related_name="report_refresh")
+    generation = models.PositiveBigIntegerField()
+    started_at = models.DateTimeField()
+    time_zone = models.CharField(max_length=64)
+
+    def __str__(self):
+        return f"{self.app_id}: generation {self.generation} from {self.started_at:%Y-%m-%d %H:%M:%S} UTC"

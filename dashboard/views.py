@@ -21,6 +21,7 @@ from core.clickhouse.errors import ConnectionLost, EmbeddedStoreLocked, QueryTim
 
 from . import analytics, charts, explanation, funnels, live_events, presenters
 from . import cohorts as cohort_reports
+from .credits import ORGANIC
 from .filters import MODEL_NAMES, BadFilters, Filters, report_filters
 from .metrics import METRICS
 
@@ -199,7 +200,7 @@ def _sorted_rows(rows: list[dict], sort: str, level: str) -> list[dict]:
 def _drill(row: dict, level: str, here: QueryDict) -> str | None:
     """The link one level down from a row: its campaigns, ad sets or ads (the ads of an ad set are
     those of its campaign, by ad set: the filters name no ad set). None for an ad, or organic."""
-    if level == "ad" or row["mediaSource"] == analytics.ORGANIC:
+    if level == "ad" or row["mediaSource"] == ORGANIC:
         return None
     query = here.copy()
     query["level"] = NEXT_LEVEL[level]

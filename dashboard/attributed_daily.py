@@ -1,0 +1,286 @@
+"""The attribution side's pre-aggregate: installs and the revenue they brought, per day and model, down
+to the ad (ClickHouse migration 0042), so that the campaign report, the overview and the model
+comparison do not credit every install's path and join every purchase to its install when asked.
+
+A refresh (``refresh``) writes a new generation of rows for an app from the raw tables, then records
+it (``ReportRefresh``): its days are the app's as its time zone was then, and it holds what was stored
+when it started. Whatever arrives later, a purchase or a conversion attributed (or recomputed) at any
+time in the past, is noted in ``report_changes`` with its earliest time. A report (``coverage``)
+reads the pre-aggregate only for its whole days before the day of the earliest such time (and before
+the refresh), and the raw tables for the rest: the period's partial days, the days after, the
+purchases from then on and the conversions they belong to (``credits.credited_ctes(covered=True)``).
+A purchase always comes after the conversion it belongs to, and a conversion can only take the
+purchases after it, so nothing the pre-aggregate holds can have changed. The numbers are those of the
+raw tables whenever the reports are asked; the refresh only moves the line between the two.
+
+An erasure leaves an erased subject's counts in the pre-aggregate until the next refresh, as in
+``events_activity``: the rows hold no identifier. ``settings.REPORT_AGGREGATES`` off reads raw data.
+"""
+
+import datetime as dt
+import logging
+import zoneinfo
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+
+from apps_registry.models import App
+from core import clickhouse
+from core.clickhouse import topology
+from core.periodic import PeriodicJob
+
+from . import credits
+from .filters import Filters
+from .models import ReportRefresh
+
+logger = logging.getLogger(__name__)
+
+FAR = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+DIMENSIONS = "media_source, campaign, adset, ad"
+_SEGMENT_COLUMNS = ("platform", "country", "media_source", "campaign")
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What a report reads from the pre-aggregate: conversions of the app's days [first_day, end_day)
+    (the instants [agg_from, agg_to)) and their purchases before ``fresh``, the start of ``fresh_day``."""
+
+    generation: int
+    first_day: dt.date
+    end_day: dt.date
+    agg_from: dt.datetime
+    agg_to: dt.datetime
+    fresh: dt.datetime
+    fresh_day: dt.date
+
+
+def _start(day: dt.date, zone: zoneinfo.ZoneInfo) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+
+
+def _in_flight() -> dt.timedelta:
+    """How long before a refresh started a write it did not see may have been noted (a block is
+    noted as it is written, a moment before it is stored)."""
+    return dt.timedelta(seconds=settings.REPORT_CHANGES_MARGIN_SECONDS)
+
+
+def _changed_since(app: App, moment: dt.datetime) -> dt.datetime | None:
+    """The earliest purchase or conversion time written from ``moment`` on, if any (to the second)."""
+    earliest, noted = clickhouse.execute(
+        "SELECT min(earliest), count() FROM report_changes WHERE app_id = {app_id:UUID} "
+        "AND at >= {moment:DateTime64(3, 'UTC')}",
+        {"app_id": app.id, "moment": moment.replace(microsecond=0)},
+        tag="attributed_daily.changes",
+    ).rows[0]
+    return earliest.astimezone(dt.UTC) if noted else None
+
+
+def coverage(app: App, filters: Filters) -> Coverage | None:
+    """The part of the period the pre-aggregate answers for; None when no part (no refresh yet, one in
+    another time zone, aggregates off, or no whole day of the period before the line)."""
+    if not settings.REPORT_AGGREGATES:
+        return None
+    refresh = ReportRefresh.objects.filter(app=app).first()
+    if refresh is None or refresh.time_zone != app.timezone:
+        return None
+    line = min(refresh.started_at, _changed_since(app, refresh.started_at - _in_flight()) or refresh.started_at)
+    zone = zoneinfo.ZoneInfo(app.timezone)
+    fresh_day = line.astimezone(zone).date()
+    first_day = filters.since.astimezone(zone).date()
+    if _start(first_day, zone) < filters.since:
+        first_day += dt.timedelta(days=1)
+    end_day = min(filters.until.astimezone(zone).date(), fresh_day)
+    if end_day <= first_day:
+        return None
+    return Coverage(
+        generation=refresh.generation,
+        first_day=first_day,
+        end_day=end_day,
+        agg_from=_start(first_day, zone),
+        agg_to=_start(end_day, zone),
+        fresh=_start(fresh_day, zone),
+        fresh_day=fresh_day,
+    )
+
+
+def coverage_params(covered: Coverage | None, filters: Filters) -> dict:
+    """The parameters ``credits.credited_ctes`` takes: an empty covered span and every purchase fresh
+    when the pre-aggregate answers for nothing."""
+    if covered is None:
+        return {"agg_from": filters.since, "agg_to": filters.since, "fresh": filters.since}
+    return {"agg_from": covered.agg_from, "agg_to": covered.agg_to, "fresh": covered.fresh}
+
+
+def _where(covered: Coverage, filters: Filters, *, every_model: bool) -> tuple[str, dict]:
+    where = (
+        "app_id = {app_id:UUID} AND generation = {generation:UInt64} AND day >= {first_day:Date} "
+        "AND day < {end_day:Date}"
+    )
+    if not every_model:
+        where += " AND model = {model:String}"
+    where += "".join(f" AND {name} = {{{name}:String}}" for name in _SEGMENT_COLUMNS if getattr(filters, name))
+    return where, {"generation": covered.generation, "first_day": covered.first_day, "end_day": covered.end_day}
+
+
+def installs(app: App, filters: Filters, covered: Coverage, *, group: str) -> list[tuple]:
+    """Rows of (``group``..., installs, non-organic installs, paying installs) of the covered days:
+    paying, those whose first purchase came before ``fresh``. ``group``: columns of the table."""
+    where, params = _where(covered, filters, every_model="model" in group)
+    return clickhouse.execute(
+        f"""
+        SELECT {group}, sum(i), sum(n), sum(p) FROM (
+            SELECT {group}, installs AS i, non_organic AS n, 0. AS p FROM attributed_installs WHERE {where}
+            UNION ALL
+            SELECT {group}, 0., 0., first_payers FROM attributed_revenue
+            WHERE {where} AND revenue_day < {{fresh_day:Date}} AND first_payers != 0
+        )
+        GROUP BY {group}
+        """,
+        {**params, **_filter_params(app, filters, covered)},
+        tag="attributed_daily.installs",
+    ).rows
+
+
+def revenue(app: App, filters: Filters, covered: Coverage, *, group: str) -> list[tuple]:
+    """Rows of (``group``..., day, currency, amount) of the covered days' conversions, for purchases
+    before ``fresh``."""
+    where, params = _where(covered, filters, every_model="model" in group)
+    return clickhouse.execute(
+        f"""
+        SELECT {group}, revenue_day, currency, sum(amount) FROM attributed_revenue
+        WHERE {where} AND revenue_day < {{fresh_day:Date}} AND currency != ''
+        GROUP BY {group}, revenue_day, currency
+        """,
+        {**params, **_filter_params(app, filters, covered)},
+        tag="attributed_daily.revenue",
+    ).rows
+
+
+def _filter_params(app: App, filters: Filters, covered: Coverage) -> dict:
+    return {"app_id": app.id, "model": filters.model, "fresh_day": covered.fresh_day, **filters.segment}
+
+
+_SOURCE = f"""
+WITH {{ctes}},
+segments AS (
+    SELECT event_id, any(platform) AS platform, any(country) AS country FROM events
+    WHERE app_id = {{{{app_id:UUID}}}} AND event_name IN ({credits.CONVERSION_EVENT_NAMES})
+      AND event_id IN (SELECT conversion_id FROM credited)
+    GROUP BY event_id
+),
+keyed AS (
+    SELECT c.conversion_id AS conversion_id, c.model AS model, toDate(c.conversion_time, {{{{tz:String}}}}) AS day,
+           s.platform AS platform, s.country AS country, c.media_source AS media_source, c.campaign AS campaign,
+           t.adset AS adset, t.ad AS ad, c.touch_id AS touch_id, c.credit AS credit, c.is_install AS is_install
+    FROM credited AS c
+    LEFT JOIN segments AS s ON c.conversion_id = s.event_id
+    LEFT JOIN touch_ads AS t ON c.touch_id = t.touch_id
+)"""
+
+_INSTALLS = """
+INSERT INTO attributed_installs
+    (app_id, generation, model, day, platform, country, media_source, campaign, adset, ad, installs, non_organic)
+{source}
+SELECT {{app_id:UUID}}, {{generation:UInt64}}, model, day, platform, country, {dimensions},
+       sum(credit), sumIf(credit, touch_id != {zero})
+FROM keyed WHERE is_install
+GROUP BY model, day, platform, country, {dimensions}
+"""
+
+_REVENUE = """
+INSERT INTO attributed_revenue
+    (app_id, generation, model, day, platform, country, media_source, campaign, adset, ad, revenue_day, currency,
+     amount, first_payers)
+{source},
+firsts AS (SELECT conversion_id, min((day, currency)) AS first FROM cohort_revenue GROUP BY conversion_id)
+SELECT {{app_id:UUID}}, {{generation:UInt64}}, k.model, k.day, k.platform, k.country, {keyed_dimensions},
+       r.day AS revenue_day, r.currency, sum(toFloat64(r.amount) * k.credit),
+       sumIf(k.credit, k.is_install AND (r.day, r.currency) = f.first)
+FROM keyed AS k
+INNER JOIN cohort_revenue AS r ON k.conversion_id = r.conversion_id
+INNER JOIN firsts AS f ON k.conversion_id = f.conversion_id
+GROUP BY k.model, k.day, k.platform, k.country, {keyed_dimensions}, revenue_day, r.currency
+"""
+
+
+def _everything(app: App) -> Filters:
+    """Filters of every conversion of the app, under every model."""
+    return Filters(model="", since=EPOCH, until=FAR, time_zone=app.timezone, days=0, form=None)
+
+
+def refresh(app: App) -> ReportRefresh:
+    """Write a new generation of the app's pre-aggregate from the raw tables and make it the one read;
+    drop the older ones."""
+    started = timezone.now()
+    generation = int(started.timestamp() * 1_000_000)
+    source = _SOURCE.format(ctes=credits.credited_ctes(_everything(app), every_model=True))
+    params = {
+        "app_id": app.id,
+        "generation": generation,
+        "since": EPOCH,
+        "until": FAR,
+        "tz": app.timezone,
+        "agg_from": EPOCH,
+        "agg_to": EPOCH,
+        "fresh": EPOCH,
+    }
+    clickhouse.execute(
+        _INSTALLS.format(source=source, dimensions=DIMENSIONS, zero=credits.ZERO_UUID),
+        params,
+        tag="attributed_daily.refresh_installs",
+        timeout=3600,
+    )
+    clickhouse.execute(
+        _REVENUE.format(source=source, keyed_dimensions=", ".join(f"k.{name}" for name in DIMENSIONS.split(", "))),
+        params,
+        tag="attributed_daily.refresh_revenue",
+        timeout=3600,
+    )
+    current = ReportRefresh.objects.filter(app=app).first()
+    if current is None or current.started_at < started:
+        current, _ = ReportRefresh.objects.update_or_create(
+            app=app, defaults={"generation": generation, "started_at": started, "time_zone": app.timezone}
+        )
+    for table in ("attributed_installs", "attributed_revenue"):
+        clickhouse.execute(
+            f"ALTER TABLE {topology.mutated(table)} DELETE WHERE app_id = {{app_id:UUID}} "
+            "AND generation != {generation:UInt64}",
+            {"app_id": app.id, "generation": current.generation},
+            tag="attributed_daily.drop_generations",
+        )
+    clickhouse.execute(
+        f"ALTER TABLE {topology.mutated('report_changes')} DELETE WHERE app_id = {{app_id:UUID}} "
+        "AND at < {moment:DateTime64(3, 'UTC')}",
+        {"app_id": app.id, "moment": (current.started_at - _in_flight()).replace(microsecond=0)},
+        tag="attributed_daily.drop_changes",
+    )
+    return current
+
+
+def refresh_due(app: App) -> bool:
+    """Whether anything was written since the app's last refresh (or it has none)."""
+    current = ReportRefresh.objects.filter(app=app).first()
+    if current is None or current.time_zone != app.timezone:
+        return True
+    return _changed_since(app, current.started_at) is not None
+
+
+def refresh_all(*, apps=None) -> int:
+    """Refresh the apps (default: every active app) that are due; returns how many were refreshed."""
+    refreshed = 0
+    for app in apps if apps is not None else App.objects.filter(status=App.Status.ACTIVE):
+        if refresh_due(app):
+            refresh(app)
+            refreshed += 1
+    return refreshed
+
+
+def refresh_job(*, apps=None) -> PeriodicJob:
+    """The refresh as a periodic job (every REPORT_REFRESH_INTERVAL_SECONDS)."""
+    return PeriodicJob(
+        "report_refresh",
+        lambda stop: refresh_all(apps=apps.all() if apps is not None else None),
+        settings.REPORT_REFRESH_INTERVAL_SECONDS,
+    )

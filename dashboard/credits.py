@@ -1,0 +1,162 @@
+"""Who gets the credit for a conversion, and which conversion a purchase belongs to, in SQL: the parts
+the campaign report, the overview, the model comparison and the cohorts read live (``analytics``,
+``cohorts``) and the attribution side's pre-aggregate is refreshed from (``attributed_daily``).
+
+A conversion credits the touches of its path with their share under a model (an organic install is
+one row of share 1). A purchase belongs to its device's latest new install before it, unless it falls
+in the re-engagement window of a later re-engagement or re-attribution: then to that.
+
+Parameters the SQL takes: ``{app_id:UUID}``, ``{since:...}`` and ``{until:...}`` (conversion times),
+``{model:String}`` (one model), ``{tz:String}`` (days of the app's time zone), the segment filters by
+name, and for ``credited_ctes(covered=True)`` ``{agg_from:...}``, ``{agg_to:...}`` and ``{fresh:...}``
+(``attributed_daily.Coverage``).
+"""
+
+from events.attribution_engine import sql
+from events.attribution_engine.rules import (
+    CONVERSION_EVENTS,
+    MODELS,
+    NEW_INSTALL_KINDS,
+    REENGAGEMENT_EVENTS,
+    RETARGETING_KINDS,
+)
+
+from .filters import Filters
+
+ORGANIC = "organic"
+ZERO_UUID = "toUUID('00000000-0000-0000-0000-000000000000')"
+PERIOD = "{column} >= {{since:DateTime64(3, 'UTC')}} AND {column} < {{until:DateTime64(3, 'UTC')}}"
+CONVERSION_EVENT_NAMES = sql.literals((*CONVERSION_EVENTS, *REENGAGEMENT_EVENTS))
+CREDITED_KINDS = sql.literals((*NEW_INSTALL_KINDS, *RETARGETING_KINDS))
+# The conversions revenue is credited through: new installs, and retargeting conversions in their window.
+CREDITED = f"(conversion_kind IN ({sql.NEW_INSTALLS}) OR reengagement_window_end IS NOT NULL)"
+# A conversion time the pre-aggregate does not hold (outside the covered days).
+UNCOVERED = "({column} < {{agg_from:DateTime64(3, 'UTC')}} OR {column} >= {{agg_to:DateTime64(3, 'UTC')}})"
+
+
+def installs_where(filters: Filters, *, kinds: str = sql.NEW_INSTALLS) -> str:
+    """The conversions of the period of these kinds (new installs unless told), narrowed by their
+    conversion event's platform and country."""
+    where = f"app_id = {{app_id:UUID}} AND conversion_kind IN ({kinds}) AND " + PERIOD.format(column="conversion_time")
+    segment = [f"{name} = {{{name}:String}}" for name in ("platform", "country") if getattr(filters, name)]
+    if segment:
+        where += (
+            " AND conversion_id IN (SELECT event_id FROM events WHERE app_id = {app_id:UUID} "
+            f"AND event_name IN ({CONVERSION_EVENT_NAMES}) AND {PERIOD.format(column='timestamp')} "
+            f"AND {' AND '.join(segment)})"
+        )
+    return where
+
+
+def owned_purchases(*, devices: str = "") -> str:
+    """One row per purchase from ``{since}`` on with the conversion it belongs to: ``owner`` (its id and
+    time), ``timestamp``, ``day`` (the app's), ``currency``, ``revenue``. ``devices``: a condition
+    on ``device_key`` that narrows the purchases and conversions read (every one of a device or none)."""
+    return f"""
+    SELECT
+        if(r.retargeted_at > a.conversion_time AND e.timestamp <= r.reengagement_window_end,
+           (r.retargeting_id, r.retargeted_at), (a.conversion_id, a.conversion_time)) AS owner,
+        e.timestamp AS timestamp, toDate(e.timestamp, {{tz:String}}) AS day, e.currency AS currency,
+        e.revenue AS revenue
+    FROM (
+        SELECT {sql.DEVICE_KEY} AS device_key, timestamp, revenue, currency
+        FROM events FINAL
+        WHERE app_id = {{app_id:UUID}} AND event_name = 'purchase' AND timestamp >= {{since:DateTime64(3, 'UTC')}}
+          AND device_key != ''{devices}
+    ) AS e
+    ASOF INNER JOIN (
+        SELECT device_key, conversion_time, conversion_id FROM attributions FINAL
+        WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS}){devices}
+    ) AS a ON e.device_key = a.device_key AND e.timestamp >= a.conversion_time
+    ASOF LEFT JOIN (
+        SELECT device_key, conversion_time AS retargeted_at, conversion_id AS retargeting_id, reengagement_window_end
+        FROM attributions FINAL
+        WHERE app_id = {{app_id:UUID}} AND reengagement_window_end IS NOT NULL{devices}
+    ) AS r ON e.device_key = r.device_key AND e.timestamp >= r.retargeted_at"""
+
+
+def credit_rows(conversions: str, *, every_model: bool) -> str:
+    """One row per (conversion, credited touch) of ``conversions`` (a subquery of attributions' columns
+    plus ``live``) with its share under ``{model}``, or under each model (``every_model``; the ``model``
+    column says which)."""
+    models = f"ARRAY JOIN [{sql.literals(MODELS)}] AS model" if every_model else ""
+    credit = "credits[model]" if every_model else "credits[{model:String}]"
+    return f"""
+    SELECT conversion_id, conversion_time, {"model" if every_model else "{model:String}"} AS model,
+           share.1 AS touch_id, share.2 AS media_source, share.3 AS campaign, share.4 AS credit,
+           conversion_kind IN ({sql.NEW_INSTALLS}) AS is_install, live
+    FROM {conversions} AS c
+    {models}
+    ARRAY JOIN if(
+        empty(touch_ids),
+        [({ZERO_UUID}, '{ORGANIC}', '', 1.)],
+        arrayFilter(x -> x.4 > 0, arrayZip(touch_ids, sources, campaigns, {credit}))
+    ) AS share"""
+
+
+def conversions(where: str, *, live: str = "1") -> str:
+    """The credited conversions (attributions' newest rows) meeting ``where``, with the columns
+    ``credit_rows`` reads; ``live``: its ``live`` column."""
+    return f"""(
+        SELECT conversion_id, conversion_time, conversion_kind, path.touch_id AS touch_ids,
+               path.media_source AS sources, path.campaign AS campaigns, credits, {live} AS live
+        FROM attributions FINAL WHERE {where} AND {CREDITED}
+    )"""
+
+
+def credited_ctes(filters: Filters, *, every_model: bool = False, covered: bool = False) -> str:
+    """``credited``: one row per (conversion of the period, credited touch) under the model or every
+    model; ``narrowed``: those of the media source and campaign filters; ``touch_ads``: the ad set and
+    ad of each credited touch; ``cohort_revenue``: the purchases each conversion of the period brought,
+    per day and currency (``fresh``: from ``{fresh}`` on). A re-engagement or re-attribution has rows
+    too (``is_install`` false): the revenue of its re-engagement window is its touches'.
+
+    ``covered``: only what the pre-aggregate does not hold (``live`` marks the conversions outside its
+    days): the conversions outside it, the purchases from ``{fresh}`` on, and the conversions inside
+    it those purchases belong to; every purchase of the devices read, to tell a first purchase."""
+    touch_segment = "".join(
+        f" AND {name} = {{{name}:String}}" for name in ("media_source", "campaign") if getattr(filters, name)
+    )
+    where = installs_where(filters, kinds=CREDITED_KINDS)
+    devices = ""
+    source = conversions(where)
+    if covered:
+        devices = f"""
+          AND device_key IN (
+            SELECT {sql.DEVICE_KEY} FROM events WHERE app_id = {{app_id:UUID}} AND event_name = 'purchase'
+              AND timestamp >= {{fresh:DateTime64(3, 'UTC')}}
+            UNION ALL
+            SELECT device_key FROM attributions WHERE app_id = {{app_id:UUID}}
+              AND {PERIOD.format(column="conversion_time")} AND {UNCOVERED.format(column="conversion_time")}
+          )"""
+        source = f"""(
+        SELECT * FROM {conversions(f"{where} AND {UNCOVERED.format(column='conversion_time')}")}
+        UNION ALL
+        SELECT * FROM {
+            conversions(
+                f"{where} AND NOT {UNCOVERED.format(column='conversion_time')} "
+                "AND conversion_id IN (SELECT conversion_id FROM cohort_revenue WHERE fresh)",
+                live="0",
+            )
+        }
+    )"""
+    return f"""
+cohort_revenue AS (
+    SELECT owner.1 AS conversion_id, owner.2 AS conversion_time, day, currency,
+           timestamp >= {{fresh:DateTime64(3, 'UTC')}} AS fresh, sum(revenue) AS amount
+    FROM ({owned_purchases(devices=devices)})
+    WHERE owner.2 >= {{since:DateTime64(3, 'UTC')}} AND owner.2 < {{until:DateTime64(3, 'UTC')}}
+    GROUP BY conversion_id, conversion_time, day, currency, fresh
+),
+credited AS ({credit_rows(source, every_model=every_model)}),
+narrowed AS (SELECT * FROM credited WHERE 1 {touch_segment}),
+touch_ads AS (
+    SELECT touch_id, any(adset) AS adset, any(ad) AS ad
+    FROM touchpoints
+    WHERE app_id = {{app_id:UUID}} AND touch_id IN (SELECT touch_id FROM narrowed)
+    GROUP BY touch_id
+),
+payers AS (
+    SELECT conversion_id FROM cohort_revenue GROUP BY conversion_id, conversion_time
+    HAVING {UNCOVERED.format(column="conversion_time")} OR min(fresh) = 1
+)"""

@@ -1,0 +1,194 @@
+"""The attribution side's pre-aggregate (``dashboard/attributed_daily.py``) gives the raw tables'
+numbers: the campaign report at every level, the overview and the model comparison, read both ways
+(``REPORT_AGGREGATES`` on and off) on the demo's data (New York and Berlin, multi-touch paths,
+retargeting, purchases in two currencies), for preset periods (partial days at both ends) and date
+ranges, under every filter; and still after what arrived since the refresh (a late purchase, a
+recompute of past conversions), before and after the next refresh."""
+
+import datetime as dt
+import decimal
+import io
+import math
+import time
+import zoneinfo
+
+import pytest
+from django.conf import settings as django_settings
+from django.core.management import call_command
+from django.utils import timezone
+
+from apps_registry.models import App
+from core import clickhouse
+from dashboard import analytics, attributed_daily
+from dashboard.credits import ORGANIC
+from dashboard.filters import report_filters
+from events.attribution_engine import services
+from events.bus.outbox import OutboxBus
+from events.bus.topics import EVENTS
+from tests.factories import UserFactory
+from tests.test_consumer import consumer, message, row
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        bool(django_settings.KAFKA_BOOTSTRAP_SERVERS), reason="seed_demo is the embedded default's demo"
+    ),
+]
+
+LEVELS = ("source", "campaign", "adset", "ad", None)
+
+
+def close(a, b, path="") -> None:
+    """Equal, but for the last digits of sums taken in another order."""
+    assert type(a) is type(b), (path, a, b)
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), (path, a.keys() ^ b.keys())
+        for key in a:
+            close(a[key], b[key], f"{path}.{key}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), (path, len(a), len(b))
+        for n, (x, y) in enumerate(zip(a, b, strict=True)):
+            close(x, y, f"{path}[{n}]")
+    elif isinstance(a, float):
+        assert math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-6), (path, a, b)
+    elif isinstance(a, str) and a.replace(".", "", 1).lstrip("-").isdigit():
+        assert abs(decimal.Decimal(a) - decimal.Decimal(b)) <= decimal.Decimal("0.0002"), (path, a, b)
+    else:
+        assert a == b, (path, a, b)
+
+
+def reports(app: App, filters) -> dict:
+    return {
+        "campaigns": analytics.performance(app=app, filters=filters, levels=LEVELS),
+        "overview": analytics.overview(app=app, filters=filters),
+        "models": analytics.model_comparison(app=app, filters=filters),
+    }
+
+
+def both_ways(app: App, filters, settings) -> dict:
+    settings.REPORT_AGGREGATES = True
+    pre = reports(app, filters)
+    settings.REPORT_AGGREGATES = False
+    raw = reports(app, filters)
+    settings.REPORT_AGGREGATES = True
+    close(pre, raw)
+    return pre
+
+
+def filters_of(app: App, **data):
+    return report_filters(data=data, default_model="last_touch", time_zone=app.timezone)
+
+
+def total(answer: dict) -> tuple[float, str]:
+    overall = answer["campaigns"][None][0]
+    return overall["installs"], overall["revenue"]["amount"]
+
+
+@pytest.fixture(autouse=True)
+def no_margin(settings):
+    """Writes are noted to the second: a refresh a second after the last write has seen it."""
+    settings.REPORT_CHANGES_MARGIN_SECONDS = 0
+
+
+def demo(**options) -> None:
+    UserFactory(role="admin", is_superuser=True)
+    call_command("seed_demo", stdout=io.StringIO(), **options)
+    time.sleep(1.1)
+
+
+def test_the_pre_aggregate_gives_the_raw_numbers_and_follows_what_arrives_after_it(settings):
+    demo(installs=120, days=60)
+    apps = list(App.objects.order_by("name"))
+    assert len(apps) == 2
+    for app in apps:
+        attributed_daily.refresh(app)
+    assert not any(attributed_daily.refresh_due(app) for app in apps)
+
+    for app in apps:
+        today = timezone.now().astimezone(zoneinfo.ZoneInfo(app.timezone)).date()
+        source = analytics.performance(app=app, filters=filters_of(app, days="90"), levels=("campaign",))["campaign"]
+        paid = next(r for r in source if r["mediaSource"] != ORGANIC)
+        cases = [
+            {"days": "30"},
+            {"days": "90", "model": "linear"},
+            {"days": "7", "model": "position_based"},
+            {
+                "date_from": (today - dt.timedelta(days=40)).isoformat(),
+                "date_to": (today - dt.timedelta(days=20)).isoformat(),
+            },
+            {"days": "30", "platform": "ios"},
+            {"days": "30", "country": "US", "model": "first_touch"},
+            {"days": "30", "media_source": paid["mediaSource"]},
+            {"days": "30", "media_source": paid["mediaSource"], "campaign": paid["campaign"], "model": "data_driven"},
+        ]
+        for data in cases:
+            filters = filters_of(app, **data)
+            covered = attributed_daily.coverage(app, filters)
+            assert covered is not None and (covered.end_day - covered.first_day).days >= 5, data
+            both_ways(app, filters, settings)
+
+    # What arrives after the refresh: a purchase of 20 days ago by a device installed before it.
+    app = apps[0]
+    month = filters_of(app, days="30")
+    before = both_ways(app, month, settings)
+    covered_before = attributed_daily.coverage(app, month)
+    installed = clickhouse.execute(
+        "SELECT device_key, conversion_time FROM attributions FINAL WHERE app_id = {app:UUID} "
+        "AND conversion_kind = 'install' AND conversion_time < now64() - INTERVAL 25 DAY "
+        "AND conversion_time > now64() - INTERVAL 29 DAY ORDER BY conversion_time LIMIT 1",
+        {"app": app.id},
+        tag="test.attributed_daily",
+    ).rows
+    device, _ = installed[0]
+    late = timezone.now() - dt.timedelta(days=20)
+    bus = OutboxBus(lease_seconds=30)
+    bus.publish(
+        EVENTS,
+        [
+            message(
+                row(
+                    app.id,
+                    event_name="purchase",
+                    timestamp=late,
+                    received_at=timezone.now(),
+                    device_id=device,
+                    device_ids={},
+                    user_id="",
+                    revenue=decimal.Decimal("1000.50"),
+                    currency="EUR",
+                )
+            )
+        ],
+    )
+    assert consumer(bus).drain(max_seconds=30) >= 1
+    covered = attributed_daily.coverage(app, month)
+    assert covered.end_day < covered_before.end_day
+    after = both_ways(app, month, settings)
+    assert decimal.Decimal(total(after)[1]) > decimal.Decimal(total(before)[1]) + 900
+    assert attributed_daily.refresh_due(app)
+
+    # A recompute of days that the pre-aggregate holds.
+    since = timezone.now() - dt.timedelta(days=12)
+    services.attribution_run(app=app, since=since, until=since + dt.timedelta(days=2), recompute=True)
+    assert attributed_daily.coverage(app, month).end_day <= covered.end_day
+    recomputed = both_ways(app, month, settings)  # the recompute decided new data-driven weights
+
+    # The next refresh holds it all again.
+    attributed_daily.refresh(app)
+    assert attributed_daily.coverage(app, month).end_day == covered_before.end_day
+    close(both_ways(app, month, settings), recomputed)
+
+
+def test_a_refresh_in_another_time_zone_is_not_read(settings):
+    demo(installs=40, days=20)
+    app = App.objects.order_by("name").first()
+    attributed_daily.refresh(app)
+    month = filters_of(app, days="14")
+    assert attributed_daily.coverage(app, month) is not None
+    app.timezone = "Asia/Tokyo" if app.timezone != "Asia/Tokyo" else "UTC"
+    app.save(update_fields=["timezone"])
+    assert attributed_daily.coverage(app, month) is None
+    assert attributed_daily.refresh_due(app)
+    attributed_daily.refresh(app)
+    assert attributed_daily.coverage(app, month) is not None
+    both_ways(app, filters_of(app, days="14"), settings)
