@@ -7,6 +7,10 @@ revenue those installs brought to date (a purchase belongs to its device's lates
 unless it falls in the re-engagement window of a later re-engagement or re-attribution: then to that);
 touches and cost are those of the period. The time series is by *activity date*.
 
+The campaign report, the overview and the model comparison read the attribution side's pre-aggregate
+(``attributed_daily``) for the whole days it answers for, and the raw tables for the rest
+(``credits.credited_ctes(covered=True)``): the numbers are the raw tables' either way.
+
 Filters: platform and country narrow installs (through their install event) and activity; platform
 narrows touches too. Touches carry no country and imported spend neither platform nor country, so
 under those filters the numbers that would ignore them are null, never silently unfiltered. Media
