@@ -108,7 +108,7 @@ def consumer_jobs(topics=None, *, batch_size: int = 100, max_wait: float = 1.0) 
     ]
 
 
-def store_until_idle(topics, *, batch_size: int = 100, assignment_timeout: float) -> int:
+def store_until_idle(topics: list[str], *, batch_size: int = 100, assignment_timeout: float) -> int:
     """Store what the bus holds for ``topics`` until every topic's subscription is caught up
     (``Subscription.caught_up``: with Kafka, only once the group has handed it partitions); returns
     the number of messages committed. Raises ``BusUnavailable`` when a Kafka subscription gets no
