@@ -202,6 +202,9 @@ ATTRIBUTION_MAX_THREADS = env.int("ATTRIBUTION_MAX_THREADS", default=0 if CLICKH
 # Unset: the durable outbox table in the OLTP database. Set: Kafka (comma-separated host:port list).
 KAFKA_BOOTSTRAP_SERVERS = env.str("KAFKA_BOOTSTRAP_SERVERS", default="")
 KAFKA_DELIVERY_TIMEOUT_SECONDS = env.float("KAFKA_DELIVERY_TIMEOUT_SECONDS", default=5.0)
+# The consumers' Kafka group of a topic is "<prefix>.<topic>"; another prefix is another set of groups,
+# each reading the topics from their start (a second installation on the same brokers, a test).
+KAFKA_CONSUMER_GROUP_PREFIX = env.str("KAFKA_CONSUMER_GROUP_PREFIX", default="ump-clickhouse-writer")
 OUTBOX_LEASE_SECONDS = env.float("OUTBOX_LEASE_SECONDS", default=60.0)
 
 # --- Cache --------------------------------------------------------------------------------------

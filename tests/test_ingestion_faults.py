@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 
 import orjson
 import pytest
@@ -137,7 +138,9 @@ def test_killing_the_consumer_repeatedly_loses_and_duplicates_nothing(tmp_path, 
         "CLICKHOUSE_URL": "",
     }
     if settings.KAFKA_BOOTSTRAP_SERVERS:
+        # Consumer groups of this test's own: what another run left in the product's groups is not its.
         env["KAFKA_BOOTSTRAP_SERVERS"] = settings.KAFKA_BOOTSTRAP_SERVERS
+        env["KAFKA_CONSUMER_GROUP_PREFIX"] = f"test-{uuid.uuid4().hex}"
     subprocess.run(
         [sys.executable, "manage.py", "migrate_clickhouse"], cwd=PROJECT_DIR, env=env, check=True, capture_output=True
     )

@@ -38,6 +38,11 @@ class Subscription(Protocol):
     def lag(self) -> int:
         """Messages on the topic this subscription has not stored yet."""
 
+    def caught_up(self, *, assignment_timeout: float) -> bool:
+        """Asked after a poll that returned nothing: is nothing left to deliver to this subscription?
+        (``consume_events --until-idle`` stops then.) A subscription that cannot have been handed its
+        share of the topic ``assignment_timeout`` seconds after it subscribed raises ``BusUnavailable``."""
+
     def close(self) -> None: ...
 
 

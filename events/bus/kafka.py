@@ -182,10 +182,16 @@ class KafkaBus:
 
 
 class KafkaSubscription:
-    """A consumer-group member with manual commits: nothing is committed until ``commit``."""
+    """A consumer-group member with manual commits: nothing is committed until ``commit``.
+
+    A member is handed its partitions only once the group has balanced, seconds after it subscribed,
+    and its polls return nothing until then, however full the topic. So an empty poll alone does not
+    mean the topic is drained: ``caught_up`` also asks for partitions, and for this member's next
+    offset at the end of each of them."""
 
     def __init__(self, bootstrap_servers: str, topic: str, group: str):
         self.topic = topic
+        self.group = group
         self._consumer = Consumer(
             {
                 "bootstrap.servers": bootstrap_servers,
@@ -197,6 +203,7 @@ class KafkaSubscription:
             }
         )
         self._consumer.subscribe([topic])
+        self._subscribed_at = time.monotonic()
 
     def poll(self, max_messages: int, timeout: float) -> list[Delivery]:
         try:
@@ -236,11 +243,35 @@ class KafkaSubscription:
             raise BusUnavailable(f"Kafka commit failed: {error}") from error
 
     def lag(self) -> int:
-        """Messages after this member's position, over the partitions assigned to it."""
-        total = 0
-        for position in self._consumer.position(self._consumer.assignment()):
-            _, high = self._consumer.get_watermark_offsets(position, timeout=2, cached=False)
-            total += max(0, high - max(position.offset, 0))
+        """Messages after this member's next offset, over the partitions assigned to it."""
+        return self._unread(self._consumer.assignment())
+
+    def caught_up(self, *, assignment_timeout: float) -> bool:
+        assignment = self._consumer.assignment()
+        if assignment:
+            return self._unread(assignment) == 0
+        if time.monotonic() - self._subscribed_at > assignment_timeout:
+            raise BusUnavailable(
+                f"Kafka gave group {self.group} no partition of {self.topic} within {assignment_timeout:g}s "
+                "of subscribing: the group coordinator did not answer, or other members hold every partition."
+            )
+        return False
+
+    def _unread(self, assignment: list[TopicPartition]) -> int:
+        """Messages from this member's next offset to the end of each partition of ``assignment``. The
+        next offset is the position; before a partition delivered anything there is none, and the member
+        reads from the group's committed offset, or else from the start (``auto.offset.reset``)."""
+        try:
+            positions = self._consumer.position(assignment)
+            unstarted = [position for position in positions if position.offset < 0]
+            committed = {(c.topic, c.partition): c.offset for c in self._consumer.committed(unstarted, timeout=5)}
+            total = 0
+            for position in positions:
+                low, high = self._consumer.get_watermark_offsets(position, timeout=2, cached=False)
+                offset = committed.get((position.topic, position.partition), position.offset)
+                total += max(0, high - max(offset, low))  # an offset retention has deleted reads from the start
+        except KafkaException as error:
+            raise BusUnavailable(f"Kafka offsets unavailable: {error}") from error
         return total
 
     def close(self) -> None:

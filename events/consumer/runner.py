@@ -4,12 +4,14 @@ dropped as its subject's (opted out, or erased after the row was received: event
 ClickHouse down: the batch is kept, retried with backoff, and nothing is committed meanwhile.
 
 ``consumer_jobs`` are the periodic jobs (``core.periodic``) that the web process's background threads
-and ``manage.py consume_events`` both run."""
+and ``manage.py consume_events`` both run; ``store_until_idle`` is ``consume_events --until-idle``."""
 
 import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
 
 from core import clickhouse
 from core.metrics import CONSUMER_BATCH_SECONDS, CONSUMER_LAG
@@ -27,7 +29,7 @@ LAG_EVERY_SECONDS = 10.0
 
 def consumer_group(topic: str) -> str:
     """One consumer group per topic: members of a group then all subscribe to the same topic."""
-    return f"ump-clickhouse-writer.{topic}"
+    return f"{settings.KAFKA_CONSUMER_GROUP_PREFIX}.{topic}"
 
 
 class TopicConsumer:
@@ -104,3 +106,22 @@ def consumer_jobs(topics=None, *, batch_size: int = 100, max_wait: float = 1.0) 
     return [
         PeriodicJob(f"consume:{c.topic}", c.step, interval_seconds=0.2, close=c.subscription.close) for c in consumers
     ]
+
+
+def store_until_idle(topics: list[str], *, batch_size: int = 100, assignment_timeout: float) -> int:
+    """Store what the bus holds for ``topics`` until every topic's subscription is caught up
+    (``Subscription.caught_up``: with Kafka, only once the group has handed it partitions); returns
+    the number of messages committed. Raises ``BusUnavailable`` when a Kafka subscription gets no
+    partition within ``assignment_timeout`` seconds."""
+    bus = get_bus()
+    consumers = [TopicConsumer(bus.subscribe(t, consumer_group(t)), t, batch_size=batch_size) for t in topics]
+    try:
+        stored = 0
+        while True:
+            moved = sum(consumer.drain(max_seconds=60) for consumer in consumers)
+            stored += moved
+            if not moved and all(c.subscription.caught_up(assignment_timeout=assignment_timeout) for c in consumers):
+                return stored
+    finally:
+        for consumer in consumers:
+            consumer.subscription.close()

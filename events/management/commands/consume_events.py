@@ -4,9 +4,9 @@ from prometheus_client import start_http_server
 
 from core.clickhouse import migrator
 from core.periodic import run_until_signalled
-from events.bus import get_bus
+from events.bus import BusUnavailable, get_bus
 from events.bus.topics import TABLES
-from events.consumer.runner import TopicConsumer, consumer_group, consumer_jobs
+from events.consumer.runner import consumer_jobs, store_until_idle
 
 
 class Command(BaseCommand):
@@ -20,7 +20,16 @@ class Command(BaseCommand):
         parser.add_argument("--max-wait", type=float, default=1.0, help="Seconds to fill a batch.")
         parser.add_argument("--metrics-port", type=int, default=settings.CONSUMER_METRICS_PORT, help="0: off.")
         parser.add_argument(
-            "--until-idle", action="store_true", help="Stop once the bus is empty (a restore drill, a catch-up)."
+            "--until-idle",
+            action="store_true",
+            help="Stop once everything on the bus is stored (a restore drill, a catch-up); with Kafka, "
+            "once the consumer groups have handed over their partitions and those are read to the end.",
+        )
+        parser.add_argument(
+            "--assignment-timeout",
+            type=float,
+            default=60.0,
+            help="With --until-idle on Kafka: seconds to wait for partitions before failing.",
         )
 
     def handle(self, *args, **options):
@@ -36,15 +45,12 @@ class Command(BaseCommand):
             bus.ensure_topics()
         topics = options["topic"] or sorted(TABLES)
         if options["until_idle"]:
-            consumers = [
-                TopicConsumer(bus.subscribe(topic, consumer_group(topic)), topic, batch_size=options["batch_size"])
-                for topic in topics
-            ]
-            stored = 0
-            while moved := sum(consumer.drain(max_seconds=60) for consumer in consumers):
-                stored += moved
-            for consumer in consumers:
-                consumer.subscription.close()
+            try:
+                stored = store_until_idle(
+                    topics, batch_size=options["batch_size"], assignment_timeout=options["assignment_timeout"]
+                )
+            except BusUnavailable as error:
+                raise CommandError(f"Stopped before the bus was drained: {error}") from error
             self.stdout.write(f"stored {stored} message(s); the bus is empty")
             return
         jobs = consumer_jobs(topics, batch_size=options["batch_size"], max_wait=options["max_wait"])
