@@ -339,6 +339,14 @@ def test_the_funnels_page_asks_for_steps_then_keeps_them_in_the_url(browser, mar
     assert '<option value="source" selected>' in page
     assert f"/api/analytics/funnel.csv?app_id={app.id}&amp;steps=install&amp;steps=purchase" in page
     assert 'id="step-3"' in page  # room to add a third step
+    bar = re.search(
+        r'<form class="filters"[^>]*aria-label="Funnel steps and report filters" data-filters>(.*?)</form>', page, re.S
+    )
+    folded = re.search(r'<details class="more-filters">(.*?)</details>', bar[1], re.S)[1]
+    assert 'id="id_media_source"' in folded and 'id="id_date_from"' in folded, "as on the other report pages"
+    assert 'id="id_days"' not in folded and 'id="step-1"' not in folded and 'id="id_window"' not in folded
+    narrowed = browser.get(f"/apps/{app.id}/funnels?steps=install&steps=purchase&country=DE").content.decode()
+    assert '<details class="more-filters" open>' in narrowed, "a filter set under the disclosure shows it open"
     bad = browser.get(f"/apps/{app.id}/funnels?steps=purchase&steps=install&window=14")
     assert bad.status_code == 400
     assert b"can only be the first step" in bad.content
