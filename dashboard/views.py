@@ -125,8 +125,8 @@ OVERVIEW_SOURCE_COLUMNS = ("installs", "revenue", "roas")
 @report_page
 def overview(request: HttpRequest, page: pages.AppPage, filters: Filters) -> HttpResponse:
     app = page.app
-    kpis = analytics.overview(app=app, filters=filters)
-    sources = analytics.performance(app=app, filters=filters, levels=("source",))["source"][:TOP_SOURCES]
+    kpis = analytics.overview(app=app, filters=filters, levels=("source",))
+    sources = kpis["rows"]["source"][:TOP_SOURCES]
     interval = series_interval(filters)
     try:
         points, series_refused = analytics.series(app=app, filters=filters, interval=interval), None

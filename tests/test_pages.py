@@ -2,6 +2,7 @@
 the app picker, the change_app pages writing through the services, the report pages, the CSP. Who
 may open which page: tests/test_authorization_matrix.py. In a real browser: tests/test_pages_browser.py."""
 
+import datetime as dt
 import re
 
 import pytest
@@ -256,6 +257,23 @@ def test_the_overview_reads_the_stats_and_bad_filters_are_a_400_page(browser, ma
     bad = browser.get(f"/apps/{app.id}/overview?days=3&model=best")
     assert bad.status_code == 400
     assert b"<strong>days</strong>" in bad.content and b"<strong>model</strong>" in bad.content
+
+
+def test_the_overview_reads_the_campaign_report_once_per_period(browser, marketer, monkeypatch):
+    """The KPI tiles and the top sources of the period come from one read; the previous period's
+    tiles from another."""
+    from dashboard import analytics
+
+    reads, performance = [], analytics.performance
+
+    def counted(**kwargs):
+        reads.append((kwargs["filters"].until - kwargs["filters"].since, kwargs["levels"]))
+        return performance(**kwargs)
+
+    monkeypatch.setattr(analytics, "performance", counted)
+    assert browser.get(f"/apps/{marketer[1].id}/overview?days=30").status_code == 200
+    month = dt.timedelta(days=30)
+    assert reads == [(month, ("source", None)), (month, (None,))]
 
 
 def test_the_cohorts_page_has_an_empty_state_and_bad_options_are_a_400_page(browser, marketer):
