@@ -268,7 +268,7 @@ def _column_groups(headers: list[dict]) -> list[dict]:
         elif groups and groups[-1].get("metric") == metric:
             groups[-1]["span"] += 1
         else:
-            groups.append({"metric": metric, "label": f"{METRICS[metric].label} by day after install", "span": 1})
+            groups.append({"metric": metric, "label": f"{METRICS[metric].label} by day", "span": 1})
     return groups
 
 

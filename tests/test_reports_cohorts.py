@@ -322,7 +322,7 @@ def test_the_campaigns_page_shows_roas_and_retention_by_day_since_install(scenar
     page = browser.get(f"/apps/{scenario['app'].id}/campaigns?{scenario['query']}")
     assert page.status_code == 200
     html = page.content.decode()
-    assert '<th scope="colgroup" colspan="3" class="group">ROAS by day after install</th>' in html
+    assert 'colspan="3" class="group" title="Day n after install, day 0 being the install day">ROAS by day</th>' in html
     assert '<span class="visually-hidden">ROAS D7</span><span aria-hidden="true">D7</span>' in html
     assert 'title="Share of the installs active on day 30 after install (day 0: the install day)."' in html
 
