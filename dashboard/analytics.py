@@ -284,12 +284,16 @@ def activity(*, app: App, filters: Filters) -> dict:
     return result.dicts()[0]
 
 
-def overview(*, app: App, filters: Filters) -> dict:
-    """The period's KPIs and the same for the period as long just before it."""
+def overview(*, app: App, filters: Filters, levels: tuple[str, ...] = ()) -> dict:
+    """The period's KPIs and the same for the period as long just before it; with ``levels``, also
+    the period's performance rows at those levels (``rows``), read with its KPIs in one go."""
     previous = replace(filters, since=filters.previous_since, until=filters.since)
+    current = performance(app=app, filters=filters, levels=(*levels, None))
+    before = performance(app=app, filters=previous, levels=(None,))
     return {
-        name: {**performance(app=app, filters=period, levels=(None,))[None][0], **activity(app=app, filters=period)}
-        for name, period in (("current", filters), ("previous", previous))
+        "current": {**current.pop(None)[0], **activity(app=app, filters=filters)},
+        "previous": {**before[None][0], **activity(app=app, filters=previous)},
+        **({"rows": current} if levels else {}),
     }
 
 

@@ -224,6 +224,15 @@ def _amount(money: dict | None) -> decimal.Decimal | None:
     return decimal.Decimal(money["amount"]) if money is not None and not money["unconverted"] else None
 
 
+def campaign_days_not_over(*, app: App, filters: Filters) -> dict[int, dt.date]:
+    """The days n of the campaign report's cohort columns not over yet for the installs of the
+    period's last day (their columns are null), each with the first day, in the app's time zone, on
+    which it will be."""
+    last_day = (filters.until - dt.timedelta(microseconds=1)).astimezone(zoneinfo.ZoneInfo(app.timezone)).date()
+    known_from = {n: last_day + dt.timedelta(days=n + 1) for n in sorted({*ROAS_DAYS, *RETENTION_DAYS})}
+    return {n: day for n, day in known_from.items() if day > _today(app)}
+
+
 def campaign_performance(*, app: App, filters: Filters, levels: tuple[str | None, ...]) -> dict[str | None, list[dict]]:
     """The campaign report (``analytics.performance``) with, in every row of every level, ROAS D0, D7
     and D30 (the revenue of the row's installs up to day n after install per unit of the row's cost)
@@ -231,9 +240,8 @@ def campaign_performance(*, app: App, filters: Filters, levels: tuple[str | None
     A day n counts only once it is over for the period's last day; null before. The cohort numbers
     are read once at the ad level and rolled up like the rest of the row, so levels add up."""
     out = analytics.performance(app=app, filters=filters, levels=levels)
-    last_day = (filters.until - dt.timedelta(microseconds=1)).astimezone(zoneinfo.ZoneInfo(app.timezone)).date()
-    today = _today(app)
-    over = {n: last_day + dt.timedelta(days=n + 1) <= today for n in (*ROAS_DAYS, *RETENTION_DAYS)}
+    not_over = campaign_days_not_over(app=app, filters=filters)
+    over = {n: n not in not_over for n in (*ROAS_DAYS, *RETENTION_DAYS)}
     params = {
         **_params(app, filters),
         "followed_until": filters.until + dt.timedelta(days=max(RETENTION_DAYS) + 1),

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from .metrics import METRICS, MONEY, RATIO
 
 NO_VALUE = "\N{EN DASH}"
+NOT_OVER = "\N{EM DASH}"  # a cohort column whose day n after install is not over yet: no value so far
 
 
 def money_value(money: dict | None) -> float | None:
@@ -27,7 +28,7 @@ def display(metric: str, value, currency: str) -> str:
         amount = money_value(value) if isinstance(value, dict) else float(value)
         return f"{amount:,.2f}"
     if unit == RATIO:
-        return f"{float(value):.0%}" if metric == "roas" else f"{float(value):.1%}"
+        return f"{float(value):.0%}" if metric.startswith("roas") else f"{float(value):.1%}"
     count = float(value)
     return f"{count:,.0f}" if count == round(count) else f"{count:,.2f}"
 
@@ -99,18 +100,25 @@ def columns(names: tuple[str, ...], currency: str) -> list[Column]:
     return out
 
 
-def cells(row: dict, table_columns: list[Column], currency: str) -> list[dict]:
+def cells(row: dict, table_columns: list[Column], currency: str, not_over: dict[str, str] | None = None) -> list[dict]:
     """A row's cells in the columns' order: the text shown, the raw number (for sorting and tests)
-    and the unconverted money beside it."""
-    return [
-        {
-            "metric": column.metric,
-            "text": display(column.metric, row[column.metric], currency),
-            "value": "" if number(row[column.metric]) is None else number(row[column.metric]),
-            "unconverted": unconverted(row[column.metric]),
-        }
-        for column in table_columns
-    ]
+    and the unconverted money beside it. ``not_over`` names the columns with no value yet (a day n
+    after install not over), each with why: such a cell shows NOT_OVER and that reason."""
+    not_over = not_over or {}
+    out = []
+    for column in table_columns:
+        value = row[column.metric]
+        pending = value is None and column.metric in not_over
+        out.append(
+            {
+                "metric": column.metric,
+                "text": NOT_OVER if pending else display(column.metric, value, currency),
+                "value": "" if number(value) is None else number(value),
+                "unconverted": unconverted(value),
+                "not_over": not_over[column.metric] if pending else "",
+            }
+        )
+    return out
 
 
 def bucket_label(start: str, interval: str) -> str:

@@ -23,7 +23,7 @@ from . import analytics, charts, explanation, funnels, live_events, presenters
 from . import cohorts as cohort_reports
 from .credits import ORGANIC
 from .filters import MODEL_NAMES, BadFilters, Filters, report_filters
-from .metrics import METRICS
+from .metrics import METRICS, RETENTION_DAYS, ROAS_DAYS
 
 TOP_SOURCES = 10
 TOP_SERIES = 6  # media sources drawn side by side in a histogram; more would be unreadable
@@ -126,8 +126,8 @@ OVERVIEW_SOURCE_COLUMNS = ("installs", "revenue", "roas")
 @report_page
 def overview(request: HttpRequest, page: pages.AppPage, filters: Filters) -> HttpResponse:
     app = page.app
-    kpis = analytics.overview(app=app, filters=filters)
-    sources = analytics.performance(app=app, filters=filters, levels=("source",))["source"][:TOP_SOURCES]
+    kpis = analytics.overview(app=app, filters=filters, levels=("source",))
+    sources = kpis["rows"]["source"][:TOP_SOURCES]
     interval = series_interval(filters)
     try:
         points, series_refused = analytics.series(app=app, filters=filters, interval=interval), None
@@ -167,7 +167,13 @@ CAMPAIGN_COLUMNS = (
     "ecpi",
     "arpu",
     "roas",
+    *cohort_reports.COHORT_COLUMNS,
 )
+# A cohort column -> the metric it follows by day since install (roasD7 -> roas): headed together.
+COHORT_GROUPS = {
+    f"{metric}D{n}": metric for metric, days in (("roas", ROAS_DAYS), ("retention", RETENTION_DAYS)) for n in days
+}
+assert set(COHORT_GROUPS) == set(cohort_reports.COHORT_COLUMNS)
 LEVEL_NAMES = {"source": "media source", "campaign": "campaign", "adset": "ad set", "ad": "ad"}
 CAMPAIGN_SORTS = [(f"{sign}{name}", f"{sign}{name}") for name in ("name", *CAMPAIGN_COLUMNS) for sign in ("", "-")]
 TOP_CHART_ROWS = 10
@@ -252,6 +258,46 @@ def _campaign_charts(rows: list[dict], level: str, currency: str) -> tuple[chart
     return (installs if any(row["installs"] for row in top) else None), (money if has_money else None)
 
 
+def _column_groups(headers: list[dict]) -> list[dict]:
+    """The header row above the column names: a column on its own (``column``), or a cohort metric's
+    days (ROAS D0, D7, D30) under one heading, so that the day columns stay narrow."""
+    groups: list[dict] = []
+    for header in headers:
+        metric = COHORT_GROUPS.get(header["column"].metric)
+        if metric is None:
+            groups.append({"column": header})
+        elif groups and groups[-1].get("metric") == metric:
+            groups[-1]["span"] += 1
+        else:
+            groups.append({"metric": metric, "label": f"{METRICS[metric].label} by day", "span": 1})
+    return groups
+
+
+def _day(day: dt.date) -> str:
+    return f"{day:%b} {day.day}"
+
+
+def _cohort_columns_not_over(days: dict[int, dt.date]) -> dict[str, str]:
+    """The campaign report's cohort columns (ROAS Dn, retention Dn) with no value yet, each with why."""
+    out = {}
+    for n, known_from in days.items():
+        why = f"Not known yet: day {n} after install is not over for the period's last installs ({_day(known_from)})."
+        out.update({name: why for name in (f"roasD{n}", f"retentionD{n}") if name in cohort_reports.COHORT_COLUMNS})
+    return out
+
+
+def _every_day_over(app, filters: Filters, here: QueryDict) -> dict:
+    """A link to a period as long as this one that ended long enough ago for every cohort column."""
+    longest = max(*ROAS_DAYS, *RETENTION_DAYS)
+    today = timezone.now().astimezone(zoneinfo.ZoneInfo(app.timezone)).date()
+    last = today - dt.timedelta(days=longest + 1)
+    first = last - dt.timedelta(days=filters.days - 1)
+    query = here.copy()
+    query.pop("days", None)
+    query["date_from"], query["date_to"] = first.isoformat(), last.isoformat()
+    return {"href": "?" + query.urlencode(), "label": f"{_day(first)} \N{EN DASH} {_day(last)}"}
+
+
 @pages.app_page(pages.ANALYTICS)
 @report_page
 def campaigns(request: HttpRequest, page: pages.AppPage, filters: Filters) -> HttpResponse:
@@ -261,9 +307,11 @@ def campaigns(request: HttpRequest, page: pages.AppPage, filters: Filters) -> Ht
         return render(request, "pages/400.html", {"page": page, "form": form}, status=400)
     level, sort = form.cleaned_data["level"] or "source", form.cleaned_data["sort"] or "-installs"
     app = page.app
-    both = analytics.performance(app=app, filters=filters, levels=(level, None))
+    both = cohort_reports.campaign_performance(app=app, filters=filters, levels=(level, None))
     rows = _sorted_rows(both[level], sort, level)
     columns = presenters.columns(CAMPAIGN_COLUMNS, app.currency)
+    days_not_over = cohort_reports.campaign_days_not_over(app=app, filters=filters)
+    not_over = _cohort_columns_not_over(days_not_over)
     sort_name, descending = sort.lstrip("-"), sort.startswith("-")
     here = QueryDict(filters.query[1:], mutable=True)
     here["level"] = level
@@ -280,6 +328,15 @@ def campaigns(request: HttpRequest, page: pages.AppPage, filters: Filters) -> Ht
         state = ("descending" if descending else "ascending") if name == sort_name else None
         return {"href": "?" + query.urlencode(), "aria_sort": state}
 
+    headers = [
+        {
+            "column": column,
+            "grouped": column.metric in COHORT_GROUPS,
+            "day": column.metric.removeprefix(COHORT_GROUPS.get(column.metric, "")),
+            **sort_link(column.metric),
+        }
+        for column in columns
+    ]
     dimensions = [LEVEL_NAMES[name].capitalize() for name in list(analytics.LEVELS)[: analytics.LEVELS[level]]]
     installs_chart, money_chart = _campaign_charts(rows, level, app.currency)
     csv_query = urlencode({"app_id": str(app.id), "level": level}) + "&" + filters.query[1:]
@@ -294,17 +351,20 @@ def campaigns(request: HttpRequest, page: pages.AppPage, filters: Filters) -> Ht
         "breadcrumbs": _breadcrumbs(level, filters, here),
         "dimensions": dimensions,
         "name_sort": sort_link("name"),
-        "columns": [{"column": column, **sort_link(column.metric)} for column in columns],
+        "columns": headers,
+        "column_groups": _column_groups(headers),
         "rows": [
             {
                 "names": [row[d] or "(none)" for d in analytics.DIMENSIONS[: analytics.LEVELS[level]]],
                 "key": _row_name(row, level),
                 "drill": _drill(row, level, here),
-                "cells": presenters.cells(row, columns, app.currency),
+                "cells": presenters.cells(row, columns, app.currency, not_over),
             }
             for row in rows
         ],
-        "total": presenters.cells(both[None][0], columns, app.currency),
+        "total": presenters.cells(both[None][0], columns, app.currency, not_over),
+        "not_over": ", ".join(f"D{n} from {_day(known_from)}" for n, known_from in days_not_over.items()),
+        "every_day_over": _every_day_over(app, filters, here) if days_not_over else None,
         "installs_chart": installs_chart,
         "money_chart": money_chart,
         "csv_url": f"{reverse('analytics-campaigns-csv')}?{csv_query}",

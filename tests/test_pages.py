@@ -2,6 +2,7 @@
 the app picker, the change_app pages writing through the services, the report pages, the CSP. Who
 may open which page: tests/test_authorization_matrix.py. In a real browser: tests/test_pages_browser.py."""
 
+import datetime as dt
 import re
 
 import pytest
@@ -258,6 +259,23 @@ def test_the_overview_reads_the_stats_and_bad_filters_are_a_400_page(browser, ma
     assert b"<strong>days</strong>" in bad.content and b"<strong>model</strong>" in bad.content
 
 
+def test_the_overview_reads_the_campaign_report_once_per_period(browser, marketer, monkeypatch):
+    """The KPI tiles and the top sources of the period come from one read; the previous period's
+    tiles from another."""
+    from dashboard import analytics
+
+    reads, performance = [], analytics.performance
+
+    def counted(**kwargs):
+        reads.append((kwargs["filters"].until - kwargs["filters"].since, kwargs["levels"]))
+        return performance(**kwargs)
+
+    monkeypatch.setattr(analytics, "performance", counted)
+    assert browser.get(f"/apps/{marketer[1].id}/overview?days=30").status_code == 200
+    month = dt.timedelta(days=30)
+    assert reads == [(month, ("source", None)), (month, (None,))]
+
+
 def test_the_cohorts_page_has_an_empty_state_and_bad_options_are_a_400_page(browser, marketer):
     app = marketer[1]
     page = browser.get(f"/apps/{app.id}/cohorts?days=30&granularity=week&split=source")
@@ -339,6 +357,14 @@ def test_the_funnels_page_asks_for_steps_then_keeps_them_in_the_url(browser, mar
     assert '<option value="source" selected>' in page
     assert f"/api/analytics/funnel.csv?app_id={app.id}&amp;steps=install&amp;steps=purchase" in page
     assert 'id="step-3"' in page  # room to add a third step
+    bar = re.search(
+        r'<form class="filters"[^>]*aria-label="Funnel steps and report filters" data-filters>(.*?)</form>', page, re.S
+    )
+    folded = re.search(r'<details class="more-filters">(.*?)</details>', bar[1], re.S)[1]
+    assert 'id="id_media_source"' in folded and 'id="id_date_from"' in folded, "as on the other report pages"
+    assert 'id="id_days"' not in folded and 'id="step-1"' not in folded and 'id="id_window"' not in folded
+    narrowed = browser.get(f"/apps/{app.id}/funnels?steps=install&steps=purchase&country=DE").content.decode()
+    assert '<details class="more-filters" open>' in narrowed, "a filter set under the disclosure shows it open"
     bad = browser.get(f"/apps/{app.id}/funnels?steps=purchase&steps=install&window=14")
     assert bad.status_code == 400
     assert b"can only be the first step" in bad.content

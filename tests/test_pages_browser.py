@@ -302,6 +302,14 @@ PAGES = [
 CHARTS = {"overview": 4, "campaigns": 2, "models": 2, "fraud": 1}
 
 
+def legend(tab: Tab, chart: str) -> dict:
+    """A drawn chart's legend. Six model names scroll between paging arrows on a desktop; on a phone
+    they wrap below the chart instead (a plain legend at the bottom)."""
+    return tab.page.evaluate(
+        "id => echarts.getInstanceByDom(document.querySelector(`[data-chart=${id}]`)).getOption().legend[0]", chart
+    )
+
+
 @pytest.mark.parametrize("width", [1280, 375])
 def test_every_page_renders_without_errors_and_fits_the_width(browser, live_server, marketer, width):
     user, app, data = marketer
@@ -318,6 +326,9 @@ def test_every_page_renders_without_errors_and_fits_the_width(browser, live_serv
             expect(tab.page.locator("[data-chart]:has(canvas)")).to_have_count(2)
         if path in CHARTS:
             charts_drawn(tab, CHARTS[path])
+        if path == "models":
+            shown = legend(tab, "chart-models-installs")
+            assert shown["type"] == "scroll" if width > 375 else (shown["type"], shown["bottom"]) == ("plain", 0)
         overflow = tab.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} is {overflow} px wider than the window"
         name = re.sub(r"\W+", "-", path.split("=")[0])

@@ -309,3 +309,40 @@ def test_the_cohorts_page_reads_the_selectors(scenario):
     # installs; D0, D1, D3, D7 and D14, D30 (not over: a dot); LTV D7 (a SEK purchase) and D30: dots
     assert re.findall(r'<td class="num"[^>]*>([^<]*)<', row) == ["2", "100.0%", "100.0%", "50.0%", "0.0%", *[""] * 4]
     assert "/api/analytics/cohorts.csv?app_id=" in html and "split=source" in html
+
+
+def test_the_campaigns_page_shows_roas_and_retention_by_day_since_install(scenario):
+    """The page's cohort columns are the API's; a day not over yet is a long dash that says so, never a
+    0, apart from the short dash of a value that cannot be (no cost, a currency without a rate)."""
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(scenario["reader"])
+    day = scenario["day"]
+    page = browser.get(f"/apps/{scenario['app'].id}/campaigns?{scenario['query']}")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'colspan="3" class="group" title="Day n after install, day 0 being the install day">ROAS by day</th>' in html
+    assert '<span class="visually-hidden">ROAS D7</span><span aria-hidden="true">D7</span>' in html
+    assert 'title="Share of the installs active on day 30 after install (day 0: the install day)."' in html
+
+    def cells(row: str) -> dict[str, str]:
+        found = re.search(rf'<tr data-row="{row}">(.*?)</tr>', html, re.S)[1]
+        return dict(re.findall(r'<td class="num" data-metric="(\w+D\d+)"[^>]*>(.*?)</td>', found, re.S))
+
+    meta = cells("meta")
+    assert (meta["roasD0"], meta["retentionD1"], meta["retentionD7"]) == ("125%", "100.0%", "0.0%")
+    assert meta["roasD7"] == "\N{EN DASH}", "day 7 is over: no value because of the SEK purchase, not a pending one"
+    known_from = day + dt.timedelta(days=32)
+    not_over = '<span aria-hidden="true">\N{EM DASH}</span><span class="visually-hidden">not known yet</span>'
+    assert meta["roasD30"] == meta["retentionD30"] == not_over
+    assert (
+        f'data-not-over title="Not known yet: day 30 after install is not over for the period&#x27;s last installs '
+        f'({known_from:%b} {known_from.day}).">'
+    ) in html
+    assert cells("organic")["roasD0"] == "\N{EN DASH}"  # no cost
+    assert cells("total")["retentionD7"] == "25.0%"
+    assert f"D30 from {known_from:%b} {known_from.day}." in html
+    today = dt.datetime.now(BERLIN).date()
+    ended = today - dt.timedelta(days=31)
+    assert f"?date_from={ended - dt.timedelta(days=1)}&amp;date_to={ended}&amp;model=last_touch" in html

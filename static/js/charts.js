@@ -5,6 +5,10 @@
   "use strict";
 
   var MIN_LABEL_CELL_PX = 20;
+  // ECharts' legend metrics (its defaults): a key and its gap to the name, the gap between items
+  // and lines, the font size and the legend's padding.
+  var LEGEND = { keyPx: 25 + 5, gapPx: 10, fontPx: 12, linePx: 14 + 10, paddingPx: 5 };
+  var NARROW_PX = 480;
 
   function formatter(unit) {
     var options = { maximumFractionDigits: 2 };
@@ -19,6 +23,29 @@
   function fail(element, message) {
     element.classList.add("chart-error");
     element.textContent = message;
+  }
+
+  // On a phone a scrolling legend shows two names between paging arrows: there the legend wraps
+  // onto as many lines as it needs below the chart, and the chart grows by their height.
+  function wrapLegend(element, option, fontFamily) {
+    if (!option.legend || !option.legend.show || element.clientWidth >= NARROW_PX) return;
+    var context = document.createElement("canvas").getContext("2d");
+    context.font = LEGEND.fontPx + "px " + fontFamily;
+    var room = element.clientWidth - 2 * LEGEND.paddingPx;
+    var lines = 1;
+    var x = 0;
+    option.series.forEach(function (series) {
+      var width = LEGEND.keyPx + context.measureText(series.name).width;
+      if (x > 0 && x + width > room) {
+        lines += 1;
+        x = 0;
+      }
+      x += width + LEGEND.gapPx;
+    });
+    var height = lines * LEGEND.linePx + 2 * LEGEND.paddingPx;
+    option.legend = Object.assign({}, option.legend, { type: "plain", top: "auto", bottom: 0, left: "center" });
+    option.grid = Object.assign({}, option.grid, { top: 16, bottom: height });
+    element.style.height = element.clientHeight + height + "px";
   }
 
   function mount(element) {
@@ -43,7 +70,9 @@
       });
       if (option.visualMap) option.visualMap.formatter = format;
     });
-    option.textStyle = { fontFamily: getComputedStyle(document.body).fontFamily };
+    var fontFamily = getComputedStyle(document.body).fontFamily;
+    option.textStyle = { fontFamily: fontFamily };
+    wrapLegend(element, option, fontFamily);
     element.textContent = "";
     var chart = window.echarts.init(element, null, { renderer: "canvas" });
     chart.setOption(option);
