@@ -113,7 +113,7 @@ def credited_ctes(filters: Filters, *, every_model: bool = False, covered: bool 
 
     ``covered``: only what the pre-aggregate does not hold (``live`` marks the conversions outside its
     days): the conversions outside it, the purchases from ``{fresh}`` on, and the conversions inside
-    it those purchases belong to; every purchase of the devices read, to tell a first purchase."""
+    it those purchases may belong to; every purchase of the devices read, to tell a first purchase."""
     touch_segment = "".join(
         f" AND {name} = {{{name}:String}}" for name in ("media_source", "campaign") if getattr(filters, name)
     )
@@ -121,21 +121,25 @@ def credited_ctes(filters: Filters, *, every_model: bool = False, covered: bool 
     devices = ""
     source = conversions(where)
     if covered:
+        buyers = (
+            f"SELECT {sql.DEVICE_KEY} FROM events WHERE app_id = {{app_id:UUID}} AND event_name = 'purchase' "
+            "AND timestamp >= {fresh:DateTime64(3, 'UTC')}"
+        )
         devices = f"""
           AND device_key IN (
-            SELECT {sql.DEVICE_KEY} FROM events WHERE app_id = {{app_id:UUID}} AND event_name = 'purchase'
-              AND timestamp >= {{fresh:DateTime64(3, 'UTC')}}
+            {buyers}
             UNION ALL
             SELECT device_key FROM attributions WHERE app_id = {{app_id:UUID}}
               AND {PERIOD.format(column="conversion_time")} AND {UNCOVERED.format(column="conversion_time")}
           )"""
+        # Inside the covered days, the conversions of the devices that bought since ``fresh``: those
+        # fresh purchases may be theirs (the others join no fresh revenue and count no install).
         source = f"""(
         SELECT * FROM {conversions(f"{where} AND {UNCOVERED.format(column='conversion_time')}")}
         UNION ALL
         SELECT * FROM {
             conversions(
-                f"{where} AND NOT {UNCOVERED.format(column='conversion_time')} "
-                "AND conversion_id IN (SELECT conversion_id FROM cohort_revenue WHERE fresh)",
+                f"{where} AND NOT {UNCOVERED.format(column='conversion_time')} AND device_key IN ({buyers})",
                 live="0",
             )
         }
