@@ -60,7 +60,11 @@ PAGES = [
     "campaigns?level=ad&sort=-roas",
     "models",
     "fraud",
+    "cohorts",
+    "funnels?steps=install&steps=purchase",
 ]
+# The pages Lighthouse audits (indices in PAGES): the overview, the links, and the report pages.
+AUDITED = (0, 4, 9, 13, 14)
 
 GENERATE = [
     # Installs (the first N/10 numbers: one per device) over the period, then sessions and purchases of
@@ -429,7 +433,9 @@ def main() -> None:
         cookie = session.cookies["sessionid"]
         browser = browser_timings(cookie, [urls[0], urls[2], urls[4], urls[7]], args.fcp_runs)
         audits = (
-            {"error": "skipped (--no-lighthouse)"} if args.no_lighthouse else lighthouse(cookie, [urls[0], urls[4]])
+            {"error": "skipped (--no-lighthouse)"}
+            if args.no_lighthouse
+            else lighthouse(cookie, [urls[n] for n in AUDITED])
         )
     finally:
         server.stop()
