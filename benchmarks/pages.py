@@ -33,7 +33,7 @@ from pathlib import Path
 
 import requests
 
-from benchmarks import markdown
+from benchmarks import embedded, markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -113,43 +113,18 @@ def run(cmd: list[str], env: dict, **kwargs) -> str:
 
 def generate(events: int) -> dict:
     """Runs in its own process before the server starts (chdb: one process per data directory)."""
-    import django
-
-    django.setup()
-    from accounts.models import User
-    from apps_registry import services
     from core import clickhouse
-    from events.attribution_engine import services as engine
 
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    start = now - dt.timedelta(days=28)
-    app = services.app_create(owner=User.objects.get(email=EMAIL), name="Bench app")
-    params = {
-        "app_id": app.id,
-        "start": start,
-        "now": now,
-        "period_ms": 28 * 86_400_000 - 3_600_000,
-        "events": events,
-        "installs": max(1, events // 10),
-    }
-    started = time.perf_counter()
-    for statement in GENERATE:
-        clickhouse.execute(statement, params, tag="bench_pages_generate", timeout=3600)
-    clickhouse.execute("OPTIMIZE TABLE events FINAL", tag="bench_optimize", timeout=3600)
-    generated = time.perf_counter()
-    engine.attribution_history(app=app, since=start - dt.timedelta(days=1), until=now + dt.timedelta(seconds=1))
+    _, params, seconds = embedded.generated_app(
+        owner_email=EMAIL, name="Bench app", days=28, events=events, statements=GENERATE, tables=("events",)
+    )
     latest_install = clickhouse.execute(
         "SELECT event_id FROM events WHERE app_id = {app_id:UUID} AND event_name = 'install' "
         "ORDER BY timestamp DESC LIMIT 1",
         params,
         tag="bench_pages_conversion",
     ).scalar()
-    return {
-        "conversion_id": str(latest_install),
-        "events": events,
-        "generate_seconds": round(generated - started, 1),
-        "attribute_seconds": round(time.perf_counter() - generated, 1),
-    }
+    return {"conversion_id": str(latest_install), "events": events, **seconds}
 
 
 class Server:
@@ -378,23 +353,13 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="ump-pages-"))
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS", "CLICKHOUSE_URL"}
-    }
-    env.update(
-        {
-            "VAR_DIR": str(work),
-            "DJANGO_SETTINGS_MODULE": "attribution.settings",
-            "DEBUG": "0",
-            "LOG_LEVEL": "WARNING",
-            "DEMO_ADMIN_EMAIL": EMAIL,
-            "DEMO_ADMIN_PASSWORD": PASSWORD,
-            "ATTRIBUTION_SETTLE_SECONDS": "1",
-            "ATTRIBUTION_INTERVAL_SECONDS": "2",
-            "API_RATE_LIMIT_PER_USER": "1000000",
-        }
+    env = embedded.environment(
+        work,
+        DEMO_ADMIN_EMAIL=EMAIL,
+        DEMO_ADMIN_PASSWORD=PASSWORD,
+        ATTRIBUTION_SETTLE_SECONDS="1",
+        ATTRIBUTION_INTERVAL_SECONDS="2",
+        API_RATE_LIMIT_PER_USER="1000000",
     )
     run([PYTHON, "manage.py", "migrate", "-v0"], env)
     run([PYTHON, "manage.py", "migrate_clickhouse"], env)

@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import markdown
+from benchmarks import embedded, markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -170,23 +170,12 @@ GENERATE = [
 
 
 def _env(work: Path) -> dict:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS", "CLICKHOUSE_URL"}
-    }
-    env.update(
-        {
-            "VAR_DIR": str(work),
-            "DJANGO_SETTINGS_MODULE": "attribution.settings",
-            "DEBUG": "0",
-            "LOG_LEVEL": "WARNING",
-            "DEMO_ADMIN_EMAIL": EMAIL,
-            "DEMO_ADMIN_PASSWORD": PASSWORD,
-            "CLICKHOUSE_QUERY_TIMEOUT_SECONDS": "3600",  # the slowest query is measured, not cut off
-        }
+    return embedded.environment(
+        work,
+        DEMO_ADMIN_EMAIL=EMAIL,
+        DEMO_ADMIN_PASSWORD=PASSWORD,
+        CLICKHOUSE_QUERY_TIMEOUT_SECONDS="3600",  # the slowest query is measured, not cut off
     )
-    return env
 
 
 def _run(cmd: list[str], env: dict, **kwargs) -> str:
@@ -207,44 +196,21 @@ def _peak_mib() -> float:
 
 def generate(events: int) -> dict:
     """Runs in its own process (chdb: one process per data directory)."""
-    import django
-
-    django.setup()
-    from accounts.models import User
-    from apps_registry import services
     from core import clickhouse
-    from events.attribution_engine import services as engine
 
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    start = now - dt.timedelta(days=DAYS)
-    app = services.app_create(owner=User.objects.get(email=EMAIL), name="Bench reports app")
-    params = {
-        "app_id": app.id,
-        "start": start,
-        "now": now,
-        "period_ms": DAYS * 86_400_000 - 3_600_000,
-        "events": events,
-        "installs": max(1, events // 10),
-    }
-    started = time.perf_counter()
-    for statement in GENERATE:
-        clickhouse.execute(statement, params, tag="bench_reports_generate", timeout=7200)
-    for table in ("events", "touchpoints"):
-        clickhouse.execute(f"OPTIMIZE TABLE {table} FINAL", tag="bench_optimize", timeout=7200)
-    generated = time.perf_counter()
-    engine.attribution_history(app=app, since=start - dt.timedelta(days=1), until=now + dt.timedelta(seconds=1))
-    attributed = time.perf_counter()
+    _, _, seconds = embedded.generated_app(
+        owner_email=EMAIL,
+        name="Bench reports app",
+        days=DAYS,
+        events=events,
+        statements=GENERATE,
+        tables=("events", "touchpoints"),
+    )
     counts = {
         table: clickhouse.execute(f"SELECT count() FROM {table}", tag="bench_count").scalar()
         for table in ("events", "touchpoints", "attributions")
     }
-    return {
-        "events": events,
-        "rows": counts,
-        "generate_seconds": round(generated - started, 1),
-        "attribute_seconds": round(attributed - generated, 1),
-        "peak_mib": _peak_mib(),
-    }
+    return {"events": events, "rows": counts, **seconds, "peak_mib": _peak_mib()}
 
 
 def _setup():

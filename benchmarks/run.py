@@ -26,7 +26,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from benchmarks import markdown
+from benchmarks import embedded, markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -213,20 +213,11 @@ def main() -> None:
             sys.exit(f"{tool} is missing: apt-get install -y wrk util-linux")
 
     work = Path(tempfile.mkdtemp(prefix="ump-bench-"))
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS", "CLICKHOUSE_URL"}
-    }
-    env.update(
-        {
-            "VAR_DIR": str(work),
-            "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
-            "RUN_BACKGROUND_JOBS": "0",
-            "DEBUG": "0",
-            "LOG_LEVEL": "WARNING",
-            "INGEST_RATE_LIMIT_PER_KEY": "100000000",
-        }
+    env = embedded.environment(
+        work,
+        DJANGO_SETTINGS_MODULE="benchmarks.settings",
+        RUN_BACKGROUND_JOBS="0",
+        INGEST_RATE_LIMIT_PER_KEY="100000000",
     )
     run([PYTHON, "manage.py", "migrate", "-v0"], env)
     run([PYTHON, "manage.py", "migrate_clickhouse"], env)
