@@ -107,3 +107,17 @@ def settings_history(*, app: App) -> list[SettingsChange]:
         history.append(SettingsChange(settings=version, changes=changes))
         previous = rules
     return list(reversed(history))
+
+
+class UnknownApps(ApplicationError):
+    """Some of the app ids asked for name no app."""
+
+
+def apps_chosen(ids: list[str] | None):
+    """The apps of ``ids``, or every active app when none are given (the jobs' ``--app`` option)."""
+    if not ids:
+        return App.objects.filter(status=App.Status.ACTIVE)
+    apps = App.objects.filter(pk__in=ids)
+    if apps.count() != len(set(ids)):
+        raise UnknownApps("Unknown app id among --app.")
+    return apps

@@ -15,6 +15,7 @@ import zoneinfo
 import pytest
 from django.conf import settings as django_settings
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from apps_registry.models import App
@@ -26,6 +27,7 @@ from events.attribution_engine import services
 from events.bus.outbox import OutboxBus
 from events.bus.topics import EVENTS
 from tests.factories import UserFactory
+from tests.ingestion import app_with_key
 from tests.test_consumer import consumer, message, row
 
 pytestmark = [
@@ -192,3 +194,18 @@ def test_a_refresh_in_another_time_zone_is_not_read(settings):
     attributed_daily.refresh(app)
     assert attributed_daily.coverage(app, month) is not None
     both_ways(app, filters_of(app, days="14"), settings)
+
+
+def test_the_refresh_command_refreshes_the_apps_that_changed():
+    app, _ = app_with_key(timezone="UTC", currency="USD")
+    out = io.StringIO()
+    call_command("refresh_reports", app=[str(app.id)], stdout=out)
+    assert "refreshed (generation" in out.getvalue()
+    out = io.StringIO()
+    call_command("refresh_reports", app=[str(app.id)], stdout=out)
+    assert "unchanged since" in out.getvalue()
+    out = io.StringIO()
+    call_command("refresh_reports", app=[str(app.id)], all=True, stdout=out)
+    assert "refreshed (generation" in out.getvalue()
+    with pytest.raises(CommandError, match="Unknown app id"):
+        call_command("refresh_reports", app=[str(app.id), "00000000-0000-0000-0000-000000000000"])

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import CommandError
 
-from apps_registry.models import App
+from apps_registry.services import UnknownApps, apps_chosen
 from core.command_runs import ServerCommand
 from core.periodic import run_until_signalled
 from dashboard import attributed_daily
@@ -23,11 +23,10 @@ class Command(ServerCommand):
         return not options["follow"]
 
     def handle(self, *args, **options):
-        apps = App.objects.filter(status=App.Status.ACTIVE)
-        if options["app"]:
-            apps = App.objects.filter(pk__in=options["app"])
-            if apps.count() != len(set(options["app"])):
-                raise CommandError("Unknown app id among --app.")
+        try:
+            apps = apps_chosen(options["app"])
+        except UnknownApps as error:
+            raise CommandError(str(error)) from error
         if options["follow"]:
             self.stdout.write(f"refreshing every {settings.REPORT_REFRESH_INTERVAL_SECONDS}s")
             run_until_signalled([attributed_daily.refresh_job(apps=apps)])

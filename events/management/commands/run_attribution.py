@@ -6,7 +6,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from apps_registry.models import App
+from apps_registry.services import UnknownApps, apps_chosen
 from core.command_runs import ServerCommand
 from core.periodic import run_until_signalled
 from events.attribution_engine import services
@@ -44,11 +44,10 @@ class Command(ServerCommand):
         return not options["follow"]
 
     def handle(self, *args, **options):
-        apps = App.objects.filter(status=App.Status.ACTIVE)
-        if options["app"]:
-            apps = App.objects.filter(pk__in=options["app"])
-            if apps.count() != len(set(options["app"])):
-                raise CommandError("Unknown app id among --app.")
+        try:
+            apps = apps_chosen(options["app"])
+        except UnknownApps as error:
+            raise CommandError(str(error)) from error
         if options["follow"]:
             return self._follow(apps)
         if options["recompute"]:
