@@ -8,7 +8,10 @@ A backup is a directory ``BACKUP_DIR/<UTC time>/``:
   chdb and a server);
 * ``manifest.json``: when, which database of which kind, and the rows of every table, which the
   restore checks: the OLTP rows exactly (counted in the copy's own snapshot), ClickHouse's at least
-  (counted just before its backup, which a running consumer adds to).
+  (counted just before its backup, which a running consumer adds to). A table whose engine replaces
+  or folds rows is counted as ``FINAL`` reads it, which a background merge does not change; the
+  tables a refresh rewrites whole (``UNCOUNTED``: the reports' pre-aggregate of attributions, which
+  ``refresh_reports --all`` rebuilds) are restored but not counted.
 
 The OLTP database is copied first, ClickHouse second: a bus message the outbox still held at the first
 copy is either in the second (the consumer stored it meanwhile) or still pending in the restored
@@ -33,6 +36,9 @@ from django.db import connection, transaction
 from core import clickhouse
 
 MANIFEST = "manifest.json"
+# Engines that replace or fold rows in background merges (count them as FINAL reads them).
+FOLDING = ("ReplacingMergeTree", "AggregatingMergeTree", "SummingMergeTree", "CollapsingMergeTree")
+UNCOUNTED = ("attributed_installs", "attributed_revenue", "report_changes")
 
 
 class BackupError(Exception):
@@ -105,9 +111,17 @@ def _clickhouse_tables() -> list[str]:
 
 
 def _clickhouse_counts() -> dict[str, int]:
+    engines = dict(
+        clickhouse.execute(
+            "SELECT name, engine FROM system.tables WHERE database = currentDatabase()", tag="backup.engines"
+        ).rows
+    )
     return {
-        table: clickhouse.execute(f"SELECT count() FROM {table}", tag="backup.count").scalar()
+        table: clickhouse.execute(
+            f"SELECT count() FROM {table}{' FINAL' if engines[table].endswith(FOLDING) else ''}", tag="backup.count"
+        ).scalar()
         for table in _clickhouse_tables()
+        if table not in UNCOUNTED
     }
 
 
