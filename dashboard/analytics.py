@@ -389,8 +389,10 @@ def model_comparison(*, app: App, filters: Filters) -> list[dict]:
     ).rows
     if covered:
         group = "model, media_source"
-        installs_rows += [row[:3] for row in attributed_daily.installs(app, filters, covered, group=group)]
-        revenue_rows += attributed_daily.revenue(app, filters, covered, group=group)
+        installs_rows += [
+            row[:3] for row in attributed_daily.installs(app, filters, covered, group=group, every_model=True)
+        ]
+        revenue_rows += attributed_daily.revenue(app, filters, covered, group=group, every_model=True)
     installs: dict[tuple, float] = defaultdict(float)
     for model, source, value in installs_rows:
         installs[model, source] += value

@@ -124,10 +124,11 @@ def _where(covered: Coverage, filters: Filters, *, every_model: bool) -> tuple[s
     return where, {"generation": covered.generation, "first_day": covered.first_day, "end_day": covered.end_day}
 
 
-def installs(app: App, filters: Filters, covered: Coverage, *, group: str) -> list[tuple]:
+def installs(app: App, filters: Filters, covered: Coverage, *, group: str, every_model: bool = False) -> list[tuple]:
     """Rows of (``group``..., installs, non-organic installs, paying installs) of the covered days:
-    paying, those whose first purchase came before ``fresh``. ``group``: columns of the table."""
-    where, params = _where(covered, filters, every_model="model" in group)
+    paying, those whose first purchase came before ``fresh``. ``group``: columns of the table (with
+    ``model`` under ``every_model``; else the filters' model only)."""
+    where, params = _where(covered, filters, every_model=every_model)
     return clickhouse.execute(
         f"""
         SELECT {group}, sum(i), sum(n), sum(p) FROM (
@@ -143,10 +144,10 @@ def installs(app: App, filters: Filters, covered: Coverage, *, group: str) -> li
     ).rows
 
 
-def revenue(app: App, filters: Filters, covered: Coverage, *, group: str) -> list[tuple]:
+def revenue(app: App, filters: Filters, covered: Coverage, *, group: str, every_model: bool = False) -> list[tuple]:
     """Rows of (``group``..., day, currency, amount) of the covered days' conversions, for purchases
     before ``fresh``."""
-    where, params = _where(covered, filters, every_model="model" in group)
+    where, params = _where(covered, filters, every_model=every_model)
     return clickhouse.execute(
         f"""
         SELECT {group}, revenue_day, currency, sum(amount) FROM attributed_revenue

@@ -172,7 +172,8 @@ def test_the_pre_aggregate_gives_the_raw_numbers_and_follows_what_arrives_after_
     assert attributed_daily.coverage(app, month).end_day <= covered.end_day
     recomputed = both_ways(app, month, settings)  # the recompute decided new data-driven weights
 
-    # The next refresh holds it all again.
+    # The next refresh holds it all again (writes are noted to the second: one a second before it).
+    time.sleep(1.1)
     attributed_daily.refresh(app)
     assert attributed_daily.coverage(app, month).end_day == covered_before.end_day
     close(both_ways(app, month, settings), recomputed)
