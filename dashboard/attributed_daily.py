@@ -212,8 +212,8 @@ def _everything(app: App) -> Filters:
 
 
 def refresh(app: App) -> ReportRefresh:
-    """Write a new generation of the app's pre-aggregate from the raw tables and make it the one read;
-    drop the older ones."""
+    """Write a new generation of the app's pre-aggregate from the raw tables and make it the one read,
+    unless a refresh that started later was recorded first; drop the older ones."""
     started = timezone.now()
     generation = int(started.timestamp() * 1_000_000)
     source = _SOURCE.format(ctes=credits.credited_ctes(_everything(app), every_model=True))
@@ -244,10 +244,11 @@ def refresh(app: App) -> ReportRefresh:
         current, _ = ReportRefresh.objects.update_or_create(
             app=app, defaults={"generation": generation, "started_at": started, "time_zone": app.timezone}
         )
+    # Only older generations: a refresh that started later may be writing its rows now.
     for table in ("attributed_installs", "attributed_revenue"):
         clickhouse.execute(
             f"ALTER TABLE {topology.mutated(table)} DELETE WHERE app_id = {{app_id:UUID}} "
-            "AND generation != {generation:UInt64}",
+            "AND generation < {generation:UInt64} SETTINGS mutations_sync = 1",
             {"app_id": app.id, "generation": current.generation},
             tag="attributed_daily.drop_generations",
         )

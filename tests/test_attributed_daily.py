@@ -207,3 +207,24 @@ def test_the_refresh_command_refreshes_the_apps_that_changed():
     assert "refreshed (generation" in out.getvalue()
     with pytest.raises(CommandError, match="Unknown app id"):
         call_command("refresh_reports", app=[str(app.id), "00000000-0000-0000-0000-000000000000"])
+
+
+def test_a_refresh_drops_older_generations_and_leaves_a_later_refreshs_rows():
+    app, _ = app_with_key(timezone="UTC", currency="USD")
+    first = attributed_daily.refresh(app).generation
+    later = first + 10**12  # a refresh that started later, still writing when this one ends
+    for generation in (first, later):
+        clickhouse.execute(
+            "INSERT INTO attributed_installs (app_id, generation, model, day, installs) "
+            "VALUES ({app:UUID}, {generation:UInt64}, 'last_touch', today(), 1)",
+            {"app": app.id, "generation": generation},
+            tag="test.attributed_daily",
+        )
+    current = attributed_daily.refresh(app).generation
+    assert first < current < later
+    kept = clickhouse.execute(
+        "SELECT generation FROM attributed_installs WHERE app_id = {app:UUID} ORDER BY generation",
+        {"app": app.id},
+        tag="test.attributed_daily",
+    ).rows
+    assert kept == [(later,)]
