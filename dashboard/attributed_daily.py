@@ -39,7 +39,6 @@ logger = logging.getLogger(__name__)
 FAR = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 DIMENSIONS = "media_source, campaign, adset, ad"
-_SEGMENT_COLUMNS = ("platform", "country", "media_source", "campaign")
 
 
 @dataclass(frozen=True)
@@ -120,7 +119,7 @@ def _where(covered: Coverage, filters: Filters, *, every_model: bool) -> tuple[s
     )
     if not every_model:
         where += " AND model = {model:String}"
-    where += "".join(f" AND {name} = {{{name}:String}}" for name in _SEGMENT_COLUMNS if getattr(filters, name))
+    where += "".join(f" AND {name} = {{{name}:String}}" for name in filters.segment)  # the table's columns
     return where, {"generation": covered.generation, "first_day": covered.first_day, "end_day": covered.end_day}
 
 
