@@ -33,7 +33,7 @@ from events.attribution_engine.rules import MODELS
 from . import attributed_daily
 from .aggregates import activity_source
 from .credits import CREDITED_KINDS, PERIOD, ZERO_UUID, credited_ctes, installs_where
-from .currency import Money, money_totals
+from .currency import Money, conversion_day, money_totals
 from .filters import Filters
 from .metrics import derive, select
 
@@ -67,6 +67,7 @@ def _params(app: App, filters: Filters, covered: attributed_daily.Coverage | Non
         "until": filters.until,
         "model": filters.model,
         "tz": app.timezone,
+        "reporting_currency": app.currency,
         **attributed_daily.coverage_params(covered, filters),
         **filters.segment,
     }
@@ -80,54 +81,63 @@ def _ads(ads: bool) -> tuple[str, str]:
     return "'' AS adset, '' AS ad", ""
 
 
-# What the raw tables add to the pre-aggregate (``credits.credited_ctes``): the installs outside its
-# days, the payers it does not know yet, and the revenue of conversions outside it or of fresh purchases.
-_LIVE_INSTALLS = f"""
-       sumIf(n.credit, n.live) AS installs,
-       sumIf(n.credit, n.live AND n.touch_id != {ZERO_UUID}) AS non_organic,
-       sumIf(n.credit, n.conversion_id IN (SELECT conversion_id FROM payers)) AS paying"""
-_LIVE_REVENUE = "r.currency != '' AND (n.live OR r.fresh)"
-
-
-def _installs_sql(filters: Filters, *, ads: bool, covered: bool) -> str:
-    columns, join = _ads(ads)
-    return f"""
-WITH {credited_ctes(filters, covered=covered)}
-SELECT n.media_source, n.campaign, {columns}, {_LIVE_INSTALLS}
-FROM narrowed AS n {join}
-WHERE n.is_install
-GROUP BY n.media_source, n.campaign, adset, ad
+# What the raw tables add to the pre-aggregate (``credits.credited_ctes``): the installs outside its days
+# (``live``), the payers it does not know yet (a live install's first purchase, or a covered install's
+# whose purchases are all fresh) and the revenue of live installs or of fresh purchases. Each (credited
+# touch, day and currency of its conversion's purchases) is a row; the first row of each counts the install.
+_CREDITED = f"""
+WITH {{ctes}},
+bought AS (
+    SELECT conversion_id, groupArray((day, currency, fresh, amount)) AS purchases, min(fresh) AS all_fresh
+    FROM cohort_revenue GROUP BY conversion_id
+)
+SELECT {{columns}}, {{day}} AS day, p.2 AS currency,
+       sumIf(n.credit, n.is_install AND n.live AND i <= 1) AS installs,
+       sumIf(n.credit, n.is_install AND n.live AND i <= 1 AND n.touch_id != {ZERO_UUID}) AS non_organic,
+       sumIf(n.credit, {{paying}}) AS paying,
+       sumIf(toFloat64(p.4) * n.credit, {{counted}}) AS amount
+FROM (
+    SELECT c.*, b.purchases AS purchases, b.all_fresh AS all_fresh
+    FROM narrowed AS c LEFT JOIN bought AS b ON c.conversion_id = b.conversion_id
+) AS n
+LEFT ARRAY JOIN n.purchases AS p, arrayEnumerate(n.purchases) AS i
+{{join}}
+WHERE (n.is_install AND (n.live OR (i = 1 AND n.all_fresh))) OR {{counted}}
+GROUP BY {{group}}, day, currency
 """
+_PAYING = "n.is_install AND i = 1 AND (n.live OR n.all_fresh)"
+_COUNTED = "p.2 != '' AND (n.live OR p.3)"
 
 
-def _revenue_sql(filters: Filters, *, ads: bool, covered: bool) -> str:
-    columns, join = _ads(ads)
-    return f"""
-WITH {credited_ctes(filters, covered=covered)}
-SELECT n.media_source, n.campaign, {columns}, r.day, r.currency, sum(toFloat64(r.amount) * n.credit) AS amount
-FROM narrowed AS n
-INNER JOIN cohort_revenue AS r ON n.conversion_id = r.conversion_id
-{join}
-WHERE {_LIVE_REVENUE}
-GROUP BY n.media_source, n.campaign, adset, ad, r.day, r.currency
-"""
-
-
-def _models_installs_sql(filters: Filters, *, covered: bool) -> str:
-    return f"""
-WITH {credited_ctes(filters, every_model=True, covered=covered)}
-SELECT model, media_source, sumIf(credit, live) FROM narrowed WHERE is_install GROUP BY model, media_source
-"""
-
-
-def _models_revenue_sql(filters: Filters, *, covered: bool) -> str:
-    return f"""
-WITH {credited_ctes(filters, every_model=True, covered=covered)}
-SELECT n.model, n.media_source, r.day, r.currency, sum(toFloat64(r.amount) * n.credit)
-FROM narrowed AS n INNER JOIN cohort_revenue AS r ON n.conversion_id = r.conversion_id
-WHERE {_LIVE_REVENUE}
-GROUP BY n.model, n.media_source, r.day, r.currency
-"""
+def _credited(
+    app: App,
+    filters: Filters,
+    covered: attributed_daily.Coverage | None,
+    *,
+    columns: str,
+    group: str,
+    join: str = "",
+    every_model: bool = False,
+    paying: bool = True,
+    tag: str,
+) -> tuple[list[tuple], list[tuple]]:
+    """What the raw tables add (``_CREDITED``), per ``group`` (``columns`` name them): installs rows of
+    (``group``..., installs, non-organic, paying (0 unless ``paying``)) and revenue rows of (``group``...,
+    day, currency, amount)."""
+    width = len(group.split(","))
+    sql = _CREDITED.format(
+        ctes=credited_ctes(filters, every_model=every_model, covered=covered is not None),
+        columns=columns,
+        group=group,
+        join=join,
+        day=conversion_day(day="p.1", currency="p.2"),
+        paying=_PAYING if paying else "0",
+        counted=_COUNTED,
+    )
+    rows = clickhouse.execute(sql, _params(app, filters, covered), tag=tag).rows
+    installs = [(*row[:width], *row[width + 2 : width + 5]) for row in rows]
+    revenue = [(*row[: width + 2], row[width + 5]) for row in rows if row[width + 1]]
+    return installs, revenue
 
 
 def _touches_sql(filters: Filters) -> str:
@@ -172,18 +182,22 @@ def performance(*, app: App, filters: Filters, levels: tuple[str | None, ...]) -
     covered = attributed_daily.coverage(app, filters)
     params = _params(app, filters, covered)
     ads = any(LEVELS[level] > LEVELS["campaign"] for level in levels if level)
-    installs = clickhouse.execute(
-        _installs_sql(filters, ads=ads, covered=covered is not None), params, tag="analytics.performance_installs"
-    ).rows
+    columns, join = _ads(ads)
+    installs, revenue = _credited(
+        app,
+        filters,
+        covered,
+        columns=f"n.media_source, n.campaign, {columns}",
+        group="n.media_source, n.campaign, adset, ad",
+        join=join,
+        tag="analytics.performance",
+    )
     touches_apply, cost_applies = not filters.country, not (filters.platform or filters.country)
     touches = (
         clickhouse.execute(_touches_sql(filters), params, tag="analytics.performance_touches").rows
         if touches_apply
         else []
     )
-    revenue = clickhouse.execute(
-        _revenue_sql(filters, ads=ads, covered=covered is not None), params, tag="analytics.performance_revenue"
-    ).rows
     if covered:
         depth = max((LEVELS[level] for level in levels if level), default=1)
         group = ", ".join(attributed_daily.DIMENSIONS.split(", ")[:depth])
@@ -380,13 +394,17 @@ def model_comparison(*, app: App, filters: Filters) -> list[dict]:
     """Installs and the revenue they brought to date, per media source, under each of the six models
     side by side (the ``model`` filter is ignored: every model is the point)."""
     covered = attributed_daily.coverage(app, filters)
-    params = _params(app, filters, covered)
-    installs_rows = clickhouse.execute(
-        _models_installs_sql(filters, covered=covered is not None), params, tag="analytics.models_installs"
-    ).rows
-    revenue_rows = clickhouse.execute(
-        _models_revenue_sql(filters, covered=covered is not None), params, tag="analytics.models_revenue"
-    ).rows
+    installs_rows, revenue_rows = _credited(
+        app,
+        filters,
+        covered,
+        columns="n.model AS model, n.media_source AS media_source",
+        group="model, media_source",
+        every_model=True,
+        paying=False,
+        tag="analytics.models",
+    )
+    installs_rows = [row[:3] for row in installs_rows]
     if covered:
         group = "model, media_source"
         installs_rows += [

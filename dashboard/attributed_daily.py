@@ -31,6 +31,7 @@ from core.clickhouse import topology
 from core.periodic import PeriodicJob
 
 from . import credits
+from .currency import conversion_day
 from .filters import Filters
 from .models import ReportRefresh
 
@@ -145,13 +146,15 @@ def installs(app: App, filters: Filters, covered: Coverage, *, group: str, every
 
 def revenue(app: App, filters: Filters, covered: Coverage, *, group: str, every_model: bool = False) -> list[tuple]:
     """Rows of (``group``..., day, currency, amount) of the covered days' conversions, for purchases
-    before ``fresh``."""
+    before ``fresh`` (the day to convert at: ``currency.conversion_day``)."""
     where, params = _where(covered, filters, every_model=every_model)
     return clickhouse.execute(
         f"""
-        SELECT {group}, revenue_day, currency, sum(amount) FROM attributed_revenue
+        SELECT {group}, {conversion_day(day="revenue_day", currency="currency")} AS converted_on, currency,
+               sum(amount)
+        FROM attributed_revenue
         WHERE {where} AND revenue_day < {{fresh_day:Date}} AND currency != ''
-        GROUP BY {group}, revenue_day, currency
+        GROUP BY {group}, converted_on, currency
         """,
         {**params, **_filter_params(app, filters, covered)},
         tag="attributed_daily.revenue",
@@ -159,7 +162,13 @@ def revenue(app: App, filters: Filters, covered: Coverage, *, group: str, every_
 
 
 def _filter_params(app: App, filters: Filters, covered: Coverage) -> dict:
-    return {"app_id": app.id, "model": filters.model, "fresh_day": covered.fresh_day, **filters.segment}
+    return {
+        "app_id": app.id,
+        "model": filters.model,
+        "fresh_day": covered.fresh_day,
+        "reporting_currency": app.currency,
+        **filters.segment,
+    }
 
 
 _SOURCE = f"""

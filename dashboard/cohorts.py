@@ -107,6 +107,7 @@ active AS (
     ASOF INNER JOIN (
         SELECT device_key, conversion_time, conversion_id FROM attributions FINAL
         WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS})
+          AND conversion_time >= {{since:DateTime64(3, 'UTC')}}
     ) AS a ON e.device_key = a.device_key AND e.timestamp >= a.conversion_time
     WHERE a.conversion_time >= {{since:DateTime64(3, 'UTC')}} AND a.conversion_time < {{until:DateTime64(3, 'UTC')}}
 )

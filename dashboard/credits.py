@@ -34,15 +34,22 @@ CREDITED = f"(conversion_kind IN ({sql.NEW_INSTALLS}) OR reengagement_window_end
 UNCOVERED = "({column} < {{agg_from:DateTime64(3, 'UTC')}} OR {column} >= {{agg_to:DateTime64(3, 'UTC')}})"
 
 
-def installs_where(filters: Filters, *, kinds: str = sql.NEW_INSTALLS) -> str:
+def installs_where(filters: Filters, *, kinds: str = sql.NEW_INSTALLS, within: str = "") -> str:
     """The conversions of the period of these kinds (new installs unless told), narrowed by their
-    conversion event's platform and country."""
-    where = f"app_id = {{app_id:UUID}} AND conversion_kind IN ({kinds}) AND " + PERIOD.format(column="conversion_time")
+    conversion event's platform and country. ``within``: a further condition on the conversion time
+    (a template of ``{column}``), which narrows the conversion events read for those filters too (a
+    conversion's time is its event's)."""
+    times = [PERIOD, *([within] if within else [])]
+
+    def during(column: str) -> str:
+        return " AND ".join(time.format(column=column) for time in times)
+
+    where = f"app_id = {{app_id:UUID}} AND conversion_kind IN ({kinds}) AND {during('conversion_time')}"
     segment = [f"{name} = {{{name}:String}}" for name in ("platform", "country") if getattr(filters, name)]
     if segment:
         where += (
             " AND conversion_id IN (SELECT event_id FROM events WHERE app_id = {app_id:UUID} "
-            f"AND event_name IN ({CONVERSION_EVENT_NAMES}) AND {PERIOD.format(column='timestamp')} "
+            f"AND event_name IN ({CONVERSION_EVENT_NAMES}) AND {during('timestamp')} "
             f"AND {' AND '.join(segment)})"
         )
     return where
@@ -50,8 +57,14 @@ def installs_where(filters: Filters, *, kinds: str = sql.NEW_INSTALLS) -> str:
 
 def owned_purchases(*, devices: str = "") -> str:
     """One row per purchase from ``{since}`` on with the conversion it belongs to: ``owner`` (its id and
-    time), ``timestamp``, ``day`` (the app's), ``currency``, ``revenue``. ``devices``: a condition
-    on ``device_key`` that narrows the purchases and conversions read (every one of a device or none)."""
+    time; the zero id and 1970 when none), ``timestamp``, ``day`` (the app's), ``currency``,
+    ``revenue``. ``devices``: a condition on ``device_key`` that narrows the purchases and conversions
+    read (every one of a device or none).
+
+    Only the conversions from ``{since}`` on are read: an owner before it is no owner the reports ask
+    for, and an install before it never outranks a retargeting conversion after it. A purchase with no
+    install before it belongs to a retargeting conversion whose window it falls in, if any."""
+    since = "conversion_time >= {since:DateTime64(3, 'UTC')}"
     return f"""
     SELECT
         if(r.retargeted_at > a.conversion_time AND e.timestamp <= r.reengagement_window_end,
@@ -64,14 +77,14 @@ def owned_purchases(*, devices: str = "") -> str:
         WHERE app_id = {{app_id:UUID}} AND event_name = 'purchase' AND timestamp >= {{since:DateTime64(3, 'UTC')}}
           AND device_key != ''{devices}
     ) AS e
-    ASOF INNER JOIN (
+    ASOF LEFT JOIN (
         SELECT device_key, conversion_time, conversion_id FROM attributions FINAL
-        WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS}){devices}
+        WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS}) AND {since}{devices}
     ) AS a ON e.device_key = a.device_key AND e.timestamp >= a.conversion_time
     ASOF LEFT JOIN (
         SELECT device_key, conversion_time AS retargeted_at, conversion_id AS retargeting_id, reengagement_window_end
         FROM attributions FINAL
-        WHERE app_id = {{app_id:UUID}} AND reengagement_window_end IS NOT NULL{devices}
+        WHERE app_id = {{app_id:UUID}} AND reengagement_window_end IS NOT NULL AND {since}{devices}
     ) AS r ON e.device_key = r.device_key AND e.timestamp >= r.retargeted_at"""
 
 
@@ -134,22 +147,21 @@ def credited_ctes(filters: Filters, *, every_model: bool = False, covered: bool 
           )"""
         # Inside the covered days, the conversions of the devices that bought since ``fresh``: those
         # fresh purchases may be theirs (the others join no fresh revenue and count no install).
+        outside, inside = (
+            installs_where(filters, kinds=CREDITED_KINDS, within=within) for within in (UNCOVERED, f"NOT {UNCOVERED}")
+        )
         source = f"""(
-        SELECT * FROM {conversions(f"{where} AND {UNCOVERED.format(column='conversion_time')}")}
+        SELECT * FROM {conversions(outside)}
         UNION ALL
-        SELECT * FROM {
-            conversions(
-                f"{where} AND NOT {UNCOVERED.format(column='conversion_time')} AND device_key IN ({buyers})",
-                live="0",
-            )
-        }
+        SELECT * FROM {conversions(f"{inside} AND device_key IN ({buyers})", live="0")}
     )"""
     return f"""
 cohort_revenue AS (
     SELECT owner.1 AS conversion_id, owner.2 AS conversion_time, day, currency,
            timestamp >= {{fresh:DateTime64(3, 'UTC')}} AS fresh, sum(revenue) AS amount
     FROM ({owned_purchases(devices=devices)})
-    WHERE owner.2 >= {{since:DateTime64(3, 'UTC')}} AND owner.2 < {{until:DateTime64(3, 'UTC')}}
+    WHERE owner.1 != {ZERO_UUID}
+      AND owner.2 >= {{since:DateTime64(3, 'UTC')}} AND owner.2 < {{until:DateTime64(3, 'UTC')}}
     GROUP BY conversion_id, conversion_time, day, currency, fresh
 ),
 credited AS ({credit_rows(source, every_model=every_model)}),

@@ -132,6 +132,12 @@ class Converter:
         return amount * target / source
 
 
+def conversion_day(*, day: str, currency: str) -> str:
+    """SQL of the day an amount is converted at: none (day 0) for the reporting currency
+    (``{reporting_currency:String}``), which needs no rate, so that its amounts sum in one row."""
+    return f"if({currency} = {{reporting_currency:String}}, toDate(0), {day})"
+
+
 def money_totals(*, target: str, amounts: Iterable[tuple]) -> dict:
     """The sums of (key, day, currency, amount) rows in ``target``, one Money per key, the amounts
     without a rate apart."""

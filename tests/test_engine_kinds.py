@@ -153,3 +153,19 @@ def test_revenue_in_the_re_engagement_window_goes_to_the_retargeting_source():
     }
     # dev-2 bought only inside its re-attribution's window: no paying install of meta's
     assert campaigns == {"meta": (2, 1, 17), "retargeter": (0, 0, 12)}
+
+    # A period that starts after both installs: the retargeting conversions in it keep their windows'
+    # revenue (the installs before it are read no more than their purchases are counted).
+    later = report_filters(
+        data={"date_from": (D0 + 5 * DAY).date().isoformat(), "date_to": (D0 + 55 * DAY).date().isoformat()},
+        default_model="last_touch",
+    )
+    by_source = {row["mediaSource"]: row["models"] for row in analytics.model_comparison(app=app, filters=later)}
+    assert set(by_source) == {"retargeter"}
+    for model in by_source["retargeter"]:
+        assert (model["installs"], decimal.Decimal(model["revenue"]["amount"])) == (0, 12), model["model"]
+    (sources,) = analytics.performance(app=app, filters=later, levels=("source",)).values()
+    assert [
+        (row["mediaSource"], row["installs"], row["payingUsers"], decimal.Decimal(row["revenue"]["amount"]))
+        for row in sources
+    ] == [("retargeter", 0, 0, 12)]
