@@ -29,6 +29,13 @@ class Metric:
 
 _NEW_INSTALL = f"conversion_kind IN ({sql.NEW_INSTALLS})"
 
+
+def _distinct(value: str, condition: str = "") -> str:
+    """The number of distinct non-empty ``value``s (of the rows meeting ``condition``), counted by their
+    64-bit hashes: a set of fixed-size keys (ClickHouse counts strings by their 128-bit hashes anyway)."""
+    return f"uniqExactIf(cityHash64({value}), {value} != ''{f' AND {condition}' if condition else ''})"
+
+
 METRICS = {
     metric.name: metric
     for metric in (
@@ -39,7 +46,7 @@ METRICS = {
             COUNT,
             "Distinct users with an event in the period.",
             "events",
-            "uniqExactIf(user_id, user_id != '')",
+            _distinct("user_id"),
         ),
         Metric(
             "dau",
@@ -47,7 +54,7 @@ METRICS = {
             COUNT,
             "Distinct devices (else user ids) with an event in the day.",
             "events",
-            f"uniqExactIf({sql.DEVICE_KEY}, {sql.DEVICE_KEY} != '')",
+            _distinct(sql.DEVICE_KEY),
         ),
         Metric(
             "purchasers",
@@ -55,7 +62,7 @@ METRICS = {
             COUNT,
             "Distinct users with a purchase in the period.",
             "events",
-            "uniqExactIf(user_id, event_name = 'purchase' AND user_id != '')",
+            _distinct("user_id", "event_name = 'purchase'"),
         ),
         Metric(
             "installs",
