@@ -12,9 +12,9 @@ The pipeline (one statement):
    each within ``window`` of the chain's first step. Only a first step inside the period counts (the
    date range filters the first step's time); the later steps may fall up to a window after it.
 3. Split (or a media source / campaign filter): each device weighs as its latest new install before
-   the period's end is credited under the chosen model (organic: no touch); a device with no new
-   install on record has no source (``null``). A device's weights sum to one, so the rows add up to
-   the total.
+   the period's end is credited under the chosen model (organic: no touch; the installs of the devices
+   in the funnel only are read); a device with no new install on record has no source (``null``). A
+   device's weights sum to one, so the rows add up to the total.
 """
 
 import datetime as dt
@@ -27,7 +27,7 @@ from core import clickhouse
 from events.attribution_engine import sql
 from events.ingestion.schema import NAME_PATTERN
 
-from .credits import ORGANIC
+from .credits import ORGANIC, installs_where
 from .filters import Filters
 from .metrics import derive
 
@@ -87,18 +87,9 @@ def _steps_sql(filters: Filters, steps: list[str]) -> str:
         f"{segment}"
     ]
     if steps[0] == INSTALL:
-        installed = ""
-        if segment:
-            installed = (
-                " AND conversion_id IN (SELECT event_id FROM events WHERE app_id = {app_id:UUID} "
-                "AND timestamp >= {since:DateTime64(3, 'UTC')} AND timestamp < {until:DateTime64(3, 'UTC')}"
-                f"{segment})"
-            )
         parts.append(
             f"SELECT device_key, toUInt64(toUnixTimestamp64Milli(conversion_time)) AS at, '{INSTALL}' AS name "
-            f"FROM attributions FINAL WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS}) "
-            "AND conversion_time >= {since:DateTime64(3, 'UTC')} AND conversion_time < {until:DateTime64(3, 'UTC')}"
-            f"{installed}"
+            f"FROM attributions FINAL WHERE {installs_where(filters)}"
         )
     return " UNION ALL ".join(parts)
 
@@ -127,7 +118,7 @@ installs AS (
     SELECT device_key, argMax(tuple(path.media_source, path.campaign, credits[{{model:String}}]), conversion_time) AS i
     FROM attributions FINAL
     WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS})
-      AND conversion_time < {{until:DateTime64(3, 'UTC')}} AND device_key != ''
+      AND conversion_time < {{until:DateTime64(3, 'UTC')}} AND device_key IN (SELECT device_key FROM reached)
     GROUP BY device_key
 ),
 shares AS (

@@ -6,6 +6,7 @@ The app (UTC) on day D (twelve days ago) at 12:00 (t0):
   devC  clicked google an hour before, installed at t0, signed up at +1 h, bought 8 days later
   devD  never installed (on record): signed up at +3 h, bought at +4 h
   devE  installed, signed up and bought the day after D: outside the period
+devC is on Android, the others on iOS.
 install -> sign_up -> purchase in 7 days: 3 installs (A, B, C), 3 sign-ups after them, 1 purchase
 after those (A: B's is before its sign-up, C's is past the window); in 9 days C's purchase counts.
 sign_up -> purchase: A, B, C, D sign up (4), A and D buy after (2).
@@ -82,6 +83,7 @@ def scenario(store_all):
             "event_name": name,
             "timestamp": at.isoformat(),
             "device_ids": {"idfa": device},
+            "platform": "android" if device == "DEVC" else "ios",
             **({"revenue": 5, "currency": "USD"} if name == "purchase" else {}),
         }
         for device, name, at in timeline
@@ -158,6 +160,13 @@ def test_under_a_multi_touch_model_a_device_splits_by_its_credits(scenario):
 def test_a_media_source_filter_keeps_the_devices_its_installs_credit(scenario):
     meta = get(scenario, "steps=install,sign_up,purchase&media_source=meta").json()["total"]
     assert [s["devices"] for s in meta] == [1.0, 1.0, 1.0]
+
+
+def test_a_platform_filter_narrows_the_installs_and_the_events(scenario):
+    android = get(scenario, "steps=install,sign_up,purchase&platform=android&window=9").json()["total"]
+    assert [s["devices"] for s in android] == [1.0, 1.0, 1.0]  # devC, its purchase 8 days on
+    ios = get(scenario, "steps=install,sign_up,purchase&platform=ios").json()["total"]
+    assert [s["devices"] for s in ios] == [2.0, 2.0, 1.0]  # devA and devB; devB signed up after buying
 
 
 def test_the_answer_has_the_documented_shape(scenario, client):
