@@ -24,6 +24,7 @@ from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from core import clickhouse
+from core.errors import ApplicationError
 from core.periodic import PeriodicJob
 
 from .models import CommandRun
@@ -59,7 +60,10 @@ class ServerCommand(BaseCommand):
                 )
             name = type(self).__module__.rsplit(".", 1)[-1]
             return follow(submit(command=name, arguments=self._argv), stdout=self.stdout, stderr=self.stderr)
-        return super().execute(*args, **options)
+        try:
+            return super().execute(*args, **options)
+        except ApplicationError as error:  # a business error (an unknown --app...) is the command's message
+            raise CommandError(error.message) from error
 
 
 def _store_owned_elsewhere() -> bool:

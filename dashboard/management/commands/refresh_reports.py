@@ -1,7 +1,6 @@
 from django.conf import settings
-from django.core.management.base import CommandError
 
-from apps_registry.services import UnknownApps, apps_chosen
+from apps_registry.services import apps_chosen
 from core.command_runs import ServerCommand
 from core.periodic import run_until_signalled
 from dashboard import attributed_daily
@@ -23,10 +22,7 @@ class Command(ServerCommand):
         return not options["follow"]
 
     def handle(self, *args, **options):
-        try:
-            apps = apps_chosen(options["app"])
-        except UnknownApps as error:
-            raise CommandError(str(error)) from error
+        apps = apps_chosen(options["app"])
         if options["follow"]:
             self.stdout.write(f"refreshing every {settings.REPORT_REFRESH_INTERVAL_SECONDS}s")
             run_until_signalled([attributed_daily.refresh_job(apps=apps)])

@@ -6,7 +6,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from apps_registry.services import UnknownApps, apps_chosen
+from apps_registry.services import apps_chosen
 from core.command_runs import ServerCommand
 from core.periodic import run_until_signalled
 from events.attribution_engine import services
@@ -44,10 +44,7 @@ class Command(ServerCommand):
         return not options["follow"]
 
     def handle(self, *args, **options):
-        try:
-            apps = apps_chosen(options["app"])
-        except UnknownApps as error:
-            raise CommandError(str(error)) from error
+        apps = apps_chosen(options["app"])
         if options["follow"]:
             return self._follow(apps)
         if options["recompute"]:
