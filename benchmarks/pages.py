@@ -487,7 +487,9 @@ def write_section(output, args, data, times, paths, critical, echarts, browser, 
             )
     else:
         lines.append(f"* Lighthouse: not run here: {audits['error']}.")
-    markdown.write_section(SECTION, lines, Path(output))
+    # The demo data's section and the generated data's (the budget's) apart.
+    heading = f"{SECTION} at {args.events:,} events" if args.events else SECTION
+    markdown.write_section(heading, lines, Path(output))
 
 
 if __name__ == "__main__":
