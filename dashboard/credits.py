@@ -27,29 +27,31 @@ ORGANIC = "organic"
 ZERO_UUID = "toUUID('00000000-0000-0000-0000-000000000000')"
 PERIOD = "{column} >= {{since:DateTime64(3, 'UTC')}} AND {column} < {{until:DateTime64(3, 'UTC')}}"
 CONVERSION_EVENT_NAMES = sql.literals((*CONVERSION_EVENTS, *REENGAGEMENT_EVENTS))
-CREDITED_KINDS = sql.literals((*NEW_INSTALL_KINDS, *RETARGETING_KINDS))
+CREDITED_KINDS = (*NEW_INSTALL_KINDS, *RETARGETING_KINDS)
+REENGAGEMENT = "re_engagement"  # the kind of conversion that is an open (REENGAGEMENT_EVENTS), not an install
 # The conversions revenue is credited through: new installs, and retargeting conversions in their window.
 CREDITED = f"(conversion_kind IN ({sql.NEW_INSTALLS}) OR reengagement_window_end IS NOT NULL)"
 # A conversion time the pre-aggregate does not hold (outside the covered days).
 UNCOVERED = "({column} < {{agg_from:DateTime64(3, 'UTC')}} OR {column} >= {{agg_to:DateTime64(3, 'UTC')}})"
 
 
-def installs_where(filters: Filters, *, kinds: str = sql.NEW_INSTALLS, within: str = "") -> str:
+def installs_where(filters: Filters, *, kinds: tuple[str, ...] = NEW_INSTALL_KINDS, within: str = "") -> str:
     """The conversions of the period of these kinds (new installs unless told), narrowed by their
     conversion event's platform and country. ``within``: a further condition on the conversion time
     (a template of ``{column}``), which narrows the conversion events read for those filters too (a
     conversion's time is its event's)."""
     times = [PERIOD, *([within] if within else [])]
+    events = (*CONVERSION_EVENTS, *(REENGAGEMENT_EVENTS if REENGAGEMENT in kinds else ()))
 
     def during(column: str) -> str:
         return " AND ".join(time.format(column=column) for time in times)
 
-    where = f"app_id = {{app_id:UUID}} AND conversion_kind IN ({kinds}) AND {during('conversion_time')}"
+    where = f"app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.literals(kinds)}) AND {during('conversion_time')}"
     segment = [f"{name} = {{{name}:String}}" for name in ("platform", "country") if getattr(filters, name)]
     if segment:
         where += (
             " AND conversion_id IN (SELECT event_id FROM events WHERE app_id = {app_id:UUID} "
-            f"AND event_name IN ({CONVERSION_EVENT_NAMES}) AND {during('timestamp')} "
+            f"AND event_name IN ({sql.literals(events)}) AND {during('timestamp')} "
             f"AND {' AND '.join(segment)})"
         )
     return where
