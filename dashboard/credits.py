@@ -173,8 +173,4 @@ touch_ads AS (
     FROM touchpoints
     WHERE app_id = {{app_id:UUID}} AND touch_id IN (SELECT touch_id FROM narrowed)
     GROUP BY touch_id
-),
-payers AS (
-    SELECT conversion_id FROM cohort_revenue GROUP BY conversion_id, conversion_time
-    HAVING {UNCOVERED.format(column="conversion_time")} OR min(fresh) = 1
 )"""
