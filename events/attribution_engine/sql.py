@@ -429,6 +429,9 @@ def insert_results() -> str:
         arrayMap(x -> exp2(-dateDiff('millisecond', x.1, conversion_time) / {{half_life_ms:Float64}}), path)
             AS decay,
         arrayMap(x -> {{data_driven_weights:Map(String, Float64)}}[x.5], path) AS removal_effects,
+        -- relative to the path's strongest channel: a path of one channel gets exactly 1/n, whatever the
+        -- period's weights (w / (w + w + w) is not always exactly 1/3 in floating point)
+        arrayMap(w -> w / arrayMax(removal_effects), removal_effects) AS relative_effects,
         -- in the order of MODELS
         [
             arrayMap(i -> if(i = winner_index, 1., 0.), positions),
@@ -437,7 +440,7 @@ def insert_results() -> str:
             arrayMap(w -> w / arraySum(decay), decay),
             arrayMap(i -> multiIf(n = 1, 1., n = 2, 0.5, i = 1 OR i = n, 0.4, 0.2 / (n - 2)), positions),
             if(arraySum(removal_effects) > 0,
-               arrayMap(w -> w / arraySum(removal_effects), removal_effects),
+               arrayMap(w -> w / arraySum(relative_effects), relative_effects),
                arrayMap(i -> 1. / n, positions))
         ] AS credits_by_model
     FROM decided
