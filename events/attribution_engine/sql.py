@@ -9,10 +9,12 @@ Matching (``insert_candidates``), CTE by CTE:
 0. ``id_labels``: device identity. The ids seen together on one install (of any age) are one device,
    named by the least of them; an event is the device its first id names (``identity``). The stored
    ``device_key`` stays the event's own (first id, or the user id when the app's setting allows).
-1. ``history``/``sequenced``: the app's events from one ``Rules.history_ms`` before the earliest
-   conversion, each with the latest earlier activity of the same device (one window function pass).
-2. ``window_devices``/``install_chains``: the devices with a conversion in the run, and every install of
-   theirs however old, with the last install that counted as new at each (``arrayFold`` per device).
+1. ``window_devices``: the devices with a conversion in the run; ``history``/``sequenced``: their
+   events and those of no device (no other device's decides anything), from one ``Rules.history_ms``
+   before the earliest conversion, each with the latest earlier activity of the same device (one
+   window function pass).
+2. ``install_chains``: every install of the run's devices however old, with the last install that
+   counted as new at each (``arrayFold`` per device).
    A conversion's kind is thus the same whatever the run window: bounded look-backs read activity,
    and the installs — few, and stored first in the ``events`` order — are read whole.
 3. ``conversions``: installs (``install``: a new install, the device's first or one after the
@@ -160,6 +162,13 @@ def pipeline(window: str) -> str:
     return f"""
 WITH
 {_ID_LABELS},
+window_devices AS (
+    SELECT {_IDENTITY} AS identity FROM events AS e
+    LEFT JOIN id_labels AS l ON e.device_id = l.value
+    WHERE app_id = {{app_id:UUID}} AND event_name IN ({CONVERSION_NAMES}, {_REENGAGEMENT_NAMES})
+      AND timestamp >= {{history_from:DateTime64(3, 'UTC')}} AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
+      AND ({conversion_filter}) AND identity != ''
+),
 history AS (
     SELECT
         event_id, event_name, timestamp, inserted_at, user_id,
@@ -174,6 +183,7 @@ history AS (
     WHERE app_id = {{app_id:UUID}}
       AND timestamp >= {{history_from:DateTime64(3, 'UTC')}}
       AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
+      AND (identity = '' OR identity IN (SELECT identity FROM window_devices))
 ),
 sequenced AS (
     -- One window over each device's events (one sort): its latest earlier activity.
@@ -182,13 +192,6 @@ sequenced AS (
     WINDOW earlier AS (
         PARTITION BY identity ORDER BY timestamp, event_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
     )
-),
-window_devices AS (
-    SELECT {_IDENTITY} AS identity FROM events AS e
-    LEFT JOIN id_labels AS l ON e.device_id = l.value
-    WHERE app_id = {{app_id:UUID}} AND event_name IN ({CONVERSION_NAMES}, {_REENGAGEMENT_NAMES})
-      AND timestamp >= {{history_from:DateTime64(3, 'UTC')}} AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
-      AND ({conversion_filter}) AND identity != ''
 ),
 install_chains AS (
     -- Every install of the window's devices, however old (the install granules only, by the table's
