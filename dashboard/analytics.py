@@ -408,7 +408,8 @@ def model_comparison(*, app: App, filters: Filters) -> list[dict]:
     if covered:
         group = "model, media_source"
         installs_rows += [
-            row[:3] for row in attributed_daily.installs(app, filters, covered, group=group, every_model=True)
+            row[:3]
+            for row in attributed_daily.installs(app, filters, covered, group=group, every_model=True, paying=False)
         ]
         revenue_rows += attributed_daily.revenue(app, filters, covered, group=group, every_model=True)
     installs: dict[tuple, float] = defaultdict(float)

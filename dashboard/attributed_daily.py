@@ -1,6 +1,7 @@
-"""The attribution side's pre-aggregate: installs and the revenue they brought, per day and model, down
-to the ad (ClickHouse migration 0042), so that the campaign report, the overview and the model
-comparison do not credit every install's path and join every purchase to its install when asked.
+"""The attribution side's pre-aggregate: installs, the revenue they brought and the days (weeks) their
+devices were active, per day and model, down to the ad (ClickHouse migrations 0042, 0044), so that the
+campaign report, the overview, the model comparison and the cohorts do not credit every install's path
+and join every purchase and event to its install when asked.
 
 A refresh (``refresh``) writes a new generation of rows for an app from the raw tables, then records
 it (``ReportRefresh``): its days are the app's as its time zone was then, and it holds what was stored
@@ -12,6 +13,8 @@ purchases from then on and the conversions they belong to (``credits.credited_ct
 A purchase always comes after the conversion it belongs to, and a conversion can only take the
 purchases after it, so nothing the pre-aggregate holds can have changed. The numbers are those of the
 raw tables whenever the reports are asked; the refresh only moves the line between the two.
+
+Retention's line also moves with any event written since (``activity_changes``, ``coverage(activity=True)``).
 
 An erasure leaves an erased subject's counts in the pre-aggregate until the next refresh, as in
 ``events_activity``: the rows hold no identifier. ``settings.REPORT_AGGREGATES`` off reads raw data.
@@ -40,6 +43,9 @@ logger = logging.getLogger(__name__)
 FAR = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 DIMENSIONS = "media_source, campaign, adset, ad"
+# What a refresh writes: 1, retention (``attributed_retention``) and the revenue of new installs apart
+# (``attributed_revenue.new_install``). Readers skip a generation of another layout.
+LAYOUT = 1
 
 
 @dataclass(frozen=True)
@@ -66,10 +72,11 @@ def _in_flight() -> dt.timedelta:
     return dt.timedelta(seconds=settings.REPORT_CHANGES_MARGIN_SECONDS)
 
 
-def _changed_since(app: App, moment: dt.datetime) -> dt.datetime | None:
-    """The earliest purchase or conversion time written from ``moment`` on, if any (to the second)."""
+def _changed_since(app: App, moment: dt.datetime, *, table: str = "report_changes") -> dt.datetime | None:
+    """The earliest purchase or conversion time (``table`` activity_changes: event time) written from
+    ``moment`` on, if any (to the second)."""
     earliest, noted = clickhouse.execute(
-        "SELECT min(earliest), count() FROM report_changes WHERE app_id = {app_id:UUID} "
+        f"SELECT min(earliest), count() FROM {table} WHERE app_id = {{app_id:UUID}} "
         "AND at >= {moment:DateTime64(3, 'UTC')}",
         {"app_id": app.id, "moment": moment.replace(microsecond=0)},
         tag="attributed_daily.changes",
@@ -77,15 +84,18 @@ def _changed_since(app: App, moment: dt.datetime) -> dt.datetime | None:
     return earliest.astimezone(dt.UTC) if noted else None
 
 
-def coverage(app: App, filters: Filters) -> Coverage | None:
+def coverage(app: App, filters: Filters, *, activity: bool = False) -> Coverage | None:
     """The part of the period the pre-aggregate answers for; None when no part (no refresh yet, one in
-    another time zone, aggregates off, or no whole day of the period before the line)."""
+    another time zone, aggregates off, or no whole day of the period before the line). ``activity``:
+    for retention, whose line any event written since the refresh moves, not only a purchase."""
     if not settings.REPORT_AGGREGATES:
         return None
     refresh = ReportRefresh.objects.filter(app=app).first()
-    if refresh is None or refresh.time_zone != app.timezone:
+    if refresh is None or refresh.time_zone != app.timezone or refresh.layout != LAYOUT:
         return None
-    line = min(refresh.started_at, _changed_since(app, refresh.started_at - _in_flight()) or refresh.started_at)
+    tables = ("report_changes", "activity_changes") if activity else ("report_changes",)
+    since = refresh.started_at - _in_flight()
+    line = min([refresh.started_at, *filter(None, (_changed_since(app, since, table=table) for table in tables))])
     zone = zoneinfo.ZoneInfo(app.timezone)
     fresh_day = line.astimezone(zone).date()
     first_day = filters.since.astimezone(zone).date()
@@ -124,18 +134,22 @@ def _where(covered: Coverage, filters: Filters, *, every_model: bool) -> tuple[s
     return where, {"generation": covered.generation, "first_day": covered.first_day, "end_day": covered.end_day}
 
 
-def installs(app: App, filters: Filters, covered: Coverage, *, group: str, every_model: bool = False) -> list[tuple]:
+def installs(
+    app: App, filters: Filters, covered: Coverage, *, group: str, every_model: bool = False, paying: bool = True
+) -> list[tuple]:
     """Rows of (``group``..., installs, non-organic installs, paying installs) of the covered days:
-    paying, those whose first purchase came before ``fresh``. ``group``: columns of the table (with
-    ``model`` under ``every_model``; else the filters' model only)."""
+    paying, those whose first purchase came before ``fresh`` (0 unless ``paying``). ``group``: columns
+    of the table (with ``model`` under ``every_model``; else the filters' model only)."""
     where, params = _where(covered, filters, every_model=every_model)
+    payers = f"""
+            UNION ALL
+            SELECT {group}, 0., 0., first_payers FROM attributed_revenue
+            WHERE {where} AND revenue_day < {{fresh_day:Date}} AND first_payers != 0"""
     return clickhouse.execute(
         f"""
         SELECT {group}, sum(i), sum(n), sum(p) FROM (
             SELECT {group}, installs AS i, non_organic AS n, 0. AS p FROM attributed_installs WHERE {where}
-            UNION ALL
-            SELECT {group}, 0., 0., first_payers FROM attributed_revenue
-            WHERE {where} AND revenue_day < {{fresh_day:Date}} AND first_payers != 0
+            {payers if paying else ""}
         )
         GROUP BY {group}
         """,
@@ -144,10 +158,15 @@ def installs(app: App, filters: Filters, covered: Coverage, *, group: str, every
     ).rows
 
 
-def revenue(app: App, filters: Filters, covered: Coverage, *, group: str, every_model: bool = False) -> list[tuple]:
-    """Rows of (``group``..., day, currency, amount) of the covered days' conversions, for purchases
-    before ``fresh`` (the day to convert at: ``currency.conversion_day``)."""
+def revenue(
+    app: App, filters: Filters, covered: Coverage, *, group: str, every_model: bool = False, new_installs: bool = False
+) -> list[tuple]:
+    """Rows of (``group``..., day, currency, amount) of the covered days' conversions (``new_installs``:
+    of new installs only, not retargeting), for purchases before ``fresh`` (the day to convert at:
+    ``currency.conversion_day``)."""
     where, params = _where(covered, filters, every_model=every_model)
+    if new_installs:
+        where += " AND new_install"
     return clickhouse.execute(
         f"""
         SELECT {group}, {conversion_day(day="revenue_day", currency="currency")} AS converted_on, currency,
@@ -158,6 +177,27 @@ def revenue(app: App, filters: Filters, covered: Coverage, *, group: str, every_
         """,
         {**params, **_filter_params(app, filters, covered)},
         tag="attributed_daily.revenue",
+    ).rows
+
+
+def retained(
+    app: App, filters: Filters, covered: Coverage, *, step: int, group: str, ages: tuple[int, ...] = ()
+) -> list[tuple]:
+    """Rows of (``group``..., period, retained) of the covered days' new installs: the credit of those
+    whose device was active in the period (``step`` 1: a day; 7: a week, named by its Monday). Only the
+    periods before the one of ``fresh_day``: the refresh saw every event before them (``coverage`` with
+    ``activity``). ``ages``: only the periods these many days after the install day."""
+    where, params = _where(covered, filters, every_model=False)
+    live = covered.fresh_day - dt.timedelta(days=covered.fresh_day.weekday() if step == 7 else 0)
+    aged = f" AND dateDiff('day', day, period) IN ({', '.join(map(str, ages))})" if ages else ""
+    return clickhouse.execute(
+        f"""
+        SELECT {group}, period, sum(retained) FROM attributed_retention
+        WHERE {where} AND step = {{step:UInt8}} AND period < {{live:Date}}{aged}
+        GROUP BY {group}, period
+        """,
+        {**params, **_filter_params(app, filters, covered), "step": step, "live": live},
+        tag="attributed_daily.retained",
     ).rows
 
 
@@ -201,16 +241,34 @@ GROUP BY model, day, platform, country, {dimensions}
 _REVENUE = """
 INSERT INTO attributed_revenue
     (app_id, generation, model, day, platform, country, media_source, campaign, adset, ad, revenue_day, currency,
-     amount, first_payers)
+     new_install, amount, first_payers)
 {source},
 firsts AS (SELECT conversion_id, min((day, currency)) AS first FROM cohort_revenue GROUP BY conversion_id)
 SELECT {{app_id:UUID}}, {{generation:UInt64}}, k.model, k.day, k.platform, k.country, {keyed_dimensions},
-       r.day AS revenue_day, r.currency, sum(toFloat64(r.amount) * k.credit),
+       r.day AS revenue_day, r.currency, k.is_install, sum(toFloat64(r.amount) * k.credit),
        sumIf(k.credit, k.is_install AND (r.day, r.currency) = f.first)
 FROM keyed AS k
 INNER JOIN cohort_revenue AS r ON k.conversion_id = r.conversion_id
 INNER JOIN firsts AS f ON k.conversion_id = f.conversion_id
-GROUP BY k.model, k.day, k.platform, k.country, {keyed_dimensions}, revenue_day, r.currency
+GROUP BY k.model, k.day, k.platform, k.country, {keyed_dimensions}, revenue_day, r.currency, k.is_install
+"""
+
+
+# The periods followed after an install: days since its day, weeks (by their Mondays) since its week.
+RETENTION_HORIZONS = {1: 30, 7: 12}  # step in days -> the last period followed
+_PERIODS = "[(1, toDate(e.timestamp, {tz:String})), (7, toMonday(toDate(e.timestamp, {tz:String})))]"
+
+_RETENTION = """
+INSERT INTO attributed_retention
+    (app_id, generation, model, day, platform, country, media_source, campaign, adset, ad, step, period, retained)
+{source},
+active AS ({active})
+SELECT {{app_id:UUID}}, {{generation:UInt64}}, k.model, k.day, k.platform, k.country, {keyed_dimensions},
+       x.step, x.period, sum(k.credit)
+FROM keyed AS k INNER JOIN active AS x ON k.conversion_id = x.conversion_id
+WHERE k.is_install
+  AND dateDiff('day', if(x.step = 7, toMonday(k.day), k.day), x.period) <= x.step * {horizon}
+GROUP BY k.model, k.day, k.platform, k.country, {keyed_dimensions}, x.step, x.period
 """
 
 
@@ -241,31 +299,46 @@ def refresh(app: App) -> ReportRefresh:
         tag="attributed_daily.refresh_installs",
         timeout=3600,
     )
+    keyed_dimensions = ", ".join(f"k.{name}" for name in DIMENSIONS.split(", "))
     clickhouse.execute(
-        _REVENUE.format(source=source, keyed_dimensions=", ".join(f"k.{name}" for name in DIMENSIONS.split(", "))),
+        _REVENUE.format(source=source, keyed_dimensions=keyed_dimensions),
         params,
         tag="attributed_daily.refresh_revenue",
+        timeout=3600,
+    )
+    horizon = f"if(x.step = 7, {RETENTION_HORIZONS[7]}, {RETENTION_HORIZONS[1]})"
+    clickhouse.execute(
+        _RETENTION.format(
+            source=source,
+            active=credits.active_periods(_PERIODS),
+            keyed_dimensions=keyed_dimensions,
+            horizon=horizon,
+        ),
+        params,
+        tag="attributed_daily.refresh_retention",
         timeout=3600,
     )
     current = ReportRefresh.objects.filter(app=app).first()
     if current is None or current.started_at < started:
         current, _ = ReportRefresh.objects.update_or_create(
-            app=app, defaults={"generation": generation, "started_at": started, "time_zone": app.timezone}
+            app=app,
+            defaults={"generation": generation, "started_at": started, "time_zone": app.timezone, "layout": LAYOUT},
         )
     # Only older generations: a refresh that started later may be writing its rows now.
-    for table in ("attributed_installs", "attributed_revenue"):
+    for table in ("attributed_installs", "attributed_revenue", "attributed_retention"):
         clickhouse.execute(
             f"ALTER TABLE {topology.mutated(table)} DELETE WHERE app_id = {{app_id:UUID}} "
             "AND generation < {generation:UInt64} SETTINGS mutations_sync = 1",
             {"app_id": app.id, "generation": current.generation},
             tag="attributed_daily.drop_generations",
         )
-    clickhouse.execute(
-        f"ALTER TABLE {topology.mutated('report_changes')} DELETE WHERE app_id = {{app_id:UUID}} "
-        "AND at < {moment:DateTime64(3, 'UTC')}",
-        {"app_id": app.id, "moment": (current.started_at - _in_flight()).replace(microsecond=0)},
-        tag="attributed_daily.drop_changes",
-    )
+    for table in ("report_changes", "activity_changes"):
+        clickhouse.execute(
+            f"ALTER TABLE {topology.mutated(table)} DELETE WHERE app_id = {{app_id:UUID}} "
+            "AND at < {moment:DateTime64(3, 'UTC')}",
+            {"app_id": app.id, "moment": (current.started_at - _in_flight()).replace(microsecond=0)},
+            tag="attributed_daily.drop_changes",
+        )
     return current
 
 
@@ -274,7 +347,10 @@ def refresh_due(app: App) -> bool:
     current = ReportRefresh.objects.filter(app=app).first()
     if current is None or current.time_zone != app.timezone:
         return True
-    return _changed_since(app, current.started_at) is not None
+    return any(
+        _changed_since(app, current.started_at, table=table) is not None
+        for table in ("report_changes", "activity_changes")
+    )
 
 
 def refresh_all(*, apps=None) -> int:

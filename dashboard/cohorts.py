@@ -24,11 +24,10 @@ from django.utils import timezone
 
 from apps_registry.models import App
 from core import clickhouse
-from events.attribution_engine import sql
 
-from . import analytics
+from . import analytics, attributed_daily
 from .analytics import DIMENSIONS, LEVELS, SERIES_INTERVALS, _params, cost_days
-from .credits import credited_ctes, installs_where
+from .credits import active_periods, credited_ctes, installs_where
 from .currency import Money, money_totals
 from .filters import Filters
 from .metrics import RETENTION_DAYS, ROAS_DAYS, derive
@@ -40,7 +39,10 @@ class Granularity:
     horizon: int  # the last period followed: D30 or W12
 
 
-GRANULARITIES = {"day": Granularity(step_days=1, horizon=30), "week": Granularity(step_days=7, horizon=12)}
+GRANULARITIES = {
+    name: Granularity(step_days=step, horizon=attributed_daily.RETENTION_HORIZONS[step])
+    for name, step in (("day", 1), ("week", 7))
+}
 # The split parameter -> the JSON names of its dimensions; the campaign report's columns go down to the ad.
 SPLITS = {"none": (), "source": ("mediaSource",), "campaign": ("mediaSource", "campaign")}
 _DIMENSION_COLUMNS = {  # the JSON names of analytics.DIMENSIONS -> their columns
@@ -49,6 +51,8 @@ _DIMENSION_COLUMNS = {  # the JSON names of analytics.DIMENSIONS -> their column
     "adset": "t.adset",
     "ad": "t.ad",
 }
+# The same dimensions as columns of the pre-aggregate (attributed_daily)
+_AGGREGATE_COLUMNS = dict(zip(DIMENSIONS, attributed_daily.DIMENSIONS.split(", "), strict=True))
 LTV_DEFAULT_HORIZON, LTV_MAX_HORIZON = 30, 180
 
 
@@ -95,22 +99,10 @@ FROM members AS m GROUP BY m.cohort{_group(dimensions)}
 
 
 def _retained_sql(filters: Filters, granularity: str, dimensions: tuple[str, ...]) -> str:
+    period = SERIES_INTERVALS[granularity].format(column="e.timestamp")
+    active = active_periods(f"[(0, {period})]", events_until=" AND timestamp < {followed_until:DateTime64(3, 'UTC')}")
     return f"""{_members_ctes(filters, granularity, dimensions)},
-active AS (
-    SELECT DISTINCT a.conversion_id AS conversion_id,
-           {SERIES_INTERVALS[granularity].format(column="e.timestamp")} AS period
-    FROM (
-        SELECT {sql.DEVICE_KEY} AS device_key, timestamp FROM events FINAL
-        WHERE app_id = {{app_id:UUID}} AND timestamp >= {{since:DateTime64(3, 'UTC')}}
-          AND timestamp < {{followed_until:DateTime64(3, 'UTC')}} AND device_key != ''
-    ) AS e
-    ASOF INNER JOIN (
-        SELECT device_key, conversion_time, conversion_id FROM attributions FINAL
-        WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS})
-          AND conversion_time >= {{since:DateTime64(3, 'UTC')}}
-    ) AS a ON e.device_key = a.device_key AND e.timestamp >= a.conversion_time
-    WHERE a.conversion_time >= {{since:DateTime64(3, 'UTC')}} AND a.conversion_time < {{until:DateTime64(3, 'UTC')}}
-)
+active AS ({active})
 SELECT m.cohort{_group(dimensions)}, x.period, sum(m.credit)
 FROM members AS m INNER JOIN active AS x ON m.conversion_id = x.conversion_id
 GROUP BY m.cohort{_group(dimensions)}, x.period
@@ -131,11 +123,54 @@ def _today(app: App) -> dt.date:
     return timezone.now().astimezone(zoneinfo.ZoneInfo(app.timezone)).date()
 
 
-def _cohort_rows(app: App, filters: Filters, granularity: str, dimensions: tuple[str, ...]) -> dict[tuple, dict]:
-    """Per (cohort, dimensions): the cohort's size and its last install day."""
-    params = _params(app, filters)
-    rows = clickhouse.execute(_sizes_sql(filters, granularity, dimensions), params, tag="cohorts.sizes").rows
-    return {tuple(row[:-2]): {"installs": float(row[-2]), "lastInstallDay": row[-1]} for row in rows}
+def _covered(app: App, filters: Filters) -> attributed_daily.Coverage | None:
+    """The whole days of the period the pre-aggregate answers for, when what was written since the
+    refresh (events, purchases, conversions) all happened today: then the raw tables could only change
+    periods not over yet, which the reports show as null. Otherwise none: the raw tables answer."""
+    covered = attributed_daily.coverage(app, filters, activity=True)
+    if covered is None or covered.fresh_day < _today(app) or covered.agg_from != filters.since:
+        return None
+    return covered
+
+
+def _aggregate_revenue(
+    app: App, filters: Filters, covered: attributed_daily.Coverage, dimensions: tuple[str, ...]
+) -> list[tuple]:
+    """Rows of (install day, dimensions..., days since it, day, currency, amount) of the covered new
+    installs' purchases before the line, from the pre-aggregate."""
+    group = f"{_aggregate_group(dimensions)}, dateDiff('day', day, revenue_day)"
+    return attributed_daily.revenue(app, filters, covered, group=group, new_installs=True)
+
+
+def _cohort_of(day: dt.date, granularity: str) -> dt.date:
+    return day - dt.timedelta(days=day.weekday()) if granularity == "week" else day
+
+
+def _aggregate_group(dimensions: tuple[str, ...]) -> str:
+    return ", ".join(["day", *(_AGGREGATE_COLUMNS[name] for name in dimensions)])
+
+
+def _cohort_rows(
+    app: App, filters: Filters, granularity: str, dimensions: tuple[str, ...], covered: attributed_daily.Coverage | None
+) -> dict[tuple, dict]:
+    """Per (cohort, dimensions): the cohort's size and its last install day; from the pre-aggregate for
+    the ``covered`` days, from the raw tables after them."""
+    rows = []
+    if covered:
+        group = _aggregate_group(dimensions)
+        for day, *key, installs, _, _ in attributed_daily.installs(app, filters, covered, group=group, paying=False):
+            rows.append((_cohort_of(day, granularity), *key, installs, day))
+        filters = replace(filters, since=covered.agg_to)
+    if filters.since < filters.until:
+        rows += clickhouse.execute(
+            _sizes_sql(filters, granularity, dimensions), _params(app, filters), tag="cohorts.sizes"
+        ).rows
+    sizes: dict[tuple, dict] = {}
+    for *key, installs, last in rows:
+        cohort = sizes.setdefault(tuple(key), {"installs": 0.0, "lastInstallDay": last})
+        cohort["installs"] += float(installs)
+        cohort["lastInstallDay"] = max(cohort["lastInstallDay"], last)
+    return sizes
 
 
 def _dimensions(split: str, key: tuple) -> dict:
@@ -152,16 +187,26 @@ def retention(*, app: App, filters: Filters, granularity: str, split: str) -> li
     filters = whole_days(app=app, filters=filters)
     grain = GRANULARITIES[granularity]
     step = dt.timedelta(days=grain.step_days)
-    followed_until = filters.until + (grain.horizon + 1) * step
-    params = {**_params(app, filters), "followed_until": followed_until}
-    sizes = _cohort_rows(app, filters, granularity, SPLITS[split])
-    retained: dict[tuple, dict[int, float]] = defaultdict(dict)
-    for *key, period, value in clickhouse.execute(
-        _retained_sql(filters, granularity, SPLITS[split]), params, tag="cohorts.retention"
-    ).rows:
+    covered = _covered(app, filters)
+    sizes = _cohort_rows(app, filters, granularity, SPLITS[split], covered)
+    if covered:
+        # The installs after the covered days, and the activity from the line on, are in periods not over.
+        rows = [
+            (_cohort_of(day, granularity), *rest)
+            for day, *rest in attributed_daily.retained(
+                app, filters, covered, step=grain.step_days, group=_aggregate_group(SPLITS[split])
+            )
+        ]
+    else:
+        params = {**_params(app, filters), "followed_until": filters.until + (grain.horizon + 1) * step}
+        rows = clickhouse.execute(
+            _retained_sql(filters, granularity, SPLITS[split]), params, tag="cohorts.retention"
+        ).rows
+    retained: dict[tuple, dict[int, float]] = defaultdict(lambda: defaultdict(float))
+    for *key, period, value in rows:
         n = (period - key[0]).days // grain.step_days
         if n <= grain.horizon:
-            retained[tuple(key)][n] = float(value)
+            retained[tuple(key)][n] += float(value)
     today = _today(app)
     out = []
     for key, cohort in sizes.items():
@@ -186,9 +231,17 @@ def ltv_curves(*, app: App, filters: Filters, granularity: str, split: str, hori
     of the cohort is null; an LTV whose revenue is partly unconverted is null, the revenue showing
     the unconverted part apart."""
     filters = whole_days(app=app, filters=filters)
-    params = {**_params(app, filters), "horizon": horizon}
-    sizes = _cohort_rows(app, filters, granularity, SPLITS[split])
-    rows = clickhouse.execute(_revenue_sql(filters, granularity, SPLITS[split]), params, tag="cohorts.ltv").rows
+    covered = _covered(app, filters)
+    sizes = _cohort_rows(app, filters, granularity, SPLITS[split], covered)
+    if covered:
+        # The revenue from the line on, and the installs after the covered days, are on days not over.
+        rows = [
+            (_cohort_of(day, granularity), *rest)
+            for day, *rest in _aggregate_revenue(app, filters, covered, SPLITS[split])
+        ]
+    else:
+        params = {**_params(app, filters), "horizon": horizon}
+        rows = clickhouse.execute(_revenue_sql(filters, granularity, SPLITS[split]), params, tag="cohorts.ltv").rows
     daily = money_totals(
         target=app.currency,
         amounts=[
@@ -248,17 +301,31 @@ def campaign_performance(*, app: App, filters: Filters, levels: tuple[str | None
         "followed_until": filters.until + dt.timedelta(days=max(RETENTION_DAYS) + 1),
         "horizon": max(ROAS_DAYS),
     }
-    # A period that ends today has no day over yet: nothing to read.
-    active = (
-        clickhouse.execute(_retained_sql(filters, "day", DIMENSIONS), params, tag="cohorts.campaign_retention").rows
-        if any(over[n] for n in RETENTION_DAYS)
-        else []
-    )
-    revenue = (
-        clickhouse.execute(_revenue_sql(filters, "day", DIMENSIONS), params, tag="cohorts.campaign_revenue").rows
-        if any(over[n] for n in ROAS_DAYS)
-        else []
-    )
+    # A period that ends today has no day over yet: nothing to read. Once one is, the period is whole
+    # days before today, which the pre-aggregate answers for unless something since the refresh moved
+    # its line back.
+    covered = _covered(app, filters)
+    if covered and covered.agg_to != filters.until:
+        covered = None
+    active, revenue = [], []
+    if any(over[n] for n in RETENTION_DAYS):
+        active = (
+            attributed_daily.retained(
+                app, filters, covered, step=1, group=_aggregate_group(DIMENSIONS), ages=RETENTION_DAYS
+            )
+            if covered
+            else clickhouse.execute(
+                _retained_sql(filters, "day", DIMENSIONS), params, tag="cohorts.campaign_retention"
+            ).rows
+        )
+    if any(over[n] for n in ROAS_DAYS):
+        revenue = (
+            _aggregate_revenue(app, filters, covered, DIMENSIONS)
+            if covered
+            else clickhouse.execute(
+                _revenue_sql(filters, "day", DIMENSIONS), params, tag="cohorts.campaign_revenue"
+            ).rows
+        )
     for level, rows in out.items():
         depth = LEVELS[level] if level else 0
         retained: dict[tuple, float] = defaultdict(float)

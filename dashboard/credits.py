@@ -1,6 +1,7 @@
-"""Who gets the credit for a conversion, and which conversion a purchase belongs to, in SQL: the parts
-the campaign report, the overview, the model comparison and the cohorts read live (``analytics``,
-``cohorts``) and the attribution side's pre-aggregate is refreshed from (``attributed_daily``).
+"""Who gets the credit for a conversion, and which conversion a purchase (an event) belongs to, in SQL:
+the parts the campaign report, the overview, the model comparison and the cohorts read live
+(``analytics``, ``cohorts``) and the attribution side's pre-aggregate is refreshed from
+(``attributed_daily``).
 
 A conversion credits the touches of its path with their share under a model (an organic install is
 one row of share 1). A purchase belongs to its device's latest new install before it, unless it falls
@@ -88,6 +89,28 @@ def owned_purchases(*, devices: str = "") -> str:
         FROM attributions FINAL
         WHERE app_id = {{app_id:UUID}} AND reengagement_window_end IS NOT NULL AND {since}{devices}
     ) AS r ON e.device_key = r.device_key AND e.timestamp >= r.retargeted_at"""
+
+
+def active_periods(periods: str, *, events_until: str = "") -> str:
+    """One row per (new install of ``[{since}, {until})``, ``step``, ``period``) in which its device had
+    an event: an event belongs to its device's latest new install before it. ``periods``: the array of
+    (step, period) tuples of an event ``e`` (expressions of ``e.timestamp``); ``events_until``: a
+    further condition on the events read (``timestamp``)."""
+    return f"""
+    SELECT DISTINCT a.conversion_id AS conversion_id, a.conversion_time AS conversion_time, p.1 AS step,
+           p.2 AS period
+    FROM (
+        SELECT {sql.DEVICE_KEY} AS device_key, timestamp FROM events
+        WHERE app_id = {{app_id:UUID}} AND timestamp >= {{since:DateTime64(3, 'UTC')}}{events_until}
+          AND device_key != ''
+    ) AS e
+    ASOF INNER JOIN (
+        SELECT device_key, conversion_time, conversion_id FROM attributions FINAL
+        WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS})
+          AND conversion_time >= {{since:DateTime64(3, 'UTC')}}
+    ) AS a ON e.device_key = a.device_key AND e.timestamp >= a.conversion_time
+    ARRAY JOIN {periods} AS p
+    WHERE a.conversion_time < {{until:DateTime64(3, 'UTC')}}"""
 
 
 def credit_rows(conversions: str, *, every_model: bool) -> str:

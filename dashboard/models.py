@@ -21,13 +21,15 @@ class ExchangeRate(models.Model):
 
 class ReportRefresh(models.Model):
     """An app's refresh of the attribution side's pre-aggregate (``dashboard/attributed_daily.py``): the
-    generation of rows readers use, when its refresh started (its rows hold what was stored then) and
-    the time zone its days are in."""
+    generation of rows readers use, when its refresh started (its rows hold what was stored then), the
+    time zone its days are in and the layout of its rows (``attributed_daily.LAYOUT``: readers skip a
+    generation written before the tables they read had what they need)."""
 
     app = models.OneToOneField("apps_registry.App", on_delete=models.CASCADE, related_name="report_refresh")
     generation = models.PositiveBigIntegerField()
     started_at = models.DateTimeField()
     time_zone = models.CharField(max_length=64)
+    layout = models.PositiveSmallIntegerField(default=0)
 
     def __str__(self):
         return f"{self.app_id}: generation {self.generation} from {self.started_at:%Y-%m-%d %H:%M:%S} UTC"

@@ -83,9 +83,10 @@ TABLES = (
     PersonalTable("security_events", SECURITY_LOG, "timestamp", app_filter=None),
     # The reports' events and revenue per hour (dashboard/aggregates.py): no identifier, retention only.
     PersonalTable("events_activity", RAW_EVENTS, "hour"),
-    # Installs and revenue per day, model and ad (dashboard/attributed_daily.py): retention only.
+    # Installs, revenue and retention per day, model and ad (dashboard/attributed_daily.py): retention only.
     PersonalTable("attributed_installs", ATTRIBUTIONS, "day"),
     PersonalTable("attributed_revenue", ATTRIBUTIONS, "day"),
+    PersonalTable("attributed_retention", ATTRIBUTIONS, "day"),
 )
 
 

@@ -1,9 +1,10 @@
 """The attribution side's pre-aggregate (``dashboard/attributed_daily.py``) gives the raw tables'
-numbers: the campaign report at every level, the overview and the model comparison, read both ways
+numbers: the campaign report at every level (with its cohort columns), the overview, the model
+comparison and the retention cohorts (by day and week, every split), read both ways
 (``REPORT_AGGREGATES`` on and off) on the demo's data (New York and Berlin, multi-touch paths,
 retargeting, purchases in two currencies), for preset periods (partial days at both ends) and date
-ranges, under every filter; and still after what arrived since the refresh (a late purchase, a
-recompute of past conversions), before and after the next refresh."""
+ranges, under every filter; and still after what arrived since the refresh (a late session, a late
+purchase, a recompute of past conversions), before and after the next refresh."""
 
 import datetime as dt
 import decimal
@@ -20,7 +21,7 @@ from django.utils import timezone
 
 from apps_registry.models import App
 from core import clickhouse
-from dashboard import analytics, attributed_daily
+from dashboard import analytics, attributed_daily, cohorts
 from dashboard.credits import ORGANIC
 from dashboard.filters import report_filters
 from events.attribution_engine import services
@@ -59,7 +60,18 @@ def reports(app: App, filters) -> dict:
         "campaigns": analytics.performance(app=app, filters=filters, levels=LEVELS),
         "overview": analytics.overview(app=app, filters=filters),
         "models": analytics.model_comparison(app=app, filters=filters),
+        "campaign cohorts": cohorts.campaign_performance(app=app, filters=filters, levels=LEVELS),
+        "retention": {
+            (granularity, split): cohorts.retention(app=app, filters=filters, granularity=granularity, split=split)
+            for granularity in cohorts.GRANULARITIES
+            for split in cohorts.SPLITS
+        },
+        "ltv": cohorts.ltv_curves(app=app, filters=filters, granularity="week", split="source", horizon=30),
     }
+
+
+def cohorts_covered(app: App, filters) -> bool:
+    return cohorts._covered(app, cohorts.whole_days(app=app, filters=filters)) is not None
 
 
 def both_ways(app: App, filters, settings) -> dict:
@@ -124,9 +136,10 @@ def test_the_pre_aggregate_gives_the_raw_numbers_and_follows_what_arrives_after_
             filters = filters_of(app, **data)
             covered = attributed_daily.coverage(app, filters)
             assert covered is not None and (covered.end_day - covered.first_day).days >= 5, data
+            assert cohorts_covered(app, filters), data
             both_ways(app, filters, settings)
 
-    # What arrives after the refresh: a purchase of 20 days ago by a device installed before it.
+    # What arrives after the refresh: a session, then a purchase, of 20 days ago by a device installed before it.
     app = apps[0]
     month = filters_of(app, days="30")
     before = both_ways(app, month, settings)
@@ -141,6 +154,22 @@ def test_the_pre_aggregate_gives_the_raw_numbers_and_follows_what_arrives_after_
     device, _ = installed[0]
     late = timezone.now() - dt.timedelta(days=20)
     bus = OutboxBus(lease_seconds=30)
+    session = row(
+        app.id,
+        event_name="session_start",
+        timestamp=late,
+        received_at=timezone.now(),
+        device_id=device,
+        device_ids={},
+        user_id="",
+    )
+    bus.publish(EVENTS, [message(session)])
+    assert consumer(bus).drain(max_seconds=30) >= 1
+    # Activity moves retention's line back, not the campaign report's.
+    assert attributed_daily.coverage(app, month) == covered_before
+    assert attributed_daily.coverage(app, month, activity=True).end_day < covered_before.end_day
+    assert not cohorts_covered(app, month)
+    both_ways(app, month, settings)
     bus.publish(
         EVENTS,
         [
@@ -176,6 +205,7 @@ def test_the_pre_aggregate_gives_the_raw_numbers_and_follows_what_arrives_after_
     time.sleep(1.1)
     attributed_daily.refresh(app)
     assert attributed_daily.coverage(app, month).end_day == covered_before.end_day
+    assert cohorts_covered(app, month)
     close(both_ways(app, month, settings), recomputed)
 
 
