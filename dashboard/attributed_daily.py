@@ -8,8 +8,9 @@ it (``ReportRefresh``): its days are the app's as its time zone was then, and it
 when it started. Whatever arrives later, a purchase or a conversion attributed (or recomputed) at any
 time in the past, is noted in ``report_changes`` with its earliest time. A report (``coverage``)
 reads the pre-aggregate only for its whole days before the day of the earliest such time (and before
-the refresh), and the raw tables for the rest: the period's partial days, the days after, the
-purchases from then on and the conversions they belong to (``credits.credited_ctes(covered=True)``).
+the refresh; before today when nothing arrived since), and the raw tables for the rest: the period's
+partial days, the days after, the purchases from then on and the conversions they belong to
+(``credits.credited_ctes(covered=True)``).
 A purchase always comes after the conversion it belongs to, and a conversion can only take the
 purchases after it, so nothing the pre-aggregate holds can have changed. The numbers are those of the
 raw tables whenever the reports are asked; the refresh only moves the line between the two.
@@ -95,7 +96,9 @@ def coverage(app: App, filters: Filters, *, activity: bool = False) -> Coverage 
         return None
     tables = ("report_changes", "activity_changes") if activity else ("report_changes",)
     since = refresh.started_at - _in_flight()
-    line = min([refresh.started_at, *filter(None, (_changed_since(app, since, table=table) for table in tables))])
+    changes = [earliest for table in tables if (earliest := _changed_since(app, since, table=table))]
+    # Nothing written since the refresh: it holds all there is, up to now.
+    line = min(refresh.started_at, *changes) if changes else timezone.now()
     zone = zoneinfo.ZoneInfo(app.timezone)
     fresh_day = line.astimezone(zone).date()
     first_day = filters.since.astimezone(zone).date()

@@ -24,6 +24,7 @@ from core import clickhouse
 from dashboard import analytics, attributed_daily, cohorts
 from dashboard.credits import ORGANIC
 from dashboard.filters import report_filters
+from dashboard.models import ReportRefresh
 from events.attribution_engine import services
 from events.bus.outbox import OutboxBus
 from events.bus.topics import EVENTS
@@ -205,6 +206,13 @@ def test_the_pre_aggregate_gives_the_raw_numbers_and_follows_what_arrives_after_
     time.sleep(1.1)
     attributed_daily.refresh(app)
     assert attributed_daily.coverage(app, month).end_day == covered_before.end_day
+    assert cohorts_covered(app, month)
+    close(both_ways(app, month, settings), recomputed)
+
+    # A refresh of days ago with nothing written since holds everything up to today.
+    ReportRefresh.objects.filter(app=app).update(started_at=timezone.now() - dt.timedelta(days=3))
+    today = timezone.now().astimezone(zoneinfo.ZoneInfo(app.timezone)).date()
+    assert attributed_daily.coverage(app, month, activity=True).fresh_day == today
     assert cohorts_covered(app, month)
     close(both_ways(app, month, settings), recomputed)
 
