@@ -64,9 +64,16 @@ FROM (
       AND device_key != ''
 ) AS e
 ASOF LEFT JOIN (
+    -- the installs of the period's buyers, before its end (a purchase's owner is an install before it)
     SELECT device_key, conversion_time, path.media_source AS sources, credits[{{model:String}}] AS credits
     FROM attributions FINAL
     WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS})
+      AND conversion_time < {{until:DateTime64(3, 'UTC')}}
+      AND device_key IN (
+        SELECT {sql.DEVICE_KEY} FROM events
+        WHERE app_id = {{app_id:UUID}} AND event_name = 'purchase'
+          AND timestamp >= {{since:DateTime64(3, 'UTC')}} AND timestamp < {{until:DateTime64(3, 'UTC')}}
+      )
 ) AS a ON e.device_key = a.device_key AND e.timestamp >= a.conversion_time
 ARRAY JOIN multiIf(
     a.device_key = '', [('unattributed', 1.)],
