@@ -1,6 +1,6 @@
 """Report query latency (issue #17): every report selector of ``dashboard/analytics.py`` (and the older
 ``dashboard/selectors.py`` ones of the seed API) on generated data, cold and warm, p50/p95, peak
-memory. Writes the "Reports" section of BENCHMARKS.md.
+memory. Writes the "Reports" section of BENCHMARKS.md ("Reports at N events" for another size).
 
 ``python -m benchmarks.reports --events 10000000`` (``make bench``); ``--events 100000000`` is the
 separate 100M step. The data: one app, 90 days, N events (N/10 devices, each installing once; sessions
@@ -359,6 +359,11 @@ def table(data: dict, result: dict, budget: int | None) -> list[str]:
     return lines
 
 
+def section(events: int) -> str:
+    """The 10M run (``make bench``) is "Reports"; another size has its own section."""
+    return SECTION if events == 10_000_000 else f"{SECTION} at {events:,} events"
+
+
 def write_section(output: Path, args, data: dict, result: dict) -> None:
     budget = BUDGETS_MS.get(args.events)
     command = f"python -m benchmarks.reports --events {args.events}"
@@ -389,14 +394,14 @@ def write_section(output: Path, args, data: dict, result: dict) -> None:
         *table(data, result, budget),
     ]
     if args.baseline:
-        before = markdown.read_section(SECTION, Path(args.baseline))
+        before = markdown.read_section(section(args.events), Path(args.baseline))
         lines += [
             "",
             "Before, on the same data (an earlier run of this benchmark):",
             "",
             *(f"> {line}" for line in before),
         ]
-    markdown.write_section(SECTION, lines, output)
+    markdown.write_section(section(args.events), lines, output)
 
 
 if __name__ == "__main__":
