@@ -156,41 +156,20 @@ def test_the_pre_aggregate_gives_the_raw_numbers_and_follows_what_arrives_after_
     device, _ = installed[0]
     late = timezone.now() - dt.timedelta(days=20)
     bus = OutboxBus(lease_seconds=30)
-    session = row(
-        app.id,
-        event_name="session_start",
-        timestamp=late,
-        received_at=timezone.now(),
-        device_id=device,
-        device_ids={},
-        user_id="",
-    )
-    bus.publish(EVENTS, [message(session)])
-    assert consumer(bus).drain(max_seconds=30) >= 1
+
+    def arrives_late(event_name: str, **fields) -> None:
+        fields = {"device_id": device, "device_ids": {}, "user_id": "", **fields}
+        row_ = row(app.id, event_name=event_name, timestamp=late, received_at=timezone.now(), **fields)
+        bus.publish(EVENTS, [message(row_)])
+        assert consumer(bus).drain(max_seconds=30) >= 1
+
+    arrives_late("session_start")
     # Activity moves retention's line back, not the campaign report's.
     assert attributed_daily.coverage(app, month) == covered_before
     assert attributed_daily.coverage(app, month, activity=True).end_day < covered_before.end_day
     assert not cohorts_covered(app, month)
     both_ways(app, month, settings)
-    bus.publish(
-        EVENTS,
-        [
-            message(
-                row(
-                    app.id,
-                    event_name="purchase",
-                    timestamp=late,
-                    received_at=timezone.now(),
-                    device_id=device,
-                    device_ids={},
-                    user_id="",
-                    revenue=decimal.Decimal("1000.50"),
-                    currency="EUR",
-                )
-            )
-        ],
-    )
-    assert consumer(bus).drain(max_seconds=30) >= 1
+    arrives_late("purchase", revenue=decimal.Decimal("1000.50"), currency="EUR")
     covered = attributed_daily.coverage(app, month)
     assert covered.end_day < covered_before.end_day
     after = both_ways(app, month, settings)
