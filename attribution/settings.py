@@ -172,6 +172,9 @@ REPORT_AGGREGATES = env.bool("REPORT_AGGREGATES", default=True)
 # How often the attribution side's pre-aggregate (dashboard/attributed_daily.py) of an app that changed
 # is rewritten; between refreshes the reports read what is newer from the raw tables.
 REPORT_REFRESH_INTERVAL_SECONDS = env.float("REPORT_REFRESH_INTERVAL_SECONDS", default=300.0)
+# A refresh writes an app's conversions in spans of whole days holding at most this many, so that its
+# memory follows the span rather than the app's history (ClickHouse's memory limit).
+REPORT_REFRESH_SPAN_CONVERSIONS = env.int("REPORT_REFRESH_SPAN_CONVERSIONS", default=500_000)
 # A write noted this long before a refresh started may still have been unseen by it: longer than any
 # one block of an INSERT takes to be stored.
 REPORT_CHANGES_MARGIN_SECONDS = env.float("REPORT_CHANGES_MARGIN_SECONDS", default=60.0)

@@ -259,6 +259,8 @@ GROUP BY k.model, k.day, k.platform, k.country, {keyed_dimensions}, revenue_day,
 
 # The periods followed after an install: days since its day, weeks (by their Mondays) since its week.
 RETENTION_HORIZONS = {1: 30, 7: 12}  # step in days -> the last period followed
+# From the day after an install to past the end of its last week followed, in any time zone.
+RETENTION_FOLLOWED = dt.timedelta(days=7 * (RETENTION_HORIZONS[7] + 1) + 2)
 _PERIODS = "[(1, toDate(e.timestamp, {tz:String})), (7, toMonday(toDate(e.timestamp, {tz:String})))]"
 
 _RETENTION = """
@@ -280,47 +282,35 @@ def _everything(app: App) -> Filters:
     return Filters(model="", since=EPOCH, until=FAR, time_zone=app.timezone, days=0, form=None)
 
 
+def _spans(app: App) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The conversion times a refresh writes in turn: whole days of the app, each span with at most
+    ``REPORT_REFRESH_SPAN_CONVERSIONS`` credited conversions (a day with more is a span of its own), the
+    first from 1970, the last to 2200, so that a conversion written meanwhile still falls in one. A
+    refresh's memory then follows the span, not the app's history."""
+    zone = zoneinfo.ZoneInfo(app.timezone)
+    days = clickhouse.execute(
+        f"SELECT toDate(conversion_time, {{tz:String}}) AS day, count() FROM attributions "
+        f"WHERE app_id = {{app_id:UUID}} AND {credits.CREDITED} GROUP BY day ORDER BY day",
+        {"app_id": app.id, "tz": app.timezone},
+        tag="attributed_daily.spans",
+    ).rows
+    bounds, held = [EPOCH], 0
+    for day, conversions in days:
+        if held and held + conversions > settings.REPORT_REFRESH_SPAN_CONVERSIONS:
+            bounds.append(_start(day, zone))
+            held = 0
+        held += conversions
+    return list(zip(bounds, [*bounds[1:], FAR], strict=True))
+
+
 def refresh(app: App) -> ReportRefresh:
-    """Write a new generation of the app's pre-aggregate from the raw tables and make it the one read,
-    unless a refresh that started later was recorded first; drop the older ones."""
+    """Write a new generation of the app's pre-aggregate from the raw tables, span by span of conversion
+    time, and make it the one read, unless a refresh that started later was recorded first; drop the
+    older ones."""
     started = timezone.now()
     generation = int(started.timestamp() * 1_000_000)
-    source = _SOURCE.format(ctes=credits.credited_ctes(_everything(app), every_model=True))
-    params = {
-        "app_id": app.id,
-        "generation": generation,
-        "since": EPOCH,
-        "until": FAR,
-        "tz": app.timezone,
-        "agg_from": EPOCH,
-        "agg_to": EPOCH,
-        "fresh": EPOCH,
-    }
-    clickhouse.execute(
-        _INSTALLS.format(source=source, dimensions=DIMENSIONS, zero=credits.ZERO_UUID),
-        params,
-        tag="attributed_daily.refresh_installs",
-        timeout=3600,
-    )
-    keyed_dimensions = ", ".join(f"k.{name}" for name in DIMENSIONS.split(", "))
-    clickhouse.execute(
-        _REVENUE.format(source=source, keyed_dimensions=keyed_dimensions),
-        params,
-        tag="attributed_daily.refresh_revenue",
-        timeout=3600,
-    )
-    horizon = f"if(x.step = 7, {RETENTION_HORIZONS[7]}, {RETENTION_HORIZONS[1]})"
-    clickhouse.execute(
-        _RETENTION.format(
-            source=source,
-            active=credits.active_periods(_PERIODS),
-            keyed_dimensions=keyed_dimensions,
-            horizon=horizon,
-        ),
-        params,
-        tag="attributed_daily.refresh_retention",
-        timeout=3600,
-    )
+    for since, until in _spans(app):
+        _write(app, generation, since, until)
     current = ReportRefresh.objects.filter(app=app).first()
     if current is None or current.started_at < started:
         current, _ = ReportRefresh.objects.update_or_create(
@@ -343,6 +333,50 @@ def refresh(app: App) -> ReportRefresh:
             tag="attributed_daily.drop_changes",
         )
     return current
+
+
+def _write(app: App, generation: int, since: dt.datetime, until: dt.datetime) -> None:
+    """Write the generation's rows of the app's conversions of [since, until)."""
+    source = _SOURCE.format(ctes=credits.credited_ctes(_everything(app), every_model=True))
+    params = {
+        "app_id": app.id,
+        "generation": generation,
+        "since": since,
+        "until": until,
+        # The last event a span's retention follows: its last install's last period.
+        "followed_until": min(until + RETENTION_FOLLOWED, FAR),
+        "tz": app.timezone,
+        "agg_from": EPOCH,
+        "agg_to": EPOCH,
+        "fresh": EPOCH,
+    }
+    clickhouse.execute(
+        _INSTALLS.format(source=source, dimensions=DIMENSIONS, zero=credits.ZERO_UUID),
+        params,
+        tag="attributed_daily.refresh_installs",
+        timeout=3600,
+    )
+    keyed_dimensions = ", ".join(f"k.{name}" for name in DIMENSIONS.split(", "))
+    clickhouse.execute(
+        _REVENUE.format(source=source, keyed_dimensions=keyed_dimensions),
+        params,
+        tag="attributed_daily.refresh_revenue",
+        timeout=3600,
+    )
+    horizon = f"if(x.step = 7, {RETENTION_HORIZONS[7]}, {RETENTION_HORIZONS[1]})"
+    clickhouse.execute(
+        _RETENTION.format(
+            source=source,
+            active=credits.active_periods(
+                _PERIODS, events_until=" AND timestamp < {followed_until:DateTime64(3, 'UTC')}"
+            ),
+            keyed_dimensions=keyed_dimensions,
+            horizon=horizon,
+        ),
+        params,
+        tag="attributed_daily.refresh_retention",
+        timeout=3600,
+    )
 
 
 def refresh_due(app: App) -> bool:

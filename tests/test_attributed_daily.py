@@ -3,12 +3,14 @@ numbers: the campaign report at every level (with its cohort columns), the overv
 comparison and the retention cohorts (by day and week, every split), read both ways
 (``REPORT_AGGREGATES`` on and off) on the demo's data (New York and Berlin, multi-touch paths,
 retargeting, purchases in two currencies), for preset periods (partial days at both ends) and date
-ranges, under every filter; and still after what arrived since the refresh (a late session, a late
-purchase, a recompute of past conversions), before and after the next refresh."""
+ranges, under every filter, whether the refresh wrote the history in one span or in many; and still
+after what arrived since the refresh (a late session, a late purchase, a recompute of past
+conversions), before and after the next refresh."""
 
 import datetime as dt
 import decimal
 import io
+import itertools
 import math
 import time
 import uuid
@@ -113,8 +115,14 @@ def test_the_pre_aggregate_gives_the_raw_numbers_and_follows_what_arrives_after_
     demo(settings, installs=120, days=60)
     apps = list(App.objects.order_by("name"))
     assert len(apps) == 2
-    for app in apps:
-        attributed_daily.refresh(app)
+    # The second app's refresh writes its history in one span, the first's (here and below) in many.
+    assert len(attributed_daily._spans(apps[1])) == 1
+    attributed_daily.refresh(apps[1])
+    settings.REPORT_REFRESH_SPAN_CONVERSIONS = 10
+    spans = attributed_daily._spans(apps[0])
+    assert len(spans) > 5 and spans[0][0] == attributed_daily.EPOCH and spans[-1][1] == attributed_daily.FAR
+    assert all(until == since for (_, until), (since, _) in itertools.pairwise(spans))
+    attributed_daily.refresh(apps[0])
     assert not any(attributed_daily.refresh_due(app) for app in apps)
 
     for app in apps:
