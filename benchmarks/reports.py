@@ -22,6 +22,7 @@ whether the report takes a media source filter (those that do not get the countr
 
 import argparse
 import datetime as dt
+import io
 import json
 import os
 import resource
@@ -213,6 +214,19 @@ def generate(events: int) -> dict:
     return {"events": events, "rows": counts, **seconds, "peak_mib": _peak_mib()}
 
 
+def refresh() -> dict:
+    """Runs in its own process: the refresh of every app's attribution pre-aggregate (``manage.py
+    refresh_reports --all``, what the background refresh does), its time and the process's peak RSS."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    started = time.perf_counter()
+    call_command("refresh_reports", all=True, stdout=io.StringIO())
+    return {"refresh_seconds": round(time.perf_counter() - started, 1), "refresh_peak_mib": _peak_mib()}
+
+
 def _setup():
     import django
 
@@ -328,9 +342,8 @@ def main() -> None:
         (work / "generated.json").write_text(json.dumps(data))
     if not reuse:  # the generator's last writes must be older than the margin for a refresh to count them
         time.sleep(float(env.get("REPORT_CHANGES_MARGIN_SECONDS", 60)) + 1)
-    started = time.perf_counter()
-    _run([PYTHON, "manage.py", "refresh_reports", "--all"], env, timeout=4 * 3600)
-    data["refresh_seconds"], data["refresh_load"] = round(time.perf_counter() - started, 1), load_average()
+    data.update(_in_process(env, "refresh()", timeout=4 * 3600))
+    data["refresh_load"] = load_average()
     try:
         result = measure(env, args)
     finally:
@@ -383,7 +396,8 @@ def write_section(output: Path, args, data: dict, result: dict) -> None:
             else "."
         )
         + f" The attribution side's pre-aggregate written (`manage.py refresh_reports --all`, what the "
-        f"background refresh does) in {data['refresh_seconds']} s (load average {data['refresh_load']}).",
+        f"background refresh does) in {data['refresh_seconds']} s (peak RSS {data['refresh_peak_mib']:,} MiB; "
+        f"load average {data['refresh_load']}).",
         "Cold: a new process per query and run, chdb just opened (its caches empty; the OS page cache not "
         f"dropped), {args.cold} run(s); warm: one process, after one untimed run, up to {args.warm} runs "
         f"(at least 3; fewer when a query would take over {args.budget_seconds:.0f} s). "
