@@ -14,7 +14,10 @@ The pipeline (one statement):
 3. Split (or a media source / campaign filter): each device weighs as its latest new install before
    the period's end is credited under the chosen model (organic: no touch; the installs of the devices
    in the funnel only are read); a device with no new install on record has no source (``null``). A
-   device's weights sum to one, so the rows add up to the total.
+   device's weights sum to one, so the rows add up to the total. The devices in the funnel are those
+   with a first step in the period (``windowFunnel`` gives those a level), read without running the
+   funnel again; when that first step is ``install``, their latest install is in the period, so only
+   the period's installs are read.
 """
 
 import datetime as dt
@@ -95,10 +98,9 @@ def _steps_sql(filters: Filters, steps: list[str]) -> str:
 
 
 def _funnel_sql(filters: Filters, steps: list[str], *, weighted: bool) -> str:
+    first = "at < toUnixTimestamp64Milli({until:DateTime64(3, 'UTC')})"  # a first step inside the period
     conditions = ", ".join(
-        f"name = {{step_{n}:String}}"
-        + (" AND at < toUnixTimestamp64Milli({until:DateTime64(3, 'UTC')})" if n == 0 else "")
-        for n in range(len(steps))
+        f"name = {{step_{n}:String}}" + (f" AND {first}" if n == 0 else "") for n in range(len(steps))
     )
     reached = f"""
 WITH reached AS (
@@ -113,12 +115,16 @@ WITH reached AS (
         for n, name in ((1, "media_source"), (2, "campaign"))
         if getattr(filters, name)
     )
+    since = " AND conversion_time >= {since:DateTime64(3, 'UTC')}" if steps[0] == INSTALL else ""
     return f"""{reached},
 installs AS (
     SELECT device_key, argMax(tuple(path.media_source, path.campaign, credits[{{model:String}}]), conversion_time) AS i
     FROM attributions FINAL
-    WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS})
-      AND conversion_time < {{until:DateTime64(3, 'UTC')}} AND device_key IN (SELECT device_key FROM reached)
+    WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS}){since}
+      AND conversion_time < {{until:DateTime64(3, 'UTC')}} AND device_key IN (
+        SELECT device_key FROM ({_steps_sql(filters, steps)})
+        WHERE name = {{step_0:String}} AND {first} AND device_key != ''
+      )
     GROUP BY device_key
 ),
 shares AS (

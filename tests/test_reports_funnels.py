@@ -91,7 +91,7 @@ def scenario(store_all):
     assert post_events(raw_key, events).status_code == 202
     store_all(until=lambda: count("events", app.id) >= len(events) and count("touchpoints", app.id) >= 3)
     services.attribution_run(app=app, since=t0 - dt.timedelta(days=1), until=t0 + dt.timedelta(days=2))
-    return {"reader": reader, "app": app, "query": f"app_id={app.id}&date_from={day}&date_to={day}"}
+    return {"reader": reader, "app": app, "day": day, "query": f"app_id={app.id}&date_from={day}&date_to={day}"}
 
 
 def get(scenario, parameters: str, path: str = "/api/analytics/funnel"):
@@ -147,6 +147,22 @@ def test_a_funnel_of_events_split_by_the_install_source(scenario):
         ",sign_up,1.0,,",
         ",purchase,1.0,1.0,1.0",
     ]
+
+
+def test_a_device_weighs_as_its_install_before_the_period(scenario):
+    # Eight days after D, devC's purchase is the only first step; its install (google) came before.
+    later = scenario["day"] + dt.timedelta(days=8)
+    body = (
+        APIClient()
+        .get(
+            f"/api/analytics/funnel?app_id={scenario['app'].id}&date_from={later}&date_to={later}"
+            "&steps=purchase,sign_up&split=source",
+            **bearer(scenario["reader"]),
+        )
+        .json()
+    )
+    assert [s["devices"] for s in body["total"]] == [1.0, 0.0]
+    assert {row["mediaSource"]: [s["devices"] for s in row["steps"]] for row in body["rows"]} == {"google": [1.0, 0.0]}
 
 
 def test_under_a_multi_touch_model_a_device_splits_by_its_credits(scenario):
