@@ -309,8 +309,22 @@ def refresh(app: App) -> ReportRefresh:
     older ones."""
     started = timezone.now()
     generation = int(started.timestamp() * 1_000_000)
+    statements = _statements(app)
     for since, until in _spans(app):
-        _write(app, generation, since, until)
+        params = {
+            "app_id": app.id,
+            "generation": generation,
+            "since": since,
+            "until": until,
+            # The last event a span's retention follows: its last install's last period.
+            "followed_until": min(until + RETENTION_FOLLOWED, FAR),
+            "tz": app.timezone,
+            "agg_from": EPOCH,
+            "agg_to": EPOCH,
+            "fresh": EPOCH,
+        }
+        for tag, statement in statements.items():
+            clickhouse.execute(statement, params, tag=tag, timeout=3600)
     current = ReportRefresh.objects.filter(app=app).first()
     if current is None or current.started_at < started:
         current, _ = ReportRefresh.objects.update_or_create(
@@ -335,48 +349,22 @@ def refresh(app: App) -> ReportRefresh:
     return current
 
 
-def _write(app: App, generation: int, since: dt.datetime, until: dt.datetime) -> None:
-    """Write the generation's rows of the app's conversions of [since, until)."""
+def _statements(app: App) -> dict[str, str]:
+    """The INSERT statements of a refresh, by tag: each writes the rows of the conversions of
+    ``[{since}, {until})`` (a span)."""
     source = _SOURCE.format(ctes=credits.credited_ctes(_everything(app), every_model=True))
-    params = {
-        "app_id": app.id,
-        "generation": generation,
-        "since": since,
-        "until": until,
-        # The last event a span's retention follows: its last install's last period.
-        "followed_until": min(until + RETENTION_FOLLOWED, FAR),
-        "tz": app.timezone,
-        "agg_from": EPOCH,
-        "agg_to": EPOCH,
-        "fresh": EPOCH,
-    }
-    clickhouse.execute(
-        _INSTALLS.format(source=source, dimensions=DIMENSIONS, zero=credits.ZERO_UUID),
-        params,
-        tag="attributed_daily.refresh_installs",
-        timeout=3600,
-    )
     keyed_dimensions = ", ".join(f"k.{name}" for name in DIMENSIONS.split(", "))
-    clickhouse.execute(
-        _REVENUE.format(source=source, keyed_dimensions=keyed_dimensions),
-        params,
-        tag="attributed_daily.refresh_revenue",
-        timeout=3600,
-    )
     horizon = f"if(x.step = 7, {RETENTION_HORIZONS[7]}, {RETENTION_HORIZONS[1]})"
-    clickhouse.execute(
-        _RETENTION.format(
-            source=source,
-            active=credits.active_periods(
-                _PERIODS, events_until=" AND timestamp < {followed_until:DateTime64(3, 'UTC')}"
-            ),
-            keyed_dimensions=keyed_dimensions,
-            horizon=horizon,
+    active = credits.active_periods(_PERIODS, events_until=" AND timestamp < {followed_until:DateTime64(3, 'UTC')}")
+    return {
+        "attributed_daily.refresh_installs": _INSTALLS.format(
+            source=source, dimensions=DIMENSIONS, zero=credits.ZERO_UUID
         ),
-        params,
-        tag="attributed_daily.refresh_retention",
-        timeout=3600,
-    )
+        "attributed_daily.refresh_revenue": _REVENUE.format(source=source, keyed_dimensions=keyed_dimensions),
+        "attributed_daily.refresh_retention": _RETENTION.format(
+            source=source, active=active, keyed_dimensions=keyed_dimensions, horizon=horizon
+        ),
+    }
 
 
 def refresh_due(app: App) -> bool:
