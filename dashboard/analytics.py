@@ -9,7 +9,8 @@ touches and cost are those of the period. The time series is by *activity date*.
 
 The campaign report, the overview and the model comparison read the attribution side's pre-aggregate
 (``attributed_daily``) for the whole days it answers for, and the raw tables for the rest
-(``credits.credited_ctes(covered=True)``): the numbers are the raw tables' either way.
+(``credits.credited_ctes(spans=...)``): the numbers are the raw tables' either way. The overview reads its
+period and the one before it together (``_performances``): one query of the raw tables for both.
 
 Filters: platform and country narrow installs (through their install event) and activity; platform
 narrows touches too. Touches carry no country and imported spend neither platform nor country, so
@@ -19,6 +20,7 @@ source and campaign narrow the credited touches, touches and cost.
 
 import datetime as dt
 import decimal
+import itertools
 import zoneinfo
 from collections import defaultdict
 from dataclasses import replace
@@ -32,6 +34,7 @@ from events.attribution_engine.rules import MODELS
 
 from . import attributed_daily
 from .aggregates import activity_source
+from .attributed_daily import FAR
 from .credits import CREDITED_KINDS, PERIOD, ZERO_UUID, credited_ctes, installs_where
 from .currency import Money, conversion_day, money_totals
 from .filters import Filters
@@ -60,7 +63,7 @@ class NotApplicable(ApplicationError):
     """A filter or interval this report cannot honour (a business error: the API answers 400 with it)."""
 
 
-def _params(app: App, filters: Filters, covered: attributed_daily.Coverage | None = None) -> dict:
+def _params(app: App, filters: Filters) -> dict:
     return {
         "app_id": app.id,
         "since": filters.since,
@@ -68,9 +71,20 @@ def _params(app: App, filters: Filters, covered: attributed_daily.Coverage | Non
         "model": filters.model,
         "tz": app.timezone,
         "reporting_currency": app.currency,
-        **attributed_daily.coverage_params(covered, filters),
         **filters.segment,
     }
+
+
+def _together(periods: tuple[Filters, ...]) -> tuple[Filters, dict]:
+    """Adjacent periods (in time order, at most two: a period and the one before it) as one period to
+    read, and the parameter that tells them apart: ``{split}``, where the second starts (``PERIOD_OF``)."""
+    if len(periods) > 2 or any(a.until != b.since for a, b in itertools.pairwise(periods)):
+        raise ValueError("Read together: a period, or two adjacent ones in time order.")
+    return replace(periods[0], until=periods[-1].until), {"split": periods[1].since if len(periods) == 2 else FAR}
+
+
+# Which of the periods read together (``_together``) a time falls in: 0, or 1 for the second.
+PERIOD_OF = "toUInt8({column} >= {{split:DateTime64(3, 'UTC')}})"
 
 
 def _ads(ads: bool) -> tuple[str, str]:
@@ -111,8 +125,8 @@ _COUNTED = "p.2 != '' AND (n.live OR p.3)"
 
 def _credited(
     app: App,
-    filters: Filters,
-    covered: attributed_daily.Coverage | None,
+    periods: tuple[Filters, ...],
+    coverages: list[attributed_daily.Coverage | None],
     *,
     columns: str,
     group: str,
@@ -121,20 +135,24 @@ def _credited(
     paying: bool = True,
     tag: str,
 ) -> tuple[list[tuple], list[tuple]]:
-    """What the raw tables add (``_CREDITED``), per ``group`` (``columns`` name them): installs rows of
-    (``group``..., installs, non-organic, paying (0 unless ``paying``)) and revenue rows of (``group``...,
-    day, currency, amount)."""
-    width = len(group.split(","))
+    """What the raw tables add (``_CREDITED``) to the periods' pre-aggregate, read in one query, per
+    period (0, 1: ``_together``) and ``group`` (``columns`` name them): installs rows of (period,
+    ``group``..., installs, non-organic, paying (0 unless ``paying``)) and revenue rows of (period,
+    ``group``..., day, currency, amount)."""
+    whole, split = _together(periods)
+    spans = len(periods) if any(coverages) else 0
+    width = 1 + len(group.split(","))
     sql = _CREDITED.format(
-        ctes=credited_ctes(filters, every_model=every_model, covered=covered is not None),
-        columns=columns,
-        group=group,
+        ctes=credited_ctes(whole, every_model=every_model, spans=spans),
+        columns=f"{PERIOD_OF.format(column='n.conversion_time')} AS period, {columns}",
+        group=f"period, {group}",
         join=join,
         day=conversion_day(day="p.1", currency="p.2"),
         paying=_PAYING if paying else "0",
         counted=_COUNTED,
     )
-    rows = clickhouse.execute(sql, _params(app, filters, covered), tag=tag).rows
+    params = {**_params(app, whole), **split, **attributed_daily.coverage_params(coverages, periods)}
+    rows = clickhouse.execute(sql, params, tag=tag).rows
     installs = [(*row[:width], *row[width + 2 : width + 5]) for row in rows]
     revenue = [(*row[: width + 2], row[width + 5]) for row in rows if row[width + 1]]
     return installs, revenue
@@ -147,9 +165,10 @@ def _touches_sql(filters: Filters) -> str:
         if getattr(filters, name)
     )
     return (
-        f"SELECT media_source, campaign, adset, ad, {select('impressions', 'clicks')} FROM touchpoints FINAL "
+        f"SELECT {PERIOD_OF.format(column='timestamp')} AS period, media_source, campaign, adset, ad, "
+        f"{select('impressions', 'clicks')} FROM touchpoints FINAL "
         f"WHERE app_id = {{app_id:UUID}} AND {PERIOD.format(column='timestamp')}{segment} "
-        "GROUP BY media_source, campaign, adset, ad"
+        "GROUP BY period, media_source, campaign, adset, ad"
     )
 
 
@@ -179,47 +198,89 @@ def performance(*, app: App, filters: Filters, levels: tuple[str | None, ...]) -
     """Campaign performance rows per level asked for (media source -> campaign -> ad set -> ad; None:
     the one total row). Every level is rolled up from the same rows, read once, so the rows of a level
     add up to those of the level above and to the total."""
-    covered = attributed_daily.coverage(app, filters)
-    params = _params(app, filters, covered)
+    return _performances(app, (filters,), levels)[0]
+
+
+def _performances(
+    app: App, periods: tuple[Filters, ...], levels: tuple[str | None, ...]
+) -> list[dict[str | None, list[dict]]]:
+    """``performance`` of each of the periods (``_together``), their rows read together: one query of
+    the raw tables and one of the touches for all of them."""
+    filters = periods[0]
+    coverages = attributed_daily.coverages(app, periods)
     ads = any(LEVELS[level] > LEVELS["campaign"] for level in levels if level)
     columns, join = _ads(ads)
     installs, revenue = _credited(
         app,
-        filters,
-        covered,
+        periods,
+        coverages,
         columns=f"n.media_source, n.campaign, {columns}",
         group="n.media_source, n.campaign, adset, ad",
         join=join,
         tag="analytics.performance",
     )
     touches_apply, cost_applies = not filters.country, not (filters.platform or filters.country)
+    whole, split = _together(periods)
     touches = (
-        clickhouse.execute(_touches_sql(filters), params, tag="analytics.performance_touches").rows
+        clickhouse.execute(
+            _touches_sql(filters), {**_params(app, whole), **split}, tag="analytics.performance_touches"
+        ).rows
         if touches_apply
         else []
     )
-    if covered:
-        depth = max((LEVELS[level] for level in levels if level), default=1)
-        group = ", ".join(attributed_daily.DIMENSIONS.split(", ")[:depth])
-        padding = ("",) * (len(DIMENSIONS) - depth)
-        installs += [
-            (*row[:depth], *padding, *row[depth:])
-            for row in attributed_daily.installs(app, filters, covered, group=group)
-        ]
-        revenue += [
-            (*row[:depth], *padding, *row[depth:])
-            for row in attributed_daily.revenue(app, filters, covered, group=group)
-        ]
-    revenue = [(*row[:6], decimal.Decimal(repr(round(row[6], 6)))) for row in revenue]
-    spend = []
-    if cost_applies:
-        first, last = cost_days(filters, app.timezone)
-        rows = AdSpend.objects.filter(app=app, date__gte=first, date__lte=last)
-        if filters.media_source:
-            rows = rows.filter(source=filters.media_source)
-        if filters.campaign:
-            rows = rows.filter(campaign=filters.campaign)
-        spend = list(rows.values_list("source", "campaign", "adset", "ad", "date", "currency").annotate(Sum("cost")))
+    depth = max((LEVELS[level] for level in levels if level), default=1)
+    group = ", ".join(attributed_daily.DIMENSIONS.split(", ")[:depth])
+    padding = ("",) * (len(DIMENSIONS) - depth)
+    for period, (covered, during) in enumerate(zip(coverages, periods, strict=True)):
+        if covered:
+            installs += [
+                (period, *row[:depth], *padding, *row[depth:])
+                for row in attributed_daily.installs(app, during, covered, group=group)
+            ]
+            revenue += [
+                (period, *row[:depth], *padding, *row[depth:])
+                for row in attributed_daily.revenue(app, during, covered, group=group)
+            ]
+    revenue = [(*row[:7], decimal.Decimal(repr(round(row[7], 6)))) for row in revenue]
+
+    def of(rows: list[tuple], period: int) -> list[tuple]:
+        return [row[1:] for row in rows if row[0] == period]
+
+    return [
+        _levels(
+            app,
+            levels,
+            installs=of(installs, period),
+            revenue=of(revenue, period),
+            touches=of(touches, period) if touches_apply else None,
+            spend=_spend(app, during) if cost_applies else None,
+        )
+        for period, during in enumerate(periods)
+    ]
+
+
+def _spend(app: App, filters: Filters) -> list[tuple]:
+    """Imported cost rows of (source, campaign, ad set, ad, day, currency, cost) of the period's days."""
+    first, last = cost_days(filters, app.timezone)
+    rows = AdSpend.objects.filter(app=app, date__gte=first, date__lte=last)
+    if filters.media_source:
+        rows = rows.filter(source=filters.media_source)
+    if filters.campaign:
+        rows = rows.filter(campaign=filters.campaign)
+    return list(rows.values_list("source", "campaign", "adset", "ad", "date", "currency").annotate(Sum("cost")))
+
+
+def _levels(
+    app: App,
+    levels: tuple[str | None, ...],
+    *,
+    installs: list[tuple],
+    revenue: list[tuple],
+    touches: list[tuple] | None,
+    spend: list[tuple] | None,
+) -> dict[str | None, list[dict]]:
+    """A period's performance rows per level from its rows keyed by (source, campaign, ad set, ad):
+    installs, revenue, touches and spend (None: the filters leave them out, so they are null)."""
     out = {}
     for level in levels:
         depth = LEVELS[level] if level else 0
@@ -233,21 +294,21 @@ def performance(*, app: App, filters: Filters, levels: tuple[str | None, ...]) -
             totals["installs"] += row[4]
             totals["nonOrganicInstalls"] += row[5]
             totals["payingUsers"] += row[6]
-        for row in touches:
+        for row in touches or ():
             totals = counted[key(row)]
             totals["impressions"] += row[4]
             totals["clicks"] += row[5]
         money = {
             "revenue": money_totals(target=app.currency, amounts=[(key(row), *row[4:]) for row in revenue]),
-            "cost": money_totals(target=app.currency, amounts=[(key(row), *row[4:]) for row in spend]),
+            "cost": money_totals(target=app.currency, amounts=[(key(row), *row[4:]) for row in spend or ()]),
         }
         rows = []
         for k in set(counted) | set(money["revenue"]) | set(money["cost"]) | ({()} if depth == 0 else set()):
             totals = counted.get(k, {})
             row = {
                 **dict(zip(DIMENSIONS, k, strict=False)),
-                "impressions": int(totals.get("impressions", 0)) if touches_apply else None,
-                "clicks": int(totals.get("clicks", 0)) if touches_apply else None,
+                "impressions": int(totals.get("impressions", 0)) if touches is not None else None,
+                "clicks": int(totals.get("clicks", 0)) if touches is not None else None,
                 "installs": round(totals.get("installs", 0.0), 6),
                 "nonOrganicInstalls": round(totals.get("nonOrganicInstalls", 0.0), 6),
                 "payingUsers": round(totals.get("payingUsers", 0.0), 6),
@@ -256,11 +317,11 @@ def performance(*, app: App, filters: Filters, levels: tuple[str | None, ...]) -
             numbers = {
                 **row,
                 "revenue": _amount(revenue_k, applies=True),
-                "cost": _amount(cost_k, applies=cost_applies),
+                "cost": _amount(cost_k, applies=spend is not None),
             }
             derived = derive(numbers, *PERFORMANCE_RATIOS)
             row["revenue"] = revenue_k.as_dict()
-            row["cost"] = cost_k.as_dict() if cost_applies else None
+            row["cost"] = cost_k.as_dict() if spend is not None else None
             rows.append({**row, **{name: derived[name] for name in PERFORMANCE_RATIOS}})
         out[level] = sorted(rows, key=lambda r, depth=depth: (-r["installs"], [r[d] for d in DIMENSIONS[:depth]]))
     return out
@@ -302,8 +363,7 @@ def overview(*, app: App, filters: Filters, levels: tuple[str, ...] = ()) -> dic
     """The period's KPIs and the same for the period as long just before it; with ``levels``, also
     the period's performance rows at those levels (``rows``), read with its KPIs in one go."""
     previous = replace(filters, since=filters.previous_since, until=filters.since)
-    current = performance(app=app, filters=filters, levels=(*levels, None))
-    before = performance(app=app, filters=previous, levels=(None,))
+    before, current = _performances(app, (previous, filters), (*levels, None))
     return {
         "current": {**current.pop(None)[0], **activity(app=app, filters=filters)},
         "previous": {**before[None][0], **activity(app=app, filters=previous)},
@@ -396,15 +456,16 @@ def model_comparison(*, app: App, filters: Filters) -> list[dict]:
     covered = attributed_daily.coverage(app, filters)
     installs_rows, revenue_rows = _credited(
         app,
-        filters,
-        covered,
+        (filters,),
+        [covered],
         columns="n.model AS model, n.media_source AS media_source",
         group="model, media_source",
         every_model=True,
         paying=False,
         tag="analytics.models",
     )
-    installs_rows = [row[:3] for row in installs_rows]
+    installs_rows = [row[1:4] for row in installs_rows]
+    revenue_rows = [row[1:] for row in revenue_rows]
     if covered:
         group = "model, media_source"
         installs_rows += [

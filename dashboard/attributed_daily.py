@@ -10,7 +10,7 @@ time in the past, is noted in ``report_changes`` with its earliest time. A repor
 reads the pre-aggregate only for its whole days before the day of the earliest such time (and before
 the refresh; before today when nothing arrived since), and the raw tables for the rest: the period's
 partial days, the days after, the purchases from then on and the conversions they belong to
-(``credits.credited_ctes(covered=True)``).
+(``credits.credited_ctes(spans=...)``).
 A purchase always comes after the conversion it belongs to, and a conversion can only take the
 purchases after it, so nothing the pre-aggregate holds can have changed. The numbers are those of the
 raw tables whenever the reports are asked; the refresh only moves the line between the two.
@@ -89,11 +89,16 @@ def coverage(app: App, filters: Filters, *, activity: bool = False) -> Coverage 
     """The part of the period the pre-aggregate answers for; None when no part (no refresh yet, one in
     another time zone, aggregates off, or no whole day of the period before the line). ``activity``:
     for retention, whose line any event written since the refresh moves, not only a purchase."""
+    return coverages(app, (filters,), activity=activity)[0]
+
+
+def coverages(app: App, periods: tuple[Filters, ...], *, activity: bool = False) -> list[Coverage | None]:
+    """``coverage`` of each period, the line read once."""
     if not settings.REPORT_AGGREGATES:
-        return None
+        return [None] * len(periods)
     refresh = ReportRefresh.objects.filter(app=app).first()
     if refresh is None or refresh.time_zone != app.timezone or refresh.layout != LAYOUT:
-        return None
+        return [None] * len(periods)
     tables = ("report_changes", "activity_changes") if activity else ("report_changes",)
     since = refresh.started_at - _in_flight()
     changes = [earliest for table in tables if (earliest := _changed_since(app, since, table=table))]
@@ -101,6 +106,10 @@ def coverage(app: App, filters: Filters, *, activity: bool = False) -> Coverage 
     line = min(refresh.started_at, *changes) if changes else timezone.now()
     zone = zoneinfo.ZoneInfo(app.timezone)
     fresh_day = line.astimezone(zone).date()
+    return [_covered(refresh, filters, zone, fresh_day) for filters in periods]
+
+
+def _covered(refresh: ReportRefresh, filters: Filters, zone: zoneinfo.ZoneInfo, fresh_day: dt.date) -> Coverage | None:
     first_day = filters.since.astimezone(zone).date()
     if _start(first_day, zone) < filters.since:
         first_day += dt.timedelta(days=1)
@@ -118,12 +127,15 @@ def coverage(app: App, filters: Filters, *, activity: bool = False) -> Coverage 
     )
 
 
-def coverage_params(covered: Coverage | None, filters: Filters) -> dict:
-    """The parameters ``credits.credited_ctes`` takes: an empty covered span and every purchase fresh
-    when the pre-aggregate answers for nothing."""
-    if covered is None:
-        return {"agg_from": filters.since, "agg_to": filters.since, "fresh": filters.since}
-    return {"agg_from": covered.agg_from, "agg_to": covered.agg_to, "fresh": covered.fresh}
+def coverage_params(coverages: list[Coverage | None], periods: tuple[Filters, ...]) -> dict:
+    """The parameters ``credits.credited_ctes(spans=len(periods))`` takes: each period's covered span
+    (empty when the pre-aggregate answers for none of it), and where fresh purchases start (every
+    purchase when it answers for nothing)."""
+    params = {"fresh": next((covered.fresh for covered in coverages if covered), periods[0].since)}
+    for i, (covered, filters) in enumerate(zip(coverages, periods, strict=True)):
+        params[f"agg_from_{i}"] = covered.agg_from if covered else filters.since
+        params[f"agg_to_{i}"] = covered.agg_to if covered else filters.since
+    return params
 
 
 def _where(covered: Coverage, filters: Filters, *, every_model: bool) -> tuple[str, dict]:
@@ -319,9 +331,6 @@ def refresh(app: App) -> ReportRefresh:
             # The last event a span's retention follows: its last install's last period.
             "followed_until": min(until + RETENTION_FOLLOWED, FAR),
             "tz": app.timezone,
-            "agg_from": EPOCH,
-            "agg_to": EPOCH,
-            "fresh": EPOCH,
         }
         for tag, statement in statements.items():
             clickhouse.execute(statement, params, tag=tag, timeout=3600)

@@ -9,8 +9,8 @@ in the re-engagement window of a later re-engagement or re-attribution: then to 
 
 Parameters the SQL takes: ``{app_id:UUID}``, ``{since:...}`` and ``{until:...}`` (conversion times),
 ``{model:String}`` (one model), ``{tz:String}`` (days of the app's time zone), the segment filters by
-name, and for ``credited_ctes(covered=True)`` ``{agg_from:...}``, ``{agg_to:...}`` and ``{fresh:...}``
-(``attributed_daily.Coverage``).
+name, and for ``credited_ctes(spans=N)`` ``{agg_from_<i>:...}`` and ``{agg_to_<i>:...}`` for each covered
+span i < N, and ``{fresh:...}`` (``attributed_daily.coverage_params``).
 """
 
 from events.attribution_engine import sql
@@ -32,8 +32,16 @@ CREDITED_KINDS = (*NEW_INSTALL_KINDS, *RETARGETING_KINDS)
 REENGAGEMENT = "re_engagement"  # the kind of conversion that is an open (REENGAGEMENT_EVENTS), not an install
 # The conversions revenue is credited through: new installs, and retargeting conversions in their window.
 CREDITED = f"(conversion_kind IN ({sql.NEW_INSTALLS}) OR reengagement_window_end IS NOT NULL)"
-# A conversion time the pre-aggregate does not hold (outside the covered days).
-UNCOVERED = "({column} < {{agg_from:DateTime64(3, 'UTC')}} OR {column} >= {{agg_to:DateTime64(3, 'UTC')}})"
+
+
+# A conversion time outside covered span # (a template of ``{column}``).
+_OUTSIDE_SPAN = "({column} < {{agg_from_#:DateTime64(3, 'UTC')}} OR {column} >= {{agg_to_#:DateTime64(3, 'UTC')}})"
+
+
+def uncovered(spans: int) -> str:
+    """A conversion time (a template of ``{column}``) the pre-aggregate does not hold: outside each of the
+    ``spans`` covered spans of days (one per period read together)."""
+    return f"({' AND '.join(_OUTSIDE_SPAN.replace('#', str(i)) for i in range(spans))})"
 
 
 def installs_where(filters: Filters, *, kinds: tuple[str, ...] = NEW_INSTALL_KINDS, within: str = "") -> str:
@@ -142,23 +150,27 @@ def conversions(where: str, *, live: str = "1") -> str:
     )"""
 
 
-def credited_ctes(filters: Filters, *, every_model: bool = False, covered: bool = False) -> str:
+def credited_ctes(filters: Filters, *, every_model: bool = False, spans: int = 0) -> str:
     """``credited``: one row per (conversion of the period, credited touch) under the model or every
     model; ``narrowed``: those of the media source and campaign filters; ``touch_ads``: the ad set and
     ad of each credited touch; ``cohort_revenue``: the purchases each conversion of the period brought,
     per day and currency (``fresh``: from ``{fresh}`` on). A re-engagement or re-attribution has rows
     too (``is_install`` false): the revenue of its re-engagement window is its touches'.
 
-    ``covered``: only what the pre-aggregate does not hold (``live`` marks the conversions outside its
-    days): the conversions outside it, the purchases from ``{fresh}`` on, and the conversions inside
-    it those purchases may belong to; every purchase of the devices read, to tell a first purchase."""
+    ``spans``: how many spans of days the pre-aggregate answers for (none: it answers for nothing);
+    then only what it does not hold (``live`` marks the conversions outside its days): the conversions
+    outside them, the purchases from ``{fresh}`` on, and the conversions inside them those purchases
+    may belong to; every purchase of the devices read, to tell a first purchase."""
     touch_segment = "".join(
         f" AND {name} = {{{name}:String}}" for name in ("media_source", "campaign") if getattr(filters, name)
     )
     where = installs_where(filters, kinds=CREDITED_KINDS)
     devices = ""
     source = conversions(where)
-    if covered:
+    fresh = "1"  # nothing covered: every purchase is new to the report
+    if spans:
+        fresh = "timestamp >= {fresh:DateTime64(3, 'UTC')}"
+        outside = uncovered(spans)
         buyers = (
             f"SELECT {sql.DEVICE_KEY} FROM events WHERE app_id = {{app_id:UUID}} AND event_name = 'purchase' "
             "AND timestamp >= {fresh:DateTime64(3, 'UTC')}"
@@ -168,22 +180,22 @@ def credited_ctes(filters: Filters, *, every_model: bool = False, covered: bool 
             {buyers}
             UNION ALL
             SELECT device_key FROM attributions WHERE app_id = {{app_id:UUID}}
-              AND {PERIOD.format(column="conversion_time")} AND {UNCOVERED.format(column="conversion_time")}
+              AND {PERIOD.format(column="conversion_time")} AND {outside.format(column="conversion_time")}
           )"""
         # Inside the covered days, the conversions of the devices that bought since ``fresh``: those
         # fresh purchases may be theirs (the others join no fresh revenue and count no install).
-        outside, inside = (
-            installs_where(filters, kinds=CREDITED_KINDS, within=within) for within in (UNCOVERED, f"NOT {UNCOVERED}")
+        live, inside = (
+            installs_where(filters, kinds=CREDITED_KINDS, within=within) for within in (outside, f"NOT {outside}")
         )
         source = f"""(
-        SELECT * FROM {conversions(outside)}
+        SELECT * FROM {conversions(live)}
         UNION ALL
         SELECT * FROM {conversions(f"{inside} AND device_key IN ({buyers})", live="0")}
     )"""
     return f"""
 cohort_revenue AS (
     SELECT owner.1 AS conversion_id, owner.2 AS conversion_time, day, currency,
-           timestamp >= {{fresh:DateTime64(3, 'UTC')}} AS fresh, sum(revenue) AS amount
+           {fresh} AS fresh, sum(revenue) AS amount
     FROM ({owned_purchases(devices=devices)})
     WHERE owner.1 != {ZERO_UUID}
       AND owner.2 >= {{since:DateTime64(3, 'UTC')}} AND owner.2 < {{until:DateTime64(3, 'UTC')}}
