@@ -1,13 +1,13 @@
 """The pre-aggregates the reports read, and their rebuild from raw data.
 
-``events_activity`` (ClickHouse migration 0041): events and revenue per app, UTC hour, event name,
-platform, country and currency, filled by a materialized view on every insert into ``events``. A
-report over [since, until) reads the whole UTC hours inside the period from it and the two partial
-hours at its ends from ``events FINAL`` (``activity_source``), so its numbers are those of the raw
-table whatever the period's edges. An hour of UTC is an hour of the app's time zone only where the
-zone's offset is whole hours: for a zone such as Asia/Kolkata (+5:30) the whole period is read raw.
-Distinct users and devices are not in it (an aggregate of them would hold identifiers): reports
-count them from ``events`` without FINAL, which a repeated row does not change.
+Two tables per app and UTC hour, each filled by a materialized view on every insert into ``events``:
+``events_activity`` (ClickHouse migration 0041), events and revenue per event name, platform, country and
+currency; ``events_people`` (0045), who had an event (device and user id hashes) per platform, country
+and whether it was a purchase, over which the distinct users and devices are counted. A report over
+[since, until) reads the whole UTC hours inside the period from them and the two partial hours at its
+ends from ``events`` (``activity_source``, ``people_source``), so its numbers are those of the raw table
+whatever the period's edges. An hour of UTC is an hour of the app's time zone only where the zone's
+offset is whole hours: for a zone such as Asia/Kolkata (+5:30) the whole period is read raw.
 
 ``settings.REPORT_AGGREGATES`` off makes every report read raw data: the tests compare both ways.
 """
@@ -15,20 +15,61 @@ count them from ``events`` without FINAL, which a repeated row does not change.
 import datetime as dt
 import zoneinfo
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
 
 from core import clickhouse
 from core.clickhouse import topology
 
-ACTIVITY_COLUMNS = "app_id, hour, event_name, platform, country, currency, events, revenue"
-_ACTIVITY_SELECT = """
-SELECT app_id, toStartOfHour(timestamp) AS hour, event_name, platform, country, currency,
-       toUInt64(count()) AS events, sum(toDecimal128(revenue, 6)) AS revenue
-FROM events FINAL
-WHERE {where}
-GROUP BY app_id, hour, event_name, platform, country, currency
-"""
+# An ``events_people`` row's columns as computed from an event: the ids' hashes make distinct counts of
+# fixed-size keys (the hashes the metrics counted when they read ``events``).
+_PERSON = {
+    "purchase": "event_name = 'purchase'",
+    "device": "if(device_id != '', cityHash64(device_id), 0)",
+    "user": "if(user_id != '', cityHash64(user_id), 0)",
+}
+_PERSON_OF_EVENT = ", ".join(f"{expression} AS {name}" for name, expression in _PERSON.items())
+
+
+@dataclass(frozen=True)
+class Hourly:
+    """A pre-aggregate per app and UTC hour filled from ``events``: ``select`` computes its rows from
+    ``events`` (``source``) where ``{where}``; ``fingerprint``, a number per app and hour that the events
+    and the table's rows agree on (an hour short of rows differs)."""
+
+    table: str
+    columns: str
+    source: str
+    select: str
+    fingerprint: tuple[str, str]  # (over the events, over the table's rows)
+
+
+ACTIVITY = Hourly(
+    "events_activity",
+    "app_id, hour, event_name, platform, country, currency, events, revenue",
+    "events FINAL",
+    """
+    SELECT app_id, toStartOfHour(timestamp) AS hour, event_name, platform, country, currency,
+           toUInt64(count()) AS events, sum(toDecimal128(revenue, 6)) AS revenue
+    FROM events FINAL
+    WHERE {where}
+    GROUP BY app_id, hour, event_name, platform, country, currency
+    """,
+    ("toUInt64(count())", "sum(events)"),
+)
+PEOPLE = Hourly(
+    "events_people",
+    "app_id, hour, platform, country, purchase, device, user",
+    "events",  # a repeated event makes no other row
+    f"SELECT DISTINCT app_id, toStartOfHour(timestamp) AS hour, platform, country, {_PERSON_OF_EVENT} "
+    "FROM events WHERE {where}",
+    (
+        f"uniqExact(platform, country, {', '.join(_PERSON.values())})",
+        f"uniqExact(platform, country, {', '.join(_PERSON)})",
+    ),
+)
+HOURLY = (ACTIVITY, PEOPLE)
 
 
 def _whole_hours(time_zone: str, since: dt.datetime, until: dt.datetime) -> bool:
@@ -56,22 +97,19 @@ def _middle(since: dt.datetime, until: dt.datetime, time_zone: str) -> tuple[dt.
     return first, last
 
 
-def activity_source(*, since: dt.datetime, until: dt.datetime, time_zone: str, segment: str = "") -> tuple[str, dict]:
-    """A subquery of the app's activity in [since, until) as rows of (timestamp, event_name, platform,
-    country, currency, events, revenue): whole hours from ``events_activity`` (``timestamp`` the hour's
-    start), the rest from ``events FINAL`` (one row per event). Sum ``events`` to count events; group
-    by a bucket of ``timestamp`` no finer than an hour. ``segment``: more conditions on the dimension
-    columns (`` AND platform = ...``). Takes ``{app_id:UUID}``; its other parameters are returned."""
+def _hourly_source(
+    hourly: str, raw: str, *, since: dt.datetime, until: dt.datetime, time_zone: str, segment: str
+) -> tuple[str, dict]:
+    """Rows of the whole UTC hours of [since, until) from an hourly table (``hourly``: the SELECT of its
+    rows, ``timestamp`` the hour's start) and of the rest from ``events`` (``raw``: the SELECT of the same
+    columns from each event), each narrowed by ``segment``; and the parameters that bound them."""
     first, last = _middle(since, until, time_zone)
     sql = f"""(
-    SELECT hour AS timestamp, event_name, platform, country, currency, events, revenue
-    FROM events_activity
+    {hourly}
     WHERE app_id = {{app_id:UUID}} AND hour >= {{activity_from:DateTime64(3, 'UTC')}}
       AND hour < {{activity_to:DateTime64(3, 'UTC')}}{segment}
     UNION ALL
-    SELECT timestamp, event_name, platform, country, currency, toUInt64(1) AS events,
-           toDecimal128(revenue, 6) AS revenue
-    FROM events FINAL
+    {raw}
     WHERE app_id = {{app_id:UUID}}
       AND ((timestamp >= {{activity_since:DateTime64(3, 'UTC')}}
             AND timestamp < {{activity_from:DateTime64(3, 'UTC')}})
@@ -79,6 +117,40 @@ def activity_source(*, since: dt.datetime, until: dt.datetime, time_zone: str, s
             AND timestamp < {{activity_until:DateTime64(3, 'UTC')}})){segment}
 )"""
     return sql, {"activity_since": since, "activity_from": first, "activity_to": last, "activity_until": until}
+
+
+def activity_source(*, since: dt.datetime, until: dt.datetime, time_zone: str, segment: str = "") -> tuple[str, dict]:
+    """A subquery of the app's activity in [since, until) as rows of (timestamp, event_name, platform,
+    country, currency, events, revenue): whole hours from ``events_activity`` (``timestamp`` the hour's
+    start), the rest from ``events FINAL`` (one row per event). Sum ``events`` to count events; group
+    by a bucket of ``timestamp`` no finer than an hour. ``segment``: more conditions on the dimension
+    columns (`` AND platform = ...``). Takes ``{app_id:UUID}``; its other parameters are returned."""
+    return _hourly_source(
+        "SELECT hour AS timestamp, event_name, platform, country, currency, events, revenue FROM events_activity",
+        "SELECT timestamp, event_name, platform, country, currency, toUInt64(1) AS events, "
+        "toDecimal128(revenue, 6) AS revenue FROM events FINAL",
+        since=since,
+        until=until,
+        time_zone=time_zone,
+        segment=segment,
+    )
+
+
+def people_source(*, since: dt.datetime, until: dt.datetime, time_zone: str, segment: str = "") -> tuple[str, dict]:
+    """A subquery of who had an event in [since, until) as rows of (timestamp, platform, country,
+    purchase, device, user) (``device``, ``user``: the ids' hashes, 0 for none): whole hours from
+    ``events_people`` (``timestamp`` the hour's start), the rest from ``events`` (a row per event; without
+    FINAL, as a repeated row counts once). For distinct counts only (``metrics``: their source is
+    ``events_people``), grouped by a bucket of ``timestamp`` no finer than an hour. Parameters as
+    ``activity_source``."""
+    return _hourly_source(
+        "SELECT hour AS timestamp, platform, country, purchase, device, user FROM events_people",
+        f"SELECT timestamp, platform, country, {_PERSON_OF_EVENT} FROM events",
+        since=since,
+        until=until,
+        time_zone=time_zone,
+        segment=segment,
+    )
 
 
 def _months(where: str = "1", params: dict | None = None) -> list[int]:
@@ -92,37 +164,38 @@ def _months(where: str = "1", params: dict | None = None) -> list[int]:
     ]
 
 
-def rebuild_activity_month(month: int) -> None:
-    """Replace the month's rows of ``events_activity`` with those computed from ``events FINAL``. Stop
-    the consumers first: rows inserted while this runs may be counted twice or not at all."""
+def rebuild_month(hourly: Hourly, month: int) -> None:
+    """Replace the month's rows of the hourly table with those computed from ``events``. Stop the
+    consumers first: rows inserted while this runs may be counted twice or not at all."""
     clickhouse.execute(
-        f"ALTER TABLE {topology.mutated('events_activity')} DROP PARTITION {{month:UInt32}}",
+        f"ALTER TABLE {topology.mutated(hourly.table)} DROP PARTITION {{month:UInt32}}",
         {"month": month},
         tag="aggregates.drop_month",
     )
     clickhouse.execute(
-        f"INSERT INTO events_activity ({ACTIVITY_COLUMNS}) "
-        + _ACTIVITY_SELECT.format(where="toYYYYMM(timestamp) = {month:UInt32}"),
+        f"INSERT INTO {hourly.table} ({hourly.columns}) "
+        + hourly.select.format(where="toYYYYMM(timestamp) = {month:UInt32}"),
         {"month": month},
         tag="aggregates.rebuild_month",
         timeout=3600,
     )
 
 
-def differing_activity_months() -> list[int]:
-    """The months whose events per app and hour in ``events_activity`` differ from ``events FINAL``."""
+def differing_months(hourly: Hourly) -> list[int]:
+    """The months in which an app's hour of the hourly table differs from ``events`` (``fingerprint``)."""
+    of_events, of_rows = hourly.fingerprint
     return [
         month
         for (month,) in clickhouse.execute(
-            """
+            f"""
             SELECT DISTINCT toYYYYMM(greatest(raw.hour, aggregated.hour)) AS month FROM (
-                SELECT app_id, toStartOfHour(timestamp) AS hour, toUInt64(count()) AS events
-                FROM events FINAL GROUP BY app_id, hour
+                SELECT app_id, toStartOfHour(timestamp) AS hour, {of_events} AS print
+                FROM {hourly.source} GROUP BY app_id, hour
             ) AS raw
             FULL OUTER JOIN (
-                SELECT app_id, hour, sum(events) AS events FROM events_activity GROUP BY app_id, hour
+                SELECT app_id, hour, {of_rows} AS print FROM {hourly.table} GROUP BY app_id, hour
             ) AS aggregated ON raw.app_id = aggregated.app_id AND raw.hour = aggregated.hour
-            WHERE raw.events != aggregated.events  -- a side without the hour reads 0 and the epoch
+            WHERE raw.print != aggregated.print  -- a side without the hour reads 0 and the epoch
             ORDER BY month
             """,
             tag="aggregates.check",
@@ -131,23 +204,26 @@ def differing_activity_months() -> list[int]:
     ]
 
 
-def rebuild_activity(*, check: bool = False, progress: Callable[[int], None] | None = None) -> list[int]:
-    """Rebuild ``events_activity`` from ``events``: every month with events (and none left over), or
-    with ``check`` only the months that differ. Returns the months rebuilt."""
-    if check:
-        months = differing_activity_months()
-    else:
-        months = sorted(
-            set(_months())
-            | {
-                month
-                for (month,) in clickhouse.execute(
-                    "SELECT DISTINCT toYYYYMM(hour) FROM events_activity", tag="aggregates.months"
-                ).rows
-            }
-        )
-    for month in months:
-        rebuild_activity_month(month)
-        if progress:
-            progress(month)
-    return months
+def rebuild(*, check: bool = False, progress: Callable[[str, int], None] | None = None) -> dict[str, list[int]]:
+    """Rebuild the hourly tables from ``events``: every month with events (and none left over), or with
+    ``check`` only the months that differ. Returns the months rebuilt per table."""
+    rebuilt = {}
+    for hourly in HOURLY:
+        if check:
+            months = differing_months(hourly)
+        else:
+            months = sorted(
+                set(_months())
+                | {
+                    month
+                    for (month,) in clickhouse.execute(
+                        f"SELECT DISTINCT toYYYYMM(hour) FROM {hourly.table}", tag="aggregates.months"
+                    ).rows
+                }
+            )
+        for month in months:
+            rebuild_month(hourly, month)
+            if progress:
+                progress(hourly.table, month)
+        rebuilt[hourly.table] = months
+    return rebuilt

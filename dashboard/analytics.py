@@ -33,7 +33,7 @@ from core.errors import ApplicationError
 from events.attribution_engine.rules import MODELS
 
 from . import attributed_daily
-from .aggregates import activity_source
+from .aggregates import activity_source, people_source
 from .attributed_daily import FAR
 from .credits import CREDITED_KINDS, PERIOD, ZERO_UUID, credited_ctes, installs_where
 from .currency import Money, conversion_day, money_totals
@@ -331,17 +331,13 @@ def _events_segment(filters: Filters) -> str:
     return "".join(f" AND {name} = {{{name}:String}}" for name in ("platform", "country") if getattr(filters, name))
 
 
-def _events_where(filters: Filters) -> str:
-    """The period's events (read without FINAL: only for distinct counts, which a repeated row leaves as they are)."""
-    return f"app_id = {{app_id:UUID}} AND {PERIOD.format(column='timestamp')}{_events_segment(filters)}"
-
-
-def _activity(app: App, filters: Filters) -> tuple[str, dict]:
-    """The period's activity rows (``aggregates.activity_source``) and the parameters of a query on them."""
-    source, params = activity_source(
-        since=filters.since, until=filters.until, time_zone=app.timezone, segment=_events_segment(filters)
-    )
-    return source, {**_params(app, filters), **params}
+def _activity(app: App, filters: Filters) -> tuple[str, str, dict]:
+    """The period's activity rows and who had them (``aggregates.activity_source``, ``people_source``),
+    and the parameters of a query on them."""
+    bounds = {"since": filters.since, "until": filters.until, "time_zone": app.timezone}
+    activity, params = activity_source(**bounds, segment=_events_segment(filters))
+    people, same = people_source(**bounds, segment=_events_segment(filters))
+    return activity, people, {**_params(app, filters), **params, **same}
 
 
 def activity(*, app: App, filters: Filters) -> dict:
@@ -349,10 +345,10 @@ def activity(*, app: App, filters: Filters) -> dict:
     filter, which activity does not carry."""
     if filters.media_source or filters.campaign:
         return {"totalEvents": None, "activeUsers": None}
-    source, params = _activity(app, filters)
+    source, people, params = _activity(app, filters)
     result = clickhouse.execute(
         f"SELECT (SELECT sum(events) FROM {source} WHERE 1) AS totalEvents, "
-        f"(SELECT {select('activeUsers')} FROM events WHERE {_events_where(filters)}) AS activeUsers",
+        f"(SELECT {select('activeUsers')} FROM {people}) AS activeUsers",
         params,
         tag="analytics.activity",
     )
@@ -395,7 +391,7 @@ def series(*, app: App, filters: Filters, interval: str) -> list[dict]:
         raise NotApplicable("The time series counts activity, which carries no media source or campaign.")
     if interval == "hour" and filters.until - filters.since > dt.timedelta(days=MAX_HOURLY_DAYS):
         raise NotApplicable(f"An hourly series spans at most {MAX_HOURLY_DAYS} days.")
-    source, params = _activity(app, filters)
+    source, people, params = _activity(app, filters)
     on_events, on_installs = (SERIES_INTERVALS[interval].format(column=c) for c in ("timestamp", "conversion_time"))
     counted = clickhouse.execute(
         f"SELECT {on_events} AS bucket, sum(events) FROM {source} GROUP BY bucket",
@@ -404,7 +400,7 @@ def series(*, app: App, filters: Filters, interval: str) -> list[dict]:
     ).rows
     dau = dict(
         clickhouse.execute(
-            f"SELECT {on_events} AS bucket, {select('dau')} FROM events WHERE {_events_where(filters)} GROUP BY bucket",
+            f"SELECT {on_events} AS bucket, {select('dau')} FROM {people} GROUP BY bucket",
             params,
             tag="analytics.series_dau",
         ).rows

@@ -31,9 +31,9 @@ _NEW_INSTALL = f"conversion_kind IN ({sql.NEW_INSTALLS})"
 
 
 def _distinct(value: str, condition: str = "") -> str:
-    """The number of distinct non-empty ``value``s (of the rows meeting ``condition``), counted by their
-    64-bit hashes: a set of fixed-size keys (ClickHouse counts strings by their 128-bit hashes anyway)."""
-    return f"uniqExactIf(cityHash64({value}), {value} != ''{f' AND {condition}' if condition else ''})"
+    """The number of distinct ids (``value``: a hash of ``events_people``, 0 for none) of the rows meeting
+    ``condition``: a set of fixed-size keys (``dashboard.aggregates.people_source``)."""
+    return f"uniqExactIf({value}, {value} != 0{f' AND {condition}' if condition else ''})"
 
 
 METRICS = {
@@ -45,24 +45,24 @@ METRICS = {
             "Active users",
             COUNT,
             "Distinct users with an event in the period.",
-            "events",
-            _distinct("user_id"),
+            "events_people",
+            _distinct("user"),
         ),
         Metric(
             "dau",
             "Daily active users",
             COUNT,
             "Distinct devices (else user ids) with an event in the day.",
-            "events",
-            _distinct(sql.DEVICE_KEY),
+            "events_people",
+            _distinct("if(device != 0, device, user)"),
         ),
         Metric(
             "purchasers",
             "Purchasers",
             COUNT,
             "Distinct users with a purchase in the period.",
-            "events",
-            _distinct("user_id", "event_name = 'purchase'"),
+            "events_people",
+            _distinct("user", "purchase"),
         ),
         Metric(
             "installs",

@@ -7,18 +7,18 @@ from core import clickhouse
 from events.attribution_engine import sql
 from events.attribution_engine.rules import MODELS
 
-from .aggregates import activity_source
+from .aggregates import activity_source, people_source
 from .metrics import derive, select
 
 
 def dashboard_stats(*, app_id: uuid.UUID, since: dt.datetime, until: dt.datetime) -> dict:
     source, params = activity_source(since=since, until=until, time_zone="UTC")
-    params = {**params, "app_id": app_id, "since": since, "until": until}
+    people, same = people_source(since=since, until=until, time_zone="UTC")
+    params = {**params, **same, "app_id": app_id, "since": since, "until": until}
     result = clickhouse.execute(
         f"SELECT totalEvents, activeUsers, revenueAsSent, purchasers FROM "
         f"(SELECT sum(events) AS totalEvents, {select('revenueAsSent')} FROM {source}) AS counted CROSS JOIN "
-        f"(SELECT {select('activeUsers', 'purchasers')} FROM events WHERE app_id = {{app_id:UUID}} "
-        "AND timestamp >= {since:DateTime64(3, 'UTC')} AND timestamp < {until:DateTime64(3, 'UTC')}) AS people",
+        f"(SELECT {select('activeUsers', 'purchasers')} FROM {people}) AS people",
         params,
         tag="dashboard.stats",
     )

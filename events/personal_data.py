@@ -83,6 +83,17 @@ TABLES = (
     PersonalTable("security_events", SECURITY_LOG, "timestamp", app_filter=None),
     # The reports' events and revenue per hour (dashboard/aggregates.py): no identifier, retention only.
     PersonalTable("events_activity", RAW_EVENTS, "hour"),
+    # Who had an event per hour (dashboard/aggregates.py): the hashes of the rows' device and user ids.
+    PersonalTable(
+        "events_people",
+        RAW_EVENTS,
+        "hour",
+        user_filter="user = cityHash64({pseudonym:String})",
+        device_filter=(
+            "device = cityHash64({pseudonym:String}) "
+            "OR has(arrayMap(d -> cityHash64(d), {devices:Array(String)}), device)"
+        ),
+    ),
     # Installs, revenue and retention per day, model and ad (dashboard/attributed_daily.py): retention only.
     PersonalTable("attributed_installs", ATTRIBUTIONS, "day"),
     PersonalTable("attributed_revenue", ATTRIBUTIONS, "day"),

@@ -1,13 +1,14 @@
-"""The reports' pre-aggregate (``events_activity``, dashboard/aggregates.py) gives the numbers of the raw
-events: each report run both ways on the same data (``REPORT_AGGREGATES`` on and off), with periods
-whose ends fall inside an hour, in a whole-hour zone, a DST zone and a half-hour zone; under a retried
-insert and a consumer killed between its insert and its commit; and after the rebuild command. The
-attribution reports read the latest run's rows: they follow a recompute."""
+"""The reports' hourly pre-aggregates (``events_activity``, ``events_people``, dashboard/aggregates.py)
+give the numbers of the raw events: each report run both ways on the same data (``REPORT_AGGREGATES``
+on and off), with periods whose ends fall inside an hour, in a whole-hour zone, a DST zone and a
+half-hour zone; under a retried insert and a consumer killed between its insert and its commit; and after
+the rebuild command. The attribution reports read the latest run's rows: they follow a recompute."""
 
 import datetime as dt
 import decimal
 import threading
 import uuid
+import zoneinfo
 
 import orjson
 import pytest
@@ -81,6 +82,13 @@ def reports(app, filters) -> dict:
     return out
 
 
+def differing() -> dict[str, list[int]]:
+    return {hourly.table: aggregates.differing_months(hourly) for hourly in aggregates.HOURLY}
+
+
+NOTHING_DIFFERS = {hourly.table: [] for hourly in aggregates.HOURLY}
+
+
 def both_ways(app, filters, settings) -> tuple[dict, dict]:
     settings.REPORT_AGGREGATES = True
     pre = reports(app, filters)
@@ -103,7 +111,7 @@ def test_every_activity_report_gives_the_raw_tables_numbers_from_the_aggregate(z
     app, _ = app_with_key(timezone=zone, currency="USD")
     rows = generated(app.id, timezone.now())
     store(rows)
-    assert aggregates.differing_activity_months() == []
+    assert differing() == NOTHING_DIFFERS
     for data in ({"days": "1"}, {"days": "7"}, {"days": "7", "platform": "ios", "country": "US"}):
         filters = report_filters(data=data, default_model="last_touch", time_zone=zone)
         pre, raw = both_ways(app, filters, settings)
@@ -112,6 +120,17 @@ def test_every_activity_report_gives_the_raw_tables_numbers_from_the_aggregate(z
         expected = in_period(rows, filters, **segment)
         assert pre["activity"]["totalEvents"] == len(expected) > 0
         assert sum(point["totalEvents"] for point in pre["series day"]) == len(expected)
+        assert pre["activity"]["activeUsers"] == len({r["user_id"] for r in expected}) > 1
+        devices_per_day = {
+            (r["timestamp"].astimezone(zoneinfo.ZoneInfo(zone)).date(), r["device_id"]) for r in expected
+        }
+        assert sum(point["dau"] for point in pre["series day"]) == len(devices_per_day)
+        everyone = in_period(rows, filters)
+        buyers = {r["user_id"] for r in everyone if r["event_name"] == "purchase"}
+        assert (pre["stats"]["activeUsers"], pre["stats"]["conversionRate"]) == (
+            len({r["user_id"] for r in everyone}),
+            round(len(buyers) / len({r["user_id"] for r in everyone}), 4),
+        )
     # The whole hours were read from the aggregate where the zone allows it.
     first, last = aggregates._middle(filters.since, filters.until, zone)
     assert (last > first) == (zone != "Asia/Kolkata")
@@ -133,6 +152,7 @@ def test_a_retried_insert_and_a_redelivered_batch_count_once_in_the_aggregate(ap
         ).scalar()
         == 60
     )
+    assert differing() == NOTHING_DIFFERS  # the people of the same rows, the repeated ones once
     threading.Event().wait(0.1)  # the dead consumer's lease runs out
     assert consumer(OutboxBus(lease_seconds=30)).drain(max_seconds=30) == 3
 
@@ -140,7 +160,7 @@ def test_a_retried_insert_and_a_redelivered_batch_count_once_in_the_aggregate(ap
         "SELECT sum(events), sum(revenue) FROM events_activity WHERE app_id = {a:UUID}", {"a": app_id}, tag="test"
     ).rows[0]
     assert totals == (90, sum(r["revenue"] for r in rows))
-    assert aggregates.differing_activity_months() == []
+    assert differing() == NOTHING_DIFFERS
 
 
 def test_the_rebuild_command_repairs_an_hour_a_crash_left_short(app_id):
@@ -149,21 +169,26 @@ def test_the_rebuild_command_repairs_an_hour_a_crash_left_short(app_id):
     hour = clickhouse.execute(
         "SELECT max(hour) FROM events_activity WHERE app_id = {a:UUID}", {"a": app_id}, tag="test"
     ).scalar()
-    clickhouse.execute(  # what a process killed between the events part and the view's part leaves
-        "DELETE FROM events_activity WHERE app_id = {a:UUID} AND hour = {h:DateTime64(3, 'UTC')}",
-        {"a": app_id, "h": hour},
-        tag="test.lose_hour",
-    )
-    assert aggregates.differing_activity_months() == [hour.year * 100 + hour.month]
+    people = clickhouse.execute(
+        "SELECT count() FROM events_people FINAL WHERE app_id = {a:UUID}", {"a": app_id}, tag="test"
+    ).scalar()
+    for hourly in aggregates.HOURLY:  # what a process killed between the events part and the views' part leaves
+        clickhouse.execute(
+            f"DELETE FROM {hourly.table} WHERE app_id = {{a:UUID}} AND hour = {{h:DateTime64(3, 'UTC')}}",
+            {"a": app_id, "h": hour},
+            tag="test.lose_hour",
+        )
+    assert differing() == {hourly.table: [hour.year * 100 + hour.month] for hourly in aggregates.HOURLY}
 
     call_command("rebuild_report_aggregates", "--check")
-    assert aggregates.differing_activity_months() == []
-    total = clickhouse.execute(
-        "SELECT sum(events) FROM events_activity WHERE app_id = {a:UUID}", {"a": app_id}, tag="test"
-    ).scalar()
-    assert total == 60
+    assert differing() == NOTHING_DIFFERS
+    totals = (
+        clickhouse.execute("SELECT sum(events) FROM events_activity WHERE app_id = {a:UUID}", {"a": app_id}, tag="t"),
+        clickhouse.execute("SELECT count() FROM events_people FINAL WHERE app_id = {a:UUID}", {"a": app_id}, tag="t"),
+    )
+    assert [total.scalar() for total in totals] == [60, people]
     call_command("rebuild_report_aggregates")  # every month again: the same numbers
-    assert aggregates.differing_activity_months() == []
+    assert differing() == NOTHING_DIFFERS
 
 
 @pytest.mark.django_db(transaction=True)

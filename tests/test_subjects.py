@@ -66,6 +66,9 @@ def _rows_of(subject: Subject) -> dict[str, int]:
         "attributions": "SELECT count() FROM attributions WHERE app_id = {app_id:UUID} "
         "AND (user_id = {p:String} OR device_key = {p:String})",
         "dead_letters": "SELECT count() FROM dead_letters WHERE position(payload, {p:String}) > 0",
+        # Distinct rows: a repeated one (the same people in the same hour) stays until a merge drops it.
+        "events_people": "SELECT uniqExact(*) FROM events_people WHERE app_id = {app_id:UUID} "
+        "AND (user = cityHash64({p:String}) OR device = cityHash64({p:String}))",
     }
     counts = {name: clickhouse.execute(sql, params, tag="test.subject_rows").scalar() for name, sql in found.items()}
     counts["outbox"] = sum(
@@ -116,8 +119,15 @@ def test_one_subject_is_exported_then_erased_from_every_store_and_no_one_else(st
     # cannot be edited: the consumer drops the erased subject's row when it gets there.
     pending = 0 if settings.KAFKA_BOOTSTRAP_SERVERS else 1
     before = {s: _rows_of(s) for s in kept}
-    assert _rows_of(erased) == {"events": 2, "touchpoints": 0, "attributions": 1, "dead_letters": 1, "outbox": pending}
-    assert _rows_of(erased_device)["touchpoints"] == 1
+    assert _rows_of(erased) == {
+        "events": 2,
+        "touchpoints": 0,
+        "attributions": 1,
+        "dead_letters": 1,
+        "events_people": 2,  # who had the install and the purchase: the user's hash with the device's
+        "outbox": pending,
+    }
+    assert _rows_of(erased_device)["touchpoints"] == 1 and _rows_of(erased_device)["events_people"] == 2
 
     # Export by the raw user id: exactly that subject's rows, in every table.
     api = APIClient()
@@ -162,7 +172,14 @@ def test_one_subject_is_exported_then_erased_from_every_store_and_no_one_else(st
     # What was on the bus: the erased subject's row is dropped, the other one stored.
     store_all(until=lambda: _rows_of(kept[0])["events"] == before[kept[0]]["events"] + 1)
 
-    assert _rows_of(erased) == {"events": 0, "touchpoints": 0, "attributions": 0, "dead_letters": 0, "outbox": 0}
+    assert _rows_of(erased) == {
+        "events": 0,
+        "touchpoints": 0,
+        "attributions": 0,
+        "dead_letters": 0,
+        "events_people": 0,
+        "outbox": 0,
+    }
     assert _rows_of(erased_device) == {name: 0 for name in _rows_of(erased_device)}
     # The other subject's pending row is stored now; the other app's subject is untouched.
     assert {s: _rows_of(s) for s in kept} == {
@@ -175,6 +192,7 @@ def test_one_subject_is_exported_then_erased_from_every_store_and_no_one_else(st
     assert first["outcome"]["outbox"] == {"found": pending, "left": 0}
     assert first["outcome"]["dead_letters"] == {"found": 1, "left": 0}
     assert first["outcome"]["touchpoints"] == {"found": 1, "left": 0}  # the user's device's click
+    assert first["outcome"]["events_people"] == {"found": 2, "left": 0}
     second = SubjectRequest.objects.get(pk=requests[1])
     assert second.status == "done" and second.outcome["events"] == {"found": 0, "left": 0}
     assert not SubjectRequest.objects.filter(pseudonym__in=[ERASED_USER, ERASED_IDFA]).exists()
