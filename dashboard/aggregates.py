@@ -34,14 +34,15 @@ _PERSON_OF_EVENT = ", ".join(f"{expression} AS {name}" for name, expression in _
 
 @dataclass(frozen=True)
 class Hourly:
-    """A pre-aggregate per app and UTC hour filled from ``events``: ``select`` computes its rows from
-    ``events`` (``source``) where ``{where}``; ``fingerprint``, a number per app and hour that the events
-    and the table's rows agree on (an hour short of rows differs)."""
+    """A pre-aggregate per app and UTC hour filled from ``events``: its rows are ``SELECT {select} FROM
+    {source} ... GROUP BY {group}`` over the events; ``fingerprint``, a number per app and hour that the
+    events and the table's rows agree on (an hour short of rows differs)."""
 
     table: str
     columns: str
     source: str
     select: str
+    group: str
     fingerprint: tuple[str, str]  # (over the events, over the table's rows)
 
 
@@ -49,21 +50,17 @@ ACTIVITY = Hourly(
     "events_activity",
     "app_id, hour, event_name, platform, country, currency, events, revenue",
     "events FINAL",
-    """
-    SELECT app_id, toStartOfHour(timestamp) AS hour, event_name, platform, country, currency,
-           toUInt64(count()) AS events, sum(toDecimal128(revenue, 6)) AS revenue
-    FROM events FINAL
-    WHERE {where}
-    GROUP BY app_id, hour, event_name, platform, country, currency
-    """,
+    "app_id, toStartOfHour(timestamp) AS hour, event_name, platform, country, currency, "
+    "toUInt64(count()) AS events, sum(toDecimal128(revenue, 6)) AS revenue",
+    "app_id, hour, event_name, platform, country, currency",
     ("toUInt64(count())", "sum(events)"),
 )
 PEOPLE = Hourly(
     "events_people",
     "app_id, hour, platform, country, purchase, device, user",
     "events",  # a repeated event makes no other row
-    f"SELECT DISTINCT app_id, toStartOfHour(timestamp) AS hour, platform, country, {_PERSON_OF_EVENT} "
-    "FROM events WHERE {where}",
+    f"app_id, toStartOfHour(timestamp) AS hour, platform, country, {_PERSON_OF_EVENT}",
+    "app_id, hour, platform, country, purchase, device, user",
     (
         f"uniqExact(platform, country, {', '.join(_PERSON.values())})",
         f"uniqExact(platform, country, {', '.join(_PERSON)})",
@@ -153,13 +150,11 @@ def people_source(*, since: dt.datetime, until: dt.datetime, time_zone: str, seg
     )
 
 
-def _months(where: str = "1", params: dict | None = None) -> list[int]:
+def _months() -> list[int]:
     return [
         month
         for (month,) in clickhouse.execute(
-            f"SELECT DISTINCT toYYYYMM(timestamp) AS month FROM events WHERE {where} ORDER BY month",
-            params or {},
-            tag="aggregates.months",
+            "SELECT DISTINCT toYYYYMM(timestamp) AS month FROM events ORDER BY month", tag="aggregates.months"
         ).rows
     ]
 
@@ -173,8 +168,8 @@ def rebuild_month(hourly: Hourly, month: int) -> None:
         tag="aggregates.drop_month",
     )
     clickhouse.execute(
-        f"INSERT INTO {hourly.table} ({hourly.columns}) "
-        + hourly.select.format(where="toYYYYMM(timestamp) = {month:UInt32}"),
+        f"INSERT INTO {hourly.table} ({hourly.columns}) SELECT {hourly.select} FROM {hourly.source} "
+        f"WHERE toYYYYMM(timestamp) = {{month:UInt32}} GROUP BY {hourly.group}",
         {"month": month},
         tag="aggregates.rebuild_month",
         timeout=3600,

@@ -334,9 +334,14 @@ def _events_segment(filters: Filters) -> str:
 def _activity(app: App, filters: Filters) -> tuple[str, str, dict]:
     """The period's activity rows and who had them (``aggregates.activity_source``, ``people_source``),
     and the parameters of a query on them."""
-    bounds = {"since": filters.since, "until": filters.until, "time_zone": app.timezone}
-    activity, params = activity_source(**bounds, segment=_events_segment(filters))
-    people, same = people_source(**bounds, segment=_events_segment(filters))
+    bounds = {
+        "since": filters.since,
+        "until": filters.until,
+        "time_zone": app.timezone,
+        "segment": _events_segment(filters),
+    }
+    activity, params = activity_source(**bounds)
+    people, same = people_source(**bounds)
     return activity, people, {**_params(app, filters), **params, **same}
 
 
