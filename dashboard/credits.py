@@ -11,6 +11,12 @@ Parameters the SQL takes: ``{app_id:UUID}``, ``{since:...}`` and ``{until:...}``
 ``{model:String}`` (one model), ``{tz:String}`` (days of the app's time zone), the segment filters by
 name, and for ``credited_ctes(spans=N)`` ``{agg_from_<i>:...}`` and ``{agg_to_<i>:...}`` for each covered
 span i < N, and ``{fresh:...}`` (``attributed_daily.coverage_params``).
+
+Reading by device under FINAL: FINAL merges a row's versions before WHERE, so it reads every column of
+every row in the time range. A ``PREWHERE`` narrows before the merge, reading the other columns only
+for the rows it keeps; it is exact only on columns every version of a row shares (the sorting key, the
+device an event or a conversion is of), never on one a recompute may change (a kind, a window, the
+credits), which stay in WHERE.
 """
 
 from events.attribution_engine import sql
@@ -85,17 +91,19 @@ def owned_purchases(*, devices: str = "") -> str:
     FROM (
         SELECT {sql.DEVICE_KEY} AS device_key, timestamp, revenue, currency
         FROM events FINAL
-        WHERE app_id = {{app_id:UUID}} AND event_name = 'purchase' AND timestamp >= {{since:DateTime64(3, 'UTC')}}
+        PREWHERE app_id = {{app_id:UUID}} AND event_name = 'purchase' AND timestamp >= {{since:DateTime64(3, 'UTC')}}
           AND device_key != ''{devices}
     ) AS e
     ASOF LEFT JOIN (
         SELECT device_key, conversion_time, conversion_id FROM attributions FINAL
-        WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS}) AND {since}{devices}
+        PREWHERE app_id = {{app_id:UUID}} AND {since}{devices}
+        WHERE conversion_kind IN ({sql.NEW_INSTALLS})
     ) AS a ON e.device_key = a.device_key AND e.timestamp >= a.conversion_time
     ASOF LEFT JOIN (
         SELECT device_key, conversion_time AS retargeted_at, conversion_id AS retargeting_id, reengagement_window_end
         FROM attributions FINAL
-        WHERE app_id = {{app_id:UUID}} AND reengagement_window_end IS NOT NULL AND {since}{devices}
+        PREWHERE app_id = {{app_id:UUID}} AND {since}{devices}
+        WHERE reengagement_window_end IS NOT NULL
     ) AS r ON e.device_key = r.device_key AND e.timestamp >= r.retargeted_at"""
 
 
@@ -140,13 +148,15 @@ def credit_rows(conversions: str, *, every_model: bool) -> str:
     ) AS share"""
 
 
-def conversions(where: str, *, live: str = "1") -> str:
+def conversions(where: str, *, live: str = "1", devices: str = "") -> str:
     """The credited conversions (attributions' newest rows) meeting ``where``, with the columns
-    ``credit_rows`` reads; ``live``: its ``live`` column."""
+    ``credit_rows`` reads; ``live``: its ``live`` column; ``devices``: a set of device keys they are of
+    (a ``PREWHERE``: the module's note on FINAL)."""
+    prewhere = f"PREWHERE device_key IN ({devices})" if devices else ""
     return f"""(
         SELECT conversion_id, conversion_time, conversion_kind, path.touch_id AS touch_ids,
                path.media_source AS sources, path.campaign AS campaigns, credits, {live} AS live
-        FROM attributions FINAL WHERE {where} AND {CREDITED}
+        FROM attributions FINAL {prewhere} WHERE {where} AND {CREDITED}
     )"""
 
 
@@ -190,7 +200,7 @@ def credited_ctes(filters: Filters, *, every_model: bool = False, spans: int = 0
         source = f"""(
         SELECT * FROM {conversions(live)}
         UNION ALL
-        SELECT * FROM {conversions(f"{inside} AND device_key IN ({buyers})", live="0")}
+        SELECT * FROM {conversions(inside, live="0", devices=buyers)}
     )"""
     return f"""
 cohort_revenue AS (

@@ -7,7 +7,8 @@ The pipeline (one statement):
    ``install``, the engine's new installs (never the raw install events: a reinstall is no install).
    Platform and country narrow both (an install through its install event, as the campaign report).
    The events are read without FINAL: a redelivered event not yet merged away is an exact copy, and a
-   copy cannot lengthen a device's chain. The installs are read FINAL: a recompute may change a kind.
+   copy cannot lengthen a device's chain. The installs are read FINAL: a recompute may change a kind
+   (narrowed to the devices by PREWHERE before the merge: the note on FINAL in ``credits``).
 2. ``reached``: ClickHouse's ``windowFunnel`` per device: the longest chain of the steps in order,
    each within ``window`` of the chain's first step. Only a first step inside the period counts (the
    date range filters the first step's time); the later steps may fall up to a window after it.
@@ -120,11 +121,11 @@ WITH reached AS (
 installs AS (
     SELECT device_key, argMax(tuple(path.media_source, path.campaign, credits[{{model:String}}]), conversion_time) AS i
     FROM attributions FINAL
-    WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS}){since}
-      AND conversion_time < {{until:DateTime64(3, 'UTC')}} AND device_key IN (
+    PREWHERE app_id = {{app_id:UUID}}{since} AND conversion_time < {{until:DateTime64(3, 'UTC')}} AND device_key IN (
         SELECT device_key FROM ({_steps_sql(filters, steps)})
         WHERE name = {{step_0:String}} AND {first} AND device_key != ''
       )
+    WHERE conversion_kind IN ({sql.NEW_INSTALLS})
     GROUP BY device_key
 ),
 shares AS (

@@ -51,6 +51,7 @@ def events_over_time(*, app_id: uuid.UUID, since: dt.datetime, until: dt.datetim
     return [{"day": day.date().isoformat(), "event": name, "count": count} for day, name, count in result.rows]
 
 
+# The installs are narrowed to the buyers by PREWHERE, before FINAL (the note on FINAL in ``credits``).
 REVENUE_SQL = f"""
 SELECT
     share.1 AS media_source,
@@ -67,13 +68,13 @@ ASOF LEFT JOIN (
     -- the installs of the period's buyers, before its end (a purchase's owner is an install before it)
     SELECT device_key, conversion_time, path.media_source AS sources, credits[{{model:String}}] AS credits
     FROM attributions FINAL
-    WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS})
-      AND conversion_time < {{until:DateTime64(3, 'UTC')}}
+    PREWHERE app_id = {{app_id:UUID}} AND conversion_time < {{until:DateTime64(3, 'UTC')}}
       AND device_key IN (
         SELECT {sql.DEVICE_KEY} FROM events
         WHERE app_id = {{app_id:UUID}} AND event_name = 'purchase'
           AND timestamp >= {{since:DateTime64(3, 'UTC')}} AND timestamp < {{until:DateTime64(3, 'UTC')}}
       )
+    WHERE conversion_kind IN ({sql.NEW_INSTALLS})
 ) AS a ON e.device_key = a.device_key AND e.timestamp >= a.conversion_time
 ARRAY JOIN multiIf(
     a.device_key = '', [('unattributed', 1.)],
