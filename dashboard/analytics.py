@@ -313,15 +313,16 @@ def _levels(
                 "nonOrganicInstalls": round(totals.get("nonOrganicInstalls", 0.0), 6),
                 "payingUsers": round(totals.get("payingUsers", 0.0), 6),
             }
-            revenue_k, cost_k = (money[name].get(k, Money(currency=app.currency)) for name in ("revenue", "cost"))
+            revenue_k = money["revenue"].get(k, Money(currency=app.currency))
+            cost_k = money["cost"].get(k)  # None: no cost imported for the row, which is not a cost of 0
             numbers = {
                 **row,
                 "revenue": _amount(revenue_k, applies=True),
-                "cost": _amount(cost_k, applies=spend is not None),
+                "cost": _amount(cost_k, applies=spend is not None) if cost_k is not None else None,
             }
             derived = derive(numbers, *PERFORMANCE_RATIOS)
             row["revenue"] = revenue_k.as_dict()
-            row["cost"] = cost_k.as_dict() if spend is not None else None
+            row["cost"] = cost_k.as_dict() if spend is not None and cost_k is not None else None
             rows.append({**row, **{name: derived[name] for name in PERFORMANCE_RATIOS}})
         out[level] = sorted(rows, key=lambda r, depth=depth: (-r["installs"], [r[d] for d in DIMENSIONS[:depth]]))
     return out

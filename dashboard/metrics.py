@@ -135,7 +135,12 @@ METRICS = {
             "sum(revenue)",
         ),
         Metric("revenue", "Revenue", MONEY, "Purchase revenue in the app's currency, at each day's rate."),
-        Metric("cost", "Cost", MONEY, "Imported ad spend in the app's currency, at each day's rate."),
+        Metric(
+            "cost",
+            "Cost",
+            MONEY,
+            "Imported ad spend in the app's currency, at each day's rate; none where none was imported.",
+        ),
         Metric(
             "conversionRate",
             "Conversion rate",

@@ -47,17 +47,22 @@ def number(value) -> float | None:
     return money_value(value) if isinstance(value, dict) else float(value)
 
 
-def _unknown_why(name: str) -> str:
-    """Why a metric can have no value: a ratio whose denominator is zero, else a filter it ignores."""
+def _unknown_why(name: str, *, cost_applies: bool) -> str:
+    """Why a metric can have no value: a ratio whose denominator is zero, no cost imported, else a
+    filter it ignores."""
     ratio = METRICS[name].ratio
     if ratio:
         return f"no {METRICS[ratio[1]].label.lower()} to divide by"
+    if name == "cost" and cost_applies:
+        return "no cost imported for the period"
     return "not available under these filters"
 
 
-def tiles(*, current: dict, previous: dict, names: tuple[str, ...], currency: str) -> list[dict]:
+def tiles(*, current: dict, previous: dict, names: tuple[str, ...], currency: str, cost_applies: bool) -> list[dict]:
     """One tile per metric of ``analytics.overview``: its value, its change against the previous
-    period as a fraction (None when the previous period had none, or either is unknown)."""
+    period as a fraction (None when the previous period had none, or either is unknown).
+    ``cost_applies``: the filters leave cost in (no platform or country), so a null cost means none
+    was imported."""
     out = []
     for name in names:
         metric = METRICS[name]
@@ -74,7 +79,7 @@ def tiles(*, current: dict, previous: dict, names: tuple[str, ...], currency: st
                 "change": (now - before) / before if now is not None and before else None,
                 "had_before": before is not None and before != 0,
                 "known": now is not None,
-                "unknown_why": _unknown_why(name),
+                "unknown_why": _unknown_why(name, cost_applies=cost_applies),
             }
         )
     return out

@@ -140,7 +140,11 @@ def overview(request: HttpRequest, page: pages.AppPage, filters: Filters) -> Htt
         "filters": filters,
         "report_query": filters.query,
         "tiles": presenters.tiles(
-            current=kpis["current"], previous=kpis["previous"], names=OVERVIEW_TILES, currency=app.currency
+            current=kpis["current"],
+            previous=kpis["previous"],
+            names=OVERVIEW_TILES,
+            currency=app.currency,
+            cost_applies=not (filters.platform or filters.country),
         ),
         "interval": interval,
         "series_charts": _series_charts(app, points, interval),

@@ -375,19 +375,32 @@ def test_tiles_show_money_in_the_apps_currency_its_unconverted_part_and_the_chan
     from dashboard import presenters
 
     money = {"currency": "EUR", "amount": "150.0000", "unconverted": [{"currency": "GBP", "amount": "12.0000"}]}
-    current = {"installs": 30.0, "revenue": money, "roas": None, "activeUsers": None}
-    previous = {"installs": 20.0, "revenue": {**money, "amount": "200.0000"}, "roas": 1.5, "activeUsers": 0}
-    shown = {
-        tile["metric"]: tile
-        for tile in presenters.tiles(
-            current=current, previous=previous, names=("installs", "revenue", "roas", "activeUsers"), currency="EUR"
-        )
+    current = {"installs": 30.0, "revenue": money, "roas": None, "activeUsers": None, "cost": None}
+    previous = {
+        "installs": 20.0,
+        "revenue": {**money, "amount": "200.0000"},
+        "roas": 1.5,
+        "activeUsers": 0,
+        "cost": None,
     }
+    names = ("installs", "revenue", "roas", "activeUsers", "cost")
+
+    def tiles(cost_applies: bool) -> dict:
+        return {
+            tile["metric"]: tile
+            for tile in presenters.tiles(
+                current=current, previous=previous, names=names, currency="EUR", cost_applies=cost_applies
+            )
+        }
+
+    shown = tiles(cost_applies=True)
     assert (shown["installs"]["display"], shown["installs"]["change"]) == ("30", 0.5)
     assert (shown["revenue"]["label"], shown["revenue"]["display"]) == ("Revenue (EUR)", "150.00")
     assert (shown["revenue"]["change"], shown["revenue"]["unconverted"]) == (-0.25, "GBP 12.0000")
     assert (shown["roas"]["known"], shown["roas"]["unknown_why"]) == (False, "no cost to divide by")
     assert shown["activeUsers"]["unknown_why"] == "not available under these filters"
+    assert shown["cost"]["unknown_why"] == "no cost imported for the period"
+    assert tiles(cost_applies=False)["cost"]["unknown_why"] == "not available under these filters"
 
 
 def test_the_campaigns_page_refuses_an_unknown_level_or_sort_and_shows_its_empty_state(browser, marketer):

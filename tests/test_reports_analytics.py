@@ -218,7 +218,7 @@ ORGANIC = {
     "nonOrganicInstalls": 0.0,
     "payingUsers": 1.0,
     "revenue": usd("20.0000"),
-    "cost": usd("0.0000"),
+    "cost": None,  # no cost imported for organic installs (not a cost of 0)
     "ctr": None,
     "clickToInstallRate": None,
     "installToPurchaseRate": 0.5,
@@ -361,7 +361,7 @@ def test_tables_export_as_csv(scenario):
     )
     assert lines[1:] == [
         "meta,1,3,2.0,2.0,2.0,17.5000,SEK 3.0000,15.0000,,3.0,0.666667,1.0,,,7.5,,,,,,,",
-        "organic,0,0,2.0,0.0,1.0,20.0000,,0.0000,,,,0.5,10.0,20.0,,,,,,,,",
+        "organic,0,0,2.0,0.0,1.0,20.0000,,,,,,0.5,10.0,20.0,,,,,,,,",
         "google,0,1,1.0,1.0,0.0,0.0000,,4.0000,,,1.0,0.0,0.0,,4.0,0.0,0.0,,,,,",
     ]
     series = get("/api/analytics/series.csv", scenario, interval="day")
