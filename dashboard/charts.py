@@ -55,8 +55,9 @@ def bar_chart(
     every_label: bool = False,
 ) -> Chart:
     """Bars per category, one colour per series; ``horizontal`` for long names (sources, campaigns);
-    ``every_label`` names every category, slanted (a histogram's buckets), instead of every other."""
-    option = _axis_option(categories=categories, unit=unit, legend=len(series) > 1)
+    ``every_label`` names every category, slanted (a histogram's buckets), instead of every other. A
+    stack has a legend even of one series: its colour stands for a part (a reason, say)."""
+    option = _axis_option(categories=categories, unit=unit, legend=len(series) > 1 or stacked)
     if every_label:
         option["xAxis"]["axisLabel"] = {"interval": 0, "rotate": 30}
     if horizontal:
