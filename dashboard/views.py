@@ -676,6 +676,7 @@ def _story(story: dict) -> dict:
         **story,
         "timeline": timeline,
         "time": conversion["at"],
+        "computed": dt.datetime.fromisoformat(story["conversion"]["computedAt"]),
         "winner": touches.get(decision["touchId"]),
         "match": MATCH_TYPES.get(decision["matchType"], decision["matchType"]),
         "ctit": _duration(decision["ctitSeconds"]) if decision["ctitSeconds"] is not None else None,
