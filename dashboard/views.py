@@ -664,6 +664,7 @@ def _story(story: dict) -> dict:
             "kind": "touch",
             "at": dt.datetime.fromisoformat(candidate["time"]),
             "match": MATCH_TYPES.get(candidate["matchType"], candidate["matchType"]),
+            "also": [MATCH_TYPES.get(tier, tier) for tier in candidate["matchedBy"] if tier != candidate["matchType"]],
             "before": _duration(candidate["secondsBeforeConversion"]),
             "window": _duration(candidate["windowSeconds"]),
             "winner": candidate["touchId"] == decision["touchId"],

@@ -8,7 +8,6 @@
   // ECharts' legend metrics (its defaults): a key and its gap to the name, the gap between items
   // and lines, the font size and the legend's padding.
   var LEGEND = { keyPx: 25 + 5, gapPx: 10, fontPx: 12, linePx: 14 + 10, paddingPx: 5 };
-  var NARROW_PX = 480;
 
   function formatter(unit) {
     var options = { maximumFractionDigits: 2 };
@@ -25,10 +24,11 @@
     element.textContent = message;
   }
 
-  // On a phone a scrolling legend shows two names between paging arrows: there the legend wraps
-  // onto as many lines as it needs below the chart, and the chart grows by their height.
+  // A legend too long for one line would scroll, its names behind paging arrows (two of them on a
+  // phone): it wraps instead onto as many lines as it needs below the chart, and the chart grows by
+  // their height.
   function wrapLegend(element, option, fontFamily) {
-    if (!option.legend || !option.legend.show || element.clientWidth >= NARROW_PX) return;
+    if (!option.legend || !option.legend.show) return;
     var context = document.createElement("canvas").getContext("2d");
     context.font = LEGEND.fontPx + "px " + fontFamily;
     var room = element.clientWidth - 2 * LEGEND.paddingPx;
@@ -42,6 +42,7 @@
       }
       x += width + LEGEND.gapPx;
     });
+    if (lines === 1) return;
     var height = lines * LEGEND.linePx + 2 * LEGEND.paddingPx;
     option.legend = Object.assign({}, option.legend, { type: "plain", top: "auto", bottom: 0, left: "center" });
     option.grid = Object.assign({}, option.grid, { top: 16, bottom: height });

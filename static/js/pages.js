@@ -1,8 +1,16 @@
-// The little behaviour the pages have: copy buttons, the live events' refresh, and report filters
-// that leave their empty fields out of the link. Everything works without it except the first two
-// (without it, a shared link merely carries the empty fields). Loaded with defer.
+// The little behaviour the pages have: copy buttons, the live events' refresh, report filters that
+// leave their empty fields out of the link, and the page's tab scrolled into sight. Everything works
+// without it except the first two (without it, a shared link merely carries the empty fields and a
+// phone may show the tab bar from its start). Loaded with defer.
 (function () {
   "use strict";
+
+  // On a phone the tab bar scrolls sideways: the tab of this page is brought into it, centred.
+  var current = document.querySelector(".nav [aria-current=page]");
+  if (current) {
+    var nav = current.closest(".nav");
+    nav.scrollLeft = current.offsetLeft - (nav.clientWidth - current.offsetWidth) / 2;
+  }
 
   // <form data-filters>: an empty field is not sent, so the address (the view to share) names only
   // the filters set. Coming back to the page (back button, page cache) enables them again.
