@@ -85,7 +85,8 @@ def heatmap_chart(
         label=label,
         option={
             "unit": unit,
-            "grid": {"left": 8, "right": 16, "top": 8, "bottom": 56, "containLabel": True},
+            # Room below the day labels for the scale, whose handles carry their values above them.
+            "grid": {"left": 8, "right": 16, "top": 8, "bottom": 84, "containLabel": True},
             "tooltip": {"position": "top", "confine": True},
             "xAxis": {"type": "category", "data": list(columns), "splitArea": {"show": True}},
             "yAxis": {
