@@ -248,12 +248,14 @@ def _campaign_charts(rows: list[dict], level: str, currency: str) -> tuple[chart
         series={METRICS["installs"].label: [row["installs"] for row in top]},
         horizontal=True,
     )
+    costs = [presenters.money_value(row["cost"]) for row in top]
     money = charts.bar_chart(
         label=f"Revenue and cost in {currency} of the same {plural}",
         categories=names,
         series={
             METRICS["revenue"].label: [presenters.money_value(row["revenue"]) for row in top],
-            METRICS["cost"].label: [presenters.money_value(row["cost"]) for row in top],
+            # No cost imported for any of them: no cost series (an empty one would still be in the legend).
+            **({METRICS["cost"].label: costs} if any(cost is not None for cost in costs) else {}),
         },
         unit=currency,
         horizontal=True,
