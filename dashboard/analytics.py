@@ -188,10 +188,10 @@ def cost_days(filters: Filters, time_zone: str) -> tuple[dt.date, dt.date]:
     return first, last
 
 
-def _amount(money: Money, *, applies: bool) -> decimal.Decimal | None:
-    """A money total as a number for ratios: none when it does not apply or has unconverted parts
-    (a ratio of a partial sum would mislead)."""
-    return money.total if applies and not money.unconverted else None
+def _amount(money: Money | None) -> decimal.Decimal | None:
+    """A money total as a number for ratios: none when there is none (no cost imported, or the
+    filters leave cost out) or it has unconverted parts (a ratio of a partial sum would mislead)."""
+    return money.total if money is not None and not money.unconverted else None
 
 
 def performance(*, app: App, filters: Filters, levels: tuple[str | None, ...]) -> dict[str | None, list[dict]]:
@@ -219,7 +219,7 @@ def _performances(
         join=join,
         tag="analytics.performance",
     )
-    touches_apply, cost_applies = not filters.country, not (filters.platform or filters.country)
+    touches_apply = not filters.country
     whole, split = _together(periods)
     touches = (
         clickhouse.execute(
@@ -253,7 +253,7 @@ def _performances(
             installs=of(installs, period),
             revenue=of(revenue, period),
             touches=of(touches, period) if touches_apply else None,
-            spend=_spend(app, during) if cost_applies else None,
+            spend=_spend(app, during) if filters.cost_applies else None,
         )
         for period, during in enumerate(periods)
     ]
@@ -317,12 +317,12 @@ def _levels(
             cost_k = money["cost"].get(k)  # None: no cost imported for the row, which is not a cost of 0
             numbers = {
                 **row,
-                "revenue": _amount(revenue_k, applies=True),
-                "cost": _amount(cost_k, applies=spend is not None) if cost_k is not None else None,
+                "revenue": _amount(revenue_k),
+                "cost": _amount(cost_k),
             }
             derived = derive(numbers, *PERFORMANCE_RATIOS)
             row["revenue"] = revenue_k.as_dict()
-            row["cost"] = cost_k.as_dict() if spend is not None and cost_k is not None else None
+            row["cost"] = cost_k.as_dict() if cost_k is not None else None
             rows.append({**row, **{name: derived[name] for name in PERFORMANCE_RATIOS}})
         out[level] = sorted(rows, key=lambda r, depth=depth: (-r["installs"], [r[d] for d in DIMENSIONS[:depth]]))
     return out

@@ -98,6 +98,11 @@ class Filters:
         return self.since - (self.until - self.since)
 
     @property
+    def cost_applies(self) -> bool:
+        """Whether imported spend answers for these filters: it carries no platform and no country."""
+        return not (self.platform or self.country)
+
+    @property
     def segment(self) -> dict[str, str]:
         """The segment filters that are set, by name."""
         return {name: getattr(self, name) for name in SEGMENTS if getattr(self, name)}

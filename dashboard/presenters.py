@@ -61,7 +61,7 @@ def _unknown_why(name: str, *, cost_applies: bool) -> str:
 def tiles(*, current: dict, previous: dict, names: tuple[str, ...], currency: str, cost_applies: bool) -> list[dict]:
     """One tile per metric of ``analytics.overview``: its value, its change against the previous
     period as a fraction (None when the previous period had none, or either is unknown).
-    ``cost_applies``: the filters leave cost in (no platform or country), so a null cost means none
+    ``cost_applies``: the filters leave cost in (``Filters.cost_applies``), so a null cost means none
     was imported."""
     out = []
     for name in names:

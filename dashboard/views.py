@@ -144,7 +144,7 @@ def overview(request: HttpRequest, page: pages.AppPage, filters: Filters) -> Htt
             previous=kpis["previous"],
             names=OVERVIEW_TILES,
             currency=app.currency,
-            cost_applies=not (filters.platform or filters.country),
+            cost_applies=filters.cost_applies,
         ),
         "interval": interval,
         "series_charts": _series_charts(app, points, interval),
