@@ -172,22 +172,6 @@ def _touches_sql(filters: Filters) -> str:
     )
 
 
-def cost_days(filters: Filters, time_zone: str) -> tuple[dt.date, dt.date]:
-    """The app's days whose start lies in the period (spend is imported by day): a date range's own
-    days, or the N days a preset of N days spans."""
-    zone = zoneinfo.ZoneInfo(time_zone)
-
-    def start(day: dt.date) -> dt.datetime:
-        return dt.datetime.combine(day, dt.time(), tzinfo=zone)
-
-    first, last = filters.since.astimezone(zone).date(), filters.until.astimezone(zone).date()
-    if start(first) < filters.since:
-        first += dt.timedelta(days=1)
-    if start(last) >= filters.until:
-        last -= dt.timedelta(days=1)
-    return first, last
-
-
 def _amount(money: Money | None) -> decimal.Decimal | None:
     """A money total as a number for ratios: none when there is none (no cost imported, or the
     filters leave cost out) or it has unconverted parts (a ratio of a partial sum would mislead)."""
@@ -261,8 +245,7 @@ def _performances(
 
 def _spend(app: App, filters: Filters) -> list[tuple]:
     """Imported cost rows of (source, campaign, ad set, ad, day, currency, cost) of the period's days."""
-    first, last = cost_days(filters, app.timezone)
-    rows = AdSpend.objects.filter(app=app, date__gte=first, date__lte=last)
+    rows = AdSpend.objects.filter(app=app, date__gte=filters.first_day, date__lte=filters.last_day)
     if filters.media_source:
         rows = rows.filter(source=filters.media_source)
     if filters.campaign:
@@ -362,8 +345,8 @@ def activity(*, app: App, filters: Filters) -> dict:
 
 
 def overview(*, app: App, filters: Filters, levels: tuple[str, ...] = ()) -> dict:
-    """The period's KPIs and the same for the period as long just before it; with ``levels``, also
-    the period's performance rows at those levels (``rows``), read with its KPIs in one go."""
+    """The period's KPIs and the same for the previous period (``Filters.previous_days``); with
+    ``levels``, also the period's performance rows at those levels (``rows``), read with its KPIs in one go."""
     previous = replace(filters, since=filters.previous_since, until=filters.since)
     before, current = _performances(app, (previous, filters), (*levels, None))
     return {

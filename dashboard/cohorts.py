@@ -26,7 +26,7 @@ from apps_registry.models import App
 from core import clickhouse
 
 from . import analytics, attributed_daily
-from .analytics import DIMENSIONS, LEVELS, SERIES_INTERVALS, _params, cost_days
+from .analytics import DIMENSIONS, LEVELS, SERIES_INTERVALS, _params
 from .credits import active_periods, credited_ctes, installs_where
 from .currency import Money, money_totals
 from .filters import Filters
@@ -54,18 +54,6 @@ _DIMENSION_COLUMNS = {  # the JSON names of analytics.DIMENSIONS -> their column
 # The same dimensions as columns of the pre-aggregate (attributed_daily)
 _AGGREGATE_COLUMNS = dict(zip(DIMENSIONS, attributed_daily.DIMENSIONS.split(", "), strict=True))
 LTV_DEFAULT_HORIZON, LTV_MAX_HORIZON = 30, 180
-
-
-def whole_days(*, app: App, filters: Filters) -> Filters:
-    """The period cut to the app's whole days whose start lies in it, so that a preset period's first
-    day cohort is not half a day's installs."""
-    zone = zoneinfo.ZoneInfo(app.timezone)
-    first, last = cost_days(filters, app.timezone)
-
-    def start(day: dt.date) -> dt.datetime:
-        return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
-
-    return replace(filters, since=start(first), until=start(last + dt.timedelta(days=1)))
 
 
 def _members_ctes(filters: Filters, granularity: str, dimensions: tuple[str, ...]) -> str:
@@ -184,7 +172,6 @@ def _ordered(rows: list[dict], split: str) -> list[dict]:
 def retention(*, app: App, filters: Filters, granularity: str, split: str) -> list[dict]:
     """The retention matrix: per cohort (and split row), its installs and, for each day (week) 0 to
     the horizon, the installs retained and their share; null for a period not over yet."""
-    filters = whole_days(app=app, filters=filters)
     grain = GRANULARITIES[granularity]
     step = dt.timedelta(days=grain.step_days)
     covered = _covered(app, filters)
@@ -230,7 +217,6 @@ def ltv_curves(*, app: App, filters: Filters, granularity: str, split: str, hori
     cumulative revenue of its installs and that per install (LTV). A day not over for every install
     of the cohort is null; an LTV whose revenue is partly unconverted is null, the revenue showing
     the unconverted part apart."""
-    filters = whole_days(app=app, filters=filters)
     covered = _covered(app, filters)
     sizes = _cohort_rows(app, filters, granularity, SPLITS[split], covered)
     if covered:

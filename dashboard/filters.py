@@ -2,8 +2,10 @@
 a report is a link to share, and the same link shows the same view (a preset period is relative to
 the moment it is opened, as in AppsFlyer and Adjust).
 
-The period is either a preset (``days``: the last N days up to now) or a date range (``date_from`` and
-``date_to``, both inclusive, whole days in the app's time zone), which wins when given. Platform,
+The period is whole days of the app's time zone: a preset (``days``: the last N days, today so far
+counting as one, as in AppsFlyer and Adjust) or a date range (``date_from`` and ``date_to``, both
+inclusive), which wins when given. Every report of a preset covers the same days, the imported cost
+of those days included; the previous period compared with is the N whole days before. Platform,
 country, media source and campaign narrow the report; the attribution model picks the credits.
 """
 
@@ -18,7 +20,7 @@ from django.utils import timezone
 
 from events.attribution_engine.rules import MODELS
 
-PERIODS = {1: "Last 24 hours", 7: "Last 7 days", 14: "Last 14 days", 30: "Last 30 days", 90: "Last 90 days"}
+PERIODS = {1: "Today", 7: "Last 7 days", 14: "Last 14 days", 30: "Last 30 days", 90: "Last 90 days"}
 DEFAULT_DAYS = 7
 MAX_RANGE_DAYS = 731
 PLATFORMS = {"": "All platforms", "ios": "iOS", "android": "Android", "web": "Web"}
@@ -83,7 +85,7 @@ class Filters:
     since: dt.datetime
     until: dt.datetime
     time_zone: str
-    days: int  # the period's length in days (whole days for a date range)
+    days: int  # the period's length in days (today counting as one)
     form: FiltersForm
     date_from: dt.date | None = None
     date_to: dt.date | None = None
@@ -93,9 +95,24 @@ class Filters:
     campaign: str = ""
 
     @property
+    def first_day(self) -> dt.date:
+        """The period's first day in the app's time zone."""
+        return self.since.astimezone(zoneinfo.ZoneInfo(self.time_zone)).date()
+
+    @property
+    def last_day(self) -> dt.date:
+        """The period's last day in the app's time zone (today for a preset)."""
+        return (self.until - dt.timedelta(microseconds=1)).astimezone(zoneinfo.ZoneInfo(self.time_zone)).date()
+
+    @property
+    def previous_days(self) -> tuple[dt.date, dt.date]:
+        """The first and last day of the previous period: the period's number of whole days just before it."""
+        return self.first_day - dt.timedelta(days=self.days), self.first_day - dt.timedelta(days=1)
+
+    @property
     def previous_since(self) -> dt.datetime:
-        """The start of the period as long as this one, just before it."""
-        return self.since - (self.until - self.since)
+        """The start of the previous period (``previous_days``); it ends where this one starts."""
+        return _day_start(self.previous_days[0], zoneinfo.ZoneInfo(self.time_zone))
 
     @property
     def cost_applies(self) -> bool:
@@ -137,8 +154,8 @@ def report_filters(*, data, default_model: str, time_zone: str = "UTC") -> Filte
     values = form.cleaned_data
     model = values["model"] or default_model
     segment = {name: values[name] for name in SEGMENTS}
+    zone = zoneinfo.ZoneInfo(time_zone)
     if values["date_from"]:
-        zone = zoneinfo.ZoneInfo(time_zone)
         start, end = values["date_from"], values["date_to"]
         since, until = _day_start(start, zone), _day_start(end + dt.timedelta(days=1), zone)
         period = {"date_from": start, "date_to": end, "days": (end - start).days + 1}
@@ -146,7 +163,8 @@ def report_filters(*, data, default_model: str, time_zone: str = "UTC") -> Filte
     else:
         days = values["days"] or DEFAULT_DAYS
         until = timezone.now()
-        since, period, shown = until - dt.timedelta(days=days), {"days": days}, {"days": days}
+        since = _day_start(until.astimezone(zone).date() - dt.timedelta(days=days - 1), zone)
+        period, shown = {"days": days}, {"days": days}
     shown_form = FiltersForm(data={**shown, "model": model, **segment})
     shown_form.is_valid()
     return Filters(model=model, since=since, until=until, time_zone=time_zone, form=shown_form, **period, **segment)

@@ -832,8 +832,6 @@ def cohort_report(request: HttpRequest, page: pages.AppPage, filters: Filters) -
         for label, row in zip(labels, retention, strict=True)
     ]
     csv_query = f"app_id={app.id}&{filters.query[1:]}&granularity={granularity}&split={split}"
-    period = cohort_reports.whole_days(app=app, filters=filters)
-    zone = zoneinfo.ZoneInfo(app.timezone)
     context = {
         "page": page,
         "nav": "cohorts",
@@ -847,8 +845,6 @@ def cohort_report(request: HttpRequest, page: pages.AppPage, filters: Filters) -
         "ltv_days": [f"D{n}" for n in COHORT_TABLE_LTV_DAYS],
         "split": split,
         "csv_query": csv_query,
-        "first_day": period.since.astimezone(zone).date(),
-        "last_day": (period.until - dt.timedelta(days=1)).astimezone(zone).date(),
         "model_name": MODEL_NAMES[filters.model],
     }
     return render(request, "dashboard/cohorts.html", context)

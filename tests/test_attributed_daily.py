@@ -75,7 +75,7 @@ def reports(app: App, filters) -> dict:
 
 
 def cohorts_covered(app: App, filters) -> bool:
-    return cohorts._covered(app, cohorts.whole_days(app=app, filters=filters)) is not None
+    return cohorts._covered(app, filters) is not None
 
 
 def both_ways(app: App, filters, settings) -> dict:

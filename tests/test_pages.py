@@ -4,10 +4,12 @@ may open which page: tests/test_authorization_matrix.py. In a real browser: test
 
 import datetime as dt
 import re
+import zoneinfo
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import SecurityEvent
 from apps_registry import services
@@ -261,19 +263,22 @@ def test_the_overview_reads_the_stats_and_bad_filters_are_a_400_page(browser, ma
 
 def test_the_overview_reads_the_campaign_report_once_for_both_periods(browser, marketer, monkeypatch):
     """The KPI tiles and the top sources of the period, and the previous period's tiles, come from one
-    read of the campaign report."""
+    read of the campaign report: the 30 days up to today, and the 30 whole days before."""
     from dashboard import analytics
 
     reads, performances = [], analytics._performances
 
     def counted(app, periods, levels):
-        reads.append(([period.until - period.since for period in periods], levels))
+        reads.append(([(period.first_day, period.last_day) for period in periods], levels))
         return performances(app, periods, levels)
 
     monkeypatch.setattr(analytics, "_performances", counted)
-    assert browser.get(f"/apps/{marketer[1].id}/overview?days=30").status_code == 200
-    month = dt.timedelta(days=30)
-    assert reads == [([month, month], ("source", None))]
+    app = marketer[1]
+    assert browser.get(f"/apps/{app.id}/overview?days=30").status_code == 200
+    today = timezone.now().astimezone(zoneinfo.ZoneInfo(app.timezone)).date()
+    first = today - dt.timedelta(days=29)
+    previous = (first - dt.timedelta(days=30), first - dt.timedelta(days=1))
+    assert reads == [([previous, (first, today)], ("source", None))]
 
 
 def test_the_cohorts_page_has_an_empty_state_and_bad_options_are_a_400_page(browser, marketer):

@@ -89,13 +89,6 @@ class LtvOut(ReportOut):
     metrics = MetricOut(many=True)
 
 
-def _cohort_report(request, query_class):
-    """``reports._report`` with the period cut to the app's whole days, as the cohorts count it."""
-    app, query, filters, head = _report(request, query_class)
-    filters = cohorts.whole_days(app=app, filters=filters)
-    return app, query, filters, {**head, "since": filters.since.isoformat(), "until": filters.until.isoformat()}
-
-
 class AnalyticsCohortsApi(APIView):
     """Retention cohorts: the share of each install day's (week's) installs active on day (week) n
     after install, D0-D30 or W0-W12, optionally split by media source or campaign."""
@@ -104,7 +97,7 @@ class AnalyticsCohortsApi(APIView):
 
     @extend_schema(parameters=[CohortsQuery, *_filter_parameters()], responses={200: CohortsOut, **REPORT_ERRORS})
     def get(self, request):
-        app, query, filters, head = _cohort_report(request, CohortsQuery)
+        app, query, filters, head = _report(request, CohortsQuery)
         granularity, split = query["granularity"], query["split"]
         rows = cohorts.retention(app=app, filters=filters, granularity=granularity, split=split)
         periods = list(range(cohorts.GRANULARITIES[granularity].horizon + 1))
@@ -128,7 +121,7 @@ class AnalyticsLtvApi(APIView):
 
     @extend_schema(parameters=[LtvQuery, *_filter_parameters()], responses={200: LtvOut, **REPORT_ERRORS})
     def get(self, request):
-        app, query, filters, head = _cohort_report(request, LtvQuery)
+        app, query, filters, head = _report(request, LtvQuery)
         granularity, split, horizon = query["granularity"], query["split"], query["horizon"]
         rows = cohorts.ltv_curves(app=app, filters=filters, granularity=granularity, split=split, horizon=horizon)
         return Response(

@@ -149,7 +149,6 @@ def _cohorts(*, app: App, filters: Filters, query: dict) -> Table:
     """A row per cohort (and source or campaign under a split): its installs and the retention of each
     day (week) after install."""
     granularity, split = query["granularity"], query["split"]
-    filters = cohorts.whole_days(app=app, filters=filters)
     rows = cohorts.retention(app=app, filters=filters, granularity=granularity, split=split)
     dimensions = ["cohort", *cohorts.SPLITS[split]]
     periods = range(cohorts.GRANULARITIES[granularity].horizon + 1)
@@ -161,7 +160,6 @@ def _cohorts(*, app: App, filters: Filters, query: dict) -> Table:
 def _ltv(*, app: App, filters: Filters, query: dict) -> Table:
     """A row per cohort: the LTV of each day after install, and the cohort's revenue to the horizon."""
     granularity, split, horizon = query["granularity"], query["split"], query["horizon"]
-    filters = cohorts.whole_days(app=app, filters=filters)
     rows = cohorts.ltv_curves(app=app, filters=filters, granularity=granularity, split=split, horizon=horizon)
     dimensions = ["cohort", *cohorts.SPLITS[split]]
     header = [*dimensions, "installs", *(f"D{n}" for n in range(horizon + 1)), "revenue", "revenueUnconverted"]

@@ -43,7 +43,7 @@ def _filter_parameters() -> list[OpenApiParameter]:
 
 
 FILTERS_HELP = {
-    "days": "A preset period up to now (7 by default).",
+    "days": "A preset period: the last N days of the app's time zone up to now, today counting as one (7 by default).",
     "date_from": "First day of a date range in the app's time zone (with date_to; wins over days).",
     "date_to": "Last day of the range, inclusive.",
     "model": "The attribution model whose credits are counted (the app's default model by default).",
@@ -234,7 +234,7 @@ ANALYTICS_PERMISSION = [RoleRequired(roles.ADMIN, roles.USER, permission="analyt
 
 
 class AnalyticsOverviewApi(APIView):
-    """The period's KPIs beside those of the period as long just before it."""
+    """The period's KPIs beside those of the previous period: as many whole days just before it."""
 
     permission_classes = ANALYTICS_PERMISSION
 
