@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 PALETTE = ["#1f4e79", "#d9730d", "#2e7d32", "#8e24aa", "#c62828", "#00838f", "#6d4c41", "#546e7a"]
 _TOOLTIP_AXIS = {"trigger": "axis", "confine": True}
+LABEL_ROOM_PX = 120
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,12 @@ def bar_chart(
     horizontal: bool = False,
     stacked: bool = False,
     every_label: bool = False,
+    labels: Sequence[str] | None = None,
 ) -> Chart:
     """Bars per category, one colour per series; ``horizontal`` for long names (sources, campaigns);
     ``every_label`` names every category, slanted (a histogram's buckets), instead of every other. A
-    stack has a legend even of one series: its colour stands for a part (a reason, say)."""
+    stack has a legend even of one series: its colour stands for a part (a reason, say). ``labels``:
+    a text written at the end of each bar (one series only)."""
     option = _axis_option(categories=categories, unit=unit, legend=len(series) > 1 or stacked)
     if every_label:
         option["xAxis"]["axisLabel"] = {"interval": 0, "rotate": 30}
@@ -67,6 +70,15 @@ def bar_chart(
         {"name": name, "type": "bar", "data": list(values), **({"stack": "total"} if stacked else {})}
         for name, values in series.items()
     ]
+    if labels is not None:
+        (only,) = option["series"]
+        at_end = {"show": True, "position": "right" if horizontal else "top"}
+        only["data"] = [
+            {"value": value, "label": {**at_end, "formatter": text}}
+            for value, text in zip(only["data"], labels, strict=True)
+        ]
+        if horizontal:
+            option["grid"]["right"] = LABEL_ROOM_PX  # the longest bar's text is drawn past its end
     return Chart(label=label, option=option)
 
 
@@ -106,28 +118,5 @@ def heatmap_chart(
                 "inRange": {"color": ["#e8f0f8", PALETTE[0]]},
             },
             "series": [{"type": "heatmap", "data": cells, "label": {"show": len(cells) <= 120}}],
-        },
-    )
-
-
-def funnel_chart(*, label: str, steps: Sequence[tuple[str, float]]) -> Chart:
-    """Steps in order, each with its count; the funnel keeps that order rather than sorting by size."""
-    return Chart(
-        label=label,
-        option={
-            "color": PALETTE,
-            "unit": "",
-            "tooltip": {"trigger": "item", "confine": True},
-            "series": [
-                {
-                    "type": "funnel",
-                    "sort": "none",
-                    "left": "10%",
-                    "width": "80%",
-                    "minSize": "8%",
-                    "label": {"show": True, "position": "inside", "formatter": "{b}: {c}"},
-                    "data": [{"name": name, "value": value} for name, value in steps],
-                }
-            ],
         },
     )

@@ -581,9 +581,16 @@ def funnel(request: HttpRequest, page: pages.AppPage, filters: Filters) -> HttpR
     chart = None
     if total and total[0]["devices"]:
         described = ", ".join(f"{step['step']} {step['devices']:g}" for step in total)
-        chart = charts.funnel_chart(
+        # Bars, not a funnel's trapezoids: a width is the step's count, so an unchanged count looks unchanged.
+        chart = charts.bar_chart(
             label=f"Devices per funnel step: {described}",
-            steps=[(s["step"], round(s["devices"], 2)) for s in total],
+            categories=[step["step"] for step in total],
+            series={"Devices": [round(step["devices"], 2) for step in total]},
+            horizontal=True,
+            labels=[
+                f"{step['devices']:g}" + (f" · {step['from_first']} of step 1" if step["from_first"] else "")
+                for step in _step_rows(total)
+            ],
         )
     context = {
         "page": page,

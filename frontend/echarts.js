@@ -2,7 +2,7 @@
 // (dashboard/charts.py) may name. Anything else left out keeps the file small; a page option naming a
 // part not registered here makes ECharts log an error, which the browser tests catch.
 import * as echarts from "echarts/core";
-import { BarChart, FunnelChart, HeatmapChart, LineChart } from "echarts/charts";
+import { BarChart, HeatmapChart, LineChart } from "echarts/charts";
 import {
   GridComponent,
   LegendComponent,
@@ -15,7 +15,6 @@ echarts.use([
   LineChart,
   BarChart,
   HeatmapChart,
-  FunnelChart,
   GridComponent,
   TooltipComponent,
   LegendComponent,

@@ -307,8 +307,11 @@ def test_chart_options_are_built_per_kind():
     assert bar.option["yAxis"]["data"] == ["meta"] and bar.option["xAxis"]["type"] == "value"
     heat = charts.heatmap_chart(label="h", rows=["c1"], columns=["D1", "D7"], values=[[0.4, None]], unit="%")
     assert heat.option["series"][0]["data"] == [[0, 0, 0.4]] and heat.option["visualMap"]["max"] == 0.4
-    funnel = charts.funnel_chart(label="f", steps=[("install", 10), ("purchase", 2)])
-    assert funnel.option["series"][0]["sort"] == "none"
+    steps = charts.bar_chart(
+        label="f", categories=["install", "purchase"], series={"Devices": [10, 2]}, horizontal=True, labels=["10", "2"]
+    )
+    assert [item["label"]["formatter"] for item in steps.option["series"][0]["data"]] == ["10", "2"]
+    assert steps.option["grid"]["right"] == charts.LABEL_ROOM_PX and not steps.option["legend"]["show"]
 
 
 def test_a_report_clickhouse_cannot_answer_now_is_a_503_page(browser, marketer, monkeypatch):
