@@ -834,7 +834,7 @@ def cohort_report(request: HttpRequest, page: pages.AppPage, filters: Filters) -
             "label": label,
             "installs": row["installs"],
             "retention": [_share(row["retention"][n]) for n in COHORT_TABLE_PERIODS[granularity]],
-            "ltv": [ltv_by_label[label][n]["ltv"] for n in COHORT_TABLE_LTV_DAYS],
+            "ltv": [ltv_by_label[label][n] for n in COHORT_TABLE_LTV_DAYS],  # revenue None: not over yet
         }
         for label, row in zip(labels, retention, strict=True)
     ]

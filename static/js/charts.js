@@ -9,14 +9,24 @@
   // and lines, the font size and the legend's padding.
   var LEGEND = { keyPx: 25 + 5, gapPx: 10, fontPx: 12, linePx: 14 + 10, paddingPx: 5 };
 
-  function formatter(unit) {
+  // extra: more Intl.NumberFormat options (an axis's compact labels).
+  function formatter(unit, extra) {
     var options = { maximumFractionDigits: 2 };
     if (unit === "%") options = { style: "percent", maximumFractionDigits: 1 };
     else if (unit) options = { style: "currency", currency: unit };
-    var format = new Intl.NumberFormat(undefined, options);
+    var format = new Intl.NumberFormat(undefined, Object.assign(options, extra));
     return function (value) {
       return typeof value === "number" ? format.format(value) : value;
     };
+  }
+
+  // A value axis in a currency or in per cent says so on its labels, compactly (US$1.2K).
+  function labelValueAxes(option, unit) {
+    if (!unit) return;
+    var format = formatter(unit, { notation: "compact" });
+    [option.xAxis, option.yAxis].forEach(function (axis) {
+      if (axis && axis.type === "value") axis.axisLabel = Object.assign({}, axis.axisLabel, { formatter: format });
+    });
   }
 
   function fail(element, message) {
@@ -57,6 +67,7 @@
     // richText: the tooltip is drawn on the canvas; an HTML one carries style attributes, which the
     // Content-Security-Policy refuses.
     option.tooltip = Object.assign({}, option.tooltip, { valueFormatter: formatter(unit), renderMode: "richText" });
+    labelValueAxes(option, unit);
     // A heatmap's cell labels and its scale show values in the unit too; cells too narrow for a label
     // (a phone, a long horizon) go without.
     (option.series || []).forEach(function (series) {
