@@ -39,6 +39,22 @@ def _hours(ms: int) -> str:
 
 
 _TIER_RANK = {name: tier for tier, name in TIERS.items()}
+# A match type (tier) as people read it: the pages and the ``why`` texts.
+MATCH_TYPES = {
+    "click_id": "click id",
+    "device_click": "device-id click",
+    "probabilistic_click": "probabilistic click",
+    "device_impression": "device-id impression",
+    "probabilistic_impression": "probabilistic impression",
+    "organic": "organic",
+    "reinstall": "reinstall",
+}
+assert set(TIERS.values()) <= set(MATCH_TYPES), "every tier of the engine has a name here"
+
+
+def named(tier: str) -> str:
+    """A match type as people read it (``MATCH_TYPES``)."""
+    return MATCH_TYPES.get(tier, tier)
 
 
 def _candidate_reason(candidate: dict, on_path: set, winners: set, tier: str, fraud_status: str) -> str:
@@ -50,11 +66,11 @@ def _candidate_reason(candidate: dict, on_path: set, winners: set, tier: str, fr
             return f"outside its window: {_hours(age_ms)} before the conversion, the window is {_hours(window_ms)}"
         return "not eligible: a re-engagement needs a deterministic click after the last activity"
     if candidate["touch_id"] in winners:
-        return f"winner: the best tier matched ({tier}), the latest touch of that tier"
+        return f"winner: the best tier matched ({named(tier)}), the latest touch of that tier"
     if candidate["touch_id"] in on_path:
         return "on the path: shares the credit under multi-touch models"
     if candidate["best_tier"] > _TIER_RANK.get(tier, len(TIERS) + 1):
-        return f"matched as {candidate['match_type']}, but {tier} is a better tier"
+        return f"matched as {named(candidate['match_type'])}, but {named(tier)} is a better tier"
     # An eligible touch at least as good as the winner is off the path only when fraud rejected it.
     return f"dropped: the app rejects touches flagged as fraud ({fraud_status or 'flagged'})"
 

@@ -636,17 +636,6 @@ class ConversionLookupForm(forms.Form):
 DEVICE_CONVERSIONS = 100
 
 
-MATCH_TYPES = {
-    "click_id": "click id",
-    "device_click": "device-id click",
-    "probabilistic_click": "probabilistic click",
-    "device_impression": "device-id impression",
-    "probabilistic_impression": "probabilistic impression",
-    "organic": "organic",
-    "reinstall": "reinstall",
-}
-
-
 def _duration(seconds: float) -> str:
     """A person's reading of a duration: 45 s, 12 min, 3 h 5 min, 2 d 4 h."""
     seconds = abs(seconds)
@@ -672,8 +661,8 @@ def _story(story: dict) -> dict:
             **candidate,
             "kind": "touch",
             "at": dt.datetime.fromisoformat(candidate["time"]),
-            "match": MATCH_TYPES.get(candidate["matchType"], candidate["matchType"]),
-            "also": [MATCH_TYPES.get(tier, tier) for tier in candidate["matchedBy"] if tier != candidate["matchType"]],
+            "match": explanation.named(candidate["matchType"]),
+            "also": [explanation.named(tier) for tier in candidate["matchedBy"] if tier != candidate["matchType"]],
             "before": _duration(candidate["secondsBeforeConversion"]),
             "window": _duration(candidate["windowSeconds"]),
             "winner": candidate["touchId"] == decision["touchId"],
@@ -688,7 +677,7 @@ def _story(story: dict) -> dict:
         "time": conversion["at"],
         "computed": dt.datetime.fromisoformat(story["conversion"]["computedAt"]),
         "winner": touches.get(decision["touchId"]),
-        "match": MATCH_TYPES.get(decision["matchType"], decision["matchType"]),
+        "match": explanation.named(decision["matchType"]),
         "ctit": _duration(decision["ctitSeconds"]) if decision["ctitSeconds"] is not None else None,
         "model_names": [MODEL_NAMES.get(model, model) for model in models],
         "credit_rows": [
@@ -717,7 +706,7 @@ def conversion(request: HttpRequest, page: pages.AppPage) -> HttpResponse:
                 story = _story(found) if found is not None else None
             else:
                 conversions = [
-                    {**row, "match": MATCH_TYPES.get(row["matchType"], row["matchType"])}
+                    {**row, "match": explanation.named(row["matchType"])}
                     for row in explanation.device_conversions(
                         app=page.app, device_id=form.cleaned_data["device_id"], limit=DEVICE_CONVERSIONS
                     )
