@@ -806,7 +806,9 @@ def cohort_report(request: HttpRequest, page: pages.AppPage, filters: Filters) -
         if retention
         else None
     )
-    largest = sorted(curves, key=lambda row: -row["installs"])[:TOP_CURVES]
+    # The largest cohorts, in the table's order (so is the legend).
+    drawn = sorted(range(len(curves)), key=lambda i: -curves[i]["installs"])[:TOP_CURVES]
+    largest = [curves[i] for i in sorted(drawn)]
     ltv_chart = (
         charts.line_chart(
             label=f"LTV in {app.currency} per install by day since install, the {len(largest)} largest cohorts",
