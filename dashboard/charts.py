@@ -13,6 +13,9 @@ from dataclasses import dataclass
 PALETTE = ["#1f4e79", "#d9730d", "#2e7d32", "#8e24aa", "#c62828", "#00838f", "#6d4c41", "#546e7a"]
 _TOOLTIP_AXIS = {"trigger": "axis", "confine": True}
 LABEL_ROOM_PX = 120
+# A heatmap's stripes behind its cells: grey, so that an empty cell (not over yet) does not read as the
+# scale's lowest value.
+_NEUTRAL_STRIPES = {"show": True, "areaStyle": {"color": ["#ffffff", "#f4f5f7"]}}
 
 
 @dataclass(frozen=True)
@@ -100,12 +103,12 @@ def heatmap_chart(
             # Room below the day labels for the scale, whose handles carry their values above them.
             "grid": {"left": 8, "right": 16, "top": 8, "bottom": 84, "containLabel": True},
             "tooltip": {"position": "top", "confine": True},
-            "xAxis": {"type": "category", "data": list(columns), "splitArea": {"show": True}},
+            "xAxis": {"type": "category", "data": list(columns), "splitArea": _NEUTRAL_STRIPES},
             "yAxis": {
                 "type": "category",
                 "data": list(rows),
                 "inverse": True,
-                "splitArea": {"show": True},
+                "splitArea": _NEUTRAL_STRIPES,
                 "axisLabel": {"lineHeight": 16},  # a row name may have two lines (a cohort and its source)
             },
             "visualMap": {

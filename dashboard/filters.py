@@ -18,20 +18,14 @@ from django import forms
 from django.core.validators import RegexValidator
 from django.utils import timezone
 
+from apps_registry.models import AttributionSettings
 from events.attribution_engine.rules import MODELS
 
 PERIODS = {1: "Today", 7: "Last 7 days", 14: "Last 14 days", 30: "Last 30 days", 90: "Last 90 days"}
 DEFAULT_DAYS = 7
 MAX_RANGE_DAYS = 731
 PLATFORMS = {"": "All platforms", "ios": "iOS", "android": "Android", "web": "Web"}
-MODEL_NAMES = {
-    "last_touch": "Last touch",
-    "first_touch": "First touch",
-    "linear": "Linear",
-    "time_decay": "Time decay",
-    "position_based": "Position based (40/20/40)",
-    "data_driven": "Data-driven (Markov)",
-}
+MODEL_NAMES = dict(AttributionSettings.Model.choices)  # as the settings page names them
 assert set(MODEL_NAMES) == set(MODELS), "every model of the engine has a name here"
 # The segment filters: URL parameter -> the column it narrows (events, touchpoints, attributions' paths).
 SEGMENTS = ("platform", "country", "media_source", "campaign")

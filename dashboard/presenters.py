@@ -108,12 +108,15 @@ def columns(names: tuple[str, ...], currency: str) -> list[Column]:
 def cells(row: dict, table_columns: list[Column], currency: str, not_over: dict[str, str] | None = None) -> list[dict]:
     """A row's cells in the columns' order: the text shown, the raw number (for sorting and tests)
     and the unconverted money beside it. ``not_over`` names the columns with no value yet (a day n
-    after install not over), each with why: such a cell shows NOT_OVER and that reason."""
+    after install not over), each with why: such a cell shows NOT_OVER and that reason, unless the ratio
+    has no denominator in the row (ROAS without cost imported), which no later day gives it."""
     not_over = not_over or {}
     out = []
     for column in table_columns:
         value = row[column.metric]
-        pending = value is None and column.metric in not_over
+        ratio = METRICS[column.metric].ratio
+        never = ratio is not None and ratio[1] in row and row[ratio[1]] is None
+        pending = value is None and column.metric in not_over and not never
         out.append(
             {
                 "metric": column.metric,

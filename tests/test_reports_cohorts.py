@@ -306,8 +306,14 @@ def test_the_cohorts_page_reads_the_selectors(scenario):
     assert ltv["unit"] == "USD" and ltv["series"][0]["name"] == f"{day} · meta"
     assert ltv["series"][0]["data"][:2] == [6.25, None]
     row = re.search(rf'<tr data-cohort="{day} · meta">(.*?)</tr>', html, re.S)[1]
-    # installs; D0, D1, D3, D7 and D14, D30 (not over: a dot); LTV D7 (a SEK purchase) and D30: dots
+    # installs; D0, D1, D3, D7 and D14, D30 (not over: a long dash); LTV D7 (a SEK purchase: a short
+    # dash) and D30 (not over: a long dash)
     assert re.findall(r'<td class="num"[^>]*>([^<]*)<', row) == ["2", "100.0%", "100.0%", "50.0%", "0.0%", *[""] * 4]
+    assert re.findall(r'title="([^"]*)">[\N{EM DASH}\N{EN DASH}]<', row) == [
+        *["Not over yet"] * 2,
+        "Part of the revenue is in a currency without a rate",
+        "Not over yet",
+    ]
     assert "/api/analytics/cohorts.csv?app_id=" in html and "split=source" in html
 
 
@@ -340,7 +346,9 @@ def test_the_campaigns_page_shows_roas_and_retention_by_day_since_install(scenar
         f'data-not-over title="Not known yet: day 30 after install is not over for the period&#x27;s last installs '
         f'({known_from:%b} {known_from.day}).">'
     ) in html
-    assert cells("organic")["roasD0"] == "\N{EN DASH}"  # no cost
+    organic = cells("organic")
+    # No cost: ROAS never has a value, even on a day not over yet; retention that day is pending.
+    assert organic["roasD0"] == organic["roasD30"] == "\N{EN DASH}" and organic["retentionD30"] == not_over
     assert cells("total")["retentionD7"] == "25.0%"
     assert f"D30 from {known_from:%b} {known_from.day}." in html
     today = dt.datetime.now(BERLIN).date()

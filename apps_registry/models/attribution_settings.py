@@ -15,12 +15,12 @@ class AttributionSettings(models.Model):
     so a report can name exactly the rules that produced it."""
 
     class Model(models.TextChoices):
-        LAST_TOUCH = "last_touch"
-        FIRST_TOUCH = "first_touch"
-        LINEAR = "linear"
-        TIME_DECAY = "time_decay"
-        POSITION_BASED = "position_based"
-        DATA_DRIVEN = "data_driven"
+        LAST_TOUCH = "last_touch", "Last touch"
+        FIRST_TOUCH = "first_touch", "First touch"
+        LINEAR = "linear", "Linear"
+        TIME_DECAY = "time_decay", "Time decay"
+        POSITION_BASED = "position_based", "Position based (40/20/40)"
+        DATA_DRIVEN = "data_driven", "Data-driven (Markov)"
 
     class FraudPolicy(models.TextChoices):
         FLAG = "flag", "Keep flagged installs attributed, with the flag"
