@@ -3,7 +3,7 @@ a report is a link to share, and the same link shows the same view (a preset per
 the moment it is opened, as in AppsFlyer and Adjust).
 
 The period is whole days of the app's time zone: a preset (``days``: the last N days, today so far
-counting as one, as in AppsFlyer and Adjust) or a date range (``date_from`` and ``date_to``, both
+counting as one) or a date range (``date_from`` and ``date_to``, both
 inclusive), which wins when given. Every report of a preset covers the same days, the imported cost
 of those days included; the previous period compared with is the N whole days before. Platform,
 country, media source and campaign narrow the report; the attribution model picks the credits.
