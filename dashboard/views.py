@@ -679,6 +679,11 @@ def _story(story: dict) -> dict:
         "winner": touches.get(decision["touchId"]),
         "match": explanation.named(decision["matchType"]),
         "ctit": _duration(decision["ctitSeconds"]) if decision["ctitSeconds"] is not None else None,
+        # The rules' windows read as the timeline's do (168 hours: 7 d).
+        "windows": {
+            name: _duration(story["rules"][f"{name}Hours"] * 3600)
+            for name in ("clickLookback", "viewThrough", "probabilisticClick", "probabilisticView")
+        },
         "model_names": [MODEL_NAMES.get(model, model) for model in models],
         "credit_rows": [
             {
