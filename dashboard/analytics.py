@@ -373,7 +373,7 @@ def _buckets(filters: Filters, interval: str, time_zone: str) -> list:
 
 
 def series(*, app: App, filters: Filters, interval: str) -> list[dict]:
-    """Per hour, day or week of the app's time zone (activity date): events, active devices, new
+    """Per hour, day or week of the app's time zone (activity date): events, active users (devices, else user ids), new
     installs organic and non-organic, re-attributions (among the installs) and re-engagements apart,
     and revenue converted at each day's rate."""
     if filters.media_source or filters.campaign:

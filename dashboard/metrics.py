@@ -36,6 +36,9 @@ def _distinct(value: str, condition: str = "") -> str:
     return f"uniqExactIf({value}, {value} != 0{f' AND {condition}' if condition else ''})"
 
 
+# A person as the activity counts one (METRICS.md, DAU): the device, else the user id.
+_PERSON = "if(device != 0, device, user)"
+
 METRICS = {
     metric.name: metric
     for metric in (
@@ -44,23 +47,31 @@ METRICS = {
             "activeUsers",
             "Active users",
             COUNT,
-            "Distinct users with an event in the period.",
+            "Distinct users (devices, else user ids) with an event in the period.",
             "events_people",
-            _distinct("user"),
+            _distinct(_PERSON),
         ),
         Metric(
             "dau",
             "Daily active users",
             COUNT,
-            "Distinct devices (else user ids) with an event in the day.",
+            "Distinct users (devices, else user ids) with an event in the day.",
             "events_people",
-            _distinct("if(device != 0, device, user)"),
+            _distinct(_PERSON),
+        ),
+        Metric(
+            "identifiedUsers",
+            "Identified users",
+            COUNT,
+            "Distinct user ids (set by the app) with an event in the period.",
+            "events_people",
+            _distinct("user"),
         ),
         Metric(
             "purchasers",
             "Purchasers",
             COUNT,
-            "Distinct users with a purchase in the period.",
+            "Distinct user ids (set by the app) with a purchase in the period.",
             "events_people",
             _distinct("user", "purchase"),
         ),
@@ -145,8 +156,8 @@ METRICS = {
             "conversionRate",
             "Conversion rate",
             RATIO,
-            "Purchasers among active users.",
-            ratio=("purchasers", "activeUsers"),
+            "Purchasers among identified users.",
+            ratio=("purchasers", "identifiedUsers"),
         ),
         Metric("ctr", "CTR", RATIO, "Clicks per impression.", ratio=("clicks", "impressions")),
         Metric(

@@ -16,9 +16,9 @@ def dashboard_stats(*, app_id: uuid.UUID, since: dt.datetime, until: dt.datetime
     people, same = people_source(since=since, until=until, time_zone="UTC")
     params = {**params, **same, "app_id": app_id, "since": since, "until": until}
     result = clickhouse.execute(
-        f"SELECT totalEvents, activeUsers, revenueAsSent, purchasers FROM "
+        f"SELECT totalEvents, identifiedUsers, revenueAsSent, purchasers FROM "
         f"(SELECT sum(events) AS totalEvents, {select('revenueAsSent')} FROM {source}) AS counted CROSS JOIN "
-        f"(SELECT {select('activeUsers', 'purchasers')} FROM {people}) AS people",
+        f"(SELECT {select('identifiedUsers', 'purchasers')} FROM {people}) AS people",
         params,
         tag="dashboard.stats",
     )
@@ -30,7 +30,7 @@ def dashboard_stats(*, app_id: uuid.UUID, since: dt.datetime, until: dt.datetime
         tag="dashboard.stats_installs",
     ).scalar()
     events, users, revenue, purchasers = result.rows[0]
-    rate = derive({"purchasers": purchasers, "activeUsers": users}, "conversionRate")["conversionRate"]
+    rate = derive({"purchasers": purchasers, "identifiedUsers": users}, "conversionRate")["conversionRate"]
     return {
         "totalEvents": events,
         "activeUsers": users,

@@ -98,9 +98,9 @@ def _series_charts(app, points: list[dict], interval: str) -> dict[str, charts.C
         ),
         "dau": drawn(
             charts.line_chart(
-                label=f"Active devices per {interval}, in {app.timezone}",
+                label=f"Active users (devices, else user ids) per {interval}, in {app.timezone}",
                 categories=categories,
-                series={"Active devices": [p["dau"] for p in points]},
+                series={"Active users": [p["dau"] for p in points]},
             ),
             "dau",
         ),

@@ -30,10 +30,10 @@ class DashboardStatsOut(serializers.Serializer):
     appId = serializers.UUIDField()
     since = serializers.DateTimeField()
     totalEvents = serializers.IntegerField()
-    activeUsers = serializers.IntegerField()
+    activeUsers = serializers.IntegerField(help_text="Distinct user ids with an event (the seed's uniq(user_id)).")
     installs = serializers.IntegerField(help_text="New installs attributed by the engine (not reinstalls).")
     revenue = serializers.DecimalField(max_digits=24, decimal_places=6, help_text="Sum over every currency sent.")
-    conversionRate = serializers.FloatField(help_text="Purchasers / active users.")
+    conversionRate = serializers.FloatField(help_text="Purchasers / active users (both by user id).")
 
 
 class EventsPerDay(serializers.Serializer):
