@@ -12,7 +12,8 @@
   // extra: more Intl.NumberFormat options (an axis's compact labels).
   function formatter(unit, extra) {
     var options = { maximumFractionDigits: 2 };
-    if (unit === "%") options = { style: "percent", maximumFractionDigits: 1 };
+    // A share to one decimal, as the tables print it (100.0%).
+    if (unit === "%") options = { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 };
     else if (unit) options = { style: "currency", currency: unit };
     var format = new Intl.NumberFormat(undefined, Object.assign(options, extra));
     return function (value) {
@@ -23,7 +24,8 @@
   // A value axis in a currency or in per cent says so on its labels, compactly (US$1.2K).
   function labelValueAxes(option, unit) {
     if (!unit) return;
-    var format = formatter(unit, { notation: "compact" });
+    var compact = unit === "%" ? { notation: "compact", minimumFractionDigits: 0 } : { notation: "compact" };
+    var format = formatter(unit, compact);
     [option.xAxis, option.yAxis].forEach(function (axis) {
       if (axis && axis.type === "value") axis.axisLabel = Object.assign({}, axis.axisLabel, { formatter: format });
     });
