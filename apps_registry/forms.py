@@ -143,4 +143,6 @@ class SettingsForm(forms.ModelForm):
             "and re-engagements (off by default: one user on several devices would be one device).",
             "time_decay_half_life_days": "1 to 30.",
             "fraud_min_ctit_seconds": "0 to 3600: installs sooner after their click are flagged as click injection.",
+            "fraud_policy": "Flag keeps a flagged install with its click's source, marked as flagged; reject "
+            "gives it to the next touch of its path, or to organic.",
         }

@@ -23,8 +23,8 @@ class AttributionSettings(models.Model):
         DATA_DRIVEN = "data_driven", "Data-driven (Markov)"
 
     class FraudPolicy(models.TextChoices):
-        FLAG = "flag", "Keep flagged installs attributed, with the flag"
-        REJECT = "reject", "Reject flagged touches: the install goes to the next touch or organic"
+        FLAG = "flag", "Flag: keep the install attributed"
+        REJECT = "reject", "Reject: credit the next touch"
 
     app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="attribution_settings")
     version = models.PositiveIntegerField()
