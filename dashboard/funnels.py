@@ -31,6 +31,7 @@ from core import clickhouse
 from events.attribution_engine import sql
 from events.ingestion.schema import NAME_PATTERN
 
+from .aggregates import activity_source
 from .credits import ORGANIC, installs_where
 from .filters import Filters
 from .metrics import derive
@@ -195,11 +196,11 @@ MAX_NAMES = 200
 def event_names(*, app: App, until: dt.datetime) -> list[str]:
     """The event names the app sent in the 90 days before ``until``, most frequent first (at most
     200): the choices of the funnels page's step pickers."""
+    source, params = activity_source(since=until - NAMES_LOOKBACK, until=until, time_zone=app.timezone)
     result = clickhouse.execute(
-        "SELECT event_name FROM events WHERE app_id = {app_id:UUID} AND timestamp >= {since:DateTime64(3, 'UTC')} "
-        "AND timestamp < {until:DateTime64(3, 'UTC')} GROUP BY event_name ORDER BY count() DESC, event_name "
+        f"SELECT event_name FROM {source} GROUP BY event_name ORDER BY sum(events) DESC, event_name "
         "LIMIT {limit:UInt32}",
-        {"app_id": app.id, "since": until - NAMES_LOOKBACK, "until": until, "limit": MAX_NAMES},
+        {**params, "app_id": app.id, "limit": MAX_NAMES},
         tag="analytics.funnel_event_names",
     )
     return [row[0] for row in result.rows]

@@ -295,3 +295,15 @@ def test_the_date_range_is_of_the_apps_days(scenario):
     kiritimati = APIClient().get(f"/api/analytics/funnel?{query}", **bearer(scenario["reader"])).json()
     assert kiritimati["timeZone"] == "Pacific/Kiritimati"
     assert [s["devices"] for s in kiritimati["total"]] == [3.0, 3.0, 1.0]
+
+
+def test_the_step_pickers_offer_the_apps_event_names_most_frequent_first(scenario):
+    """Up to a moment inside an hour (14:30 on day D, the hour's first half read from the raw events):
+    three installs and three sign-ups (A's and C's at 13:00, B's at 14:00), two purchases (B's at 13:00,
+    A's at 14:00); over the whole scenario five sign-ups and five purchases, four installs."""
+    from dashboard import funnels
+
+    day = dt.datetime.combine(scenario["day"], dt.time(12), tzinfo=dt.UTC)
+    names = funnels.event_names(app=scenario["app"], until=day + 2.5 * HOUR)
+    assert names == ["install", "sign_up", "purchase"]
+    assert funnels.event_names(app=scenario["app"], until=dt.datetime.now(dt.UTC)) == ["purchase", "sign_up", "install"]
