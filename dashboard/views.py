@@ -181,6 +181,8 @@ assert set(COHORT_GROUPS) == set(cohort_reports.COHORT_COLUMNS)
 LEVEL_NAMES = {"source": "media source", "campaign": "campaign", "adset": "ad set", "ad": "ad"}
 CAMPAIGN_SORTS = [(f"{sign}{name}", f"{sign}{name}") for name in ("name", *CAMPAIGN_COLUMNS) for sign in ("", "-")]
 TOP_CHART_ROWS = 10
+# Rows of the campaign table on the page, by its sort, unless all are asked for (the CSV has every row).
+SHOWN_ROWS = 100
 NEXT_LEVEL = {"source": "campaign", "campaign": "adset", "adset": "ad"}
 
 
@@ -189,6 +191,7 @@ class CampaignsForm(forms.Form):
 
     level = forms.ChoiceField(choices=[(level, name) for level, name in LEVEL_NAMES.items()], required=False)
     sort = forms.ChoiceField(choices=CAMPAIGN_SORTS, required=False)
+    rows = forms.ChoiceField(choices=[("all", "every row")], required=False)
 
 
 def _row_name(row: dict, level: str) -> str:
@@ -321,8 +324,13 @@ def campaigns(request: HttpRequest, page: pages.AppPage, filters: Filters) -> Ht
     sort_name, descending = sort.lstrip("-"), sort.startswith("-")
     here = QueryDict(filters.query[1:], mutable=True)
     here["level"] = level
-
     here["sort"] = sort
+    every_row = here.copy()
+    every_row["rows"] = "all"
+    keep = {"level": level, "sort": sort}
+    if form.cleaned_data["rows"]:
+        here["rows"] = keep["rows"] = "all"
+    shown = rows if form.cleaned_data["rows"] else rows[:SHOWN_ROWS]
 
     def sort_link(name: str) -> dict:
         """A column header's link: a first click sorts names up and numbers down; a second reverses."""
@@ -353,7 +361,7 @@ def campaigns(request: HttpRequest, page: pages.AppPage, filters: Filters) -> Ht
         "report_query": filters.query,
         "level": level,
         "level_name": LEVEL_NAMES[level],
-        "keep": {"level": level, "sort": sort},
+        "keep": keep,
         "breadcrumbs": _breadcrumbs(level, filters, here),
         "dimensions": dimensions,
         "name_sort": sort_link("name"),
@@ -366,8 +374,10 @@ def campaigns(request: HttpRequest, page: pages.AppPage, filters: Filters) -> Ht
                 "drill": _drill(row, level, here),
                 "cells": presenters.cells(row, columns, app.currency, not_over),
             }
-            for row in rows
+            for row in shown
         ],
+        "row_count": len(rows),
+        "every_row": "?" + every_row.urlencode() if len(shown) < len(rows) else None,
         "total": presenters.cells(both[None][0], columns, app.currency, not_over),
         "not_over": ", ".join(f"D{n} from {_day(known_from)}" for n, known_from in days_not_over.items()),
         "every_day_over": _every_day_over(app, filters, here) if days_not_over else None,

@@ -514,3 +514,29 @@ def test_each_report_page_is_refused_to_readonly_and_a_foreign_app_is_a_404(mark
     owner = Client()
     owner.force_login(marketer[0])
     assert owner.get(f"/apps/{app.id}/{path}").status_code == 200
+
+
+def test_the_campaign_table_shows_its_first_rows_by_the_sort_and_links_to_every_row(browser, marketer, monkeypatch):
+    """A long table (an ad level of hundreds of ads) shows its first rows in the chosen order, says how
+    many there are and links to them all; the total is every row's."""
+    from dashboard import cohorts, views
+
+    def performance(*, app, filters, levels):
+        money = {"currency": app.currency, "amount": "0.0000", "unconverted": []}
+        empty = {**dict.fromkeys(views.CAMPAIGN_COLUMNS), "revenue": money, "cost": None}
+        dimensions = {"mediaSource": "", "campaign": "", "adset": "", "ad": ""}
+        rows = [{**empty, **dimensions, "mediaSource": f"source {n}", "installs": float(n)} for n in range(1, 4)]
+        return {levels[0]: rows, None: [{**empty, "installs": 6.0}]}
+
+    monkeypatch.setattr(cohorts, "campaign_performance", performance)
+    monkeypatch.setattr(views, "SHOWN_ROWS", 2)
+    app = marketer[1]
+    page = browser.get(f"/apps/{app.id}/campaigns?days=7&sort=-installs").content.decode()
+    assert '<tr data-row="source 3">' in page and '<tr data-row="source 2">' in page
+    assert '<tr data-row="source 1">' not in page
+    assert "The first 2 of 3 media sources in the table's order; the total counts all 3." in page
+    assert 'href="?days=7&amp;model=last_touch&amp;level=source&amp;sort=-installs&amp;rows=all">Show all 3</a>' in page
+    every = browser.get(f"/apps/{app.id}/campaigns?days=7&sort=-installs&rows=all").content.decode()
+    assert '<tr data-row="source 1">' in every and "data-rows" not in every
+    assert '<input type="hidden" name="rows" value="all">' in every, "Apply keeps every row shown"
+    assert browser.get(f"/apps/{app.id}/campaigns?rows=some").status_code == 400
