@@ -240,8 +240,10 @@ def _breadcrumbs(level: str, filters: Filters, here: QueryDict) -> list[dict]:
     return crumbs
 
 
-def _campaign_charts(rows: list[dict], level: str, currency: str) -> tuple[charts.Chart | None, charts.Chart | None]:
-    """Installs, and revenue beside cost, for the rows with the most installs."""
+def _campaign_charts(
+    rows: list[dict], level: str, currency: str
+) -> tuple[charts.Chart | None, charts.Chart | None, str]:
+    """Installs, and revenue beside cost, for the rows with the most installs; the money chart's title."""
     top = sorted(rows, key=lambda row: -row["installs"])[:TOP_CHART_ROWS]
     names = [_row_name(row, level) for row in top]
     plural = f"{LEVEL_NAMES[level]}s"
@@ -252,19 +254,22 @@ def _campaign_charts(rows: list[dict], level: str, currency: str) -> tuple[chart
         horizontal=True,
     )
     costs = [presenters.money_value(row["cost"]) for row in top]
+    # No cost imported for any of them: no cost series (an empty one would still be in the legend), and
+    # the chart's title says so.
+    cost_known = any(cost is not None for cost in costs)
     money = charts.bar_chart(
-        label=f"Revenue and cost in {currency} of the same {plural}",
+        label=f"Revenue{' and cost' if cost_known else ''} in {currency} of the same {plural}",
         categories=names,
         series={
             METRICS["revenue"].label: [presenters.money_value(row["revenue"]) for row in top],
-            # No cost imported for any of them: no cost series (an empty one would still be in the legend).
-            **({METRICS["cost"].label: costs} if any(cost is not None for cost in costs) else {}),
+            **({METRICS["cost"].label: costs} if cost_known else {}),
         },
         unit=currency,
         horizontal=True,
     )
     has_money = any(presenters.money_value(row["revenue"]) or presenters.money_value(row["cost"]) for row in top)
-    return (installs if any(row["installs"] for row in top) else None), (money if has_money else None)
+    money_title = "Revenue and cost" if cost_known else "Revenue (no cost imported)"
+    return (installs if any(row["installs"] for row in top) else None), (money if has_money else None), money_title
 
 
 def _column_groups(headers: list[dict]) -> list[dict]:
@@ -352,7 +357,7 @@ def campaigns(request: HttpRequest, page: pages.AppPage, filters: Filters) -> Ht
         for column in columns
     ]
     dimensions = [LEVEL_NAMES[name].capitalize() for name in list(analytics.LEVELS)[: analytics.LEVELS[level]]]
-    installs_chart, money_chart = _campaign_charts(rows, level, app.currency)
+    installs_chart, money_chart, money_title = _campaign_charts(rows, level, app.currency)
     csv_query = urlencode({"app_id": str(app.id), "level": level}) + "&" + filters.query[1:]
     context = {
         "page": page,
@@ -383,6 +388,7 @@ def campaigns(request: HttpRequest, page: pages.AppPage, filters: Filters) -> Ht
         "every_day_over": _every_day_over(app, filters, here) if days_not_over else None,
         "installs_chart": installs_chart,
         "money_chart": money_chart,
+        "money_title": money_title,
         "csv_url": f"{reverse('analytics-campaigns-csv')}?{csv_query}",
         "model_name": MODEL_NAMES[filters.model],
     }

@@ -4,7 +4,9 @@
 (function () {
   "use strict";
 
-  var MIN_LABEL_CELL_PX = 20;
+  // A heatmap cell shows its value when the widest value fits with this much room to spare.
+  var LABEL_ROOM_PX = 6;
+  var LABEL_FONT_PX = 12; // ECharts' default label size
   // ECharts' legend metrics (its defaults): a key and its gap to the name, the gap between items
   // and lines, the font size and the legend's padding.
   var LEGEND = { keyPx: 25 + 5, gapPx: 10, fontPx: 12, linePx: 14 + 10, paddingPx: 5 };
@@ -31,6 +33,21 @@
     });
   }
 
+  // A canvas context measuring text as the charts draw it.
+  function measuring(fontPx, fontFamily) {
+    var context = document.createElement("canvas").getContext("2d");
+    context.font = fontPx + "px " + fontFamily;
+    return context;
+  }
+
+  // The width in pixels of the widest of the texts (the first line of each), as a label draws them.
+  function widest(texts, fontFamily) {
+    var context = measuring(LABEL_FONT_PX, fontFamily);
+    return texts.reduce(function (most, text) {
+      return Math.max(most, context.measureText(String(text).split("\n")[0]).width);
+    }, 0);
+  }
+
   function fail(element, message) {
     element.classList.add("chart-error");
     element.textContent = message;
@@ -41,8 +58,7 @@
   // their height.
   function wrapLegend(element, option, fontFamily) {
     if (!option.legend || !option.legend.show) return;
-    var context = document.createElement("canvas").getContext("2d");
-    context.font = LEGEND.fontPx + "px " + fontFamily;
+    var context = measuring(LEGEND.fontPx, fontFamily);
     var room = element.clientWidth - 2 * LEGEND.paddingPx;
     var lines = 1;
     var x = 0;
@@ -70,21 +86,29 @@
     // Content-Security-Policy refuses.
     option.tooltip = Object.assign({}, option.tooltip, { valueFormatter: formatter(unit), renderMode: "richText" });
     labelValueAxes(option, unit);
-    // A heatmap's cell labels and its scale show values in the unit too; cells too narrow for a label
-    // (a phone, a long horizon) go without.
+    var fontFamily = getComputedStyle(document.body).fontFamily;
+    // A heatmap's cell labels and its scale show values in the unit too; where the widest value does
+    // not fit its cell (a phone, a long horizon), the cells go without.
     (option.series || []).forEach(function (series) {
       if (series.type !== "heatmap") return;
       var format = formatter(unit);
       var columns = option.xAxis && option.xAxis.data ? option.xAxis.data.length : 1;
+      var rowNames = option.yAxis && option.yAxis.data ? option.yAxis.data : [];
+      var grid = option.grid || {};
+      var room = element.clientWidth - (grid.left || 0) - (grid.right || 0) - widest(rowNames, fontFamily);
+      var values = series.data.map(function (cell) {
+        return format(cell[2]);
+      });
       series.label = Object.assign({}, series.label, {
-        show: Boolean(series.label && series.label.show) && element.clientWidth / columns >= MIN_LABEL_CELL_PX,
+        show:
+          Boolean(series.label && series.label.show) &&
+          room / columns >= widest(values, fontFamily) + LABEL_ROOM_PX,
         formatter: function (params) {
           return format(params.value[2]);
         },
       });
       if (option.visualMap) option.visualMap.formatter = format;
     });
-    var fontFamily = getComputedStyle(document.body).fontFamily;
     option.textStyle = { fontFamily: fontFamily };
     wrapLegend(element, option, fontFamily);
     element.textContent = "";
