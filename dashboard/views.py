@@ -827,12 +827,15 @@ def cohort_report(request: HttpRequest, page: pages.AppPage, filters: Filters) -
         if retention
         else None
     )
-    # The largest cohorts, in the table's order (so is the legend).
-    drawn = sorted(range(len(curves)), key=lambda i: -curves[i]["installs"])[:TOP_CURVES]
+    # The largest cohorts with a day over (a cohort of today has no point: a name in the legend without
+    # a line), in the table's order (so is the legend).
+    over = [i for i, row in enumerate(curves) if any(point["ltv"] is not None for point in row["points"])]
+    drawn = sorted(over, key=lambda i: -curves[i]["installs"])[:TOP_CURVES]
     largest = [curves[i] for i in sorted(drawn)]
     ltv_chart = (
         charts.line_chart(
-            label=f"LTV in {app.currency} per install by day since install, the {len(largest)} largest cohorts",
+            label=f"LTV in {app.currency} per install by day since install, the {len(largest)} largest cohorts "
+            "with a day over",
             categories=[f"D{n}" for n in range(cohort_reports.LTV_DEFAULT_HORIZON + 1)],
             series={_cohort_label(row, split): [point["ltv"] for point in row["points"]] for row in largest},
             unit=app.currency,

@@ -3,6 +3,7 @@ the app picker, the change_app pages writing through the services, the report pa
 may open which page: tests/test_authorization_matrix.py. In a real browser: tests/test_pages_browser.py."""
 
 import datetime as dt
+import json
 import re
 import zoneinfo
 
@@ -540,3 +541,36 @@ def test_the_campaign_table_shows_its_first_rows_by_the_sort_and_links_to_every_
     assert '<tr data-row="source 1">' in every and "data-rows" not in every
     assert '<input type="hidden" name="rows" value="all">' in every, "Apply keeps every row shown"
     assert browser.get(f"/apps/{app.id}/campaigns?rows=some").status_code == 400
+
+
+def test_the_ltv_chart_draws_the_cohorts_with_a_day_over_and_leaves_todays_out_of_its_legend(
+    browser, marketer, monkeypatch
+):
+    """A cohort of today has no LTV point yet: drawn, it would be a name in the legend without a line."""
+    from dashboard import cohorts
+
+    horizon = cohorts.LTV_DEFAULT_HORIZON
+    money = {"currency": "USD", "amount": "0.0000", "unconverted": []}
+
+    def point(ltv):
+        return {"ltv": ltv, "revenue": money}
+
+    def retention(**_):
+        return [
+            {"cohort": day, "installs": installs, "retention": [None] * 31}
+            for day, installs in (("2026-12-06", 2), ("2026-12-07", 5))
+        ]
+
+    def ltv_curves(**_):
+        return [
+            {"cohort": "2026-12-06", "installs": 2, "points": [point(1.5)] + [point(None)] * horizon},
+            {"cohort": "2026-12-07", "installs": 5, "points": [point(None)] * (horizon + 1)},
+        ]
+
+    monkeypatch.setattr(cohorts, "retention", retention)
+    monkeypatch.setattr(cohorts, "ltv_curves", ltv_curves)
+    page = browser.get(f"/apps/{marketer[1].id}/cohorts").content.decode()
+    option = re.search(r"<script id=\"chart-ltv\" type=\"application/json\">(.*?)</script>", page)
+    series = json.loads(option.group(1))["series"]
+    assert [line["name"] for line in series] == ["2026-12-06"] and series[0]["data"][0] == 1.5
+    assert "the 1 largest cohorts with a day over" in page
