@@ -373,9 +373,9 @@ def _buckets(filters: Filters, interval: str, time_zone: str) -> list:
 
 
 def series(*, app: App, filters: Filters, interval: str) -> list[dict]:
-    """Per hour, day or week of the app's time zone (activity date): events, active users (devices, else user ids), new
-    installs organic and non-organic, re-attributions (among the installs) and re-engagements apart,
-    and revenue converted at each day's rate."""
+    """Per hour, day or week of the app's time zone (activity date): events, active users (devices,
+    else user ids), new installs organic and non-organic, re-attributions (among the installs) and
+    re-engagements apart, and revenue converted at each day's rate."""
     if filters.media_source or filters.campaign:
         raise NotApplicable("The time series counts activity, which carries no media source or campaign.")
     if interval == "hour" and filters.until - filters.since > dt.timedelta(days=MAX_HOURLY_DAYS):
