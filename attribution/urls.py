@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 from accounts.urls import admin_urls, auth_urls, page_urls
 from apps_registry.views import home
 from attribution import health
-from core.errors import page_not_found
+from core.errors import bad_request, page_not_found
 from dashboard.urls import analytics_urls, conversion_urls, dashboard_urls
 
 urlpatterns = [
@@ -29,4 +29,5 @@ urlpatterns = [
     path("apps/", include("dashboard.page_urls")),
 ]
 
+handler400 = bad_request
 handler404 = page_not_found

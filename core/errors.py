@@ -1,7 +1,9 @@
-"""One error type for business failures, turned into clean JSON by the DRF exception handler."""
+"""One error type for business failures, turned into clean JSON by the DRF exception handler; the
+site's 400 and 404 handlers, which answer JSON under the API."""
 
 import logging
 
+from django.core.exceptions import DisallowedHost
 from django.http import JsonResponse
 from django.views import defaults
 from rest_framework import status
@@ -39,3 +41,17 @@ def page_not_found(request, exception):
     if request.path.startswith(("/api/", "/v1/")):
         return JsonResponse({"error": "Not found.", "extra": {}}, status=404)
     return defaults.page_not_found(request, exception)
+
+
+def bad_request(request, exception):
+    """handler400 (a request Django refuses before any view: a Host header not in ALLOWED_HOSTS, too
+    many fields): under /api/ or /v1/ a JSON error that says why, like every API error; other pages
+    keep Django's."""
+    if request.path.startswith(("/api/", "/v1/")):
+        reason = (
+            "The Host header names no host this server answers to."
+            if isinstance(exception, DisallowedHost)
+            else "The request could not be read."
+        )
+        return JsonResponse({"error": reason, "extra": {}}, status=400)
+    return defaults.bad_request(request, exception)

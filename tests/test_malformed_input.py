@@ -344,3 +344,15 @@ def test_touchpoint_timestamps_are_range_checked_like_events(admin, store_all):
     ).rows
     assert stored[0][0] < now - dt.timedelta(days=1)
     assert stored[1][0] == stored[1][1], "a clock far in the future is replaced by the time received"
+
+
+@pytest.mark.parametrize("host", ["host;", "", "evil.example"])
+@pytest.mark.parametrize("method, path", [("POST", "/api/apps/create"), ("POST", "/v1/batch"), ("GET", "/api/nope")])
+def test_a_host_header_the_server_does_not_answer_to_is_a_json_400_under_the_api(settings, method, path, host):
+    """Django refuses such a request before any view (DisallowedHost); the API still says why in JSON.
+    Without DEBUG, as in production: with it, Django shows its technical page."""
+    settings.DEBUG = False
+    response = Client(raise_request_exception=False).generic(method, path, b"name=x", HTTP_HOST=host)
+    assert assert_json_error(response, 400) == "The Host header names no host this server answers to."
+    page = Client(raise_request_exception=False).get("/apps/", HTTP_HOST=host)
+    assert page.status_code == 400 and page["Content-Type"].startswith("text/html"), "pages keep Django's"
