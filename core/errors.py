@@ -35,10 +35,14 @@ def api_exception_handler(exc, context):
     return response
 
 
+# The API's paths (ours, and Segment's tracking API under /v1/): its errors are JSON, whoever answers.
+API_PREFIXES = ("/api/", "/v1/")
+
+
 def page_not_found(request, exception):
     """handler404: a URL under /api/ (or /v1/, Segment's tracking API) that no route takes answers
     JSON, like every API error; other pages keep Django's. (With DEBUG, Django shows its own page instead.)"""
-    if request.path.startswith(("/api/", "/v1/")):
+    if request.path.startswith(API_PREFIXES):
         return JsonResponse({"error": "Not found.", "extra": {}}, status=404)
     return defaults.page_not_found(request, exception)
 
@@ -47,7 +51,7 @@ def bad_request(request, exception):
     """handler400 (a request Django refuses before any view: a Host header not in ALLOWED_HOSTS, too
     many fields): under /api/ or /v1/ a JSON error that says why, like every API error; other pages
     keep Django's."""
-    if request.path.startswith(("/api/", "/v1/")):
+    if request.path.startswith(API_PREFIXES):
         reason = (
             "The Host header names no host this server answers to."
             if isinstance(exception, DisallowedHost)
