@@ -120,6 +120,10 @@ def conversion_explanation(*, app: App, conversion_id: uuid.UUID) -> dict | None
         window="conversion",
         conversion_id=conversion_id,
     )
+    # Narrowed to the conversion's device (every id of it; '' alone: a conversion of no device id): the
+    # same matches, read from its rows only.
+    ids = clickhouse.execute(sql.conversion_devices(), params, tag="attribution_explain_devices").rows
+    params["devices"] = sorted({value for (value,) in ids})
     found = clickhouse.execute(sql.explain_candidates(), params, tag="attribution_explain_candidates")
     candidates = [dict(zip(found.columns, row, strict=True)) for row in found.rows]
     on_path = set(last["path.touch_id"])

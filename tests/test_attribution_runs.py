@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from apps_registry import services as app_services
 from core import clickhouse
-from dashboard import selectors
+from dashboard import explanation, selectors
 from events.attribution_engine import datadriven, services, sql
 from events.attribution_engine.rules import MODELS
 from events.models import AttributionRun
@@ -352,6 +352,20 @@ def test_explanation_says_why_a_click_id_matched_nothing():
     assert {story["decision"]["matchType"] for name, story in stories.items() if name != "fresh"} == {"organic"}
 
 
+def test_explanation_of_a_conversion_of_no_device_stored_twice():
+    """A conversion without a device id, delivered twice: the explanation reads the events of no device,
+    each in its newest version, and finds its click once."""
+    app = AppFactory()
+    conversion, click = uuid.uuid4(), uuid.uuid4()
+    data.store(app.id, touches=[{"touch_id": click, "at": T - 2 * H}, {"at": T - H, "device_ids": {"gaid": "d"}}])
+    for _ in range(2):
+        data.store(app.id, events=[{"event_id": conversion, "at": T, "click_id": click.hex}])
+    data.run(app, T - H, T + H)
+    story = explanation.conversion_explanation(app=app, conversion_id=conversion)
+    assert [candidate["touchId"] for candidate in story["candidates"]] == [str(click)]
+    assert (story["decision"]["matchType"], story["decision"]["touchId"]) == ("click_id", str(click))
+
+
 def test_explanation_of_an_unattributed_event_is_404():
     app = AppFactory()
     user = analyst(app)
@@ -456,6 +470,11 @@ def test_credits_sum_to_one_and_reruns_change_nothing(touches, probabilistic):
             assert sum(credits) == pytest.approx(1.0)
             assert all(0.0 <= c <= 1.0 for c in credits)
             assert result["touch_id"] in result["credits"]
+    # the explanation, read from the conversion's device only, finds every touch the engine credited
+    story = explanation.conversion_explanation(app=app, conversion_id=conversion)
+    in_window = {candidate["touchId"] for candidate in story["candidates"] if candidate["inWindow"]}
+    assert {str(touch) for touch in results["linear"]["credits"]} <= in_window
+    assert story["decision"]["touchId"] in in_window | {None}
     data.run(app, T - H, T + H)
     assert all_rows(app.id) == first
 

@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from apps_registry import services as app_services
+from dashboard import explanation
 from tests import attribution_data as data
 from tests.factories import AppFactory
 
@@ -96,6 +97,32 @@ def test_a_conversion_matches_touches_of_every_id_of_its_device():
         "device_click",
         click,
     )
+
+
+def test_an_explanation_reads_the_device_of_its_conversion_as_the_engine_does():
+    """The explanation reads only the rows of its conversion's device: every id of it, and no id that
+    merely shared an install with one of them but is another device's (labelled by a smaller id)."""
+    app = AppFactory()
+    conversion, click, elsewhere = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    data.store(
+        app.id,
+        touches=[
+            {"touch_id": click, "at": T - 2 * H, "device_ids": IDFA},
+            {"touch_id": elsewhere, "at": T - H, "device_ids": {"oaid": "b-other"}},
+        ],
+        events=[
+            {"at": T - 120 * D, "device_ids": BOTH},
+            {"at": T - 110 * D, "device_ids": {"idfa": "ads-1", "oaid": "b-other"}},
+            {"at": T - 100 * D, "device_ids": {"gaid": "a-zero", "oaid": "b-other"}},  # b-other is a-zero's
+            {"event_id": conversion, "at": T, "device_ids": IDFV},
+        ],
+    )
+    data.run(app, T - H, T + H)
+    result = data.results(app.id, conversion)["last_touch"]
+    assert (result["conversion_kind"], result["touch_id"]) == ("install", click)
+    explained = explanation.conversion_explanation(app=app, conversion_id=conversion)
+    assert [c["touchId"] for c in explained["candidates"]] == [str(click)]
+    assert explained["decision"]["touchId"] == str(click)
 
 
 def test_activity_under_another_id_of_the_device_is_no_inactivity():

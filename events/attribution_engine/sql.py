@@ -42,6 +42,10 @@ Deciding (``insert_results``, from the scratch rows of a run):
    conversion, its ``credits`` map holding every model's array, and for a re-attribution or a
    re-engagement credited to a touch the end of its re-engagement window (``reengagement_window_end``).
 
+Explaining one conversion (``explain_candidates``): the same matching for that conversion alone, read
+from the rows of its device only (``devices``: every id of it, ``conversion_devices``), with every touch
+that shares a key with it, in its windows or not.
+
 Touch tuples are (time, touch_id, tier, type, media_source, campaign, link_code) in the scratch
 table, with the fraud flag appended in ``decided``.
 """
@@ -90,18 +94,29 @@ _REENGAGEMENT_NAMES = literals(REENGAGEMENT_EVENTS)
 DEVICE_KEY = "if(device_id != '', device_id, user_id)"
 # The engine's: the user id stands in for a device only when the app's settings say so.
 _DEVICE_KEY = "if(device_id != '', device_id, if({user_id_fallback:Bool}, user_id, ''))"
+# The devices a query is about (an explanation's: ``conversion_devices``), as every id of theirs; every
+# device when empty.
+_ALL_DEVICES = "empty({devices:Array(String)})"
 # Device identity: the ids seen together on one install, of any age, are one device, named by the least
-# of them; an event is the device its first id names (``identity``), else its own device key.
+# of them; an event is the device its first id names (``identity``), else its own device key. For some
+# devices (``devices``), the labels of their ids only, from the installs that carry one of those ids:
+# every install such a label is taken from.
 _ID_LABELS = f"""id_labels AS (
     SELECT value, min(least_id) AS label
     FROM (
         SELECT mapValues(device_ids) AS ids, arrayMin(ids) AS least_id FROM events
         WHERE app_id = {{app_id:UUID}} AND event_name IN ({CONVERSION_NAMES}) AND device_ids.size0 > 1
+          AND ({_ALL_DEVICES} OR hasAny(ids, {{devices:Array(String)}}))
     )
     ARRAY JOIN ids AS value
+    WHERE {_ALL_DEVICES} OR has({{devices:Array(String)}}, value)
     GROUP BY value
 )"""
 _IDENTITY = f"if(l.label != '', l.label, {_DEVICE_KEY})"
+# The events of the devices a query is about: an event of one of them has its first id among their ids,
+# or none (an event of no device id is its user's, or no one's). A narrowing before FINAL's merge and the
+# identity join (the first id is the same in every version of an event).
+_OF_DEVICES = f"({_ALL_DEVICES} OR device_id = '' OR has({{devices:Array(String)}}, device_id))"
 # The probabilistic signals, every one of them required: a key only when none is empty.
 _FINGERPRINT = (
     "if(ip_prefix = '' OR os_name = '' OR os_version = '', '', concat(ip_prefix, '|', lower(os_name), '|', os_version))"
@@ -121,6 +136,7 @@ def parameters(
     flood_sources: Iterable[str] = (),
     data_driven_weights: Mapping[str, float] | None = None,
     conversion_id: uuid.UUID | None = None,
+    devices: Iterable[str] = (),
     scratch: str = "",
 ) -> dict:
     """Query parameters for conversions chosen by ``window`` between ``since`` and ``until``.
@@ -136,10 +152,12 @@ def parameters(
         "since": since,
         "until": until,
         "conversion_id": conversion_id or uuid.UUID(int=0),
+        "devices": sorted(devices),
         "scratch": scratch,
         "history_from": earliest - dt.timedelta(milliseconds=rules.history_ms),
-        "history_until": until + margin,
+        "history_until": until,
         "touches_from": earliest - dt.timedelta(milliseconds=rules.touch_lookback_ms) - margin,
+        "touches_until": until + margin,
         "flood_sources": sorted(flood_sources),
         "data_driven_weights": dict(data_driven_weights or {}),
     }
@@ -156,6 +174,25 @@ def tier_name(expression: str) -> str:
     return _TIER_NAME.format(t=expression)
 
 
+def _history_events(window: str) -> str:
+    """The history's events (``e``, with their labels ``l``), each row in its newest version as FINAL
+    reads it. A run merges the rows of its period as it reads them (FINAL); an explanation, narrowed
+    to one device, picks the newest version of that device's few rows instead: FINAL would merge every
+    row of the period before the narrowing, which costs more than the rest of the explanation."""
+    rows = f"""app_id = {{app_id:UUID}}
+      AND timestamp >= {{history_from:DateTime64(3, 'UTC')}} AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
+      AND {_OF_DEVICES}"""
+    if window == "conversion":
+        return f"""(
+        SELECT * FROM events PREWHERE {rows}
+        ORDER BY inserted_at DESC LIMIT 1 BY app_id, event_name, timestamp, event_id
+    ) AS e
+    LEFT JOIN id_labels AS l ON e.device_id = l.value"""
+    return f"""events AS e FINAL
+    LEFT JOIN id_labels AS l ON e.device_id = l.value
+    PREWHERE {rows}"""
+
+
 def pipeline(window: str) -> str:
     """The matching CTEs up to ``candidates`` for conversions chosen by ``window``."""
     conversion_filter = WINDOW_FILTERS[window]
@@ -167,7 +204,7 @@ window_devices AS (
     LEFT JOIN id_labels AS l ON e.device_id = l.value
     WHERE app_id = {{app_id:UUID}} AND event_name IN ({CONVERSION_NAMES}, {_REENGAGEMENT_NAMES})
       AND timestamp >= {{history_from:DateTime64(3, 'UTC')}} AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
-      AND ({conversion_filter}) AND identity != ''
+      AND ({conversion_filter}) AND identity != '' AND {_OF_DEVICES}
 ),
 history AS (
     SELECT
@@ -178,12 +215,8 @@ history AS (
         toUUIDOrZero(attribution['click_id']) AS click_id,
         {_FINGERPRINT} AS fingerprint,
         event_name IN ({CONVERSION_NAMES}) AS is_install
-    FROM events AS e FINAL
-    LEFT JOIN id_labels AS l ON e.device_id = l.value
-    WHERE app_id = {{app_id:UUID}}
-      AND timestamp >= {{history_from:DateTime64(3, 'UTC')}}
-      AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
-      AND (identity = '' OR identity IN (SELECT identity FROM window_devices))
+    FROM {_history_events(window)}
+    WHERE identity = '' OR identity IN (SELECT identity FROM window_devices)
 ),
 sequenced AS (
     -- One window over each device's events (one sort): its latest earlier activity.
@@ -208,7 +241,7 @@ install_chains AS (
     FROM events AS e
     LEFT JOIN id_labels AS l ON e.device_id = l.value
     WHERE app_id = {{app_id:UUID}} AND event_name IN ({CONVERSION_NAMES})
-      AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
+      AND timestamp < {{history_until:DateTime64(3, 'UTC')}} AND {_OF_DEVICES}
       AND identity IN (SELECT identity FROM window_devices)
     GROUP BY identity
 ),
@@ -262,6 +295,7 @@ named_clicks AS (
     SELECT toUUIDOrZero(attribution['click_id']) AS touch_id FROM events
     WHERE app_id = {{app_id:UUID}} AND attribution['click_id'] != ''
       AND timestamp >= {{history_from:DateTime64(3, 'UTC')}} AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
+      AND {_OF_DEVICES}
 ),
 touch_keys AS (
     -- One branch per kind of key; each reads only the touches that carry that kind.
@@ -269,25 +303,27 @@ touch_keys AS (
            2 AS kind, cityHash64(2, device_id) AS key
     FROM touchpoints
     PREWHERE app_id = {{app_id:UUID}} AND device_id != ''
-      AND timestamp >= {{touches_from:DateTime64(3, 'UTC')}} AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
+      AND ({_ALL_DEVICES} OR has({{devices:Array(String)}}, device_id))
+      AND timestamp >= {{touches_from:DateTime64(3, 'UTC')}} AND timestamp < {{touches_until:DateTime64(3, 'UTC')}}
     UNION ALL
     -- the other ids of touches that carry several (device_id is the first of them)
     SELECT touch_id, touch_type, timestamp, media_source, campaign, link_code, 2, cityHash64(2, device)
     FROM touchpoints
     ARRAY JOIN arrayFilter(v -> v != device_id, mapValues(device_ids)) AS device
     PREWHERE app_id = {{app_id:UUID}} AND device_ids.size0 > 1
-      AND timestamp >= {{touches_from:DateTime64(3, 'UTC')}} AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
+      AND ({_ALL_DEVICES} OR hasAny(mapValues(device_ids), {{devices:Array(String)}}))
+      AND timestamp >= {{touches_from:DateTime64(3, 'UTC')}} AND timestamp < {{touches_until:DateTime64(3, 'UTC')}}
     UNION ALL
     SELECT touch_id, touch_type, timestamp, media_source, campaign, link_code, 1, cityHash64(1, touch_id)
     FROM touchpoints
     PREWHERE app_id = {{app_id:UUID}} AND touch_type = 'click' AND touch_id IN (SELECT touch_id FROM named_clicks)
-      AND timestamp >= {{touches_from:DateTime64(3, 'UTC')}} AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
+      AND timestamp >= {{touches_from:DateTime64(3, 'UTC')}} AND timestamp < {{touches_until:DateTime64(3, 'UTC')}}
     UNION ALL
     SELECT touch_id, touch_type, timestamp, media_source, campaign, link_code, 3, cityHash64(3, {_FINGERPRINT})
     FROM touchpoints
     PREWHERE {{probabilistic:Bool}} AND app_id = {{app_id:UUID}} AND ip_prefix != '' AND os_name != ''
       AND os_version != ''
-      AND timestamp >= {{touches_from:DateTime64(3, 'UTC')}} AND timestamp < {{history_until:DateTime64(3, 'UTC')}}
+      AND timestamp >= {{touches_from:DateTime64(3, 'UTC')}} AND timestamp < {{touches_until:DateTime64(3, 'UTC')}}
 ),
 joined AS (
     SELECT
@@ -505,6 +541,26 @@ GROUP BY media_source
 """
         + query_settings()
     )
+
+
+def conversion_devices() -> str:
+    """Every id of the device one conversion (``{conversion_id}``, between ``{since}`` and ``{until}``)
+    is of: its event's ids, its identity and the ids labelled as it — what an explanation narrows its
+    pipeline to (``devices``). '' alone for a conversion of no device, which narrows it to the events of
+    no device id."""
+    return f"""
+WITH {_ID_LABELS},
+conversion AS (
+    SELECT {_IDENTITY} AS identity, mapValues(device_ids) AS ids FROM events AS e
+    LEFT JOIN id_labels AS l ON e.device_id = l.value
+    WHERE app_id = {{app_id:UUID}} AND event_name IN ({CONVERSION_NAMES}, {_REENGAGEMENT_NAMES})
+      AND timestamp >= {{since:DateTime64(3, 'UTC')}} AND timestamp < {{until:DateTime64(3, 'UTC')}}
+      AND {WINDOW_FILTERS["conversion"]}
+)
+SELECT arrayJoin(arrayConcat([identity], ids)) AS id FROM conversion
+UNION ALL
+SELECT value FROM id_labels WHERE label IN (SELECT identity FROM conversion WHERE identity != '')
+"""
 
 
 def explain_candidates() -> str:
