@@ -66,11 +66,11 @@ def _candidate_reason(candidate: dict, on_path: set, winners: set, tier: str, fr
             return f"outside its window: {_hours(age_ms)} before the conversion, the window is {_hours(window_ms)}"
         return "not eligible: a re-engagement needs a deterministic click after the last activity"
     if candidate["touch_id"] in winners:
-        return f"winner: the best tier matched ({named(tier)}), the latest touch of that tier"
+        return f"winner: the strongest match found ({named(tier)}), the latest touch matched that way"
     if candidate["touch_id"] in on_path:
         return "on the path: shares the credit under multi-touch models"
     if candidate["best_tier"] > _TIER_RANK.get(tier, len(TIERS) + 1):
-        return f"matched as {named(candidate['match_type'])}, but {named(tier)} is a better tier"
+        return f"matched as {named(candidate['match_type'])}, but a {named(tier)} is a stronger match"
     # An eligible touch at least as good as the winner is off the path only when fraud rejected it.
     return f"dropped: the app rejects touches flagged as fraud ({fraud_status or 'flagged'})"
 

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.rbac import pages
+from apps_registry.models import AttributionSettings
 from apps_registry.services import settings_current
 from core.clickhouse.errors import ConnectionLost, EmbeddedStoreLocked, QueryTimeout
 
@@ -700,6 +701,7 @@ def _story(story: dict) -> dict:
             name: _duration(story["rules"][f"{name}Hours"] * 3600)
             for name in ("clickLookback", "viewThrough", "probabilisticClick", "probabilisticView")
         },
+        "fraud_policy": AttributionSettings.FraudPolicy(story["rules"]["fraudPolicy"]).label,
         "model_names": [MODEL_NAMES.get(model, model) for model in models],
         "credit_rows": [
             {

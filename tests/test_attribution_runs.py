@@ -539,4 +539,4 @@ def test_explanation_says_which_touch_the_fraud_policy_dropped():
     why = {c["touchId"]: c["why"] for c in body["candidates"]}
     assert why[str(honest)].startswith("winner")
     assert why[str(injected)].startswith("dropped: the app rejects touches flagged as fraud")
-    assert why[str(impression)] == "matched as device-id impression, but device-id click is a better tier"
+    assert why[str(impression)] == "matched as device-id impression, but a device-id click is a stronger match"

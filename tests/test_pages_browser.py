@@ -590,6 +590,7 @@ def test_find_a_devices_conversions_by_its_id_and_open_one_story(tab, marketer):
     expect(tab.page.locator("[data-decision]")).to_contain_text("Attributed to meta · spring_sale")
     rules = tab.page.locator("section[aria-labelledby=rules-heading]")
     expect(rules.get_by_role("row", name="Re-engagement window")).to_contain_text("30 d")
+    expect(rules.get_by_role("row", name="Fraud policy")).to_contain_text("Flag: keep the install attributed")
     assert tab.errors == []
 
 
