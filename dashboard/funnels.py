@@ -13,12 +13,12 @@ The pipeline (one statement):
    each within ``window`` of the chain's first step. Only a first step inside the period counts (the
    date range filters the first step's time); the later steps may fall up to a window after it.
 3. Split (or a media source / campaign filter): each device weighs as its latest new install before
-   the period's end is credited under the chosen model (organic: no touch; the installs of the devices
-   in the funnel only are read); a device with no new install on record has no source (``null``). A
-   device's weights sum to one, so the rows add up to the total. The devices in the funnel are those
-   with a first step in the period (``windowFunnel`` gives those a level), read without running the
-   funnel again; when that first step is ``install``, their latest install is in the period, so only
-   the period's installs are read.
+   the period's end is credited under the chosen model (organic: no touch); a device with no new
+   install on record has no source (``null``). A device's weights sum to one, so the rows add up to the
+   total. The installs read are those of the devices in the funnel: the devices with a first step in
+   the period (``windowFunnel`` gives those a level), read without running the funnel again; when that
+   first step is ``install``, their latest install is in the period, so the period's installs are read
+   instead, and the join keeps the funnel's.
 """
 
 import datetime as dt
@@ -117,15 +117,20 @@ WITH reached AS (
         for n, name in ((1, "media_source"), (2, "campaign"))
         if getattr(filters, name)
     )
-    since = " AND conversion_time >= {since:DateTime64(3, 'UTC')}" if steps[0] == INSTALL else ""
+    if steps[0] == INSTALL:
+        # The funnel's devices installed in the period: every install of the period is read, and the
+        # join with ``reached`` keeps theirs (narrowing to them first would read those installs twice).
+        installs = "conversion_time >= {since:DateTime64(3, 'UTC')}"
+    else:
+        installs = f"""device_key IN (
+        SELECT device_key FROM ({_steps_sql(filters, steps)})
+        WHERE name = {{step_0:String}} AND {first} AND device_key != ''
+      )"""
     return f"""{reached},
 installs AS (
     SELECT device_key, argMax(tuple(path.media_source, path.campaign, credits[{{model:String}}]), conversion_time) AS i
     FROM attributions FINAL
-    PREWHERE app_id = {{app_id:UUID}}{since} AND conversion_time < {{until:DateTime64(3, 'UTC')}} AND device_key IN (
-        SELECT device_key FROM ({_steps_sql(filters, steps)})
-        WHERE name = {{step_0:String}} AND {first} AND device_key != ''
-      )
+    PREWHERE app_id = {{app_id:UUID}} AND conversion_time < {{until:DateTime64(3, 'UTC')}} AND {installs}
     WHERE conversion_kind IN ({sql.NEW_INSTALLS})
     GROUP BY device_key
 ),
