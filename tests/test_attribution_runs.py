@@ -352,18 +352,41 @@ def test_explanation_says_why_a_click_id_matched_nothing():
     assert {story["decision"]["matchType"] for name, story in stories.items() if name != "fresh"} == {"organic"}
 
 
-def test_explanation_of_a_conversion_of_no_device_stored_twice():
-    """A conversion without a device id, delivered twice: the explanation reads the events of no device,
-    each in its newest version, and finds its click once."""
+def test_explanation_of_a_conversion_of_no_device():
+    """An install without a device id: the explanation reads the events of no device, and finds the
+    click its click id names."""
     app = AppFactory()
     conversion, click = uuid.uuid4(), uuid.uuid4()
-    data.store(app.id, touches=[{"touch_id": click, "at": T - 2 * H}, {"at": T - H, "device_ids": {"gaid": "d"}}])
-    for _ in range(2):
-        data.store(app.id, events=[{"event_id": conversion, "at": T, "click_id": click.hex}])
+    data.store(
+        app.id,
+        touches=[{"touch_id": click, "at": T - 2 * H}, {"at": T - H, "device_ids": {"gaid": "d"}}],
+        events=[{"event_id": conversion, "at": T, "click_id": click.hex}],
+    )
     data.run(app, T - H, T + H)
     story = explanation.conversion_explanation(app=app, conversion_id=conversion)
     assert [candidate["touchId"] for candidate in story["candidates"]] == [str(click)]
     assert (story["decision"]["matchType"], story["decision"]["touchId"]) == ("click_id", str(click))
+
+
+def test_explanation_of_a_redelivered_reattribution():
+    """A reinstall delivered twice (two versions of one event until a merge), re-attributed to a click
+    after the device's last activity: the explanation, which picks each event's newest version itself
+    rather than reading FINAL, tells the engine's decision."""
+    app = AppFactory()
+    conversion, click = uuid.uuid4(), uuid.uuid4()
+    device = {"gaid": "d"}
+    data.store(
+        app.id,
+        touches=[{"touch_id": click, "at": T - 2 * H, "device_ids": device}],
+        events=[{"at": T - 30 * D, "device_ids": device}],
+    )
+    for _ in range(2):
+        data.store(app.id, events=[{"event_id": conversion, "at": T, "device_ids": device}])
+    data.run(app, T - 30 * D - H, T + H)
+    story = explanation.conversion_explanation(app=app, conversion_id=conversion)
+    assert (story["conversion"]["kind"], story["decision"]["touchId"]) == ("reattribution", str(click))
+    assert [(c["touchId"], c["inWindow"]) for c in story["candidates"]] == [(str(click), True)]
+    assert story["candidates"][0]["why"].startswith("winner")
 
 
 def test_explanation_of_an_unattributed_event_is_404():
