@@ -12,17 +12,23 @@ from events.privacy import pseudonymize
 
 MAX_LIMIT = 500
 
-LATEST_SQL = """
+_RECEIVED = """app_id = {app_id:UUID}
+  AND received_at >= {received_since:DateTime64(3, 'UTC')}
+  AND timestamp >= {timestamp_since:DateTime64(3, 'UTC')}
+  {narrowing}"""
+_NEWEST = "ORDER BY received_at DESC, event_id LIMIT 1 BY event_id LIMIT {limit:UInt32}"
+# The latest events are picked first by their arrival and key alone, then read whole through the table's
+# key: the other columns (the properties above all) are read for those events only, not for every
+# event received in the window.
+LATEST_SQL = f"""
 SELECT event_id, event_name, timestamp, received_at, platform, app_version, country, device_id, user_id,
        attribution['source'] AS source, attribution['campaign'] AS campaign, revenue, currency, properties
 FROM events
-WHERE app_id = {app_id:UUID}
-  AND received_at >= {received_since:DateTime64(3, 'UTC')}
-  AND timestamp >= {timestamp_since:DateTime64(3, 'UTC')}
-  {narrowing}
-ORDER BY received_at DESC, event_id
-LIMIT 1 BY event_id
-LIMIT {limit:UInt32}
+WHERE {_RECEIVED}
+  AND (event_name, timestamp, event_id) IN (
+      SELECT event_name, timestamp, event_id FROM events WHERE {_RECEIVED} {_NEWEST}
+  )
+{_NEWEST}
 """
 
 

@@ -1,13 +1,18 @@
 """The event explorer API: an app's latest events as stored (pseudonymised), newest arrival first,
 narrowed by event name and device, bounded; another app's events never appear."""
 
+import datetime as dt
 import time
+import uuid
 
 import pytest
 from rest_framework.test import APIClient
 
+from core import clickhouse
+from dashboard import live_events
 from events.privacy import pseudonymize
-from tests.factories import UserFactory, bearer, grant
+from tests import attribution_data as data
+from tests.factories import AppFactory, UserFactory, bearer, grant
 from tests.ingestion import app_with_key, count, post_events
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -80,3 +85,20 @@ def test_the_answer_has_the_documented_shape(scenario, client):
     documented = _documented_response_schema(schema, "GET", "/api/analytics/explorer", 200)
     answer = explore(scenario).json()
     assert [e.message for e in validator(schema, documented, strict=True).iter_errors(answer)] == []
+
+
+def test_an_event_stored_twice_is_listed_once_in_its_newest_version():
+    """A redelivered event not yet merged away: one row, the copy received last, and the limit counts
+    it once."""
+    app = AppFactory()
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    older, twice = uuid.uuid4(), uuid.uuid4()
+    data.store(app.id, events=[{"event_id": older, "name": "install", "at": now - dt.timedelta(minutes=2)}])
+    for copy, received in (("first copy", now - dt.timedelta(minutes=1)), ("second copy", now)):
+        row = data.event_rows(app.id, [{"event_id": twice, "name": "sign_up", "at": now - dt.timedelta(minutes=1)}])
+        row[0].update(received_at=received, user_id=copy)
+        clickhouse.insert("events", row, columns=data.EVENT_COLUMNS, tag="test_events")
+    events = live_events.latest_events(
+        app_id=app.id, received_since=now - dt.timedelta(hours=1), oldest_timestamp=now - dt.timedelta(days=1), limit=2
+    )
+    assert [(e["event_id"], e["user_id"]) for e in events] == [(twice, "second copy"), (older, "")]
