@@ -368,25 +368,21 @@ def test_explanation_of_a_conversion_of_no_device():
     assert (story["decision"]["matchType"], story["decision"]["touchId"]) == ("click_id", str(click))
 
 
-def test_explanation_of_a_redelivered_reattribution():
-    """A reinstall delivered twice (two versions of one event until a merge), re-attributed to a click
-    after the device's last activity: the explanation, which picks each event's newest version itself
-    rather than reading FINAL, tells the engine's decision."""
+def test_explanation_reads_an_event_stored_twice_in_its_newest_version():
+    """An install stored twice, its newer version naming another click (both versions until a merge):
+    the engine reads the newer (FINAL), and so does the explanation, which picks each event's newest
+    version itself; the click only the older version named is no candidate."""
     app = AppFactory()
-    conversion, click = uuid.uuid4(), uuid.uuid4()
-    device = {"gaid": "d"}
-    data.store(
-        app.id,
-        touches=[{"touch_id": click, "at": T - 2 * H, "device_ids": device}],
-        events=[{"at": T - 30 * D, "device_ids": device}],
-    )
-    for _ in range(2):
-        data.store(app.id, events=[{"event_id": conversion, "at": T, "device_ids": device}])
-    data.run(app, T - 30 * D - H, T + H)
+    conversion, old_click, new_click = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    data.store(app.id, touches=[{"touch_id": old_click, "at": T - 3 * H}, {"touch_id": new_click, "at": T - 2 * H}])
+    for click, inserted in ((old_click, T), (new_click, T + H)):
+        row = data.event_rows(app.id, [{"event_id": conversion, "at": T, "click_id": click.hex}])
+        row[0]["inserted_at"] = inserted
+        clickhouse.insert("events", row, columns=(*data.EVENT_COLUMNS, "inserted_at"), tag="test_events")
+    data.run(app, T - H, T + H)
     story = explanation.conversion_explanation(app=app, conversion_id=conversion)
-    assert (story["conversion"]["kind"], story["decision"]["touchId"]) == ("reattribution", str(click))
-    assert [(c["touchId"], c["inWindow"]) for c in story["candidates"]] == [(str(click), True)]
-    assert story["candidates"][0]["why"].startswith("winner")
+    assert story["decision"]["touchId"] == str(new_click)
+    assert [candidate["touchId"] for candidate in story["candidates"]] == [str(new_click)]
 
 
 def test_explanation_of_an_unattributed_event_is_404():
