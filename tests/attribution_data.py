@@ -8,6 +8,8 @@ import datetime as dt
 import uuid
 
 from core import clickhouse
+from core.clickhouse import topology
+from dashboard import aggregates
 from events.attribution_engine import services
 
 TOUCH_COLUMNS = (
@@ -100,6 +102,28 @@ def event_rows(app_id, events: list[dict]) -> list[dict]:
 def store(app_id, *, touches: list[dict] = (), events: list[dict] = ()) -> None:
     clickhouse.insert("touchpoints", touch_rows(app_id, list(touches)), columns=TOUCH_COLUMNS, tag="test_touches")
     clickhouse.insert("events", event_rows(app_id, list(events)), columns=EVENT_COLUMNS, tag="test_events")
+
+
+def store_versions(app_id, events: list[dict]) -> None:
+    """Store each event dict (with its ``inserted_at``, and ``received_at`` if given) in an insert of its
+    own: versions of one event, as ingestion never leaves them (the hourly aggregates count every
+    version; the newest is FINAL's). Call ``forget_events`` after the test, so that the aggregates
+    agree with the events again."""
+    rows = event_rows(app_id, events)
+    for row, event in zip(rows, events, strict=True):
+        row.update({column: event[column] for column in ("inserted_at", "received_at") if column in event})
+    for row in rows:
+        clickhouse.insert("events", [row], columns=(*EVENT_COLUMNS, "inserted_at"), tag="test_event_versions")
+
+
+def forget_events(app_id) -> None:
+    """Delete an app's events and their hourly aggregates."""
+    for table in ("events", *(hourly.table for hourly in aggregates.HOURLY)):
+        clickhouse.execute(
+            f"ALTER TABLE {topology.mutated(table)} DELETE WHERE app_id = {{app_id:UUID}} SETTINGS mutations_sync = 2",
+            {"app_id": app_id},
+            tag="test_forget_events",
+        )
 
 
 def run(app, since: dt.datetime, until: dt.datetime):

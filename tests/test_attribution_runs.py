@@ -375,12 +375,16 @@ def test_explanation_reads_an_event_stored_twice_in_its_newest_version():
     app = AppFactory()
     conversion, old_click, new_click = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     data.store(app.id, touches=[{"touch_id": old_click, "at": T - 3 * H}, {"touch_id": new_click, "at": T - 2 * H}])
-    for click, inserted in ((old_click, T), (new_click, T + H)):
-        row = data.event_rows(app.id, [{"event_id": conversion, "at": T, "click_id": click.hex}])
-        row[0]["inserted_at"] = inserted
-        clickhouse.insert("events", row, columns=(*data.EVENT_COLUMNS, "inserted_at"), tag="test_events")
-    data.run(app, T - H, T + H)
-    story = explanation.conversion_explanation(app=app, conversion_id=conversion)
+    versions = [
+        {"event_id": conversion, "at": T, "click_id": click.hex, "inserted_at": inserted}
+        for click, inserted in ((old_click, T), (new_click, T + H))
+    ]
+    data.store_versions(app.id, versions)
+    try:
+        data.run(app, T - H, T + H)
+        story = explanation.conversion_explanation(app=app, conversion_id=conversion)
+    finally:
+        data.forget_events(app.id)
     assert story["decision"]["touchId"] == str(new_click)
     assert [candidate["touchId"] for candidate in story["candidates"]] == [str(new_click)]
 

@@ -8,7 +8,6 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
-from core import clickhouse
 from dashboard import live_events
 from events.privacy import pseudonymize
 from tests import attribution_data as data
@@ -94,11 +93,23 @@ def test_an_event_stored_twice_is_listed_once_in_its_newest_version():
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     older, twice = uuid.uuid4(), uuid.uuid4()
     data.store(app.id, events=[{"event_id": older, "name": "install", "at": now - dt.timedelta(minutes=2)}])
-    for copy, received in (("first copy", now - dt.timedelta(minutes=1)), ("second copy", now)):
-        row = data.event_rows(app.id, [{"event_id": twice, "name": "sign_up", "at": now - dt.timedelta(minutes=1)}])
-        row[0].update(received_at=received, user_id=copy)
-        clickhouse.insert("events", row, columns=data.EVENT_COLUMNS, tag="test_events")
-    events = live_events.latest_events(
-        app_id=app.id, received_since=now - dt.timedelta(hours=1), oldest_timestamp=now - dt.timedelta(days=1), limit=2
+    data.store_versions(
+        app.id,
+        [
+            {"event_id": twice, "name": "sign_up", "at": now - dt.timedelta(minutes=1), "user_id": copy, **at}
+            for copy, at in (
+                ("first copy", {"received_at": now - dt.timedelta(minutes=1), "inserted_at": now}),
+                ("second copy", {"received_at": now, "inserted_at": now + dt.timedelta(seconds=1)}),
+            )
+        ],
     )
+    try:
+        events = live_events.latest_events(
+            app_id=app.id,
+            received_since=now - dt.timedelta(hours=1),
+            oldest_timestamp=now - dt.timedelta(days=1),
+            limit=2,
+        )
+    finally:
+        data.forget_events(app.id)
     assert [(e["event_id"], e["user_id"]) for e in events] == [(twice, "second copy"), (older, "")]
