@@ -80,31 +80,36 @@ def owned_purchases(*, devices: str = "") -> str:
 
     Only the conversions from ``{since}`` on are read: an owner before it is no owner the reports ask
     for, and an install before it never outranks a retargeting conversion after it. A purchase with no
-    install before it belongs to a retargeting conversion whose window it falls in, if any."""
-    since = "conversion_time >= {since:DateTime64(3, 'UTC')}"
+    install before it belongs to a retargeting conversion whose window it falls in, if any.
+
+    Each device's conversions are read once, as a list in time order (``c``: time, id, whether a new
+    install, re-engagement window end), in which each purchase finds the latest new install (``a``) and
+    the latest retargeting conversion (``r``) at or before it; the default tuple (1970, the zero id) when
+    there is none."""
     return f"""
     SELECT
-        if(r.retargeted_at > a.conversion_time AND e.timestamp <= r.reengagement_window_end,
-           (r.retargeting_id, r.retargeted_at), (a.conversion_id, a.conversion_time)) AS owner,
-        e.timestamp AS timestamp, toDate(e.timestamp, {{tz:String}}) AS day, e.currency AS currency,
-        e.revenue AS revenue
+        if(r.1 > a.1 AND timestamp <= r.4, (r.2, r.1), (a.2, a.1)) AS owner,
+        timestamp, toDate(timestamp, {{tz:String}}) AS day, currency, revenue
     FROM (
-        SELECT {sql.DEVICE_KEY} AS device_key, timestamp, revenue, currency
-        FROM events FINAL
-        PREWHERE app_id = {{app_id:UUID}} AND event_name = 'purchase' AND timestamp >= {{since:DateTime64(3, 'UTC')}}
-          AND device_key != ''{devices}
-    ) AS e
-    ASOF LEFT JOIN (
-        SELECT device_key, conversion_time, conversion_id FROM attributions FINAL
-        PREWHERE app_id = {{app_id:UUID}} AND {since}{devices}
-        WHERE conversion_kind IN ({sql.NEW_INSTALLS})
-    ) AS a ON e.device_key = a.device_key AND e.timestamp >= a.conversion_time
-    ASOF LEFT JOIN (
-        SELECT device_key, conversion_time AS retargeted_at, conversion_id AS retargeting_id, reengagement_window_end
-        FROM attributions FINAL
-        PREWHERE app_id = {{app_id:UUID}} AND {since}{devices}
-        WHERE reengagement_window_end IS NOT NULL
-    ) AS r ON e.device_key = r.device_key AND e.timestamp >= r.retargeted_at"""
+        SELECT e.timestamp AS timestamp, e.currency AS currency, e.revenue AS revenue,
+               arrayLast(x -> x.3 AND x.1 <= timestamp, c.conversions) AS a,
+               arrayLast(x -> x.4 IS NOT NULL AND x.1 <= timestamp, c.conversions) AS r
+        FROM (
+            SELECT {sql.DEVICE_KEY} AS device_key, timestamp, revenue, currency
+            FROM events FINAL
+            PREWHERE app_id = {{app_id:UUID}} AND event_name = 'purchase'
+              AND timestamp >= {{since:DateTime64(3, 'UTC')}} AND device_key != ''{devices}
+        ) AS e
+        LEFT JOIN (
+            SELECT device_key,
+                   arraySort(groupArray((conversion_time, conversion_id, conversion_kind IN ({sql.NEW_INSTALLS}),
+                                         reengagement_window_end))) AS conversions
+            FROM attributions FINAL
+            PREWHERE app_id = {{app_id:UUID}} AND conversion_time >= {{since:DateTime64(3, 'UTC')}}{devices}
+            WHERE conversion_kind IN ({sql.NEW_INSTALLS}) OR reengagement_window_end IS NOT NULL
+            GROUP BY device_key
+        ) AS c ON e.device_key = c.device_key
+    )"""
 
 
 def active_periods(periods: str, *, events_until: str = "") -> str:
