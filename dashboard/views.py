@@ -790,10 +790,13 @@ COHORT_TABLE_LTV_DAYS = (7, 30)
 TOP_CURVES = 8  # LTV curves drawn: the largest cohorts; more lines would be unreadable
 
 
-def _cohort_label(row: dict, split: str, separator: str = " · ") -> str:
-    """A cohort row's name: its day (week), and its media source / campaign when split."""
+def _cohort_label(row: dict, split: str, granularity: str, year: int, separator: str = " · ") -> str:
+    """A cohort row's name: its day ("Dec 4") or week ("Week of Dec 1"), with its year when not ``year``
+    (the period's last), and its media source / campaign when split."""
+    start = dt.date.fromisoformat(row["cohort"])
+    day = _day(start) + (f", {start.year}" if start.year != year else "")
     names = [row[name] or "(none)" for name in cohort_reports.SPLITS[split]]
-    return separator.join([row["cohort"], *([" / ".join(names)] if names else [])])
+    return separator.join([day if granularity == "day" else f"Week of {day}", *([" / ".join(names)] if names else [])])
 
 
 def _share(value: float | None) -> str | None:
@@ -817,11 +820,16 @@ def cohort_report(request: HttpRequest, page: pages.AppPage, filters: Filters) -
     )
     letter = granularity[0].upper()
     horizon = cohort_reports.GRANULARITIES[granularity].horizon
-    labels = [_cohort_label(row, split) for row in retention]
+    year = filters.last_day.year
+
+    def label(row: dict, separator: str = " · ") -> str:
+        return _cohort_label(row, split, granularity, year, separator)
+
+    labels = [label(row) for row in retention]
     heatmap = (
         charts.heatmap_chart(
             label=f"Retention of {len(retention)} install cohorts, {letter}0 to {letter}{horizon} after install",
-            rows=[_cohort_label(row, split, separator="\n") for row in retention],  # narrow beside the grid
+            rows=[label(row, separator="\n") for row in retention],  # narrow beside the grid
             columns=[f"{letter}{n}" for n in range(horizon + 1)],
             values=[row["retention"] for row in retention],
             unit="%",
@@ -839,13 +847,13 @@ def cohort_report(request: HttpRequest, page: pages.AppPage, filters: Filters) -
             label=f"LTV in {app.currency} per install by day since install, the {len(largest)} largest cohorts "
             "with a day over",
             categories=[f"D{n}" for n in range(cohort_reports.LTV_DEFAULT_HORIZON + 1)],
-            series={_cohort_label(row, split): [point["ltv"] for point in row["points"]] for row in largest},
+            series={label(row): [point["ltv"] for point in row["points"]] for row in largest},
             unit=app.currency,
         )
         if largest
         else None
     )
-    ltv_by_label = {_cohort_label(row, split): row["points"] for row in curves}
+    ltv_by_label = {label(row): row["points"] for row in curves}
     table = [
         {
             "label": label,

@@ -572,5 +572,17 @@ def test_the_ltv_chart_draws_the_cohorts_with_a_day_over_and_leaves_todays_out_o
     page = browser.get(f"/apps/{marketer[1].id}/cohorts").content.decode()
     option = re.search(r"<script id=\"chart-ltv\" type=\"application/json\">(.*?)</script>", page)
     series = json.loads(option.group(1))["series"]
-    assert [line["name"] for line in series] == ["2026-12-06"] and series[0]["data"][0] == 1.5
+    assert len(series) == 1 and series[0]["name"] in ("Dec 6", "Dec 6, 2026") and series[0]["data"][0] == 1.5
     assert "the 1 largest cohorts with a day over" in page
+
+
+def test_a_cohort_is_named_as_the_other_dates_of_the_pages():
+    """The day or week a cohort starts as the period and the charts name days, the year only when it
+    is not the period's, and its source / campaign when split."""
+    from dashboard.views import _cohort_label
+
+    row = {"cohort": "2026-12-01", "mediaSource": "meta", "campaign": ""}
+    assert _cohort_label(row, "none", "day", 2026) == "Dec 1"
+    assert _cohort_label(row, "none", "week", 2026) == "Week of Dec 1"
+    assert _cohort_label(row, "source", "day", 2027) == "Dec 1, 2026 · meta"
+    assert _cohort_label(row, "campaign", "week", 2026, separator="\n") == "Week of Dec 1\nmeta / (none)"
