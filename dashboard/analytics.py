@@ -35,7 +35,7 @@ from events.attribution_engine.rules import MODELS
 from . import attributed_daily
 from .aggregates import activity_source, people_source
 from .attributed_daily import FAR
-from .credits import CREDITED_KINDS, PERIOD, ZERO_UUID, credited_ctes, installs_where
+from .credits import CREDITED_KINDS, ORGANIC, PERIOD, ZERO_UUID, credited_ctes, installs_where
 from .currency import Money, conversion_day, money_totals
 from .filters import Filters
 from .metrics import derive, select
@@ -288,10 +288,11 @@ def _levels(
         rows = []
         for k in set(counted) | set(money["revenue"]) | set(money["cost"]) | ({()} if depth == 0 else set()):
             totals = counted.get(k, {})
+            touched = touches is not None and k[:1] != (ORGANIC,)  # organic installs had no touch
             row = {
                 **dict(zip(DIMENSIONS, k, strict=False)),
-                "impressions": int(totals.get("impressions", 0)) if touches is not None else None,
-                "clicks": int(totals.get("clicks", 0)) if touches is not None else None,
+                "impressions": int(totals.get("impressions", 0)) if touched else None,
+                "clicks": int(totals.get("clicks", 0)) if touched else None,
                 "installs": round(totals.get("installs", 0.0), 6),
                 "nonOrganicInstalls": round(totals.get("nonOrganicInstalls", 0.0), 6),
                 "payingUsers": round(totals.get("payingUsers", 0.0), 6),

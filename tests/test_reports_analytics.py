@@ -30,7 +30,6 @@ from tests.ingestion import app_with_key, count, post_events
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
-ORGANIC_EMPTY = {"impressions": 0, "clicks": 0}
 
 
 def usd(amount: str, **unconverted: str) -> dict:
@@ -212,8 +211,8 @@ ORGANIC = {
     "campaign": "",
     "adset": "",
     "ad": "",
-    "impressions": 0,
-    "clicks": 0,
+    "impressions": None,  # organic installs had no touch
+    "clicks": None,
     "installs": 2.0,  # dev4 and dev8 (00:30 in Berlin); dev7 installed the evening before
     "nonOrganicInstalls": 0.0,
     "payingUsers": 1.0,
@@ -361,7 +360,7 @@ def test_tables_export_as_csv(scenario):
     )
     assert lines[1:] == [
         "meta,1,3,2.0,2.0,2.0,17.5000,SEK 3.0000,15.0000,,3.0,0.666667,1.0,,,7.5,,,,,,,",
-        "organic,0,0,2.0,0.0,1.0,20.0000,,,,,,0.5,10.0,20.0,,,,,,,,",
+        "organic,,,2.0,0.0,1.0,20.0000,,,,,,0.5,10.0,20.0,,,,,,,,",
         "google,0,1,1.0,1.0,0.0,0.0000,,4.0000,,,1.0,0.0,0.0,,4.0,0.0,0.0,,,,,",
     ]
     series = get("/api/analytics/series.csv", scenario, interval="day")
