@@ -288,7 +288,8 @@ def _levels(
         rows = []
         for k in set(counted) | set(money["revenue"]) | set(money["cost"]) | ({()} if depth == 0 else set()):
             totals = counted.get(k, {})
-            touched = touches is not None and k[:1] != (ORGANIC,)  # organic installs had no touch
+            # Organic installs had no touch to count (unless a link names its source "organic").
+            touched = touches is not None and (k[:1] != (ORGANIC,) or "clicks" in totals)
             row = {
                 **dict(zip(DIMENSIONS, k, strict=False)),
                 "impressions": int(totals.get("impressions", 0)) if touched else None,

@@ -474,3 +474,25 @@ def test_the_series_reports_reattributions_among_installs_and_reengagements_apar
     )
     (point,) = answer["points"]
     assert (point["totalEvents"], point["installs"], point["reattributions"], point["reengagements"]) == (4, 2, 1, 1)
+
+
+def test_the_organic_rows_count_no_touches_unless_a_link_names_its_source_organic():
+    """Organic installs had no touch: their impressions and clicks are null, as their cost. A link whose
+    source is named "organic" has touches: they are shown, so that the rows still add up to the total."""
+    from apps_registry.models import App
+    from dashboard.analytics import _levels
+
+    app = App(currency="USD")
+    installs = [("organic", "", "", "", 2.0, 0.0, 0.0), ("meta", "spring", "", "", 1.0, 1.0, 0.0)]
+    touches = [("meta", "spring", "", "", 5, 3)]
+    rows = _levels(app, ("source", None), installs=installs, revenue=[], touches=touches, spend=None)
+    assert [(r["mediaSource"], r["impressions"], r["clicks"]) for r in rows["source"]] == [
+        ("organic", None, None),
+        ("meta", 5, 3),
+    ]
+    assert (rows[None][0]["impressions"], rows[None][0]["clicks"]) == (5, 3)
+
+    named = _levels(
+        app, ("source",), installs=installs, revenue=[], touches=[*touches, ("organic", "", "", "", 0, 4)], spend=None
+    )
+    assert [(r["mediaSource"], r["clicks"]) for r in named["source"]] == [("organic", 4), ("meta", 3)]
