@@ -853,15 +853,19 @@ def cohort_report(request: HttpRequest, page: pages.AppPage, filters: Filters) -
         if largest
         else None
     )
-    ltv_by_label = {label(row): row["points"] for row in curves}
+
+    def cohort(row: dict) -> tuple:
+        return (row["cohort"], *(row[name] for name in cohort_reports.SPLITS[split]))
+
+    ltv_of = {cohort(row): row["points"] for row in curves}
     table = [
         {
-            "label": label,
+            "label": name,
             "installs": row["installs"],
             "retention": [_share(row["retention"][n]) for n in COHORT_TABLE_PERIODS[granularity]],
-            "ltv": [ltv_by_label[label][n] for n in COHORT_TABLE_LTV_DAYS],  # revenue None: not over yet
+            "ltv": [ltv_of[cohort(row)][n] for n in COHORT_TABLE_LTV_DAYS],  # revenue None: not over yet
         }
-        for label, row in zip(labels, retention, strict=True)
+        for name, row in zip(labels, retention, strict=True)
     ]
     csv_query = f"app_id={app.id}&{filters.query[1:]}&granularity={granularity}&split={split}"
     context = {

@@ -292,20 +292,29 @@ def test_the_cohorts_page_reads_the_selectors(scenario):
     browser = Client()
     browser.force_login(scenario["reader"])
     day = scenario["day"]
+
+    def named(cohort: dt.date) -> str:  # "Dec 4": as the pages name a day, the year when not the period's
+        last = day + dt.timedelta(days=1)
+        return f"{cohort:%b} {cohort.day}" + ("" if cohort.year == last.year else f", {cohort.year}")
+
     page = browser.get(f"/apps/{scenario['app'].id}/cohorts?{scenario['query']}&split=source")
     assert page.status_code == 200
     html = page.content.decode()
     heatmap = orjson.loads(re.search(r'<script id="chart-retention" type="application/json">(.*?)</script>', html)[1])
-    assert heatmap["yAxis"]["data"] == [f"{day}\nmeta", f"{day}\norganic", f"{day + dt.timedelta(days=1)}\ngoogle"]
+    assert heatmap["yAxis"]["data"] == [
+        f"{named(day)}\nmeta",
+        f"{named(day)}\norganic",
+        f"{named(day + dt.timedelta(days=1))}\ngoogle",
+    ]
     assert [cell for cell in heatmap["series"][0]["data"] if cell[0] <= 2] == [
         [0, 0, 1.0], [1, 0, 1.0], [2, 0, 0.5],
         [0, 1, 1.0], [1, 1, 0.0], [2, 1, 0.0],
         [0, 2, 1.0], [1, 2, 0.0], [2, 2, 0.0],
     ]  # fmt: skip
     ltv = orjson.loads(re.search(r'<script id="chart-ltv" type="application/json">(.*?)</script>', html)[1])
-    assert ltv["unit"] == "USD" and ltv["series"][0]["name"] == f"{day} · meta"
+    assert ltv["unit"] == "USD" and ltv["series"][0]["name"] == f"{named(day)} · meta"
     assert ltv["series"][0]["data"][:2] == [6.25, None]
-    row = re.search(rf'<tr data-cohort="{day} · meta">(.*?)</tr>', html, re.S)[1]
+    row = re.search(rf'<tr data-cohort="{named(day)} · meta">(.*?)</tr>', html, re.S)[1]
     # installs; D0, D1, D3, D7 and D14, D30 (not over: a long dash); LTV D7 (a SEK purchase: a short
     # dash) and D30 (not over: a long dash)
     assert re.findall(r'<td class="num"[^>]*>([^<]*)<', row) == ["2", "100.0%", "100.0%", "50.0%", "0.0%", *[""] * 4]
