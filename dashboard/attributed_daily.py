@@ -1,21 +1,26 @@
 """The attribution side's pre-aggregate: installs, the revenue they brought and the days (weeks) their
-devices were active, per day and model, down to the ad (ClickHouse migrations 0042, 0044), so that the
-campaign report, the overview, the model comparison and the cohorts do not credit every install's path
-and join every purchase and event to its install when asked.
+devices were active, per day and model, down to the ad (ClickHouse migrations 0042, 0044, 0046), so that
+the campaign report, the overview, the model comparison and the cohorts do not credit every install's
+path and join every purchase and event to its install when asked. The installs and revenue of the
+conversions (and purchases) from the start of the day before the refresh's day are in rows per hour
+(``conversion_bucket``, ``purchase_bucket``: the start of the row's hour, else of its day).
 
 A refresh (``refresh``) writes a new generation of rows for an app from the raw tables, then records
-it (``ReportRefresh``): its days are the app's as its time zone was then, and it holds what was stored
-when it started. Whatever arrives later, a purchase or a conversion attributed (or recomputed) at any
-time in the past, is noted in ``report_changes`` with its earliest time. A report (``coverage``)
-reads the pre-aggregate only for its whole days before the day of the earliest such time (and before
-the refresh; before today when nothing arrived since), and the raw tables for the rest: the period's
-partial days, the days after, the purchases from then on and the conversions they belong to
+it (``ReportRefresh``): its days and hours are the app's as its time zone was then, and it holds what
+was stored when it started. Whatever arrives later, a purchase or a conversion attributed (or
+recomputed) at any time in the past, is noted in ``report_changes`` with its earliest time. The line
+is the earliest such time (or the refresh's start; now when nothing arrived since), taken back to the
+start of a bucket: its hour when the pre-aggregate has hours there, else its day. A report
+(``coverage``) reads the pre-aggregate for the conversions of the period's whole days before the line
+and their purchases before it, and the raw tables for the rest: the period's partial days, the hours
+after the line, the purchases from then on and the conversions they belong to
 (``credits.credited_ctes(spans=...)``).
 A purchase always comes after the conversion it belongs to, and a conversion can only take the
 purchases after it, so nothing the pre-aggregate holds can have changed. The numbers are those of the
 raw tables whenever the reports are asked; the refresh only moves the line between the two.
 
-Retention's line also moves with any event written since (``activity_changes``, ``coverage(activity=True)``).
+Retention's line also moves with any event written since (``activity_changes``, ``coverage(activity=True)``);
+its rows are per day and its line is the start of a day.
 
 An erasure leaves an erased subject's counts in the pre-aggregate until the next refresh, as in
 ``events_activity``: the rows hold no identifier. ``settings.REPORT_AGGREGATES`` off reads raw data.
@@ -45,14 +50,21 @@ FAR = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 DIMENSIONS = "media_source, campaign, adset, ad"
 # What a refresh writes: 1, retention (``attributed_retention``) and the revenue of new installs apart
-# (``attributed_revenue.new_install``). Readers skip a generation of another layout.
-LAYOUT = 1
+# (``attributed_revenue.new_install``); 2, the recent rows per hour (``conversion_bucket``,
+# ``purchase_bucket``). Readers skip a generation of another layout.
+LAYOUT = 2
+# The start of a time's row (a template of ``{column}``): its hour from ``{hourly_from}`` on, else its day.
+BUCKET = (
+    "if({column} >= {{hourly_from:DateTime64(3, 'UTC')}}, toStartOfHour({column}, {{tz:String}}), "
+    "toStartOfDay({column}, {{tz:String}}))"
+)
 
 
 @dataclass(frozen=True)
 class Coverage:
-    """What a report reads from the pre-aggregate: conversions of the app's days [first_day, end_day)
-    (the instants [agg_from, agg_to)) and their purchases before ``fresh``, the start of ``fresh_day``."""
+    """What a report reads from the pre-aggregate: the conversions of the instants [agg_from, agg_to)
+    (from the start of the app's day ``first_day``, in the days before ``end_day``) and their purchases
+    before ``fresh``, the start of the line's row (the line is in ``fresh_day``)."""
 
     generation: int
     first_day: dt.date
@@ -65,6 +77,19 @@ class Coverage:
 
 def _start(day: dt.date, zone: zoneinfo.ZoneInfo) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+
+
+def _hourly_from(started_at: dt.datetime, zone: zoneinfo.ZoneInfo) -> dt.datetime:
+    """Where a refresh that started then writes rows per hour: the start of the day before its day."""
+    return _start(started_at.astimezone(zone).date() - dt.timedelta(days=1), zone)
+
+
+def _bucket_start(moment: dt.datetime, zone: zoneinfo.ZoneInfo, hourly_from: dt.datetime) -> dt.datetime:
+    """The start of the row ``moment`` falls in (``BUCKET``): its hour of the app from ``hourly_from`` on,
+    else its day."""
+    local = moment.astimezone(zone)
+    hour = local.replace(minute=0, second=0, microsecond=0).astimezone(dt.UTC)
+    return hour if hour >= hourly_from else _start(local.date(), zone)
 
 
 def _in_flight() -> dt.timedelta:
@@ -105,25 +130,30 @@ def coverages(app: App, periods: tuple[Filters, ...], *, activity: bool = False)
     # Nothing written since the refresh: it holds all there is, up to now.
     line = min(refresh.started_at, *changes) if changes else timezone.now()
     zone = zoneinfo.ZoneInfo(app.timezone)
-    fresh_day = line.astimezone(zone).date()
-    return [_covered(refresh, filters, zone, fresh_day) for filters in periods]
+    # Retention's rows are per day.
+    hourly_from = FAR if activity else _hourly_from(refresh.started_at, zone)
+    return [_covered(refresh, filters, zone, line, hourly_from) for filters in periods]
 
 
-def _covered(refresh: ReportRefresh, filters: Filters, zone: zoneinfo.ZoneInfo, fresh_day: dt.date) -> Coverage | None:
+def _covered(
+    refresh: ReportRefresh, filters: Filters, zone: zoneinfo.ZoneInfo, line: dt.datetime, hourly_from: dt.datetime
+) -> Coverage | None:
+    """What the pre-aggregate answers for of the period: its whole rows from the period's first whole
+    day up to the line or the period's end, whichever comes first."""
     first_day = filters.since.astimezone(zone).date()
     if _start(first_day, zone) < filters.since:
         first_day += dt.timedelta(days=1)
-    end_day = min(filters.until.astimezone(zone).date(), fresh_day)
-    if end_day <= first_day:
+    agg_from, agg_to = _start(first_day, zone), _bucket_start(min(line, filters.until), zone, hourly_from)
+    if agg_to <= agg_from:
         return None
     return Coverage(
         generation=refresh.generation,
         first_day=first_day,
-        end_day=end_day,
-        agg_from=_start(first_day, zone),
-        agg_to=_start(end_day, zone),
-        fresh=_start(fresh_day, zone),
-        fresh_day=fresh_day,
+        end_day=(agg_to - dt.timedelta(microseconds=1)).astimezone(zone).date() + dt.timedelta(days=1),
+        agg_from=agg_from,
+        agg_to=agg_to,
+        fresh=_bucket_start(line, zone, hourly_from),
+        fresh_day=line.astimezone(zone).date(),
     )
 
 
@@ -138,28 +168,41 @@ def coverage_params(coverages: list[Coverage | None], periods: tuple[Filters, ..
     return params
 
 
-def _where(covered: Coverage, filters: Filters, *, every_model: bool) -> tuple[str, dict]:
+def _where(covered: Coverage, filters: Filters, *, every_model: bool, buckets: bool = True) -> tuple[str, dict]:
+    """The covered rows of the period under the filters; ``buckets``: the table has ``conversion_bucket``
+    (retention's rows are per day, and its coverage's bounds are days)."""
     where = (
         "app_id = {app_id:UUID} AND generation = {generation:UInt64} AND day >= {first_day:Date} "
         "AND day < {end_day:Date}"
     )
+    if buckets:
+        where += (
+            " AND conversion_bucket >= {agg_from:DateTime64(3, 'UTC')} "
+            "AND conversion_bucket < {agg_to:DateTime64(3, 'UTC')}"
+        )
     if not every_model:
         where += " AND model = {model:String}"
     where += "".join(f" AND {name} = {{{name}:String}}" for name in filters.segment)  # the table's columns
-    return where, {"generation": covered.generation, "first_day": covered.first_day, "end_day": covered.end_day}
+    return where, {
+        "generation": covered.generation,
+        "first_day": covered.first_day,
+        "end_day": covered.end_day,
+        "agg_from": covered.agg_from,
+        "agg_to": covered.agg_to,
+    }
 
 
 def installs(
     app: App, filters: Filters, covered: Coverage, *, group: str, every_model: bool = False, paying: bool = True
 ) -> list[tuple]:
-    """Rows of (``group``..., installs, non-organic installs, paying installs) of the covered days:
-    paying, those whose first purchase came before ``fresh`` (0 unless ``paying``). ``group``: columns
-    of the table (with ``model`` under ``every_model``; else the filters' model only)."""
+    """Rows of (``group``..., installs, non-organic installs, paying installs) of the covered
+    conversions: paying, those whose first purchase came before ``fresh`` (0 unless ``paying``).
+    ``group``: columns of the table (with ``model`` under ``every_model``; else the filters' model only)."""
     where, params = _where(covered, filters, every_model=every_model)
     payers = f"""
             UNION ALL
             SELECT {group}, 0., 0., first_payers FROM attributed_revenue
-            WHERE {where} AND revenue_day < {{fresh_day:Date}} AND first_payers != 0"""
+            WHERE {where} AND purchase_bucket < {{fresh:DateTime64(3, 'UTC')}} AND first_payers != 0"""
     return clickhouse.execute(
         f"""
         SELECT {group}, sum(i), sum(n), sum(p) FROM (
@@ -176,8 +219,8 @@ def installs(
 def revenue(
     app: App, filters: Filters, covered: Coverage, *, group: str, every_model: bool = False, new_installs: bool = False
 ) -> list[tuple]:
-    """Rows of (``group``..., day, currency, amount) of the covered days' conversions (``new_installs``:
-    of new installs only, not retargeting), for purchases before ``fresh`` (the day to convert at:
+    """Rows of (``group``..., day, currency, amount) of the covered conversions (``new_installs``: of new
+    installs only, not retargeting), for purchases before ``fresh`` (the day to convert at:
     ``currency.conversion_day``)."""
     where, params = _where(covered, filters, every_model=every_model)
     if new_installs:
@@ -187,7 +230,7 @@ def revenue(
         SELECT {group}, {conversion_day(day="revenue_day", currency="currency")} AS converted_on, currency,
                sum(amount)
         FROM attributed_revenue
-        WHERE {where} AND revenue_day < {{fresh_day:Date}} AND currency != ''
+        WHERE {where} AND purchase_bucket < {{fresh:DateTime64(3, 'UTC')}} AND currency != ''
         GROUP BY {group}, converted_on, currency
         """,
         {**params, **_filter_params(app, filters, covered)},
@@ -202,7 +245,7 @@ def retained(
     whose device was active in the period (``step`` 1: a day; 7: a week, named by its Monday). Only the
     periods before the one of ``fresh_day``: the refresh saw every event before them (``coverage`` with
     ``activity``). ``ages``: only the periods these many days after the install day."""
-    where, params = _where(covered, filters, every_model=False)
+    where, params = _where(covered, filters, every_model=False, buckets=False)
     live = covered.fresh_day - dt.timedelta(days=covered.fresh_day.weekday() if step == 7 else 0)
     aged = f" AND dateDiff('day', day, period) IN ({', '.join(map(str, ages))})" if ages else ""
     return clickhouse.execute(
@@ -220,7 +263,7 @@ def _filter_params(app: App, filters: Filters, covered: Coverage) -> dict:
     return {
         "app_id": app.id,
         "model": filters.model,
-        "fresh_day": covered.fresh_day,
+        "fresh": covered.fresh,
         "reporting_currency": app.currency,
         **filters.segment,
     }
@@ -236,8 +279,9 @@ segments AS (
 ),
 keyed AS (
     SELECT c.conversion_id AS conversion_id, c.model AS model, toDate(c.conversion_time, {{{{tz:String}}}}) AS day,
-           s.platform AS platform, s.country AS country, c.media_source AS media_source, c.campaign AS campaign,
-           t.adset AS adset, t.ad AS ad, c.touch_id AS touch_id, c.credit AS credit, c.is_install AS is_install
+           {{conversion_bucket}} AS conversion_bucket, s.platform AS platform, s.country AS country,
+           c.media_source AS media_source, c.campaign AS campaign, t.adset AS adset, t.ad AS ad,
+           c.touch_id AS touch_id, c.credit AS credit, c.is_install AS is_install
     FROM credited AS c
     LEFT JOIN segments AS s ON c.conversion_id = s.event_id
     LEFT JOIN touch_ads AS t ON c.touch_id = t.touch_id
@@ -245,27 +289,29 @@ keyed AS (
 
 _INSTALLS = """
 INSERT INTO attributed_installs
-    (app_id, generation, model, day, platform, country, media_source, campaign, adset, ad, installs, non_organic)
+    (app_id, generation, model, day, conversion_bucket, platform, country, media_source, campaign, adset, ad,
+     installs, non_organic)
 {source}
-SELECT {{app_id:UUID}}, {{generation:UInt64}}, model, day, platform, country, {dimensions},
+SELECT {{app_id:UUID}}, {{generation:UInt64}}, model, day, conversion_bucket, platform, country, {dimensions},
        sum(credit), sumIf(credit, touch_id != {zero})
 FROM keyed WHERE is_install
-GROUP BY model, day, platform, country, {dimensions}
+GROUP BY model, day, conversion_bucket, platform, country, {dimensions}
 """
 
 _REVENUE = """
 INSERT INTO attributed_revenue
-    (app_id, generation, model, day, platform, country, media_source, campaign, adset, ad, revenue_day, currency,
-     new_install, amount, first_payers)
+    (app_id, generation, model, day, conversion_bucket, platform, country, media_source, campaign, adset, ad,
+     revenue_day, purchase_bucket, currency, new_install, amount, first_payers)
 {source},
-firsts AS (SELECT conversion_id, min((day, currency)) AS first FROM cohort_revenue GROUP BY conversion_id)
-SELECT {{app_id:UUID}}, {{generation:UInt64}}, k.model, k.day, k.platform, k.country, {keyed_dimensions},
-       r.day AS revenue_day, r.currency, k.is_install, sum(toFloat64(r.amount) * k.credit),
-       sumIf(k.credit, k.is_install AND (r.day, r.currency) = f.first)
+firsts AS (SELECT conversion_id, min((bucket, currency)) AS first FROM cohort_revenue GROUP BY conversion_id)
+SELECT {{app_id:UUID}}, {{generation:UInt64}}, k.model, k.day, k.conversion_bucket, k.platform, k.country,
+       {keyed_dimensions}, r.day AS revenue_day, r.bucket AS purchase_bucket, r.currency, k.is_install,
+       sum(toFloat64(r.amount) * k.credit), sumIf(k.credit, k.is_install AND (r.bucket, r.currency) = f.first)
 FROM keyed AS k
 INNER JOIN cohort_revenue AS r ON k.conversion_id = r.conversion_id
 INNER JOIN firsts AS f ON k.conversion_id = f.conversion_id
-GROUP BY k.model, k.day, k.platform, k.country, {keyed_dimensions}, revenue_day, r.currency, k.is_install
+GROUP BY k.model, k.day, k.conversion_bucket, k.platform, k.country, {keyed_dimensions}, revenue_day,
+         purchase_bucket, r.currency, k.is_install
 """
 
 
@@ -320,6 +366,7 @@ def refresh(app: App) -> ReportRefresh:
     time, and make it the one read, unless a refresh that started later was recorded first; drop the
     older ones."""
     started = timezone.now()
+    zone = zoneinfo.ZoneInfo(app.timezone)
     generation = int(started.timestamp() * 1_000_000)
     statements = _statements(app)
     for since, until in _spans(app):
@@ -330,6 +377,7 @@ def refresh(app: App) -> ReportRefresh:
             "until": until,
             # The last event a span's retention follows: its last install's last period.
             "followed_until": min(until + RETENTION_FOLLOWED, FAR),
+            "hourly_from": _hourly_from(started, zone),
             "tz": app.timezone,
         }
         for tag, statement in statements.items():
@@ -361,7 +409,10 @@ def refresh(app: App) -> ReportRefresh:
 def _statements(app: App) -> dict[str, str]:
     """The INSERT statements of a refresh, by tag: each writes the rows of the conversions of
     ``[{since}, {until})`` (a span)."""
-    source = _SOURCE.format(ctes=credits.credited_ctes(_everything(app), every_model=True))
+    source = _SOURCE.format(
+        ctes=credits.credited_ctes(_everything(app), every_model=True, bucket=BUCKET.format(column="timestamp")),
+        conversion_bucket=BUCKET.format(column="c.conversion_time"),
+    )
     keyed_dimensions = ", ".join(f"k.{name}" for name in DIMENSIONS.split(", "))
     horizon = f"if(x.step = 7, {RETENTION_HORIZONS[7]}, {RETENTION_HORIZONS[1]})"
     active = credits.active_periods(_PERIODS, events_until=" AND timestamp < {followed_until:DateTime64(3, 'UTC')}")

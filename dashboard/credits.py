@@ -165,7 +165,7 @@ def conversions(where: str, *, live: str = "1", devices: str = "") -> str:
     )"""
 
 
-def credited_ctes(filters: Filters, *, every_model: bool = False, spans: int = 0) -> str:
+def credited_ctes(filters: Filters, *, every_model: bool = False, spans: int = 0, bucket: str = "") -> str:
     """``credited``: one row per (conversion of the period, credited touch) under the model or every
     model; ``narrowed``: those of the media source and campaign filters; ``touch_ads``: the ad set and
     ad of each credited touch; ``cohort_revenue``: the purchases each conversion of the period brought,
@@ -175,7 +175,10 @@ def credited_ctes(filters: Filters, *, every_model: bool = False, spans: int = 0
     ``spans``: how many spans of days the pre-aggregate answers for (none: it answers for nothing);
     then only what it does not hold (``live`` marks the conversions outside its days): the conversions
     outside them, the purchases from ``{fresh}`` on, and the conversions inside them those purchases
-    may belong to; every purchase of the devices read, to tell a first purchase."""
+    may belong to; every purchase of the devices read, to tell a first purchase.
+
+    ``bucket``: an expression of a purchase's ``timestamp`` that ``cohort_revenue`` keeps apart as its
+    ``bucket`` column too (the pre-aggregate's rows of purchases)."""
     touch_segment = "".join(
         f" AND {name} = {{{name}:String}}" for name in ("media_source", "campaign") if getattr(filters, name)
     )
@@ -209,12 +212,12 @@ def credited_ctes(filters: Filters, *, every_model: bool = False, spans: int = 0
     )"""
     return f"""
 cohort_revenue AS (
-    SELECT owner.1 AS conversion_id, owner.2 AS conversion_time, day, currency,
+    SELECT owner.1 AS conversion_id, owner.2 AS conversion_time, day, {bucket or "day"} AS bucket, currency,
            {fresh} AS fresh, sum(revenue) AS amount
     FROM ({owned_purchases(devices=devices)})
     WHERE owner.1 != {ZERO_UUID}
       AND owner.2 >= {{since:DateTime64(3, 'UTC')}} AND owner.2 < {{until:DateTime64(3, 'UTC')}}
-    GROUP BY conversion_id, conversion_time, day, currency, fresh
+    GROUP BY conversion_id, conversion_time, day, bucket, currency, fresh
 ),
 credited AS ({credit_rows(source, every_model=every_model)}),
 narrowed AS (SELECT * FROM credited WHERE 1 {touch_segment}),

@@ -5,7 +5,8 @@ comparison and the retention cohorts (by day and week, every split), read both w
 retargeting, purchases in two currencies), for preset periods (partial days at both ends) and date
 ranges, under every filter, whether the refresh wrote the history in one span or in many; and still
 after what arrived since the refresh (a late session, a late purchase, a recompute of past
-conversions), before and after the next refresh."""
+conversions), before and after the next refresh; and with the line at the start of an hour of the
+last two days (rows per hour there), in a time zone half an hour off UTC too."""
 
 import datetime as dt
 import decimal
@@ -111,6 +112,26 @@ def demo(settings, **options) -> None:
     time.sleep(1.1)
 
 
+def arrives_late(app: App, device: str, at: dt.datetime, event_name: str, **fields) -> None:
+    """An event of ``device`` at ``at``, consumed now."""
+    fields = {"device_id": device, "device_ids": {}, "user_id": "", **fields}
+    row_ = row(app.id, event_name=event_name, timestamp=at, received_at=timezone.now(), **fields)
+    bus = OutboxBus(lease_seconds=30)
+    bus.publish(EVENTS, [message(row_)])
+    assert consumer(bus).drain(max_seconds=30) >= 1
+
+
+def installed_between(app: App, since: dt.datetime, until: dt.datetime) -> str:
+    """The device of a new install of the app in [since, until)."""
+    return clickhouse.execute(
+        "SELECT device_key FROM attributions FINAL WHERE app_id = {app:UUID} AND conversion_kind = 'install' "
+        "AND conversion_time >= {since:DateTime64(3, 'UTC')} AND conversion_time < {until:DateTime64(3, 'UTC')} "
+        "ORDER BY conversion_time LIMIT 1",
+        {"app": app.id, "since": since, "until": until},
+        tag="test.attributed_daily",
+    ).rows[0][0]
+
+
 def test_the_pre_aggregate_gives_the_raw_numbers_and_follows_what_arrives_after_it(settings):
     demo(settings, installs=120, days=60)
     apps = list(App.objects.order_by("name"))
@@ -154,30 +175,16 @@ def test_the_pre_aggregate_gives_the_raw_numbers_and_follows_what_arrives_after_
     month = filters_of(app, days="30")
     before = both_ways(app, month, settings)
     covered_before = attributed_daily.coverage(app, month)
-    installed = clickhouse.execute(
-        "SELECT device_key, conversion_time FROM attributions FINAL WHERE app_id = {app:UUID} "
-        "AND conversion_kind = 'install' AND conversion_time < now64() - INTERVAL 25 DAY "
-        "AND conversion_time > now64() - INTERVAL 29 DAY ORDER BY conversion_time LIMIT 1",
-        {"app": app.id},
-        tag="test.attributed_daily",
-    ).rows
-    device, _ = installed[0]
     late = timezone.now() - dt.timedelta(days=20)
-    bus = OutboxBus(lease_seconds=30)
+    device = installed_between(app, timezone.now() - dt.timedelta(days=29), timezone.now() - dt.timedelta(days=25))
 
-    def arrives_late(event_name: str, **fields) -> None:
-        fields = {"device_id": device, "device_ids": {}, "user_id": "", **fields}
-        row_ = row(app.id, event_name=event_name, timestamp=late, received_at=timezone.now(), **fields)
-        bus.publish(EVENTS, [message(row_)])
-        assert consumer(bus).drain(max_seconds=30) >= 1
-
-    arrives_late("session_start")
+    arrives_late(app, device, late, "session_start")
     # Activity moves retention's line back, not the campaign report's.
-    assert attributed_daily.coverage(app, month) == covered_before
+    assert attributed_daily.coverage(app, month).end_day == covered_before.end_day
     assert attributed_daily.coverage(app, month, activity=True).end_day < covered_before.end_day
     assert not cohorts_covered(app, month)
     both_ways(app, month, settings)
-    arrives_late("purchase", revenue=decimal.Decimal("1000.50"), currency="EUR")
+    arrives_late(app, device, late, "purchase", revenue=decimal.Decimal("1000.50"), currency="EUR")
     covered = attributed_daily.coverage(app, month)
     assert covered.end_day < covered_before.end_day
     after = both_ways(app, month, settings)
@@ -203,6 +210,40 @@ def test_the_pre_aggregate_gives_the_raw_numbers_and_follows_what_arrives_after_
     assert attributed_daily.coverage(app, month, activity=True).fresh_day == today
     assert cohorts_covered(app, month)
     close(both_ways(app, month, settings), recomputed)
+
+
+def test_the_line_falls_at_the_start_of_an_hour_of_the_last_two_days(settings):
+    demo(settings, installs=150, days=3)
+    app = App.objects.order_by("name").first()
+    # Half an hour off UTC: the app's hours, which the rows of the last two days are, are not UTC's.
+    app.timezone = "Asia/Kolkata"
+    app.save(update_fields=["timezone"])
+    attributed_daily.refresh(app)
+    zone = zoneinfo.ZoneInfo(app.timezone)
+    yesterday = timezone.now().astimezone(zone).date() - dt.timedelta(days=1)
+    hour = dt.datetime.combine(yesterday, dt.time(12), tzinfo=zone).astimezone(dt.UTC)
+    week = filters_of(app, days="7")
+    before = both_ways(app, week, settings)
+
+    # A purchase of yesterday at 12:40 arrives: the line is 12:00, the rows of the hours before it are read.
+    device = installed_between(app, hour - dt.timedelta(days=1), hour)
+    arrives_late(
+        app, device, hour + dt.timedelta(minutes=40), "purchase", revenue=decimal.Decimal("700"), currency="USD"
+    )
+    covered = attributed_daily.coverage(app, week)
+    assert covered.agg_to == covered.fresh == hour
+    after = both_ways(app, week, settings)
+    assert decimal.Decimal(total(after)[1]) > decimal.Decimal(total(before)[1]) + 600
+    generation = ReportRefresh.objects.get(app=app).generation
+    buckets = clickhouse.execute(
+        "SELECT conversion_bucket, sum(installs) FROM attributed_installs WHERE app_id = {app:UUID} "
+        "AND generation = {generation:UInt64} AND model = 'last_touch' AND day = {day:Date} GROUP BY conversion_bucket",
+        {"app": app.id, "generation": generation, "day": yesterday},
+        tag="test.attributed_daily",
+    ).rows
+    # Installs on both sides of the line, in rows of whole hours of the app.
+    assert {bucket.astimezone(zone).minute for bucket, _ in buckets} == {0}
+    assert any(bucket < hour for bucket, _ in buckets) and any(bucket >= hour for bucket, _ in buckets)
 
 
 def test_a_refresh_in_another_time_zone_is_not_read(settings):
