@@ -346,13 +346,14 @@ def activity(*, app: App, filters: Filters) -> dict:
     return result.dicts()[0]
 
 
-def overview(*, app: App, filters: Filters, levels: tuple[str, ...] = ()) -> dict:
+def overview(*, app: App, filters: Filters, levels: tuple[str, ...] = (), activity_now: dict | None = None) -> dict:
     """The period's KPIs and the same for the previous period (``Filters.previous_days``); with
-    ``levels``, also the period's performance rows at those levels (``rows``), read with its KPIs in one go."""
+    ``levels``, also the period's performance rows at those levels (``rows``), read with its KPIs in one go.
+    ``activity_now``: the period's ``activity`` when already read (``series_with_activity``)."""
     previous = replace(filters, since=filters.previous_since, until=filters.since)
     before, current = _performances(app, (previous, filters), (*levels, None))
     return {
-        "current": {**current.pop(None)[0], **activity(app=app, filters=filters)},
+        "current": {**current.pop(None)[0], **(activity_now or activity(app=app, filters=filters))},
         "previous": {**before[None][0], **activity(app=app, filters=previous)},
         **({"rows": current} if levels else {}),
     }
@@ -378,6 +379,17 @@ def series(*, app: App, filters: Filters, interval: str) -> list[dict]:
     """Per hour, day or week of the app's time zone (activity date): events, active users (devices,
     else user ids), new installs organic and non-organic, re-attributions (among the installs) and
     re-engagements apart, and revenue converted at each day's rate."""
+    return _series(app, filters, interval, whole=False)[0]
+
+
+def series_with_activity(*, app: App, filters: Filters, interval: str) -> tuple[list[dict], dict]:
+    """``series`` and the period's ``activity`` from the same reads: its events are the buckets' sum, its
+    active users the buckets' people merged (``ROLLUP``) rather than counted again."""
+    return _series(app, filters, interval, whole=True)
+
+
+def _series(app: App, filters: Filters, interval: str, *, whole: bool) -> tuple[list[dict], dict | None]:
+    """``series``, and with ``whole`` the period's ``activity`` (else None)."""
     if filters.media_source or filters.campaign:
         raise NotApplicable("The time series counts activity, which carries no media source or campaign.")
     if interval == "hour" and filters.until - filters.since > dt.timedelta(days=MAX_HOURLY_DAYS):
@@ -389,13 +401,17 @@ def series(*, app: App, filters: Filters, interval: str) -> list[dict]:
         params,
         tag="analytics.series_events",
     ).rows
-    dau = dict(
-        clickhouse.execute(
-            f"SELECT {on_events} AS bucket, {select('dau')} FROM {people} GROUP BY bucket",
-            params,
-            tag="analytics.series_dau",
-        ).rows
-    )
+    dau, active_users = {}, 0
+    for bucket, merged, people_count in clickhouse.execute(
+        f"SELECT {on_events} AS bucket, grouping(bucket) AS merged, {select('dau')} FROM {people} "
+        f"GROUP BY {'ROLLUP(bucket)' if whole else 'bucket'}",
+        params,
+        tag="analytics.series_dau",
+    ).rows:
+        if merged:
+            active_users = people_count
+        else:
+            dau[bucket] = people_count
     events = {bucket: (total, dau.get(bucket, 0)) for bucket, total in counted}
     installs = {
         row[0]: row[1:]
@@ -434,7 +450,8 @@ def series(*, app: App, filters: Filters, interval: str) -> list[dict]:
                 "revenue": revenue.get(bucket, Money(currency=app.currency)).as_dict(),
             }
         )
-    return points
+    activity_now = {"totalEvents": sum(total for total, _ in events.values()), "activeUsers": active_users}
+    return points, activity_now if whole else None
 
 
 def model_comparison(*, app: App, filters: Filters) -> list[dict]:

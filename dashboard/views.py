@@ -127,13 +127,14 @@ OVERVIEW_SOURCE_COLUMNS = ("installs", "revenue", "roas")
 @report_page
 def overview(request: HttpRequest, page: pages.AppPage, filters: Filters) -> HttpResponse:
     app = page.app
-    kpis = analytics.overview(app=app, filters=filters, levels=("source",))
-    sources = kpis["rows"]["source"][:TOP_SOURCES]
     interval = series_interval(filters)
     try:
-        points, series_refused = analytics.series(app=app, filters=filters, interval=interval), None
+        points, activity_now = analytics.series_with_activity(app=app, filters=filters, interval=interval)
+        series_refused = None
     except analytics.NotApplicable as refused:
-        points, series_refused = [], refused.message
+        points, activity_now, series_refused = [], None, refused.message
+    kpis = analytics.overview(app=app, filters=filters, levels=("source",), activity_now=activity_now)
+    sources = kpis["rows"]["source"][:TOP_SOURCES]
     source_columns = presenters.columns(OVERVIEW_SOURCE_COLUMNS, app.currency)
     context = {
         "page": page,

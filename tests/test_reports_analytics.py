@@ -23,6 +23,8 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from apps_registry import costs, links
+from dashboard import analytics
+from dashboard.filters import report_filters
 from events.attribution_engine import services
 from tests.factories import UserFactory, bearer, grant
 from tests.ingestion import app_with_key, count, post_events
@@ -339,6 +341,18 @@ def test_the_daily_series_cuts_days_in_the_apps_time_zone(scenario):
             "revenue": usd("20.0000"),
         },
     ]
+
+
+def test_the_series_merges_its_buckets_people_into_the_periods_active_users(scenario):
+    """The overview page reads the period's activity with its series (``series_with_activity``)."""
+    app, day = scenario["app"], scenario["day"]
+    data = {"date_from": str(day), "date_to": str(day + dt.timedelta(days=1))}
+    filters = report_filters(data=data, default_model="last_touch", time_zone=app.timezone)
+    for interval in analytics.SERIES_INTERVALS:
+        points, activity_now = analytics.series_with_activity(app=app, filters=filters, interval=interval)
+        assert points == analytics.series(app=app, filters=filters, interval=interval)
+        # DEV4 was active on both days: one active user, where the days' DAU add up to 6.
+        assert activity_now == analytics.activity(app=app, filters=filters) == {"totalEvents": 9, "activeUsers": 5}
 
 
 def test_the_hourly_series_starts_at_local_midnight(scenario):
