@@ -8,7 +8,7 @@ unless it falls in the re-engagement window of a later re-engagement or re-attri
 touches and cost are those of the period. The time series is by *activity date*.
 
 The campaign report, the overview and the model comparison read the attribution side's pre-aggregate
-(``attributed_daily``) for the whole days it answers for, and the raw tables for the rest
+(``attributed_daily``) for the days and hours it answers for, and the raw tables for the rest
 (``credits.credited_ctes(spans=...)``): the numbers are the raw tables' either way. The overview reads its
 period and the one before it together (``_performances``): one query of the raw tables for both.
 
@@ -38,7 +38,7 @@ from .attributed_daily import FAR
 from .credits import CREDITED_KINDS, ORGANIC, PERIOD, ZERO_UUID, credited_ctes, installs_where
 from .currency import Money, conversion_day, money_totals
 from .filters import Filters
-from .metrics import derive, select
+from .metrics import derive, merged, select
 
 LEVELS = {"source": 1, "campaign": 2, "adset": 3, "ad": 4}
 DIMENSIONS = ("mediaSource", "campaign", "adset", "ad")
@@ -95,7 +95,7 @@ def _ads(ads: bool) -> tuple[str, str]:
     return "'' AS adset, '' AS ad", ""
 
 
-# What the raw tables add to the pre-aggregate (``credits.credited_ctes``): the installs outside its days
+# What the raw tables add to the pre-aggregate (``credits.credited_ctes``): the installs outside its rows
 # (``live``), the payers it does not know yet (a live install's first purchase, or a covered install's
 # whose purchases are all fresh) and the revenue of live installs or of fresh purchases. Each (credited
 # touch, day and currency of its conversion's purchases) is a row; the first row of each counts the install.
@@ -384,7 +384,7 @@ def series(*, app: App, filters: Filters, interval: str) -> list[dict]:
 
 def series_with_activity(*, app: App, filters: Filters, interval: str) -> tuple[list[dict], dict]:
     """``series`` and the period's ``activity`` from the same reads: its events are the buckets' sum, its
-    active users the buckets' people merged (``ROLLUP``) rather than counted again."""
+    active users the buckets' people merged (``metrics.merged``) rather than counted again."""
     return _series(app, filters, interval, whole=True)
 
 
@@ -401,17 +401,23 @@ def _series(app: App, filters: Filters, interval: str, *, whole: bool) -> tuple[
         params,
         tag="analytics.series_events",
     ).rows
-    dau, active_users = {}, 0
-    for bucket, merged, people_count in clickhouse.execute(
-        f"SELECT {on_events} AS bucket, grouping(bucket) AS merged, {select('dau')} FROM {people} "
-        f"GROUP BY {'ROLLUP(bucket)' if whole else 'bucket'}",
-        params,
-        tag="analytics.series_dau",
-    ).rows:
-        if merged:
-            active_users = people_count
-        else:
-            dau[bucket] = people_count
+    if whole:
+        state, merge = merged("dau")
+        buckets_people, active_users = clickhouse.execute(
+            f"SELECT groupArray((bucket, finalizeAggregation(people))), {merge}(people) FROM "
+            f"(SELECT {on_events} AS bucket, {state} AS people FROM {people} GROUP BY bucket)",
+            params,
+            tag="analytics.series_dau",
+        ).rows[0]
+        dau = dict(buckets_people)
+    else:
+        dau = dict(
+            clickhouse.execute(
+                f"SELECT {on_events} AS bucket, {select('dau')} FROM {people} GROUP BY bucket",
+                params,
+                tag="analytics.series_dau",
+            ).rows
+        )
     events = {bucket: (total, dau.get(bucket, 0)) for bucket, total in counted}
     installs = {
         row[0]: row[1:]
@@ -450,8 +456,9 @@ def _series(app: App, filters: Filters, interval: str, *, whole: bool) -> tuple[
                 "revenue": revenue.get(bucket, Money(currency=app.currency)).as_dict(),
             }
         )
-    activity_now = {"totalEvents": sum(total for total, _ in events.values()), "activeUsers": active_users}
-    return points, activity_now if whole else None
+    if not whole:
+        return points, None
+    return points, {"totalEvents": sum(total for total, _ in events.values()), "activeUsers": active_users}
 
 
 def model_comparison(*, app: App, filters: Filters) -> list[dict]:

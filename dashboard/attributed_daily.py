@@ -10,10 +10,10 @@ it (``ReportRefresh``): its days and hours are the app's as its time zone was th
 was stored when it started. Whatever arrives later, a purchase or a conversion attributed (or
 recomputed) at any time in the past, is noted in ``report_changes`` with its earliest time. The line
 is the earliest such time (or the refresh's start; now when nothing arrived since), taken back to the
-start of a bucket: its hour when the pre-aggregate has hours there, else its day. A report
-(``coverage``) reads the pre-aggregate for the conversions of the period's whole days before the line
-and their purchases before it, and the raw tables for the rest: the period's partial days, the hours
-after the line, the purchases from then on and the conversions they belong to
+start of its row: its hour when the pre-aggregate has hours there, else its day (as ClickHouse names
+them, ``_bucket_starts``). A report (``coverage``) reads the pre-aggregate for the conversions from the
+period's first day up to the line and their purchases before it, and the raw tables for the rest: the
+hours after the line, the purchases from then on and the conversions they belong to
 (``credits.credited_ctes(spans=...)``).
 A purchase always comes after the conversion it belongs to, and a conversion can only take the
 purchases after it, so nothing the pre-aggregate holds can have changed. The numbers are those of the
@@ -84,12 +84,15 @@ def _hourly_from(started_at: dt.datetime, zone: zoneinfo.ZoneInfo) -> dt.datetim
     return _start(started_at.astimezone(zone).date() - dt.timedelta(days=1), zone)
 
 
-def _bucket_start(moment: dt.datetime, zone: zoneinfo.ZoneInfo, hourly_from: dt.datetime) -> dt.datetime:
-    """The start of the row ``moment`` falls in (``BUCKET``): its hour of the app from ``hourly_from`` on,
-    else its day."""
-    local = moment.astimezone(zone)
-    hour = local.replace(minute=0, second=0, microsecond=0).astimezone(dt.UTC)
-    return hour if hour >= hourly_from else _start(local.date(), zone)
+def _bucket_starts(app: App, moments: list[dt.datetime], hourly_from: dt.datetime) -> list[dt.datetime]:
+    """The start of the row each moment falls in (``BUCKET``), as ClickHouse names it: its hours are not
+    always the wall clock's where an offset changes (a repeated hour is one row of two)."""
+    starts = clickhouse.execute(
+        f"SELECT arrayMap(m -> toUnixTimestamp({BUCKET.format(column='m')}), {{moments:Array(DateTime64(3, 'UTC'))}})",
+        {"moments": moments, "hourly_from": hourly_from, "tz": app.timezone},
+        tag="attributed_daily.bucket_starts",
+    ).scalar()
+    return [dt.datetime.fromtimestamp(start, dt.UTC) for start in starts]
 
 
 def _in_flight() -> dt.timedelta:
@@ -112,7 +115,7 @@ def _changed_since(app: App, moment: dt.datetime, *, table: str = "report_change
 
 def coverage(app: App, filters: Filters, *, activity: bool = False) -> Coverage | None:
     """The part of the period the pre-aggregate answers for; None when no part (no refresh yet, one in
-    another time zone, aggregates off, or no whole day of the period before the line). ``activity``:
+    another time zone, aggregates off, or no row of the period before the line). ``activity``:
     for retention, whose line any event written since the refresh moves, not only a purchase."""
     return coverages(app, (filters,), activity=activity)[0]
 
@@ -132,27 +135,37 @@ def coverages(app: App, periods: tuple[Filters, ...], *, activity: bool = False)
     zone = zoneinfo.ZoneInfo(app.timezone)
     # Retention's rows are per day.
     hourly_from = FAR if activity else _hourly_from(refresh.started_at, zone)
-    return [_covered(refresh, filters, zone, line, hourly_from) for filters in periods]
+    fresh, *ends = _bucket_starts(app, [line, *(min(line, filters.until) for filters in periods)], hourly_from)
+    return [
+        _covered(refresh, filters, zone, fresh=fresh, end=end, line=line)
+        for filters, end in zip(periods, ends, strict=True)
+    ]
 
 
 def _covered(
-    refresh: ReportRefresh, filters: Filters, zone: zoneinfo.ZoneInfo, line: dt.datetime, hourly_from: dt.datetime
+    refresh: ReportRefresh,
+    filters: Filters,
+    zone: zoneinfo.ZoneInfo,
+    *,
+    fresh: dt.datetime,
+    end: dt.datetime,
+    line: dt.datetime,
 ) -> Coverage | None:
-    """What the pre-aggregate answers for of the period: its whole rows from the period's first whole
-    day up to the line or the period's end, whichever comes first."""
+    """What the pre-aggregate answers for of the period: its rows from the period's first whole day up to
+    ``end``, the start of the row of the line or of the period's end, whichever comes first."""
     first_day = filters.since.astimezone(zone).date()
     if _start(first_day, zone) < filters.since:
         first_day += dt.timedelta(days=1)
-    agg_from, agg_to = _start(first_day, zone), _bucket_start(min(line, filters.until), zone, hourly_from)
-    if agg_to <= agg_from:
+    agg_from = _start(first_day, zone)
+    if end <= agg_from:
         return None
     return Coverage(
         generation=refresh.generation,
         first_day=first_day,
-        end_day=(agg_to - dt.timedelta(microseconds=1)).astimezone(zone).date() + dt.timedelta(days=1),
+        end_day=(end - dt.timedelta(microseconds=1)).astimezone(zone).date() + dt.timedelta(days=1),
         agg_from=agg_from,
-        agg_to=agg_to,
-        fresh=_bucket_start(line, zone, hourly_from),
+        agg_to=end,
+        fresh=fresh,
         fresh_day=line.astimezone(zone).date(),
     )
 
@@ -175,21 +188,17 @@ def _where(covered: Coverage, filters: Filters, *, every_model: bool, buckets: b
         "app_id = {app_id:UUID} AND generation = {generation:UInt64} AND day >= {first_day:Date} "
         "AND day < {end_day:Date}"
     )
+    params = {"generation": covered.generation, "first_day": covered.first_day, "end_day": covered.end_day}
     if buckets:
         where += (
             " AND conversion_bucket >= {agg_from:DateTime64(3, 'UTC')} "
             "AND conversion_bucket < {agg_to:DateTime64(3, 'UTC')}"
         )
+        params.update(agg_from=covered.agg_from, agg_to=covered.agg_to)
     if not every_model:
         where += " AND model = {model:String}"
     where += "".join(f" AND {name} = {{{name}:String}}" for name in filters.segment)  # the table's columns
-    return where, {
-        "generation": covered.generation,
-        "first_day": covered.first_day,
-        "end_day": covered.end_day,
-        "agg_from": covered.agg_from,
-        "agg_to": covered.agg_to,
-    }
+    return where, params
 
 
 def installs(
@@ -428,9 +437,10 @@ def _statements(app: App) -> dict[str, str]:
 
 
 def refresh_due(app: App) -> bool:
-    """Whether anything was written since the app's last refresh (or it has none)."""
+    """Whether anything was written since the app's last refresh (or it has none, or one that readers
+    skip)."""
     current = ReportRefresh.objects.filter(app=app).first()
-    if current is None or current.time_zone != app.timezone:
+    if current is None or current.time_zone != app.timezone or current.layout != LAYOUT:
         return True
     return any(
         _changed_since(app, current.started_at, table=table) is not None

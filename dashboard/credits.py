@@ -46,7 +46,7 @@ _OUTSIDE_SPAN = "({column} < {{agg_from_#:DateTime64(3, 'UTC')}} OR {column} >= 
 
 def uncovered(spans: int) -> str:
     """A conversion time (a template of ``{column}``) the pre-aggregate does not hold: outside each of the
-    ``spans`` covered spans of days (one per period read together)."""
+    ``spans`` covered spans (one per period read together)."""
     return f"({' AND '.join(_OUTSIDE_SPAN.replace('#', str(i)) for i in range(spans))})"
 
 
@@ -172,8 +172,8 @@ def credited_ctes(filters: Filters, *, every_model: bool = False, spans: int = 0
     per day and currency (``fresh``: from ``{fresh}`` on). A re-engagement or re-attribution has rows
     too (``is_install`` false): the revenue of its re-engagement window is its touches'.
 
-    ``spans``: how many spans of days the pre-aggregate answers for (none: it answers for nothing);
-    then only what it does not hold (``live`` marks the conversions outside its days): the conversions
+    ``spans``: how many spans of time the pre-aggregate answers for (none: it answers for nothing);
+    then only what it does not hold (``live`` marks the conversions outside its spans): the conversions
     outside them, the purchases from ``{fresh}`` on, and the conversions inside them those purchases
     may belong to; every purchase of the devices read, to tell a first purchase.
 
@@ -200,7 +200,7 @@ def credited_ctes(filters: Filters, *, every_model: bool = False, spans: int = 0
             SELECT device_key FROM attributions WHERE app_id = {{app_id:UUID}}
               AND {PERIOD.format(column="conversion_time")} AND {outside.format(column="conversion_time")}
           )"""
-        # Inside the covered days, the conversions of the devices that bought since ``fresh``: those
+        # Inside the covered spans, the conversions of the devices that bought since ``fresh``: those
         # fresh purchases may be theirs (the others join no fresh revenue and count no install).
         live, inside = (
             installs_where(filters, kinds=CREDITED_KINDS, within=within) for within in (outside, f"NOT {outside}")
@@ -212,12 +212,12 @@ def credited_ctes(filters: Filters, *, every_model: bool = False, spans: int = 0
     )"""
     return f"""
 cohort_revenue AS (
-    SELECT owner.1 AS conversion_id, owner.2 AS conversion_time, day, {bucket or "day"} AS bucket, currency,
-           {fresh} AS fresh, sum(revenue) AS amount
+    SELECT owner.1 AS conversion_id, owner.2 AS conversion_time, day{f", {bucket} AS bucket" if bucket else ""},
+           currency, {fresh} AS fresh, sum(revenue) AS amount
     FROM ({owned_purchases(devices=devices)})
     WHERE owner.1 != {ZERO_UUID}
       AND owner.2 >= {{since:DateTime64(3, 'UTC')}} AND owner.2 < {{until:DateTime64(3, 'UTC')}}
-    GROUP BY conversion_id, conversion_time, day, bucket, currency, fresh
+    GROUP BY conversion_id, conversion_time, day{", bucket" if bucket else ""}, currency, fresh
 ),
 credited AS ({credit_rows(source, every_model=every_model)}),
 narrowed AS (SELECT * FROM credited WHERE 1 {touch_segment}),

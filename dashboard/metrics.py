@@ -213,6 +213,14 @@ def select(*names: str) -> str:
     return ", ".join(f"{METRICS[name].sql} AS {name}" for name in names)
 
 
+def merged(name: str) -> tuple[str, str]:
+    """A counted metric's aggregate as a state per group (``-State``) and the function that merges those
+    states (``-Merge``): for a count wanted per group and over the groups' union, which distinct counts
+    do not add up to."""
+    function, arguments = METRICS[name].sql.split("(", 1)
+    return f"{function}State({arguments}", f"{function}Merge"
+
+
 def derive(row: dict, *names: str) -> dict:
     """``row`` with these ratio metrics added; a ratio over zero, or of a value that is None (not
     known), is None: no number rather than a wrong one."""
