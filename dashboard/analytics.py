@@ -21,6 +21,7 @@ source and campaign narrow the credited touches, touches and cost.
 import datetime as dt
 import decimal
 import itertools
+import math
 import zoneinfo
 from collections import defaultdict
 from dataclasses import replace
@@ -359,14 +360,29 @@ def overview(*, app: App, filters: Filters, levels: tuple[str, ...] = (), activi
     }
 
 
-def _buckets(filters: Filters, interval: str, time_zone: str) -> list:
-    """Every bucket start of the period, as ClickHouse names them: UTC instants for hours, the app's
-    dates for days and weeks (weeks start on Monday)."""
-    zone = zoneinfo.ZoneInfo(time_zone)
+def _hours(app: App, filters: Filters) -> list[dt.datetime]:
+    """Every hour of the period as ClickHouse starts them (``toStartOfHour`` in the app's time zone), in
+    order: where an offset changes by half an hour its hours count from the day's start, not from the
+    wall clock's. Asked of it at every quarter hour of the period: offsets are whole quarter hours and
+    no hour is shorter than half of one, so each hour has a quarter in it."""
+    quarter = dt.timedelta(minutes=15)
+    start = filters.since.astimezone(dt.UTC)
+    start -= (start - dt.datetime.combine(start.date(), dt.time(), dt.UTC)) % quarter
+    starts = clickhouse.execute(
+        "SELECT arrayMap(q -> toUnixTimestamp(toStartOfHour({start:DateTime64(3, 'UTC')} + toIntervalMinute(15 * q), "
+        "{tz:String})), range({quarters:UInt32}))",
+        {"start": start, "quarters": math.ceil((filters.until - start) / quarter), "tz": app.timezone},
+        tag="analytics.series_hours",
+    ).scalar()
+    return [dt.datetime.fromtimestamp(hour, dt.UTC) for hour in dict.fromkeys(starts)]
+
+
+def _buckets(app: App, filters: Filters, interval: str) -> list:
+    """Every bucket start of the period, as ClickHouse names them: UTC instants for hours (``_hours``),
+    the app's dates for days and weeks (weeks start on Monday)."""
     if interval == "hour":
-        start = filters.since.astimezone(zone).replace(minute=0, second=0, microsecond=0).astimezone(dt.UTC)
-        steps = int((filters.until - start) / dt.timedelta(hours=1) - 1e-9) + 1
-        return [start + dt.timedelta(hours=n) for n in range(steps)]
+        return _hours(app, filters)
+    zone = zoneinfo.ZoneInfo(app.timezone)
     first = filters.since.astimezone(zone).date()
     last = (filters.until - dt.timedelta(microseconds=1)).astimezone(zone).date()
     step = 1
@@ -440,7 +456,7 @@ def _series(app: App, filters: Filters, interval: str, *, whole: bool) -> tuple[
     )
     zone = zoneinfo.ZoneInfo(app.timezone)
     points = []
-    for bucket in _buckets(filters, interval, app.timezone):
+    for bucket in _buckets(app, filters, interval):
         total_events, dau = events.get(bucket, (0, 0))
         new, organic, non_organic, reattributions, reengagements = installs.get(bucket, (0, 0, 0, 0, 0))
         points.append(

@@ -363,6 +363,41 @@ def test_the_hourly_series_starts_at_local_midnight(scenario):
     assert sum(point["installs"] for point in points) == 5
 
 
+@pytest.mark.parametrize(
+    ("zone_name", "day"),
+    [
+        ("Europe/Berlin", "2024-10-27"),  # an hour repeated
+        ("Australia/Lord_Howe", "2024-10-06"),  # half an hour skipped
+        ("Australia/Lord_Howe", "2024-04-07"),  # half an hour repeated
+        ("Pacific/Chatham", "2024-09-29"),  # an hour skipped at 02:45
+        ("America/Santiago", "2024-09-08"),  # no midnight
+        ("Asia/Kolkata", "2024-10-05"),
+    ],
+)
+def test_the_hourly_series_has_every_hour_clickhouse_counts_in(zone_name, day):
+    """Each moment of the period falls in an hour of the series as ClickHouse starts it, so no count is
+    left out (with the wall clock's hours, Lord Howe's hours after its change are not ClickHouse's)."""
+    from apps_registry.models import App
+    from core import clickhouse
+
+    app = App(timezone=zone_name)
+    first = dt.date.fromisoformat(day) - dt.timedelta(days=1)
+    data = {"date_from": str(first), "date_to": str(first + dt.timedelta(days=2))}
+    filters = report_filters(data=data, default_model="last_touch", time_zone=zone_name)
+    hours = analytics._hours(app, filters)
+    moments = [
+        filters.since + dt.timedelta(minutes=5 * n)
+        for n in range(int((filters.until - filters.since) / dt.timedelta(minutes=5)))
+    ]
+    counted_in = clickhouse.execute(
+        "SELECT arrayMap(m -> toUnixTimestamp(toStartOfHour(m, {tz:String})), {moments:Array(DateTime64(3, 'UTC'))})",
+        {"moments": moments, "tz": zone_name},
+        tag="test.hours",
+    ).scalar()
+    assert hours == sorted(set(hours)) and hours[0] <= filters.since
+    assert {dt.datetime.fromtimestamp(hour, dt.UTC) for hour in counted_in} == set(hours)
+
+
 def test_tables_export_as_csv(scenario):
     response = get("/api/analytics/campaigns.csv", scenario, level="source")
     assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
