@@ -16,11 +16,15 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
 from core import clickhouse
 from core.clickhouse import topology
+
+if TYPE_CHECKING:
+    from .attributed_daily import Coverage
 
 # An ``events_people`` row's columns as computed from an event: the ids' hashes make distinct counts of
 # fixed-size keys (the hashes the metrics counted when they read ``events``).
@@ -29,7 +33,7 @@ _PERSON = {
     "device": "if(device_id != '', cityHash64(device_id), 0)",
     "user": "if(user_id != '', cityHash64(user_id), 0)",
 }
-_PERSON_OF_EVENT = ", ".join(f"{expression} AS {name}" for name, expression in _PERSON.items())
+PERSON_OF_EVENT = ", ".join(f"{expression} AS {name}" for name, expression in _PERSON.items())
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,7 @@ PEOPLE = Hourly(
     "events_people",
     "app_id, hour, platform, country, purchase, device, user",
     "events",  # a repeated event makes no other row
-    f"app_id, toStartOfHour(timestamp) AS hour, platform, country, {_PERSON_OF_EVENT}",
+    f"app_id, toStartOfHour(timestamp) AS hour, platform, country, {PERSON_OF_EVENT}",
     "app_id, hour, platform, country, purchase, device, user",
     (
         f"uniqExact(platform, country, {', '.join(_PERSON.values())})",
@@ -95,25 +99,26 @@ def _middle(since: dt.datetime, until: dt.datetime, time_zone: str) -> tuple[dt.
 
 
 def _hourly_source(
-    hourly: str, raw: str, *, since: dt.datetime, until: dt.datetime, time_zone: str, segment: str
+    hourly: str, raw: str, *, since: dt.datetime, until: dt.datetime, time_zone: str, segment: str, bounds: str
 ) -> tuple[str, dict]:
     """Rows of the whole UTC hours of [since, until) from an hourly table (``hourly``: the SELECT of its
     rows, ``timestamp`` the hour's start) and of the rest from ``events`` (``raw``: the SELECT of the same
-    columns from each event), each narrowed by ``segment``; and the parameters that bound them."""
+    columns from each event), each narrowed by ``segment``; and the parameters that bound them (named
+    ``{bounds}_since`` and so on, so that two sources can be read in one query)."""
     first, last = _middle(since, until, time_zone)
     sql = f"""(
     {hourly}
-    WHERE app_id = {{app_id:UUID}} AND hour >= {{activity_from:DateTime64(3, 'UTC')}}
-      AND hour < {{activity_to:DateTime64(3, 'UTC')}}{segment}
+    WHERE app_id = {{app_id:UUID}} AND hour >= {{{bounds}_from:DateTime64(3, 'UTC')}}
+      AND hour < {{{bounds}_to:DateTime64(3, 'UTC')}}{segment}
     UNION ALL
     {raw}
     WHERE app_id = {{app_id:UUID}}
-      AND ((timestamp >= {{activity_since:DateTime64(3, 'UTC')}}
-            AND timestamp < {{activity_from:DateTime64(3, 'UTC')}})
-        OR (timestamp >= {{activity_to:DateTime64(3, 'UTC')}}
-            AND timestamp < {{activity_until:DateTime64(3, 'UTC')}})){segment}
+      AND ((timestamp >= {{{bounds}_since:DateTime64(3, 'UTC')}}
+            AND timestamp < {{{bounds}_from:DateTime64(3, 'UTC')}})
+        OR (timestamp >= {{{bounds}_to:DateTime64(3, 'UTC')}}
+            AND timestamp < {{{bounds}_until:DateTime64(3, 'UTC')}})){segment}
 )"""
-    return sql, {"activity_since": since, "activity_from": first, "activity_to": last, "activity_until": until}
+    return sql, {f"{bounds}_since": since, f"{bounds}_from": first, f"{bounds}_to": last, f"{bounds}_until": until}
 
 
 def activity_source(*, since: dt.datetime, until: dt.datetime, time_zone: str, segment: str = "") -> tuple[str, dict]:
@@ -130,24 +135,48 @@ def activity_source(*, since: dt.datetime, until: dt.datetime, time_zone: str, s
         until=until,
         time_zone=time_zone,
         segment=segment,
+        bounds="activity",
     )
 
 
-def people_source(*, since: dt.datetime, until: dt.datetime, time_zone: str, segment: str = "") -> tuple[str, dict]:
+def people_source(
+    *, since: dt.datetime, until: dt.datetime, time_zone: str, segment: str = "", daily: "Coverage | None" = None
+) -> tuple[str, dict]:
     """A subquery of who had an event in [since, until) as rows of (timestamp, platform, country,
     purchase, device, user) (``device``, ``user``: the ids' hashes, 0 for none): whole hours from
     ``events_people`` (``timestamp`` the hour's start), the rest from ``events`` (a row per event; without
     FINAL, as a repeated row counts once). For distinct counts only (``metrics``: their source is
-    ``events_people``), grouped by a bucket of ``timestamp`` no finer than an hour. Parameters as
-    ``activity_source``."""
-    return _hourly_source(
+    ``events_people``), grouped by a bucket of ``timestamp`` no finer than an hour. ``daily``: the whole
+    days from the period's start that the refresh's ``people_daily`` answers for
+    (``attributed_daily.people_coverage``), read from it instead (``timestamp`` the day's start); then
+    group by a bucket no finer than a day. Parameters as ``activity_source``."""
+    rest, params = _hourly_source(
         "SELECT hour AS timestamp, platform, country, purchase, device, user FROM events_people",
-        f"SELECT timestamp, platform, country, {_PERSON_OF_EVENT} FROM events",
-        since=since,
+        f"SELECT timestamp, platform, country, {PERSON_OF_EVENT} FROM events",
+        since=daily.agg_to if daily else since,
         until=until,
         time_zone=time_zone,
         segment=segment,
+        bounds="people",
     )
+    if daily is None:
+        return rest, params
+    days = f"""(
+    SELECT toDateTime(toDateTime(day, {{days_zone:String}}), 'UTC') AS timestamp, platform, country, purchase,
+           device, user
+    FROM people_daily
+    WHERE app_id = {{app_id:UUID}} AND generation = {{days_generation:UInt64}} AND day >= {{days_from:Date}}
+      AND day < {{days_to:Date}}{segment}
+    UNION ALL
+    SELECT * FROM {rest}
+)"""
+    return days, {
+        **params,
+        "days_zone": time_zone,
+        "days_generation": daily.generation,
+        "days_from": daily.first_day,
+        "days_to": daily.end_day,
+    }
 
 
 def _months() -> list[int]:

@@ -318,9 +318,10 @@ def _events_segment(filters: Filters) -> str:
     return "".join(f" AND {name} = {{{name}:String}}" for name in ("platform", "country") if getattr(filters, name))
 
 
-def _activity(app: App, filters: Filters) -> tuple[str, str, dict]:
+def _activity(app: App, filters: Filters, *, daily: bool = True) -> tuple[str, str, dict]:
     """The period's activity rows and who had them (``aggregates.activity_source``, ``people_source``),
-    and the parameters of a query on them."""
+    and the parameters of a query on them. ``daily``: who had them may be read per day for the days the
+    refresh answers for (``attributed_daily.people_coverage``): not for buckets of an hour."""
     bounds = {
         "since": filters.since,
         "until": filters.until,
@@ -328,7 +329,8 @@ def _activity(app: App, filters: Filters) -> tuple[str, str, dict]:
         "segment": _events_segment(filters),
     }
     activity, params = activity_source(**bounds)
-    people, same = people_source(**bounds)
+    covered = attributed_daily.people_coverage(app, filters) if daily else None
+    people, same = people_source(**bounds, daily=covered)
     return activity, people, {**_params(app, filters), **params, **same}
 
 
@@ -410,7 +412,7 @@ def _series(app: App, filters: Filters, interval: str, *, whole: bool) -> tuple[
         raise NotApplicable("The time series counts activity, which carries no media source or campaign.")
     if interval == "hour" and filters.until - filters.since > dt.timedelta(days=MAX_HOURLY_DAYS):
         raise NotApplicable(f"An hourly series spans at most {MAX_HOURLY_DAYS} days.")
-    source, people, params = _activity(app, filters)
+    source, people, params = _activity(app, filters, daily=interval != "hour")
     on_events, on_installs = (SERIES_INTERVALS[interval].format(column=c) for c in ("timestamp", "conversion_time"))
     counted = clickhouse.execute(
         f"SELECT {on_events} AS bucket, sum(events) FROM {source} GROUP BY bucket",

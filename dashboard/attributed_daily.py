@@ -20,7 +20,9 @@ purchases after it, so nothing the pre-aggregate holds can have changed. The num
 raw tables whenever the reports are asked; the refresh only moves the line between the two.
 
 Retention's line also moves with any event written since (``activity_changes``, ``coverage(activity=True)``);
-its rows are per day and its line is the start of a day.
+its rows are per day and its line is the start of a day. So does that of ``people_daily`` (migration 0047),
+who had an event per day of the app, which the distinct counts of activity read for whole days
+(``aggregates.people_source``).
 
 An erasure leaves an erased subject's counts in the pre-aggregate until the next refresh, as in
 ``events_activity``: the rows hold no identifier. ``settings.REPORT_AGGREGATES`` off reads raw data.
@@ -40,6 +42,7 @@ from core.clickhouse import topology
 from core.periodic import PeriodicJob
 
 from . import credits
+from .aggregates import PERSON_OF_EVENT
 from .currency import conversion_day
 from .filters import Filters
 from .models import ReportRefresh
@@ -51,8 +54,9 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 DIMENSIONS = "media_source, campaign, adset, ad"
 # What a refresh writes: 1, retention (``attributed_retention``) and the revenue of new installs apart
 # (``attributed_revenue.new_install``); 2, the recent rows per hour (``conversion_bucket``,
-# ``purchase_bucket``). Readers skip a generation of another layout.
-LAYOUT = 2
+# ``purchase_bucket``); 3, who had an event per day (``people_daily``). Readers skip a generation of
+# another layout.
+LAYOUT = 3
 # The start of a time's row (a template of ``{column}``): its hour from ``{hourly_from}`` on, else its day.
 BUCKET = (
     "if({column} >= {{hourly_from:DateTime64(3, 'UTC')}}, toStartOfHour({column}, {{tz:String}}), "
@@ -140,6 +144,14 @@ def coverages(app: App, periods: tuple[Filters, ...], *, activity: bool = False)
         _covered(refresh, filters, zone, fresh=fresh, end=end, line=line)
         for filters, end in zip(periods, ends, strict=True)
     ]
+
+
+def people_coverage(app: App, filters: Filters) -> Coverage | None:
+    """The whole days from the period's start that ``people_daily`` answers for: those before the line of
+    activity (``coverage(activity=True)``). None when none, or the period starts inside a day (its
+    first day is read from the hourly table)."""
+    covered = coverage(app, filters, activity=True)
+    return covered if covered is not None and covered.agg_from == filters.since else None
 
 
 def _covered(
@@ -324,6 +336,21 @@ GROUP BY k.model, k.day, k.conversion_bucket, k.platform, k.country, {keyed_dime
 """
 
 
+# Who had an event per day of the app, from ``events`` (a repeated event makes no other row), for the
+# events of ``[{since}, {until})``.
+_PEOPLE = f"""
+INSERT INTO people_daily (app_id, generation, day, platform, country, purchase, device, user)
+SELECT {{app_id:UUID}}, {{generation:UInt64}}, toDate(timestamp, {{tz:String}}) AS day, platform, country,
+       {PERSON_OF_EVENT}
+FROM events
+WHERE app_id = {{app_id:UUID}} AND timestamp >= {{since:DateTime64(3, 'UTC')}}
+  AND timestamp < {{until:DateTime64(3, 'UTC')}}
+GROUP BY day, platform, country, purchase, device, user
+"""
+# The days of events a refresh writes people of in one statement (its memory follows them).
+PEOPLE_SPAN_DAYS = 7
+
+
 # The periods followed after an install: days since its day, weeks (by their Mondays) since its week.
 RETENTION_HORIZONS = {1: 30, 7: 12}  # step in days -> the last period followed
 # From the day after an install to past the end of its last week followed, in any time zone.
@@ -391,6 +418,7 @@ def refresh(app: App) -> ReportRefresh:
         }
         for tag, statement in statements.items():
             clickhouse.execute(statement, params, tag=tag, timeout=3600)
+    _refresh_people(app, generation)
     current = ReportRefresh.objects.filter(app=app).first()
     if current is None or current.started_at < started:
         current, _ = ReportRefresh.objects.update_or_create(
@@ -398,7 +426,7 @@ def refresh(app: App) -> ReportRefresh:
             defaults={"generation": generation, "started_at": started, "time_zone": app.timezone, "layout": LAYOUT},
         )
     # Only older generations: a refresh that started later may be writing its rows now.
-    for table in ("attributed_installs", "attributed_revenue", "attributed_retention"):
+    for table in ("attributed_installs", "attributed_revenue", "attributed_retention", "people_daily"):
         clickhouse.execute(
             f"ALTER TABLE {topology.mutated(table)} DELETE WHERE app_id = {{app_id:UUID}} "
             "AND generation < {generation:UInt64} SETTINGS mutations_sync = 1",
@@ -413,6 +441,29 @@ def refresh(app: App) -> ReportRefresh:
             tag="attributed_daily.drop_changes",
         )
     return current
+
+
+def _refresh_people(app: App, generation: int) -> None:
+    """Write the generation's ``people_daily``: every event of the app, ``PEOPLE_SPAN_DAYS`` days of the
+    app at a time, the last span to 2200 so that an event written meanwhile still falls in one."""
+    zone = zoneinfo.ZoneInfo(app.timezone)
+    first = clickhouse.execute(
+        "SELECT min(timestamp), count() FROM events WHERE app_id = {app_id:UUID}",
+        {"app_id": app.id},
+        tag="attributed_daily.people_first",
+    ).rows[0]
+    day = first[0].astimezone(zone).date() if first[1] else timezone.now().astimezone(zone).date()
+    since, today = EPOCH, timezone.now().astimezone(zone).date()
+    while since < FAR:
+        day += dt.timedelta(days=PEOPLE_SPAN_DAYS)
+        until = _start(day, zone) if day <= today else FAR
+        clickhouse.execute(
+            _PEOPLE,
+            {"app_id": app.id, "generation": generation, "since": since, "until": until, "tz": app.timezone},
+            tag="attributed_daily.refresh_people",
+            timeout=3600,
+        )
+        since = until
 
 
 def _statements(app: App) -> dict[str, str]:

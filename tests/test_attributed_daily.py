@@ -72,6 +72,12 @@ def reports(app: App, filters) -> dict:
             for split in cohorts.SPLITS
         },
         "ltv": cohorts.ltv_curves(app=app, filters=filters, granularity="week", split="source", horizon=30),
+        # The active users per day and week (people_daily for the days before the line).
+        "series": {
+            interval: analytics.series(app=app, filters=filters, interval=interval)
+            for interval in ("day", "week")
+            if not (filters.media_source or filters.campaign)
+        },
     }
 
 
@@ -168,6 +174,7 @@ def test_the_pre_aggregate_gives_the_raw_numbers_and_follows_what_arrives_after_
             covered = attributed_daily.coverage(app, filters)
             assert covered is not None and (covered.end_day - covered.first_day).days >= 5, data
             assert cohorts_covered(app, filters), data
+            assert "date_from" in data or attributed_daily.people_coverage(app, filters) is not None, data
             both_ways(app, filters, settings)
 
     # What arrives after the refresh: a session, then a purchase, of 20 days ago by a device installed before it.
@@ -183,6 +190,9 @@ def test_the_pre_aggregate_gives_the_raw_numbers_and_follows_what_arrives_after_
     assert attributed_daily.coverage(app, month).end_day == covered_before.end_day
     assert attributed_daily.coverage(app, month, activity=True).end_day < covered_before.end_day
     assert not cohorts_covered(app, month)
+    assert (
+        attributed_daily.people_coverage(app, month).end_day <= late.astimezone(zoneinfo.ZoneInfo(app.timezone)).date()
+    )
     both_ways(app, month, settings)
     arrives_late(app, device, late, "purchase", revenue=decimal.Decimal("1000.50"), currency="EUR")
     covered = attributed_daily.coverage(app, month)
