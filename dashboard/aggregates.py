@@ -9,6 +9,9 @@ ends from ``events`` (``activity_source``, ``people_source``), so its numbers ar
 whatever the period's edges. An hour of UTC is an hour of the app's time zone only where the zone's
 offset is whole hours: for a zone such as Asia/Kolkata (+5:30) the whole period is read raw.
 
+The distinct counts of whole days can also be read from ``people_daily``, who had an event per day of
+the app, which the report refresh writes (``dashboard/attributed_daily.py``, ``people_source(daily=...)``).
+
 ``settings.REPORT_AGGREGATES`` off makes every report read raw data: the tests compare both ways.
 """
 
@@ -149,7 +152,7 @@ def people_source(
     ``events_people``), grouped by a bucket of ``timestamp`` no finer than an hour. ``daily``: the whole
     days from the period's start that the refresh's ``people_daily`` answers for
     (``attributed_daily.people_coverage``), read from it instead (``timestamp`` the day's start); then
-    group by a bucket no finer than a day. Parameters as ``activity_source``."""
+    group by a bucket no finer than a day. Takes ``{app_id:UUID}``; its other parameters are returned."""
     rest, params = _hourly_source(
         "SELECT hour AS timestamp, platform, country, purchase, device, user FROM events_people",
         f"SELECT timestamp, platform, country, {PERSON_OF_EVENT} FROM events",

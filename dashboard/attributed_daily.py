@@ -24,8 +24,12 @@ its rows are per day and its line is the start of a day. So does that of ``peopl
 who had an event per day of the app, which the distinct counts of activity read for whole days
 (``aggregates.people_source``).
 
-An erasure leaves an erased subject's counts in the pre-aggregate until the next refresh, as in
-``events_activity``: the rows hold no identifier. ``settings.REPORT_AGGREGATES`` off reads raw data.
+An erasure leaves an erased subject's counts in the attribution rows until the next refresh, as in
+``events_activity``: those rows hold no identifier. ``people_daily`` holds the hashes of ids: an erasure
+deletes the subject's rows from it (``events.personal_data``) and notes itself as activity of every time
+(``events.subjects.stores.note_erased``), so that nothing of the generation is read until the refresh
+it makes due, which drops the generation (a refresh running meanwhile may have read the subject's
+events). ``settings.REPORT_AGGREGATES`` off reads raw data.
 """
 
 import datetime as dt
@@ -148,8 +152,8 @@ def coverages(app: App, periods: tuple[Filters, ...], *, activity: bool = False)
 
 def people_coverage(app: App, filters: Filters) -> Coverage | None:
     """The whole days from the period's start that ``people_daily`` answers for: those before the line of
-    activity (``coverage(activity=True)``). None when none, or the period starts inside a day (its
-    first day is read from the hourly table)."""
+    activity (``coverage(activity=True)``). None when none, or when the period starts inside a day (then
+    the whole period is read from the hourly table and ``events``)."""
     covered = coverage(app, filters, activity=True)
     return covered if covered is not None and covered.agg_from == filters.since else None
 
@@ -445,7 +449,7 @@ def refresh(app: App) -> ReportRefresh:
 
 def _refresh_people(app: App, generation: int) -> None:
     """Write the generation's ``people_daily``: every event of the app, ``PEOPLE_SPAN_DAYS`` days of the
-    app at a time, the last span to 2200 so that an event written meanwhile still falls in one."""
+    app at a time, the last span to ``FAR`` so that an event written meanwhile still falls in one."""
     zone = zoneinfo.ZoneInfo(app.timezone)
     first = clickhouse.execute(
         "SELECT min(timestamp), count() FROM events WHERE app_id = {app_id:UUID}",

@@ -17,6 +17,8 @@ from rest_framework.test import APIClient
 from accounts.models import SecurityEvent
 from apps_registry import links
 from core import clickhouse
+from dashboard import attributed_daily
+from dashboard.filters import report_filters
 from events import privacy
 from events.attribution_engine import services as engine
 from events.bus import Delivery, Message, publish, topics
@@ -69,6 +71,8 @@ def _rows_of(subject: Subject) -> dict[str, int]:
         # Distinct rows: a repeated one (the same people in the same hour) stays until a merge drops it.
         "events_people": "SELECT uniqExact(*) FROM events_people WHERE app_id = {app_id:UUID} "
         "AND (user = cityHash64({p:String}) OR device = cityHash64({p:String}))",
+        "people_daily": "SELECT count() FROM people_daily WHERE app_id = {app_id:UUID} "
+        "AND (user = cityHash64({p:String}) OR device = cityHash64({p:String}))",
     }
     counts = {name: clickhouse.execute(sql, params, tag="test.subject_rows").scalar() for name, sql in found.items()}
     counts["outbox"] = sum(
@@ -101,6 +105,7 @@ def stored(store_all):
     store_all(until=lambda: _rows_of(subject)["events"] == 2 and _rows_of(subject)["dead_letters"] == 1)
     store_all(until=lambda: _rows_of(Subject.of(app_id=other_app.id, kind="user", value=ERASED_USER))["events"] == 2)
     engine.attribution_history(app=app, since=now - dt.timedelta(days=1), until=now + dt.timedelta(hours=1))
+    attributed_daily.refresh(app)  # the reports' people per day hold the subjects too
     # Still on the bus: a message holding a row of each subject.
     assert post_events(raw_key, [_events(ERASED_USER, ERASED_IDFA, now)[1], _events(KEPT_USER, KEPT_IDFA, now)[1]])
     return app, other_app, admin
@@ -125,6 +130,7 @@ def test_one_subject_is_exported_then_erased_from_every_store_and_no_one_else(st
         "attributions": 1,
         "dead_letters": 1,
         "events_people": 2,  # who had the install and the purchase: the user's hash with the device's
+        "people_daily": 2,
         "outbox": pending,
     }
     assert _rows_of(erased_device)["touchpoints"] == 1 and _rows_of(erased_device)["events_people"] == 2
@@ -156,6 +162,9 @@ def test_one_subject_is_exported_then_erased_from_every_store_and_no_one_else(st
     ).json()["tables"]
     assert [row["device_id"] for row in by_device["touchpoints"]] == [erased_device.pseudonym]
 
+    week = report_filters(data={}, default_model="last_touch", time_zone=app.timezone)
+    assert attributed_daily.people_coverage(app, week) is not None
+
     # Erasure, by the user id and by the device id: 202, then the job runs and verifies it.
     requests = []
     for kind, value in (("user", ERASED_USER), ("idfa", ERASED_IDFA)):
@@ -178,9 +187,13 @@ def test_one_subject_is_exported_then_erased_from_every_store_and_no_one_else(st
         "attributions": 0,
         "dead_letters": 0,
         "events_people": 0,
+        "people_daily": 0,
         "outbox": 0,
     }
     assert _rows_of(erased_device) == {name: 0 for name in _rows_of(erased_device)}
+    # A refresh that ran meanwhile may have read the subject's events: none of it is read until the next.
+    assert attributed_daily.refresh_due(app)
+    assert attributed_daily.people_coverage(app, week) is None
     # The other subject's pending row is stored now; the other app's subject is untouched.
     assert {s: _rows_of(s) for s in kept} == {
         **{s: {**before[s], "events": before[s]["events"] + 1, "outbox": 0} for s in kept[:2]},
@@ -193,6 +206,7 @@ def test_one_subject_is_exported_then_erased_from_every_store_and_no_one_else(st
     assert first["outcome"]["dead_letters"] == {"found": 1, "left": 0}
     assert first["outcome"]["touchpoints"] == {"found": 1, "left": 0}  # the user's device's click
     assert first["outcome"]["events_people"] == {"found": 2, "left": 0}
+    assert first["outcome"]["people_daily"] == {"found": 2, "left": 0}
     second = SubjectRequest.objects.get(pk=requests[1])
     assert second.status == "done" and second.outcome["events"] == {"found": 0, "left": 0}
     assert not SubjectRequest.objects.filter(pseudonym__in=[ERASED_USER, ERASED_IDFA]).exists()

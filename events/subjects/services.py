@@ -10,7 +10,9 @@ An export is answered at once (reads only). An erasure is recorded as pending an
 3. every table of ``events.personal_data`` is mutated (ALTER TABLE ... DELETE, waited for);
 4. every store is queried again. A consumer whose list was older than the request may have stored
    rows meanwhile: after OPT_OUT_CACHE_SECONDS every process knows the tombstone, and the deletion is
-   run once more. The request is done when every count is 0, failed otherwise, with the counts.
+   run once more. The request is done when every count is 0, failed otherwise, with the counts;
+5. the erasure is noted as activity of every time (``stores.note_erased``): the reports stop reading
+   their pre-aggregates of people until a refresh without the subject, which that makes due.
 
 Every request (and every opt-out change) is also a security event. Nothing here logs or keeps the
 raw identifier: only its pseudonym.
@@ -146,6 +148,7 @@ def subject_erase(*, request: SubjectRequest, settle: float | None = None) -> Su
             outbox += stores.outbox_erase(subject)
             stores.erase(subject, seen)
             left = _left(subject, seen)
+        stores.note_erased(subject)
     except Exception as error:
         request.status, request.error = SubjectRequest.Status.FAILED, f"{type(error).__name__}: {error}"[:2000]
         request.finished_at = timezone.now()

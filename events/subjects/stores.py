@@ -83,6 +83,17 @@ def erase(subject: Subject, seen: Seen) -> None:
         )
 
 
+def note_erased(subject: Subject) -> None:
+    """Note the erasure as activity of every time (``activity_changes``): the reports' pre-aggregates that
+    count people (dashboard/attributed_daily.py) are then read no more, and a refresh is due, whose new
+    generation no longer holds the subject (one running meanwhile may have read the subject's events)."""
+    clickhouse.execute(
+        "INSERT INTO activity_changes (app_id, at, earliest) VALUES ({app_id:UUID}, now(), toDateTime64(0, 3, 'UTC'))",
+        {"app_id": subject.app_id},
+        tag="subjects.note_erased",
+    )
+
+
 # --- the embedded bus ---------------------------------------------------------------------------------
 
 
