@@ -19,15 +19,11 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 
 from core import clickhouse
 from core.clickhouse import topology
-
-if TYPE_CHECKING:
-    from .attributed_daily import Coverage
 
 # An ``events_people`` row's columns as computed from an event: the ids' hashes make distinct counts of
 # fixed-size keys (the hashes the metrics counted when they read ``events``).
@@ -142,8 +138,19 @@ def activity_source(*, since: dt.datetime, until: dt.datetime, time_zone: str, s
     )
 
 
+@dataclass(frozen=True)
+class PeopleDays:
+    """The whole days [first_day, end_day) of the app that ``people_daily``'s generation answers for, up to
+    ``until``, the instant ``end_day`` starts."""
+
+    generation: int
+    first_day: dt.date
+    end_day: dt.date
+    until: dt.datetime
+
+
 def people_source(
-    *, since: dt.datetime, until: dt.datetime, time_zone: str, segment: str = "", daily: "Coverage | None" = None
+    *, since: dt.datetime, until: dt.datetime, time_zone: str, segment: str = "", daily: PeopleDays | None = None
 ) -> tuple[str, dict]:
     """A subquery of who had an event in [since, until) as rows of (timestamp, platform, country,
     purchase, device, user) (``device``, ``user``: the ids' hashes, 0 for none): whole hours from
@@ -156,7 +163,7 @@ def people_source(
     rest, params = _hourly_source(
         "SELECT hour AS timestamp, platform, country, purchase, device, user FROM events_people",
         f"SELECT timestamp, platform, country, {PERSON_OF_EVENT} FROM events",
-        since=daily.agg_to if daily else since,
+        since=daily.until if daily else since,
         until=until,
         time_zone=time_zone,
         segment=segment,

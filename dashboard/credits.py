@@ -168,9 +168,10 @@ def conversions(where: str, *, live: str = "1", devices: str = "") -> str:
 def credited_ctes(filters: Filters, *, every_model: bool = False, spans: int = 0, bucket: str = "") -> str:
     """``credited``: one row per (conversion of the period, credited touch) under the model or every
     model; ``narrowed``: those of the media source and campaign filters; ``touch_ads``: the ad set and
-    ad of each credited touch; ``cohort_revenue``: the purchases each conversion of the period brought,
-    per day and currency (``fresh``: from ``{fresh}`` on). A re-engagement or re-attribution has rows
-    too (``is_install`` false): the revenue of its re-engagement window is its touches'.
+    ad of each credited touch (and maybe of other touches of the period); ``cohort_revenue``: the
+    purchases each conversion of the period brought, per day and currency (``fresh``: from ``{fresh}``
+    on). A re-engagement or re-attribution has rows too (``is_install`` false): the revenue of its
+    re-engagement window is its touches'.
 
     ``spans``: how many spans of time the pre-aggregate answers for (none: it answers for nothing);
     then only what it does not hold (``live`` marks the conversions outside its spans): the conversions
@@ -185,6 +186,7 @@ def credited_ctes(filters: Filters, *, every_model: bool = False, spans: int = 0
     where = installs_where(filters, kinds=CREDITED_KINDS)
     devices = ""
     source = conversions(where)
+    touched = "SELECT touch_id FROM narrowed"
     fresh = "1"  # nothing covered: every purchase is new to the report
     if spans:
         fresh = "timestamp >= {fresh:DateTime64(3, 'UTC')}"
@@ -210,6 +212,14 @@ def credited_ctes(filters: Filters, *, every_model: bool = False, spans: int = 0
         UNION ALL
         SELECT * FROM {conversions(inside, live="0", devices=buyers)}
     )"""
+        # The touches of those conversions' paths, any version (a superset of those credited): read
+        # from ``narrowed``, the lookup would compute it a second time.
+        paths = (
+            "SELECT arrayJoin(path.touch_id) FROM attributions PREWHERE app_id = {app_id:UUID} "
+            f"AND {PERIOD.format(column='conversion_time')}"
+        )
+        outside_paths = f"{paths} AND {outside.format(column='conversion_time')}"
+        touched = f"{outside_paths} UNION ALL {paths} AND device_key IN ({buyers})"
     return f"""
 cohort_revenue AS (
     SELECT owner.1 AS conversion_id, owner.2 AS conversion_time, day{f", {bucket} AS bucket" if bucket else ""},
@@ -224,6 +234,6 @@ narrowed AS (SELECT * FROM credited WHERE 1 {touch_segment}),
 touch_ads AS (
     SELECT touch_id, any(adset) AS adset, any(ad) AS ad
     FROM touchpoints
-    WHERE app_id = {{app_id:UUID}} AND touch_id IN (SELECT touch_id FROM narrowed)
+    WHERE app_id = {{app_id:UUID}} AND touch_id IN ({touched})
     GROUP BY touch_id
 )"""
