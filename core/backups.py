@@ -45,6 +45,7 @@ UNCOUNTED = (
     "attributed_revenue",
     "attributed_retention",
     "people_daily",
+    "people_seen",
     "report_changes",
     "activity_changes",
 )

@@ -33,6 +33,8 @@ _PERSON = {
     "user": "if(user_id != '', cityHash64(user_id), 0)",
 }
 PERSON_OF_EVENT = ", ".join(f"{expression} AS {name}" for name, expression in _PERSON.items())
+# A person as the activity counts one (METRICS.md, DAU) in those columns: the device, else the user id.
+PERSON = "if(device != 0, device, user)"
 
 
 @dataclass(frozen=True)
@@ -138,54 +140,107 @@ def activity_source(*, since: dt.datetime, until: dt.datetime, time_zone: str, s
     )
 
 
-@dataclass(frozen=True)
-class PeopleDays:
-    """The whole days [first_day, end_day) of the app that ``people_daily``'s generation answers for, up to
-    ``until``, the instant ``end_day`` starts."""
-
-    generation: int
-    first_day: dt.date
-    end_day: dt.date
-    until: dt.datetime
-
-
-def people_source(
-    *, since: dt.datetime, until: dt.datetime, time_zone: str, segment: str = "", daily: PeopleDays | None = None
-) -> tuple[str, dict]:
+def people_source(*, since: dt.datetime, until: dt.datetime, time_zone: str, segment: str = "") -> tuple[str, dict]:
     """A subquery of who had an event in [since, until) as rows of (timestamp, platform, country,
     purchase, device, user) (``device``, ``user``: the ids' hashes, 0 for none): whole hours from
     ``events_people`` (``timestamp`` the hour's start), the rest from ``events`` (a row per event; without
     FINAL, as a repeated row counts once). For distinct counts only (``metrics``: their source is
-    ``events_people``), grouped by a bucket of ``timestamp`` no finer than an hour. ``daily``: the whole
-    days from the period's start that the refresh's ``people_daily`` answers for
-    (``attributed_daily.people_coverage``), read from it instead (``timestamp`` the day's start); then
-    group by a bucket no finer than a day. Takes ``{app_id:UUID}``; its other parameters are returned."""
-    rest, params = _hourly_source(
+    ``events_people``), grouped by a bucket of ``timestamp`` no finer than an hour. Takes
+    ``{app_id:UUID}``; its other parameters are returned."""
+    return _hourly_source(
         "SELECT hour AS timestamp, platform, country, purchase, device, user FROM events_people",
         f"SELECT timestamp, platform, country, {PERSON_OF_EVENT} FROM events",
-        since=daily.until if daily else since,
+        since=since,
         until=until,
         time_zone=time_zone,
         segment=segment,
         bounds="people",
     )
-    if daily is None:
-        return rest, params
-    days = f"""(
-    SELECT toDateTime(toDateTime(day, {{days_zone:String}}), 'UTC') AS timestamp, platform, country, purchase,
-           device, user
-    FROM people_daily
-    WHERE app_id = {{app_id:UUID}} AND generation = {{days_generation:UInt64}} AND day >= {{days_from:Date}}
-      AND day < {{days_to:Date}}{segment}
-    UNION ALL
-    SELECT * FROM {rest}
-)"""
-    return days, {
+
+
+@dataclass(frozen=True)
+class PeopleRows:
+    """The rows of ``people_seen``' generation that start in [since, until) (days, and hours in the two
+    days before its refresh), which answer for the people of that span; ``since`` starts ``first_day``."""
+
+    generation: int
+    first_day: dt.date
+    since: dt.datetime
+    until: dt.datetime
+
+
+# The first day of a day's bucket (``{day}``) by interval of the series, no finer than a day.
+DAY_BUCKETS = {"day": "{day}", "week": "toMonday({day})"}
+
+# Who had an event in the period, as rows of (bucket, day of the person's row before it: none, 1970):
+# the rows of ``people_seen`` of the covered span under the period's filters, and those of the rest
+# (``live``: a row per day and person), after their last covered row (``seen``) if any. A row counts
+# in its bucket, and in the whole period, when the one before it is in neither.
+_PEOPLE_COUNTS = f"""
+WITH live AS (
+    SELECT DISTINCT toDate(timestamp, {{{{counted_zone:String}}}}) AS day, {PERSON} AS person
+    FROM {{rest}} WHERE person != 0
+),
+seen AS (
+    SELECT person, max(day) AS last FROM people_seen
+    WHERE {{covered}} AND person IN (SELECT person FROM live)
+    GROUP BY person
+)
+SELECT groupArray((bucket, people)), sum(firsts) FROM (
+    SELECT bucket, countIf(before < greatest(bucket, {{{{counted_first_day:Date}}}})) AS people,
+           countIf(before < {{{{counted_first_day:Date}}}}) AS firsts
+    FROM (
+        SELECT {{bucket_of_row}} AS bucket, {{before}} AS before FROM people_seen WHERE {{covered}}
+        UNION ALL
+        SELECT {{bucket_of_live}} AS bucket,
+               greatest(s.last, lagInFrame(l.day) OVER (PARTITION BY l.person ORDER BY l.day {{frame}})) AS before
+        FROM live AS l LEFT JOIN seen AS s ON l.person = s.person
+    )
+    GROUP BY bucket
+)
+"""
+
+
+def people_counts(
+    *, until: dt.datetime, time_zone: str, filtered: tuple[str, ...], counted: PeopleRows, interval: str
+) -> tuple[str, dict]:
+    """A query of the distinct people (``PERSON``) of a period that starts at ``counted.since`` and ends at
+    ``until``: one row of (array of (bucket, people), people of the whole period), the buckets by day
+    or week (``DAY_BUCKETS``: their first days). The span ``counted`` answers for is counted over
+    ``people_seen`` (each person once, on its first row in the bucket or the period: migration 0048),
+    the rest over ``events_people`` and ``events``, where a person counts in a bucket or the period
+    only without a row in it before. ``filtered``: the names of the filters among platform and country
+    that narrow the period (parameters of those names). Takes ``{app_id:UUID}``; its other parameters
+    are returned."""
+    segment = "".join(f" AND {name} = {{{name}:String}}" for name in filtered)
+    rest, params = _hourly_source(
+        "SELECT hour AS timestamp, platform, country, purchase, device, user FROM events_people",
+        f"SELECT timestamp, platform, country, {PERSON_OF_EVENT} FROM events",
+        since=counted.until,
+        until=until,
+        time_zone=time_zone,
+        segment=segment,
+        bounds="people",
+    )
+    sql = _PEOPLE_COUNTS.format(
+        rest=rest,
+        covered=(
+            "app_id = {app_id:UUID} AND generation = {counted_generation:UInt64} "
+            "AND start >= {counted_since:DateTime64(3, 'UTC')} AND start < {counted_until:DateTime64(3, 'UTC')}"
+            + segment
+        ),
+        before="before_both" if len(filtered) == 2 else f"before_{filtered[0] if filtered else 'any'}",
+        bucket_of_row=DAY_BUCKETS[interval].format(day="day"),
+        bucket_of_live=DAY_BUCKETS[interval].format(day="l.day"),
+        frame="ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW",
+    )
+    return sql, {
         **params,
-        "days_zone": time_zone,
-        "days_generation": daily.generation,
-        "days_from": daily.first_day,
-        "days_to": daily.end_day,
+        "counted_zone": time_zone,
+        "counted_generation": counted.generation,
+        "counted_first_day": counted.first_day,
+        "counted_since": counted.since,
+        "counted_until": counted.until,
     }
 
 

@@ -34,7 +34,7 @@ from core.errors import ApplicationError
 from events.attribution_engine.rules import MODELS
 
 from . import attributed_daily
-from .aggregates import activity_source, people_source
+from .aggregates import activity_source, people_counts, people_source
 from .attributed_daily import FAR
 from .credits import CREDITED_KINDS, ORGANIC, PERIOD, ZERO_UUID, credited_ctes, installs_where
 from .currency import Money, conversion_day, money_totals
@@ -318,20 +318,44 @@ def _events_segment(filters: Filters) -> str:
     return "".join(f" AND {name} = {{{name}:String}}" for name in ("platform", "country") if getattr(filters, name))
 
 
-def _activity(app: App, filters: Filters, *, daily: bool = True) -> tuple[str, str, dict]:
-    """The period's activity rows and who had them (``aggregates.activity_source``, ``people_source``),
-    and the parameters of a query on them. ``daily``: who had them may be read per day for the days the
-    refresh answers for (``attributed_daily.people_coverage``): not for buckets of an hour."""
-    bounds = {
-        "since": filters.since,
-        "until": filters.until,
-        "time_zone": app.timezone,
-        "segment": _events_segment(filters),
-    }
-    activity, params = activity_source(**bounds)
-    covered = attributed_daily.people_coverage(app, filters) if daily else None
-    people, same = people_source(**bounds, daily=covered)
-    return activity, people, {**_params(app, filters), **params, **same}
+def _activity(app: App, filters: Filters) -> tuple[str, dict]:
+    """The period's activity rows (``aggregates.activity_source``) and the parameters of a query on them."""
+    activity, params = activity_source(
+        since=filters.since, until=filters.until, time_zone=app.timezone, segment=_events_segment(filters)
+    )
+    return activity, {**_params(app, filters), **params}
+
+
+def _people(app: App, filters: Filters, interval: str | None) -> tuple[dict, int]:
+    """The period's distinct people (active users) per bucket of the interval (none: no buckets) and over
+    the whole period: counted over the refresh's ``people_seen`` for the whole days it answers for
+    (``attributed_daily.people_coverage``; not for buckets of an hour), else (``aggregates.people_source``)
+    as sets of the people of ``events_people`` and ``events``."""
+    covered = attributed_daily.people_coverage(app, filters) if interval != "hour" else None
+    if covered:
+        filtered = tuple(name for name in ("platform", "country") if getattr(filters, name))
+        sql, params = people_counts(
+            until=filters.until,
+            time_zone=app.timezone,
+            filtered=filtered,
+            counted=covered,
+            interval=interval or "day",
+        )
+    else:
+        people, params = people_source(
+            since=filters.since, until=filters.until, time_zone=app.timezone, segment=_events_segment(filters)
+        )
+        if interval:
+            state, merge = merged("activeUsers")
+            sql = (
+                f"SELECT groupArray((bucket, finalizeAggregation(people))), {merge}(people) FROM "
+                f"(SELECT {SERIES_INTERVALS[interval].format(column='timestamp')} AS bucket, {state} AS people "
+                f"FROM {people} GROUP BY bucket)"
+            )
+        else:
+            sql = f"SELECT [], {select('activeUsers')} FROM {people}"
+    buckets, total = clickhouse.execute(sql, {**_params(app, filters), **params}, tag="analytics.people").rows[0]
+    return (dict(buckets) if interval else {}), total
 
 
 def activity(*, app: App, filters: Filters) -> dict:
@@ -339,14 +363,9 @@ def activity(*, app: App, filters: Filters) -> dict:
     filter, which activity does not carry."""
     if filters.media_source or filters.campaign:
         return {"totalEvents": None, "activeUsers": None}
-    source, people, params = _activity(app, filters)
-    result = clickhouse.execute(
-        f"SELECT (SELECT sum(events) FROM {source} WHERE 1) AS totalEvents, "
-        f"(SELECT {select('activeUsers')} FROM {people}) AS activeUsers",
-        params,
-        tag="analytics.activity",
-    )
-    return result.dicts()[0]
+    source, params = _activity(app, filters)
+    events = clickhouse.execute(f"SELECT sum(events) FROM {source}", params, tag="analytics.activity").scalar()
+    return {"totalEvents": events, "activeUsers": _people(app, filters, None)[1]}
 
 
 def overview(*, app: App, filters: Filters, levels: tuple[str, ...] = (), activity_now: dict | None = None) -> dict:
@@ -397,45 +416,29 @@ def series(*, app: App, filters: Filters, interval: str) -> list[dict]:
     """Per hour, day or week of the app's time zone (activity date): events, active users (devices,
     else user ids), new installs organic and non-organic, re-attributions (among the installs) and
     re-engagements apart, and revenue converted at each day's rate."""
-    return _series(app, filters, interval, whole=False)[0]
+    return _series(app, filters, interval)[0]
 
 
 def series_with_activity(*, app: App, filters: Filters, interval: str) -> tuple[list[dict], dict]:
     """``series`` and the period's ``activity`` from the same reads: its events are the buckets' sum, its
-    active users the buckets' people merged (``metrics.merged``) rather than counted again."""
-    return _series(app, filters, interval, whole=True)
+    active users counted with the buckets' (``_people``) rather than apart."""
+    return _series(app, filters, interval)
 
 
-def _series(app: App, filters: Filters, interval: str, *, whole: bool) -> tuple[list[dict], dict | None]:
-    """``series``, and with ``whole`` the period's ``activity`` (else None)."""
+def _series(app: App, filters: Filters, interval: str) -> tuple[list[dict], dict]:
+    """``series`` and the period's ``activity``."""
     if filters.media_source or filters.campaign:
         raise NotApplicable("The time series counts activity, which carries no media source or campaign.")
     if interval == "hour" and filters.until - filters.since > dt.timedelta(days=MAX_HOURLY_DAYS):
         raise NotApplicable(f"An hourly series spans at most {MAX_HOURLY_DAYS} days.")
-    source, people, params = _activity(app, filters, daily=interval != "hour")
+    source, params = _activity(app, filters)
     on_events, on_installs = (SERIES_INTERVALS[interval].format(column=c) for c in ("timestamp", "conversion_time"))
     counted = clickhouse.execute(
         f"SELECT {on_events} AS bucket, sum(events) FROM {source} GROUP BY bucket",
         params,
         tag="analytics.series_events",
     ).rows
-    if whole:
-        state, merge = merged("dau")
-        buckets_people, active_users = clickhouse.execute(
-            f"SELECT groupArray((bucket, finalizeAggregation(people))), {merge}(people) FROM "
-            f"(SELECT {on_events} AS bucket, {state} AS people FROM {people} GROUP BY bucket)",
-            params,
-            tag="analytics.series_dau",
-        ).rows[0]
-        dau = dict(buckets_people)
-    else:
-        dau = dict(
-            clickhouse.execute(
-                f"SELECT {on_events} AS bucket, {select('dau')} FROM {people} GROUP BY bucket",
-                params,
-                tag="analytics.series_dau",
-            ).rows
-        )
+    dau, active_users = _people(app, filters, interval)
     events = {bucket: (total, dau.get(bucket, 0)) for bucket, total in counted}
     installs = {
         row[0]: row[1:]
@@ -474,8 +477,6 @@ def _series(app: App, filters: Filters, interval: str, *, whole: bool) -> tuple[
                 "revenue": revenue.get(bucket, Money(currency=app.currency)).as_dict(),
             }
         )
-    if not whole:
-        return points, None
     return points, {"totalEvents": sum(total for total, _ in events.values()), "activeUsers": active_users}
 
 

@@ -19,21 +19,23 @@ A purchase always comes after the conversion it belongs to, and a conversion can
 purchases after it, so nothing the pre-aggregate holds can have changed. The numbers are those of the
 raw tables whenever the reports are asked; the refresh only moves the line between the two.
 
-Retention's line also moves with any event written since (``activity_changes``, ``coverage(activity=True)``);
-its rows are per day and its line is the start of a day. So does that of ``people_daily`` (migration 0047),
-who had an event per day of the app, which the distinct counts of activity read for whole days
-(``aggregates.people_source``).
+Retention's line also moves with any event written since (``activity_changes``, ``coverage(activity=True,
+by_day=True)``); its rows are per day and its line is the start of a day. So does that of ``people_seen``
+(migration 0048), each person's days (hours in the two days before the refresh) with the day of the one
+before, whose first rows the distinct counts of activity count (``aggregates.people_counts``); the
+refresh writes it from ``people_daily`` (0047), who had an event per day of the app, and ``events``.
 
 An erasure leaves an erased subject's counts in the attribution rows until the next refresh, as in
-``events_activity``: those rows hold no identifier. ``people_daily`` holds the hashes of ids: an erasure
-deletes the subject's rows from it (``events.personal_data``) and notes itself as activity of every time
-(``events.subjects.stores.note_erased``), so that nothing of the generation is read until the refresh
-it makes due, which drops the generation (a refresh running meanwhile may have read the subject's
-events). ``settings.REPORT_AGGREGATES`` off reads raw data.
+``events_activity``: those rows hold no identifier. ``people_daily`` and ``people_seen`` hold the hashes
+of ids: an erasure deletes the subject's rows from them (``events.personal_data``) and notes itself as
+activity of every time (``events.subjects.stores.note_erased``), so that nothing of the generation is
+read until the refresh it makes due, which drops the generation (a refresh running meanwhile may have
+read the subject's events). ``settings.REPORT_AGGREGATES`` off reads raw data.
 """
 
 import datetime as dt
 import logging
+import math
 import zoneinfo
 from dataclasses import dataclass
 
@@ -46,7 +48,7 @@ from core.clickhouse import topology
 from core.periodic import PeriodicJob
 
 from . import credits
-from .aggregates import PERSON_OF_EVENT, PeopleDays
+from .aggregates import PERSON, PERSON_OF_EVENT, PeopleRows
 from .currency import conversion_day
 from .filters import Filters
 from .models import ReportRefresh
@@ -58,9 +60,9 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 DIMENSIONS = "media_source, campaign, adset, ad"
 # What a refresh writes: 1, retention (``attributed_retention``) and the revenue of new installs apart
 # (``attributed_revenue.new_install``); 2, the recent rows per hour (``conversion_bucket``,
-# ``purchase_bucket``); 3, who had an event per day (``people_daily``). Readers skip a generation of
-# another layout.
-LAYOUT = 3
+# ``purchase_bucket``); 3, who had an event per day (``people_daily``); 4, each person's days
+# (``people_seen``). Readers skip a generation of another layout.
+LAYOUT = 4
 # The start of a time's row (a template of ``{column}``): its hour from ``{hourly_from}`` on, else its day.
 BUCKET = (
     "if({column} >= {{hourly_from:DateTime64(3, 'UTC')}}, toStartOfHour({column}, {{tz:String}}), "
@@ -124,14 +126,17 @@ def _changed_since(app: App, moment: dt.datetime, tables: tuple[str, ...]) -> li
     return [earliest.astimezone(dt.UTC) for earliest, noted in rows if noted]
 
 
-def coverage(app: App, filters: Filters, *, activity: bool = False) -> Coverage | None:
+def coverage(app: App, filters: Filters, *, activity: bool = False, by_day: bool = False) -> Coverage | None:
     """The part of the period the pre-aggregate answers for; None when no part (no refresh yet, one in
-    another time zone, aggregates off, or no row of the period before the line). ``activity``:
-    for retention, whose line any event written since the refresh moves, not only a purchase."""
-    return coverages(app, (filters,), activity=activity)[0]
+    another time zone, aggregates off, or no row of the period before the line). ``activity``: for
+    the tables whose line any event written since the refresh moves, not only a purchase; ``by_day``:
+    for those whose rows are all per day (retention), not per hour in the two days before the refresh."""
+    return coverages(app, (filters,), activity=activity, by_day=by_day)[0]
 
 
-def coverages(app: App, periods: tuple[Filters, ...], *, activity: bool = False) -> list[Coverage | None]:
+def coverages(
+    app: App, periods: tuple[Filters, ...], *, activity: bool = False, by_day: bool = False
+) -> list[Coverage | None]:
     """``coverage`` of each period, the line read once."""
     if not settings.REPORT_AGGREGATES:
         return [None] * len(periods)
@@ -144,8 +149,7 @@ def coverages(app: App, periods: tuple[Filters, ...], *, activity: bool = False)
     # Nothing written since the refresh: it holds all there is, up to now.
     line = min(refresh.started_at, *changes) if changes else timezone.now()
     zone = zoneinfo.ZoneInfo(app.timezone)
-    # Retention's rows are per day.
-    hourly_from = FAR if activity else _hourly_from(refresh.started_at, zone)
+    hourly_from = FAR if by_day else _hourly_from(refresh.started_at, zone)
     fresh, *ends = _bucket_starts(app, [line, *(min(line, filters.until) for filters in periods)], hourly_from)
     return [
         _covered(refresh, filters, zone, fresh=fresh, end=end, line=line)
@@ -153,14 +157,15 @@ def coverages(app: App, periods: tuple[Filters, ...], *, activity: bool = False)
     ]
 
 
-def people_coverage(app: App, filters: Filters) -> PeopleDays | None:
-    """The whole days from the period's start that ``people_daily`` answers for: those before the line of
-    activity (``coverage(activity=True)``). None when none, or when the period starts inside a day (then
-    the whole period is read from the hourly table and ``events``)."""
+def people_coverage(app: App, filters: Filters) -> PeopleRows | None:
+    """The rows of ``people_seen`` from the period's start that the refresh answers for: those before
+    the line of activity (``coverage(activity=True)``), per day, and per hour in the two days before the
+    refresh. None when none, or when the period starts inside a day (then the whole period is read
+    from the hourly table and ``events``)."""
     covered = coverage(app, filters, activity=True)
     if covered is None or covered.agg_from != filters.since:
         return None
-    return PeopleDays(covered.generation, covered.first_day, covered.end_day, until=covered.agg_to)
+    return PeopleRows(covered.generation, covered.first_day, since=covered.agg_from, until=covered.agg_to)
 
 
 def _covered(
@@ -359,6 +364,41 @@ GROUP BY day, platform, country, purchase, device, user
 # The days of events a refresh writes people of in one statement (its memory follows them).
 PEOPLE_SPAN_DAYS = 7
 
+# When each person had an event (migration 0048): per day from ``people_daily`` and, from
+# ``{hourly_from}`` on, per hour from ``events``, for the people whose hash falls in ``{part}`` of
+# ``{parts}``; with the day of the person's row before each, among all of its rows and those of the
+# same platform, country or both, in the order of start, platform and country (1970-01-01: none).
+_FRAME = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+_PEOPLE_SEEN = f"""
+INSERT INTO people_seen (app_id, generation, start, day, platform, country, person, users,
+                         before_any, before_platform, before_country, before_both)
+SELECT {{app_id:UUID}}, {{generation:UInt64}}, start, toDate(start, {{tz:String}}) AS day, platform, country,
+       person, users,
+       lagInFrame(day) OVER (PARTITION BY person ORDER BY start, platform, country {_FRAME}),
+       lagInFrame(day) OVER (PARTITION BY person, platform ORDER BY start, country {_FRAME}),
+       lagInFrame(day) OVER (PARTITION BY person, country ORDER BY start, platform {_FRAME}),
+       lagInFrame(day) OVER (PARTITION BY person, platform, country ORDER BY start {_FRAME})
+FROM (
+    SELECT start, platform, country, {PERSON} AS person, groupUniqArrayIf(user, user != 0) AS users
+    FROM (
+        SELECT toDateTime(toDateTime(day, {{tz:String}}), 'UTC') AS start, platform, country, device, user
+        FROM people_daily
+        WHERE app_id = {{app_id:UUID}} AND generation = {{generation:UInt64}}
+          AND day < toDate({{hourly_from:DateTime64(3, 'UTC')}}, {{tz:String}})
+        UNION ALL
+        SELECT toDateTime(toStartOfHour(timestamp, {{tz:String}}), 'UTC') AS start, platform, country, device, user
+        FROM (
+            SELECT timestamp, platform, country, {PERSON_OF_EVENT} FROM events
+            WHERE app_id = {{app_id:UUID}} AND timestamp >= {{hourly_from:DateTime64(3, 'UTC')}}
+        )
+    )
+    WHERE person != 0 AND person % {{parts:UInt64}} = {{part:UInt64}}
+    GROUP BY start, platform, country, person
+)
+"""
+# The rows of ``people_daily`` a refresh reads people's days of in one statement (its memory follows them).
+PEOPLE_SEEN_PART_ROWS = 4_000_000
+
 
 # The periods followed after an install: days since its day, weeks (by their Mondays) since its week.
 RETENTION_HORIZONS = {1: 30, 7: 12}  # step in days -> the last period followed
@@ -428,6 +468,7 @@ def refresh(app: App) -> ReportRefresh:
         for tag, statement in statements.items():
             clickhouse.execute(statement, params, tag=tag, timeout=3600)
     _refresh_people(app, generation)
+    _refresh_people_seen(app, generation, hourly_from=_hourly_from(started, zone))
     current = ReportRefresh.objects.filter(app=app).first()
     if current is None or current.started_at < started:
         current, _ = ReportRefresh.objects.update_or_create(
@@ -435,7 +476,7 @@ def refresh(app: App) -> ReportRefresh:
             defaults={"generation": generation, "started_at": started, "time_zone": app.timezone, "layout": LAYOUT},
         )
     # Only older generations: a refresh that started later may be writing its rows now.
-    for table in ("attributed_installs", "attributed_revenue", "attributed_retention", "people_daily"):
+    for table in ("attributed_installs", "attributed_revenue", "attributed_retention", "people_daily", "people_seen"):
         clickhouse.execute(
             f"ALTER TABLE {topology.mutated(table)} DELETE WHERE app_id = {{app_id:UUID}} "
             "AND generation < {generation:UInt64} SETTINGS mutations_sync = 1",
@@ -473,6 +514,32 @@ def _refresh_people(app: App, generation: int) -> None:
             timeout=3600,
         )
         since = until
+
+
+def _refresh_people_seen(app: App, generation: int, *, hourly_from: dt.datetime) -> None:
+    """Write the generation's ``people_seen``: per day from its ``people_daily`` and from ``hourly_from``
+    on per hour from ``events``, the people in parts (by their hash) of at most about
+    ``PEOPLE_SEEN_PART_ROWS`` rows of ``people_daily``: a person's rows are all in one part."""
+    rows = clickhouse.execute(
+        "SELECT count() FROM people_daily WHERE app_id = {app_id:UUID} AND generation = {generation:UInt64}",
+        {"app_id": app.id, "generation": generation},
+        tag="attributed_daily.people_rows",
+    ).scalar()
+    parts = max(1, math.ceil(rows / PEOPLE_SEEN_PART_ROWS))
+    for part in range(parts):
+        clickhouse.execute(
+            _PEOPLE_SEEN,
+            {
+                "app_id": app.id,
+                "generation": generation,
+                "hourly_from": hourly_from,
+                "tz": app.timezone,
+                "parts": parts,
+                "part": part,
+            },
+            tag="attributed_daily.refresh_people_seen",
+            timeout=3600,
+        )
 
 
 def _statements(app: App) -> dict[str, str]:

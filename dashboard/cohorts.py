@@ -115,7 +115,7 @@ def _covered(app: App, filters: Filters) -> attributed_daily.Coverage | None:
     """The whole days of the period the pre-aggregate answers for, when what was written since the
     refresh (events, purchases, conversions) all happened today: then the raw tables could only change
     periods not over yet, which the reports show as null. Otherwise none: the raw tables answer."""
-    covered = attributed_daily.coverage(app, filters, activity=True)
+    covered = attributed_daily.coverage(app, filters, activity=True, by_day=True)
     if covered is None or covered.fresh_day < _today(app) or covered.agg_from != filters.since:
         return None
     return covered

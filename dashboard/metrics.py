@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from events.attribution_engine import sql
 
+from .aggregates import PERSON
+
 COUNT, MONEY, RATIO = "count", "money", "ratio"
 
 
@@ -36,9 +38,6 @@ def _distinct(value: str, condition: str = "") -> str:
     return f"uniqExactIf({value}, {value} != 0{f' AND {condition}' if condition else ''})"
 
 
-# A person as the activity counts one (METRICS.md, DAU): the device, else the user id.
-_PERSON = "if(device != 0, device, user)"
-
 METRICS = {
     metric.name: metric
     for metric in (
@@ -49,7 +48,7 @@ METRICS = {
             COUNT,
             "Distinct users (devices, else user ids) with an event in the period.",
             "events_people",
-            _distinct(_PERSON),
+            _distinct(PERSON),
         ),
         Metric(
             "dau",
@@ -57,7 +56,7 @@ METRICS = {
             COUNT,
             "Distinct users (devices, else user ids) with an event in the day.",
             "events_people",
-            _distinct(_PERSON),
+            _distinct(PERSON),
         ),
         Metric(
             "identifiedUsers",

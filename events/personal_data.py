@@ -38,11 +38,13 @@ DATA_CLASSES = (RAW_EVENTS, TOUCHPOINTS, ATTRIBUTIONS, SECURITY_LOG, DEAD_LETTER
 _IN_APP = "app_id = {app_id:UUID}"
 _OF_CONVERSION = "has({event_ids:Array(UUID)}, conversion_id)"
 _DEVICE = "device_id = {pseudonym:String} OR device_ids[{kind:String}] = {pseudonym:String}"
-# The people tables (dashboard/aggregates.py) hold the hashes of the ids.
-_PERSON_USER = "user = cityHash64({pseudonym:String})"
-_PERSON_DEVICE = (
-    "device = cityHash64({pseudonym:String}) OR has(arrayMap(d -> cityHash64(d), {devices:Array(String)}), device)"
+# The people tables (dashboard/aggregates.py) hold the hashes of the ids: a column's of the device.
+_HASHED_DEVICE = (
+    "{column} = cityHash64({{pseudonym:String}}) "
+    "OR has(arrayMap(d -> cityHash64(d), {{devices:Array(String)}}), {column})"
 )
+_PERSON_USER = "user = cityHash64({pseudonym:String})"
+_PERSON_DEVICE = _HASHED_DEVICE.format(column="device")
 _OF_DEVICES = "has({devices:Array(String)}, device_id) OR hasAny({devices:Array(String)}, mapValues(device_ids))"
 
 
@@ -92,6 +94,14 @@ TABLES = (
     PersonalTable("events_people", RAW_EVENTS, "hour", user_filter=_PERSON_USER, device_filter=_PERSON_DEVICE),
     # The same per day of the app, written by the report refresh (dashboard/attributed_daily.py).
     PersonalTable("people_daily", RAW_EVENTS, "day", user_filter=_PERSON_USER, device_filter=_PERSON_DEVICE),
+    # Each person's days, written from it by the refresh: the person's hash and its user ids' hashes.
+    PersonalTable(
+        "people_seen",
+        RAW_EVENTS,
+        "day",
+        user_filter="has(users, cityHash64({pseudonym:String})) OR person = cityHash64({pseudonym:String})",
+        device_filter=_HASHED_DEVICE.format(column="person"),
+    ),
     # Installs, revenue and retention per day, model and ad (dashboard/attributed_daily.py): retention only.
     PersonalTable("attributed_installs", ATTRIBUTIONS, "day"),
     PersonalTable("attributed_revenue", ATTRIBUTIONS, "day"),

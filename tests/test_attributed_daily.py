@@ -31,7 +31,7 @@ from dashboard.models import ReportRefresh
 from events.attribution_engine import services
 from events.bus.outbox import OutboxBus
 from events.bus.topics import EVENTS
-from tests.factories import UserFactory
+from tests.factories import AppFactory, UserFactory
 from tests.ingestion import app_with_key
 from tests.test_consumer import consumer, message, row
 
@@ -72,7 +72,7 @@ def reports(app: App, filters) -> dict:
             for split in cohorts.SPLITS
         },
         "ltv": cohorts.ltv_curves(app=app, filters=filters, granularity="week", split="source", horizon=30),
-        # The active users per day and week (people_daily for the days before the line).
+        # The active users per day and week (people_seen for the rows before the line).
         "series": {
             interval: analytics.series(app=app, filters=filters, interval=interval)
             for interval in ("day", "week")
@@ -166,6 +166,7 @@ def test_the_pre_aggregate_gives_the_raw_numbers_and_follows_what_arrives_after_
             },
             {"days": "30", "platform": "ios"},
             {"days": "30", "country": "US", "model": "first_touch"},
+            {"days": "30", "platform": "android", "country": "DE"},
             {"days": "30", "media_source": paid["mediaSource"]},
             {"days": "30", "media_source": paid["mediaSource"], "campaign": paid["campaign"], "model": "data_driven"},
         ]
@@ -190,9 +191,7 @@ def test_the_pre_aggregate_gives_the_raw_numbers_and_follows_what_arrives_after_
     assert attributed_daily.coverage(app, month).end_day == covered_before.end_day
     assert attributed_daily.coverage(app, month, activity=True).end_day < covered_before.end_day
     assert not cohorts_covered(app, month)
-    assert (
-        attributed_daily.people_coverage(app, month).end_day <= late.astimezone(zoneinfo.ZoneInfo(app.timezone)).date()
-    )
+    assert attributed_daily.people_coverage(app, month).until <= late
     both_ways(app, month, settings)
     arrives_late(app, device, late, "purchase", revenue=decimal.Decimal("1000.50"), currency="EUR")
     covered = attributed_daily.coverage(app, month)
@@ -338,3 +337,60 @@ def test_a_refresh_drops_older_generations_and_leaves_a_later_refreshs_rows():
         tag="test.attributed_daily",
     ).rows
     assert kept == [(later,)]
+
+
+def test_the_distinct_people_are_counted_as_first_rows_under_every_filter(settings):
+    """Active users per day, per week and over the period, counted as first rows of ``people_seen`` before
+    the line and looked up for the people after it, against sets of the raw events: a person on two
+    platforms and in two countries, one without a device, one twice in a day's hours, one new after
+    the refresh."""
+    app = AppFactory()
+    app.timezone = "America/New_York"
+    app.save(update_fields=["timezone"])
+    zone = zoneinfo.ZoneInfo(app.timezone)
+    today = timezone.now().astimezone(zone).date()
+
+    def at(days_ago: int, hour: int) -> dt.datetime:
+        return dt.datetime.combine(today - dt.timedelta(days=days_ago), dt.time(hour), tzinfo=zone).astimezone(dt.UTC)
+
+    def seen(device: str, moment: dt.datetime, platform: str, country: str, user: str = "") -> None:
+        arrives_late(app, device, moment, "session_start", platform=platform, country=country, user_id=user)
+
+    seen("dev-a", at(5, 10), "ios", "US", "user-a")
+    seen("dev-a", at(4, 10), "android", "US", "user-a")
+    seen("dev-a", at(4, 15), "ios", "DE", "user-a")
+    seen("dev-a", at(1, 9), "ios", "US", "user-a")  # yesterday: rows per hour
+    seen("dev-a", at(1, 14), "ios", "US", "user-a")
+    seen("dev-b", at(5, 12), "android", "DE")
+    seen("", at(3, 8), "ios", "FR", "user-c")
+    time.sleep(1.1)
+    attributed_daily.refresh(app)
+    # After the refresh: a new person, and two had before (the line moves back to the earliest).
+    soon = timezone.now() - dt.timedelta(minutes=20)
+    seen("dev-a", soon, "android", "DE", "user-a")
+    seen("dev-d", soon, "ios", "US")
+    seen("dev-b", soon + dt.timedelta(minutes=5), "android", "DE")
+
+    expected = {  # the people of the last 7 days under each filter, by hand
+        (): 4,
+        (("platform", "ios"),): 3,
+        (("platform", "android"),): 2,
+        (("country", "US"),): 2,
+        (("country", "DE"),): 2,
+        (("platform", "ios"), ("country", "US")): 2,
+        (("platform", "android"), ("country", "DE")): 2,
+        (("platform", "android"), ("country", "US")): 1,
+    }
+    for segment, people in expected.items():
+        for days in ("7", "30"):
+            filters = filters_of(app, days=days, **dict(segment))
+            counted = attributed_daily.people_coverage(app, filters)
+            assert counted is not None and counted.since < soon and counted.until <= soon, (segment, days)
+            for interval in ("day", "week", None):
+                settings.REPORT_AGGREGATES = True
+                rows = analytics._people(app, filters, interval)
+                settings.REPORT_AGGREGATES = False
+                sets = analytics._people(app, filters, interval)
+                settings.REPORT_AGGREGATES = True
+                assert rows == sets, (segment, days, interval)
+                assert rows[1] == people, (segment, days, interval)

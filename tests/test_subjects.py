@@ -73,6 +73,8 @@ def _rows_of(subject: Subject) -> dict[str, int]:
         "AND (user = cityHash64({p:String}) OR device = cityHash64({p:String}))",
         "people_daily": "SELECT count() FROM people_daily WHERE app_id = {app_id:UUID} "
         "AND (user = cityHash64({p:String}) OR device = cityHash64({p:String}))",
+        "people_seen": "SELECT count() FROM people_seen WHERE app_id = {app_id:UUID} "
+        "AND (has(users, cityHash64({p:String})) OR person = cityHash64({p:String}))",
     }
     counts = {name: clickhouse.execute(sql, params, tag="test.subject_rows").scalar() for name, sql in found.items()}
     counts["outbox"] = sum(
@@ -131,6 +133,7 @@ def test_one_subject_is_exported_then_erased_from_every_store_and_no_one_else(st
         "dead_letters": 1,
         "events_people": 2,  # who had the install and the purchase: the user's hash with the device's
         "people_daily": 2,
+        "people_seen": 1,  # the device's day, with the user's hash among its users
         "outbox": pending,
     }
     assert _rows_of(erased_device)["touchpoints"] == 1 and _rows_of(erased_device)["events_people"] == 2
@@ -188,6 +191,7 @@ def test_one_subject_is_exported_then_erased_from_every_store_and_no_one_else(st
         "dead_letters": 0,
         "events_people": 0,
         "people_daily": 0,
+        "people_seen": 0,
         "outbox": 0,
     }
     assert _rows_of(erased_device) == {name: 0 for name in _rows_of(erased_device)}
@@ -207,6 +211,7 @@ def test_one_subject_is_exported_then_erased_from_every_store_and_no_one_else(st
     assert first["outcome"]["touchpoints"] == {"found": 1, "left": 0}  # the user's device's click
     assert first["outcome"]["events_people"] == {"found": 2, "left": 0}
     assert first["outcome"]["people_daily"] == {"found": 2, "left": 0}
+    assert first["outcome"]["people_seen"] == {"found": 1, "left": 0}
     second = SubjectRequest.objects.get(pk=requests[1])
     assert second.status == "done" and second.outcome["events"] == {"found": 0, "left": 0}
     assert not SubjectRequest.objects.filter(pseudonym__in=[ERASED_USER, ERASED_IDFA]).exists()
