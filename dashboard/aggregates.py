@@ -9,8 +9,9 @@ ends from ``events`` (``activity_source``, ``people_source``), so its numbers ar
 whatever the period's edges. An hour of UTC is an hour of the app's time zone only where the zone's
 offset is whole hours: for a zone such as Asia/Kolkata (+5:30) the whole period is read raw.
 
-The distinct counts of whole days can also be read from ``people_daily``, who had an event per day of
-the app, which the report refresh writes (``dashboard/attributed_daily.py``, ``people_source(daily=...)``).
+The activity's distinct people can also be counted, not as sets, over ``people_seen``: each person's
+days (hours in the two days before the refresh) with the day of the one before, which the report
+refresh writes (``dashboard/attributed_daily.py``, ``people_counts``).
 
 ``settings.REPORT_AGGREGATES`` off makes every report read raw data: the tests compare both ways.
 """
@@ -160,7 +161,7 @@ def people_source(*, since: dt.datetime, until: dt.datetime, time_zone: str, seg
 
 @dataclass(frozen=True)
 class PeopleRows:
-    """The rows of ``people_seen``' generation that start in [since, until) (days, and hours in the two
+    """The rows of a generation of ``people_seen`` that start in [since, until) (days, and hours in the two
     days before its refresh), which answer for the people of that span; ``since`` starts ``first_day``."""
 
     generation: int

@@ -328,9 +328,9 @@ def _activity(app: App, filters: Filters) -> tuple[str, dict]:
 
 def _people(app: App, filters: Filters, interval: str | None) -> tuple[dict, int]:
     """The period's distinct people (active users) per bucket of the interval (none: no buckets) and over
-    the whole period: counted over the refresh's ``people_seen`` for the whole days it answers for
-    (``attributed_daily.people_coverage``; not for buckets of an hour), else (``aggregates.people_source``)
-    as sets of the people of ``events_people`` and ``events``."""
+    the whole period: counted over the refresh's ``people_seen`` for the rows it answers for from the
+    period's start (``attributed_daily.people_coverage``; not for buckets of an hour), else
+    (``aggregates.people_source``) as sets of the people of ``events_people`` and ``events``."""
     covered = attributed_daily.people_coverage(app, filters) if interval != "hour" else None
     if covered:
         filtered = tuple(name for name in ("platform", "country") if getattr(filters, name))

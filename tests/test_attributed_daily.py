@@ -394,3 +394,8 @@ def test_the_distinct_people_are_counted_as_first_rows_under_every_filter(settin
                 settings.REPORT_AGGREGATES = True
                 assert rows == sets, (segment, days, interval)
                 assert rows[1] == people, (segment, days, interval)
+    # Days before the line, by hand: A and B; A on two platforms; C without a device.
+    days = analytics._people(app, filters_of(app, days="7"), "day")[0]
+    assert [days[today - dt.timedelta(days=n)] for n in (5, 4, 3)] == [2, 1, 1]
+    android = analytics._people(app, filters_of(app, days="7", platform="android"), "day")[0]
+    assert [android.get(today - dt.timedelta(days=n), 0) for n in (5, 4, 3)] == [1, 1, 0]
