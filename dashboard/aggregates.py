@@ -174,31 +174,33 @@ class PeopleRows:
 DAY_BUCKETS = {"day": "{day}", "week": "toMonday({day})"}
 
 # Who had an event in the period, as rows of (bucket, day of the person's row before it: none, 1970):
-# the rows of ``people_seen`` of the covered span under the period's filters, and those of the rest
-# (``live``: a row per day and person), after their last covered row (``seen``) if any. A row counts
-# in its bucket, and in the whole period, when the one before it is in neither.
-_PEOPLE_COUNTS = f"""
-WITH live AS (
-    SELECT DISTINCT toDate(timestamp, {{{{counted_zone:String}}}}) AS day, {PERSON} AS person
-    FROM {{rest}} WHERE person != 0
-),
-seen AS (
-    SELECT person, max(day) AS last FROM people_seen
-    WHERE {{covered}} AND person IN (SELECT person FROM live)
-    GROUP BY person
-)
+# the rows of ``people_seen`` of the covered span under the period's filters (``{covered}``), and, when
+# the period goes on after them (``_LIVE``), those of the rest (``live``: a row per day and person)
+# after their last covered row (``seen``) if any. A row counts in its bucket, and in the whole period,
+# when the one before it is in neither.
+_PEOPLE_COUNTS = """
 SELECT groupArray((bucket, people)), sum(firsts) FROM (
-    SELECT bucket, countIf(before < greatest(bucket, {{{{counted_first_day:Date}}}})) AS people,
-           countIf(before < {{{{counted_first_day:Date}}}}) AS firsts
-    FROM (
-        SELECT {{bucket_of_row}} AS bucket, {{before}} AS before FROM people_seen WHERE {{covered}}
-        UNION ALL
-        SELECT {{bucket_of_live}} AS bucket,
-               greatest(s.last, lagInFrame(l.day) OVER (PARTITION BY l.person ORDER BY l.day {{frame}})) AS before
-        FROM live AS l LEFT JOIN seen AS s ON l.person = s.person
-    )
+    SELECT bucket, countIf(before < greatest(bucket, {{counted_first_day:Date}})) AS people,
+           countIf(before < {{counted_first_day:Date}}) AS firsts
+    FROM (SELECT {bucket_of_row} AS bucket, {before} AS before FROM people_seen WHERE {covered}{live_rows})
     GROUP BY bucket
 )
+"""
+_LIVE = f"""
+    UNION ALL
+    SELECT {{bucket_of_live}} AS bucket,
+           greatest(s.last, lagInFrame(l.day) OVER (PARTITION BY l.person ORDER BY l.day {{frame}})) AS before
+    FROM (
+        SELECT DISTINCT toDate(timestamp, {{{{counted_zone:String}}}}) AS day, {PERSON} AS person
+        FROM {{rest}} WHERE person != 0
+    ) AS l
+    LEFT JOIN (
+        SELECT person, max(day) AS last FROM people_seen
+        WHERE {{covered}} AND person IN (
+            SELECT {PERSON} AS person FROM {{rest}} WHERE person != 0
+        )
+        GROUP BY person
+    ) AS s ON l.person = s.person
 """
 
 
@@ -223,17 +225,21 @@ def people_counts(
         segment=segment,
         bounds="people",
     )
-    sql = _PEOPLE_COUNTS.format(
-        rest=rest,
-        covered=(
-            "app_id = {app_id:UUID} AND generation = {counted_generation:UInt64} "
-            "AND start >= {counted_since:DateTime64(3, 'UTC')} AND start < {counted_until:DateTime64(3, 'UTC')}"
-            + segment
-        ),
-        before="before_both" if len(filtered) == 2 else f"before_{filtered[0] if filtered else 'any'}",
-        bucket_of_row=DAY_BUCKETS[interval].format(day="day"),
+    covered = (
+        "app_id = {app_id:UUID} AND generation = {counted_generation:UInt64} "
+        "AND start >= {counted_since:DateTime64(3, 'UTC')} AND start < {counted_until:DateTime64(3, 'UTC')}" + segment
+    )
+    live_rows = _LIVE.format(
         bucket_of_live=DAY_BUCKETS[interval].format(day="l.day"),
         frame="ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW",
+        rest=rest,
+        covered=covered,
+    )
+    sql = _PEOPLE_COUNTS.format(
+        bucket_of_row=DAY_BUCKETS[interval].format(day="day"),
+        before="before_both" if len(filtered) == 2 else f"before_{filtered[0] if filtered else 'any'}",
+        covered=covered,
+        live_rows=live_rows if counted.until < until else "",
     )
     return sql, {
         **params,
