@@ -218,7 +218,9 @@ def test_the_attribution_reports_follow_a_recompute(store_all, settings):
     store_all(until=lambda: count("events", app.id) >= 2)
     since, until = t0 - dt.timedelta(days=1), now
     services.attribution_run(app=app, since=since, until=until)
-    filters = report_filters(data={"days": "1"}, default_model="last_touch", time_zone="UTC")
+    # the install's day to today: five hours ago is yesterday in the first five hours of a day
+    period = {"date_from": t0.date().isoformat(), "date_to": now.date().isoformat()}
+    filters = report_filters(data=period, default_model="last_touch", time_zone="UTC")
 
     def by_source() -> dict:
         pre = analytics.performance(app=app, filters=filters, levels=("source",))["source"]
