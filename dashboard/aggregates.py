@@ -36,6 +36,14 @@ _PERSON = {
 PERSON_OF_EVENT = ", ".join(f"{expression} AS {name}" for name, expression in _PERSON.items())
 # A person as the activity counts one (METRICS.md, DAU) in those columns: the device, else the user id.
 PERSON = "if(device != 0, device, user)"
+# A window over a partition's rows up to the current one, where ``lagInFrame`` finds the row before.
+FRAME = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+
+
+def segment(filtered: tuple[str, ...]) -> str:
+    """The conditions `` AND platform = {platform:String}``... on the columns named, each equal to the
+    parameter of its name (the reports' segment filters: ``Filters.segment``, ``Filters.event_segments``)."""
+    return "".join(f" AND {name} = {{{name}:String}}" for name in filtered)
 
 
 @dataclass(frozen=True)
@@ -189,7 +197,7 @@ SELECT groupArray((bucket, people)), sum(firsts) FROM (
 _LIVE = f"""
     UNION ALL
     SELECT {{bucket_of_live}} AS bucket,
-           greatest(s.last, lagInFrame(l.day) OVER (PARTITION BY l.person ORDER BY l.day {{frame}})) AS before
+           greatest(s.last, lagInFrame(l.day) OVER (PARTITION BY l.person ORDER BY l.day {FRAME})) AS before
     FROM (
         SELECT DISTINCT toDate(timestamp, {{{{counted_zone:String}}}}) AS day, {PERSON} AS person
         FROM {{rest}} WHERE person != 0
@@ -215,23 +223,14 @@ def people_counts(
     only without a row in it before. ``filtered``: the names of the filters among platform and country
     that narrow the period (parameters of those names). Takes ``{app_id:UUID}``; its other parameters
     are returned."""
-    segment = "".join(f" AND {name} = {{{name}:String}}" for name in filtered)
-    rest, params = _hourly_source(
-        "SELECT hour AS timestamp, platform, country, purchase, device, user FROM events_people",
-        f"SELECT timestamp, platform, country, {PERSON_OF_EVENT} FROM events",
-        since=counted.until,
-        until=until,
-        time_zone=time_zone,
-        segment=segment,
-        bounds="people",
-    )
+    rest, params = people_source(since=counted.until, until=until, time_zone=time_zone, segment=segment(filtered))
     covered = (
         "app_id = {app_id:UUID} AND generation = {counted_generation:UInt64} "
-        "AND start >= {counted_since:DateTime64(3, 'UTC')} AND start < {counted_until:DateTime64(3, 'UTC')}" + segment
+        "AND start >= {counted_since:DateTime64(3, 'UTC')} AND start < {counted_until:DateTime64(3, 'UTC')}"
+        + segment(filtered)
     )
     live_rows = _LIVE.format(
         bucket_of_live=DAY_BUCKETS[interval].format(day="l.day"),
-        frame="ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW",
         rest=rest,
         covered=covered,
     )

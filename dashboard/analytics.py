@@ -34,7 +34,7 @@ from core.errors import ApplicationError
 from events.attribution_engine.rules import MODELS
 
 from . import attributed_daily
-from .aggregates import activity_source, people_counts, people_source
+from .aggregates import activity_source, people_counts, people_source, segment
 from .attributed_daily import FAR
 from .credits import CREDITED_KINDS, ORGANIC, PERIOD, ZERO_UUID, credited_ctes, installs_where
 from .currency import Money, conversion_day, money_totals
@@ -160,15 +160,11 @@ def _credited(
 
 
 def _touches_sql(filters: Filters) -> str:
-    segment = "".join(
-        f" AND {name} = {{{name}:String}}"
-        for name in ("platform", "media_source", "campaign")
-        if getattr(filters, name)
-    )
+    narrowed = tuple(name for name in ("platform", "media_source", "campaign") if getattr(filters, name))
     return (
         f"SELECT {PERIOD_OF.format(column='timestamp')} AS period, media_source, campaign, adset, ad, "
         f"{select('impressions', 'clicks')} FROM touchpoints FINAL "
-        f"WHERE app_id = {{app_id:UUID}} AND {PERIOD.format(column='timestamp')}{segment} "
+        f"WHERE app_id = {{app_id:UUID}} AND {PERIOD.format(column='timestamp')}{segment(narrowed)} "
         "GROUP BY period, media_source, campaign, adset, ad"
     )
 
@@ -314,14 +310,10 @@ def _levels(
     return out
 
 
-def _events_segment(filters: Filters) -> str:
-    return "".join(f" AND {name} = {{{name}:String}}" for name in ("platform", "country") if getattr(filters, name))
-
-
 def _activity(app: App, filters: Filters) -> tuple[str, dict]:
     """The period's activity rows (``aggregates.activity_source``) and the parameters of a query on them."""
     activity, params = activity_source(
-        since=filters.since, until=filters.until, time_zone=app.timezone, segment=_events_segment(filters)
+        since=filters.since, until=filters.until, time_zone=app.timezone, segment=segment(filters.event_segments)
     )
     return activity, {**_params(app, filters), **params}
 
@@ -333,17 +325,16 @@ def _people(app: App, filters: Filters, interval: str | None) -> tuple[dict, int
     (``aggregates.people_source``) as sets of the people of ``events_people`` and ``events``."""
     covered = attributed_daily.people_coverage(app, filters) if interval != "hour" else None
     if covered:
-        filtered = tuple(name for name in ("platform", "country") if getattr(filters, name))
         sql, params = people_counts(
             until=filters.until,
             time_zone=app.timezone,
-            filtered=filtered,
+            filtered=filters.event_segments,
             counted=covered,
             interval=interval or "day",
         )
     else:
         people, params = people_source(
-            since=filters.since, until=filters.until, time_zone=app.timezone, segment=_events_segment(filters)
+            since=filters.since, until=filters.until, time_zone=app.timezone, segment=segment(filters.event_segments)
         )
         if interval:
             state, merge = merged("activeUsers")

@@ -48,7 +48,7 @@ from core.clickhouse import topology
 from core.periodic import PeriodicJob
 
 from . import credits
-from .aggregates import PERSON, PERSON_OF_EVENT, PeopleRows
+from .aggregates import FRAME, PERSON, PERSON_OF_EVENT, PeopleRows, segment
 from .currency import conversion_day
 from .filters import Filters
 from .models import ReportRefresh
@@ -223,7 +223,7 @@ def _where(covered: Coverage, filters: Filters, *, every_model: bool, buckets: b
         params.update(agg_from=covered.agg_from, agg_to=covered.agg_to)
     if not every_model:
         where += " AND model = {model:String}"
-    where += "".join(f" AND {name} = {{{name}:String}}" for name in filters.segment)  # the table's columns
+    where += segment(tuple(filters.segment))  # the table's columns
     return where, params
 
 
@@ -368,16 +368,15 @@ PEOPLE_SPAN_DAYS = 7
 # ``{hourly_from}`` on, per hour from ``events``, for the people whose hash falls in ``{part}`` of
 # ``{parts}``; with the day of the person's row before each, among all of its rows and those of the
 # same platform, country or both, in the order of start, platform and country (1970-01-01: none).
-_FRAME = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
 _PEOPLE_SEEN = f"""
 INSERT INTO people_seen (app_id, generation, start, day, platform, country, person, users,
                          before_any, before_platform, before_country, before_both)
 SELECT {{app_id:UUID}}, {{generation:UInt64}}, start, toDate(start, {{tz:String}}) AS day, platform, country,
        person, users,
-       lagInFrame(day) OVER (PARTITION BY person ORDER BY start, platform, country {_FRAME}),
-       lagInFrame(day) OVER (PARTITION BY person, platform ORDER BY start, country {_FRAME}),
-       lagInFrame(day) OVER (PARTITION BY person, country ORDER BY start, platform {_FRAME}),
-       lagInFrame(day) OVER (PARTITION BY person, platform, country ORDER BY start {_FRAME})
+       lagInFrame(day) OVER (PARTITION BY person ORDER BY start, platform, country {FRAME}),
+       lagInFrame(day) OVER (PARTITION BY person, platform ORDER BY start, country {FRAME}),
+       lagInFrame(day) OVER (PARTITION BY person, country ORDER BY start, platform {FRAME}),
+       lagInFrame(day) OVER (PARTITION BY person, platform, country ORDER BY start {FRAME})
 FROM (
     SELECT start, platform, country, {PERSON} AS person, groupUniqArrayIf(user, user != 0) AS users
     FROM (

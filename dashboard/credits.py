@@ -28,6 +28,7 @@ from events.attribution_engine.rules import (
     RETARGETING_KINDS,
 )
 
+from .aggregates import segment
 from .filters import Filters
 
 ORGANIC = "organic"
@@ -62,12 +63,11 @@ def installs_where(filters: Filters, *, kinds: tuple[str, ...] = NEW_INSTALL_KIN
         return " AND ".join(time.format(column=column) for time in times)
 
     where = f"app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.literals(kinds)}) AND {during('conversion_time')}"
-    segment = [f"{name} = {{{name}:String}}" for name in ("platform", "country") if getattr(filters, name)]
-    if segment:
+    if filters.event_segments:
         where += (
             " AND conversion_id IN (SELECT event_id FROM events WHERE app_id = {app_id:UUID} "
-            f"AND event_name IN ({sql.literals(events)}) AND {during('timestamp')} "
-            f"AND {' AND '.join(segment)})"
+            f"AND event_name IN ({sql.literals(events)}) AND {during('timestamp')}"
+            f"{segment(filters.event_segments)})"
         )
     return where
 
@@ -180,9 +180,7 @@ def credited_ctes(filters: Filters, *, every_model: bool = False, spans: int = 0
 
     ``bucket``: an expression of a purchase's ``timestamp`` that ``cohort_revenue`` keeps apart as its
     ``bucket`` column too (the pre-aggregate's rows of purchases)."""
-    touch_segment = "".join(
-        f" AND {name} = {{{name}:String}}" for name in ("media_source", "campaign") if getattr(filters, name)
-    )
+    touch_segment = segment(tuple(name for name in ("media_source", "campaign") if getattr(filters, name)))
     where = installs_where(filters, kinds=CREDITED_KINDS)
     devices = ""
     source = conversions(where)

@@ -29,6 +29,7 @@ MODEL_NAMES = dict(AttributionSettings.Model.choices)  # as the settings page na
 assert set(MODEL_NAMES) == set(MODELS), "every model of the engine has a name here"
 # The segment filters: URL parameter -> the column it narrows (events, touchpoints, attributions' paths).
 SEGMENTS = ("platform", "country", "media_source", "campaign")
+EVENT_SEGMENTS = SEGMENTS[:2]  # those an event's own columns answer
 FIELDS = ("days", "date_from", "date_to", "model", *SEGMENTS)
 
 
@@ -87,6 +88,11 @@ class Filters:
     country: str = ""
     media_source: str = ""
     campaign: str = ""
+
+    @property
+    def event_segments(self) -> tuple[str, ...]:
+        """The names of the ``EVENT_SEGMENTS`` that narrow the report."""
+        return tuple(name for name in EVENT_SEGMENTS if getattr(self, name))
 
     @property
     def first_day(self) -> dt.date:

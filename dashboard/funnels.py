@@ -31,7 +31,7 @@ from core import clickhouse
 from events.attribution_engine import sql
 from events.ingestion.schema import NAME_PATTERN
 
-from .aggregates import activity_source
+from .aggregates import activity_source, segment
 from .credits import ORGANIC, installs_where
 from .filters import Filters
 from .metrics import derive
@@ -84,12 +84,11 @@ class FunnelForm(forms.Form):
 
 def _steps_sql(filters: Filters, steps: list[str]) -> str:
     """Every row that can be a step (there is always an event step: ``install`` is only ever first)."""
-    segment = "".join(f" AND {name} = {{{name}:String}}" for name in ("platform", "country") if getattr(filters, name))
     parts = [
         f"SELECT {sql.DEVICE_KEY} AS device_key, toUInt64(toUnixTimestamp64Milli(timestamp)) AS at, event_name AS name "
         "FROM events WHERE app_id = {app_id:UUID} AND event_name IN {events:Array(String)} "
         "AND timestamp >= {since:DateTime64(3, 'UTC')} AND timestamp < {reach_until:DateTime64(3, 'UTC')}"
-        f"{segment}"
+        f"{segment(filters.event_segments)}"
     ]
     if steps[0] == INSTALL:
         parts.append(
