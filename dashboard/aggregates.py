@@ -48,16 +48,18 @@ def segment(filtered: tuple[str, ...]) -> str:
 
 @dataclass(frozen=True)
 class Hourly:
-    """A pre-aggregate per app and UTC hour filled from ``events``: its rows are ``SELECT {select} FROM
-    {source} ... GROUP BY {group}`` over the events; ``fingerprint``, a number per app and hour that the
-    events and the table's rows agree on (an hour short of rows differs)."""
+    """A pre-aggregate per app and UTC hour filled from a raw table (``origin``: ``events``,
+    ``touchpoints``) by a materialized view: its rows are ``SELECT {select} FROM {source} ... GROUP BY
+    {group}`` over the raw rows; ``fingerprint``, a number per app and hour that the raw rows and the
+    table's rows agree on (an hour short of rows differs)."""
 
     table: str
     columns: str
     source: str
     select: str
     group: str
-    fingerprint: tuple[str, str]  # (over the events, over the table's rows)
+    fingerprint: tuple[str, str]  # (over the raw rows, over the table's rows)
+    origin: str = "events"
 
 
 ACTIVITY = Hourly(
@@ -80,7 +82,17 @@ PEOPLE = Hourly(
         f"uniqExact(platform, country, {', '.join(_PERSON)})",
     ),
 )
-HOURLY = (ACTIVITY, PEOPLE)
+TOUCHES = Hourly(
+    "touches_hourly",
+    "app_id, hour, touch_type, platform, media_source, campaign, adset, ad, touches",
+    "touchpoints FINAL",
+    "app_id, toStartOfHour(timestamp) AS hour, touch_type, platform, media_source, campaign, adset, ad, "
+    "toUInt64(count()) AS touches",
+    "app_id, hour, touch_type, platform, media_source, campaign, adset, ad",
+    ("toUInt64(count())", "sum(touches)"),
+    origin="touchpoints",
+)
+HOURLY = (ACTIVITY, PEOPLE, TOUCHES)
 
 
 def _whole_hours(time_zone: str, since: dt.datetime, until: dt.datetime) -> bool:
@@ -167,6 +179,25 @@ def people_source(*, since: dt.datetime, until: dt.datetime, time_zone: str, seg
     )
 
 
+def touches_source(*, since: dt.datetime, until: dt.datetime, time_zone: str, segment: str = "") -> tuple[str, dict]:
+    """A subquery of the app's clicks and impressions in [since, until) as rows of (timestamp, touch_type,
+    platform, media_source, campaign, adset, ad, touches): whole hours from ``touches_hourly``
+    (``timestamp`` the hour's start), the rest from ``touchpoints FINAL`` (one row per touch). Sum
+    ``touches`` to count them (``metrics``: their source is ``touches``). Takes ``{app_id:UUID}``; its
+    other parameters are returned."""
+    return _hourly_source(
+        "SELECT hour AS timestamp, touch_type, platform, media_source, campaign, adset, ad, touches "
+        "FROM touches_hourly",
+        "SELECT timestamp, touch_type, platform, media_source, campaign, adset, ad, toUInt64(1) AS touches "
+        "FROM touchpoints FINAL",
+        since=since,
+        until=until,
+        time_zone=time_zone,
+        segment=segment,
+        bounds="touches",
+    )
+
+
 @dataclass(frozen=True)
 class PeopleRows:
     """The rows of a generation of ``people_seen`` that start in [since, until) (days, and hours in the two
@@ -250,17 +281,18 @@ def people_counts(
     }
 
 
-def _months() -> list[int]:
+def _months(hourly: Hourly) -> list[int]:
     return [
         month
         for (month,) in clickhouse.execute(
-            "SELECT DISTINCT toYYYYMM(timestamp) AS month FROM events ORDER BY month", tag="aggregates.months"
+            f"SELECT DISTINCT toYYYYMM(timestamp) AS month FROM {hourly.origin} ORDER BY month",
+            tag="aggregates.months",
         ).rows
     ]
 
 
 def rebuild_month(hourly: Hourly, month: int) -> None:
-    """Replace the month's rows of the hourly table with those computed from ``events``. Stop the
+    """Replace the month's rows of the hourly table with those computed from its raw table. Stop the
     consumers first: rows inserted while this runs may be counted twice or not at all."""
     clickhouse.execute(
         f"ALTER TABLE {topology.mutated(hourly.table)} DROP PARTITION {{month:UInt32}}",
@@ -277,7 +309,7 @@ def rebuild_month(hourly: Hourly, month: int) -> None:
 
 
 def differing_months(hourly: Hourly) -> list[int]:
-    """The months in which an app's hour of the hourly table differs from ``events`` (``fingerprint``)."""
+    """The months in which an app's hour of the hourly table differs from its raw table (``fingerprint``)."""
     of_events, of_rows = hourly.fingerprint
     return [
         month
@@ -300,15 +332,15 @@ def differing_months(hourly: Hourly) -> list[int]:
 
 
 def rebuild(*, check: bool = False, progress: Callable[[str, int], None] | None = None) -> dict[str, list[int]]:
-    """Rebuild the hourly tables from ``events``: every month with events (and none left over), or with
-    ``check`` only the months that differ. Returns the months rebuilt per table."""
+    """Rebuild the hourly tables from their raw tables: every month with raw rows (and none left over), or
+    with ``check`` only the months that differ. Returns the months rebuilt per table."""
     rebuilt = {}
     for hourly in HOURLY:
         if check:
             months = differing_months(hourly)
         else:
             months = sorted(
-                set(_months())
+                set(_months(hourly))
                 | {
                     month
                     for (month,) in clickhouse.execute(

@@ -34,9 +34,9 @@ from core.errors import ApplicationError
 from events.attribution_engine.rules import MODELS
 
 from . import attributed_daily
-from .aggregates import activity_source, people_counts, people_source, segment
+from .aggregates import activity_source, people_counts, people_source, segment, touches_source
 from .attributed_daily import FAR
-from .credits import CREDITED_KINDS, ORGANIC, PERIOD, ZERO_UUID, credited_ctes, installs_where
+from .credits import CREDITED_KINDS, ORGANIC, ZERO_UUID, credited_ctes, installs_where
 from .currency import Money, conversion_day, money_totals
 from .filters import Filters
 from .metrics import derive, merged, select
@@ -159,14 +159,21 @@ def _credited(
     return installs, revenue
 
 
-def _touches_sql(filters: Filters) -> str:
-    narrowed = tuple(name for name in ("platform", "media_source", "campaign") if getattr(filters, name))
-    return (
-        f"SELECT {PERIOD_OF.format(column='timestamp')} AS period, media_source, campaign, adset, ad, "
-        f"{select('impressions', 'clicks')} FROM touchpoints FINAL "
-        f"WHERE app_id = {{app_id:UUID}} AND {PERIOD.format(column='timestamp')}{segment(narrowed)} "
-        "GROUP BY period, media_source, campaign, adset, ad"
+def _touches(app: App, periods: tuple[Filters, ...]) -> list[tuple]:
+    """The clicks and impressions of the periods (``_together``) per period, source, campaign, ad set and
+    ad. Their hourly rows fall in one period each: periods start at days' starts, whole UTC hours
+    wherever the hourly rows are read."""
+    whole, split = _together(periods)
+    narrowed = tuple(name for name in ("platform", "media_source", "campaign") if getattr(whole, name))
+    touches, params = touches_source(
+        since=whole.since, until=whole.until, time_zone=app.timezone, segment=segment(narrowed)
     )
+    return clickhouse.execute(
+        f"SELECT {PERIOD_OF.format(column='timestamp')} AS period, media_source, campaign, adset, ad, "
+        f"{select('impressions', 'clicks')} FROM {touches} GROUP BY period, media_source, campaign, adset, ad",
+        {**_params(app, whole), **split, **params},
+        tag="analytics.performance_touches",
+    ).rows
 
 
 def _amount(money: Money | None) -> decimal.Decimal | None:
@@ -201,14 +208,7 @@ def _performances(
         tag="analytics.performance",
     )
     touches_apply = not filters.country
-    whole, split = _together(periods)
-    touches = (
-        clickhouse.execute(
-            _touches_sql(filters), {**_params(app, whole), **split}, tag="analytics.performance_touches"
-        ).rows
-        if touches_apply
-        else []
-    )
+    touches = _touches(app, periods) if touches_apply else []
     depth = max((LEVELS[level] for level in levels if level), default=1)
     group = ", ".join(attributed_daily.DIMENSIONS.split(", ")[:depth])
     padding = ("",) * (len(DIMENSIONS) - depth)

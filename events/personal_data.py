@@ -90,6 +90,8 @@ TABLES = (
     PersonalTable("security_events", SECURITY_LOG, "timestamp", app_filter=None),
     # The reports' events and revenue per hour (dashboard/aggregates.py): no identifier, retention only.
     PersonalTable("events_activity", RAW_EVENTS, "hour"),
+    # The reports' clicks and impressions per hour (dashboard/aggregates.py): no identifier, retention only.
+    PersonalTable("touches_hourly", TOUCHPOINTS, "hour"),
     # Who had an event per hour (dashboard/aggregates.py): the hashes of the rows' device and user ids.
     PersonalTable("events_people", RAW_EVENTS, "hour", user_filter=_PERSON_USER, device_filter=_PERSON_DEVICE),
     # The same per day of the app, written by the report refresh (dashboard/attributed_daily.py).

@@ -1,8 +1,9 @@
-"""The reports' hourly pre-aggregates (``events_activity``, ``events_people``, dashboard/aggregates.py)
-give the numbers of the raw events: each report run both ways on the same data (``REPORT_AGGREGATES``
-on and off), with periods whose ends fall inside an hour, in a whole-hour zone, a DST zone and a
-half-hour zone; under a retried insert and a consumer killed between its insert and its commit; and after
-the rebuild command. The attribution reports read the latest run's rows: they follow a recompute."""
+"""The reports' hourly pre-aggregates (``events_activity``, ``events_people``, ``touches_hourly``:
+dashboard/aggregates.py) give the numbers of the raw events and touches: each report run both ways on
+the same data (``REPORT_AGGREGATES`` on and off), with periods whose ends fall inside an hour, in a
+whole-hour zone, a DST zone and a half-hour zone; under a retried insert and a consumer killed between
+its insert and its commit; and after the rebuild command. The attribution reports read the latest run's
+rows: they follow a recompute."""
 
 import datetime as dt
 import decimal
@@ -24,6 +25,7 @@ from events.attribution_engine import services
 from events.bus.outbox import OutboxBus
 from events.bus.topics import EVENTS
 from events.models import OutboxMessage
+from tests.attribution_data import TOUCH_COLUMNS, touch_rows
 from tests.factories import UserFactory
 from tests.ingestion import app_with_key, count, post_events
 from tests.test_consumer import consumer, message, row
@@ -59,6 +61,32 @@ def generated(app_id: uuid.UUID, now: dt.datetime, n: int = 240) -> list[dict]:
     return rows
 
 
+def generated_touches(app_id: uuid.UUID, now: dt.datetime, n: int = 150) -> list[dict]:
+    """Clicks and impressions every 41 minutes back from ``now``, on two platforms, of two sources, their
+    campaigns and ads."""
+    rows = touch_rows(
+        app_id,
+        [
+            {
+                "type": ("click", "impression", "impression")[k % 3],
+                "at": now - dt.timedelta(minutes=41 * k + 2),
+                "source": ("meta", "google")[k % 2],
+                "campaign": f"c{k % 3}",
+                "device_ids": {"idfa": f"d{k % 17}"},
+            }
+            for k in range(n)
+        ],
+    )
+    return [
+        {**r, "platform": ("ios", "android")[k % 4 // 2], "adset": f"s{k % 5}", "ad": f"a{k % 7}"}
+        for k, r in enumerate(rows)
+    ]
+
+
+def store_touches(rows: list[dict]) -> None:
+    clickhouse.insert("touchpoints", rows, columns=(*TOUCH_COLUMNS, "platform", "adset", "ad"), tag="test_touches")
+
+
 def store(rows: list[dict]) -> None:
     bus = OutboxBus(lease_seconds=30)
     bus.publish(EVENTS, [message(*rows[i : i + 40]) for i in range(0, len(rows), 40)])
@@ -72,6 +100,11 @@ def empty_bus():
 
 def reports(app, filters) -> dict:
     out = {
+        "campaigns": analytics.performance(app=app, filters=filters, levels=("source", "campaign", "adset", "ad", None))
+    }
+    if filters.media_source or filters.campaign:
+        return out  # the activity carries no media source or campaign
+    out |= {
         "activity": analytics.activity(app=app, filters=filters),
         "overview": analytics.overview(app=app, filters=filters),
         "series day": analytics.series(app=app, filters=filters, interval="day"),
@@ -113,11 +146,25 @@ def test_every_activity_report_gives_the_raw_tables_numbers_from_the_aggregate(z
     app, _ = app_with_key(timezone=zone, currency="USD")
     rows = generated(app.id, timezone.now())
     store(rows)
+    touches = generated_touches(app.id, timezone.now())
+    store_touches(touches)
     assert differing() == NOTHING_DIFFERS
-    for data in ({"days": "1"}, {"days": "7"}, {"days": "7", "platform": "ios", "country": "US"}):
+    periods = ({"days": "1"}, {"days": "7"}, {"days": "7", "platform": "ios", "country": "US"})
+    for data in (*periods, {"days": "7", "platform": "android", "media_source": "meta", "campaign": "c1"}):
         filters = report_filters(data=data, default_model="last_touch", time_zone=zone)
         pre, raw = both_ways(app, filters, settings)
         assert pre == raw, data
+        clicks = [
+            t
+            for t in touches
+            if t["touch_type"] == "click"
+            and filters.since <= t["timestamp"] < filters.until
+            and all(t[k] == v for k, v in data.items() if k in ("platform", "media_source", "campaign"))
+        ]
+        total = pre["campaigns"][None][0]
+        assert total["clicks"] == (None if filters.country else len(clicks)), data
+        if filters.media_source:
+            continue  # the activity carries no media source or campaign
         segment = {k: v for k, v in data.items() if k in ("platform", "country")}
         expected = in_period(rows, filters, **segment)
         assert pre["activity"]["totalEvents"] == len(expected) > 0
@@ -166,31 +213,50 @@ def test_a_retried_insert_and_a_redelivered_batch_count_once_in_the_aggregate(ap
     assert totals == (90, sum(r["revenue"] for r in rows))
     assert differing() == NOTHING_DIFFERS
 
+    touches = generated_touches(app_id, now, n=30)
+    for _ in range(2):  # a retried insert of clicks and impressions: the same rows under the same token
+        clickhouse.insert(
+            "touchpoints",
+            touches,
+            columns=(*TOUCH_COLUMNS, "platform", "adset", "ad"),
+            tag="test_touches",
+            deduplication_token=f"touches-{app_id}",
+        )
+    counted = clickhouse.execute(
+        "SELECT sum(touches) FROM touches_hourly WHERE app_id = {a:UUID}", {"a": app_id}, tag="test"
+    ).scalar()
+    assert counted == 30
+    assert differing() == NOTHING_DIFFERS
+
 
 def test_the_rebuild_command_repairs_an_hour_a_crash_left_short(app_id):
     now = timezone.now()
     store(generated(app_id, now, n=60))
-    hour = clickhouse.execute(
-        "SELECT max(hour) FROM events_activity WHERE app_id = {a:UUID}", {"a": app_id}, tag="test"
-    ).scalar()
+    store_touches(generated_touches(app_id, now, n=40))
     people = clickhouse.execute(
         "SELECT count() FROM events_people FINAL WHERE app_id = {a:UUID}", {"a": app_id}, tag="test"
     ).scalar()
-    for hourly in aggregates.HOURLY:  # what a process killed between the events part and the views' part leaves
+    lost = {}
+    for hourly in aggregates.HOURLY:  # what a process killed between the raw part and the views' part leaves
+        hour = clickhouse.execute(
+            f"SELECT max(hour) FROM {hourly.table} WHERE app_id = {{a:UUID}}", {"a": app_id}, tag="test"
+        ).scalar()
         clickhouse.execute(
             f"DELETE FROM {hourly.table} WHERE app_id = {{a:UUID}} AND hour = {{h:DateTime64(3, 'UTC')}}",
             {"a": app_id, "h": hour},
             tag="test.lose_hour",
         )
-    assert differing() == {hourly.table: [hour.year * 100 + hour.month] for hourly in aggregates.HOURLY}
+        lost[hourly.table] = [hour.year * 100 + hour.month]
+    assert differing() == lost
 
     call_command("rebuild_report_aggregates", "--check")
     assert differing() == NOTHING_DIFFERS
     totals = (
         clickhouse.execute("SELECT sum(events) FROM events_activity WHERE app_id = {a:UUID}", {"a": app_id}, tag="t"),
         clickhouse.execute("SELECT count() FROM events_people FINAL WHERE app_id = {a:UUID}", {"a": app_id}, tag="t"),
+        clickhouse.execute("SELECT sum(touches) FROM touches_hourly WHERE app_id = {a:UUID}", {"a": app_id}, tag="t"),
     )
-    assert [total.scalar() for total in totals] == [60, people]
+    assert [total.scalar() for total in totals] == [60, people, 40]
     call_command("rebuild_report_aggregates")  # every month again: the same numbers
     assert differing() == NOTHING_DIFFERS
 
