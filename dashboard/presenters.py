@@ -129,8 +129,14 @@ def cells(row: dict, table_columns: list[Column], currency: str, not_over: dict[
     return out
 
 
+def day_label(day: dt.date) -> str:
+    """A day as the pages write it: "Dec 6"."""
+    return f"{day:%b} {day.day}"
+
+
 def bucket_label(start: str, interval: str) -> str:
     """A series bucket's start as an axis label: "Dec 6, 14:00" for hours, "Dec 6" for days and weeks."""
-    moment = dt.datetime.fromisoformat(start) if interval == "hour" else dt.date.fromisoformat(start)
-    text = f"{moment:%b} {moment.day}"
-    return f"{text}, {moment:%H:%M}" if interval == "hour" else text
+    if interval == "hour":
+        moment = dt.datetime.fromisoformat(start)
+        return f"{day_label(moment)}, {moment:%H:%M}"
+    return day_label(dt.date.fromisoformat(start))

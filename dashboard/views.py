@@ -25,6 +25,7 @@ from . import cohorts as cohort_reports
 from .credits import ORGANIC
 from .filters import MODEL_NAMES, BadFilters, Filters, report_filters
 from .metrics import METRICS, RETENTION_DAYS, ROAS_DAYS
+from .presenters import day_label
 
 TOP_SOURCES = 10
 TOP_SERIES = 6  # media sources drawn side by side in a histogram; more would be unreadable
@@ -289,15 +290,14 @@ def _column_groups(headers: list[dict]) -> list[dict]:
     return groups
 
 
-def _day(day: dt.date) -> str:
-    return f"{day:%b} {day.day}"
-
-
 def _cohort_columns_not_over(days: dict[int, dt.date]) -> dict[str, str]:
     """The campaign report's cohort columns (ROAS Dn, retention Dn) with no value yet, each with why."""
     out = {}
     for n, known_from in days.items():
-        why = f"Not known yet: day {n} after install is not over for the period's last installs ({_day(known_from)})."
+        why = (
+            f"Not known yet: day {n} after install is not over for the period's last installs "
+            f"({day_label(known_from)})."
+        )
         out.update({name: why for name in (f"roasD{n}", f"retentionD{n}") if name in cohort_reports.COHORT_COLUMNS})
     return out
 
@@ -311,7 +311,10 @@ def _every_day_over(app, filters: Filters, here: QueryDict) -> dict:
     query = here.copy()
     query.pop("days", None)
     query["date_from"], query["date_to"] = first.isoformat(), last.isoformat()
-    return {"href": "?" + query.urlencode(), "label": f"{_day(first)} \N{EN DASH} {_day(last)}"}
+    return {
+        "href": "?" + query.urlencode(),
+        "label": f"{day_label(first)} \N{EN DASH} {day_label(last)}",
+    }
 
 
 @pages.app_page(pages.ANALYTICS)
@@ -386,7 +389,7 @@ def campaigns(request: HttpRequest, page: pages.AppPage, filters: Filters) -> Ht
         "row_count": len(rows),
         "every_row": "?" + every_row.urlencode() if len(shown) < len(rows) else None,
         "total": presenters.cells(both[None][0], columns, app.currency, not_over),
-        "not_over": ", ".join(f"D{n} from {_day(known_from)}" for n, known_from in days_not_over.items()),
+        "not_over": ", ".join(f"D{n} from {day_label(known_from)}" for n, known_from in days_not_over.items()),
         "every_day_over": _every_day_over(app, filters, here) if days_not_over else None,
         "installs_chart": installs_chart,
         "money_chart": money_chart,
@@ -795,7 +798,7 @@ def _cohort_label(row: dict, split: str, granularity: str, year: int, separator:
     """A cohort row's name: its day ("Dec 4") or week ("Week of Dec 1"), with its year when not ``year``
     (the period's last), and its media source / campaign when split."""
     start = dt.date.fromisoformat(row["cohort"])
-    day = _day(start) + (f", {start.year}" if start.year != year else "")
+    day = day_label(start) + (f", {start.year}" if start.year != year else "")
     names = [row[name] or "(none)" for name in cohort_reports.SPLITS[split]]
     return separator.join([day if granularity == "day" else f"Week of {day}", *([" / ".join(names)] if names else [])])
 
