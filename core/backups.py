@@ -46,6 +46,7 @@ UNCOUNTED = (
     "attributed_retention",
     "people_daily",
     "people_seen",
+    "people_seen_counts",
     "report_changes",
     "activity_changes",
 )

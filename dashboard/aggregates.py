@@ -11,7 +11,8 @@ offset is whole hours: for a zone such as Asia/Kolkata (+5:30) the whole period 
 
 The activity's distinct people can also be counted, not as sets, over ``people_seen``: each person's
 days (hours in the two days before the refresh) with the day of the one before, which the report
-refresh writes (``dashboard/attributed_daily.py``, ``people_counts``).
+refresh writes with its rows' counts (``people_seen_counts``; ``dashboard/attributed_daily.py``,
+``people_counts``).
 
 ``settings.REPORT_AGGREGATES`` off makes every report read raw data: the tests compare both ways.
 """
@@ -209,26 +210,31 @@ class PeopleRows:
     until: dt.datetime
 
 
+# The filters ``people_seen`` keeps each person's row before under (its ``before_{name}``): name -> the
+# event segments they take (``Filters.event_segments``).
+PEOPLE_FILTERS = {"any": (), "platform": ("platform",), "country": ("country",), "both": ("platform", "country")}
+
 # The first day of a day's bucket (``{day}``) by interval of the series, no finer than a day.
 DAY_BUCKETS = {"day": "{day}", "week": "toMonday({day})"}
 
-# Who had an event in the period, as rows of (bucket, day of the person's row before it: none, 1970):
-# the rows of ``people_seen`` of the covered span under the period's filters (``{covered}``), and, when
-# the period goes on after them (``_LIVE``), those of the rest (``live``: a row per day and person)
-# after their last covered row (``seen``) if any. A row counts in its bucket, and in the whole period,
-# when the one before it is in neither.
+# Who had an event in the period, as rows of (bucket, day of the person's row before it: none, 1970,
+# rows): the counted rows of ``people_seen`` of the covered span under the period's filters
+# (``people_seen_counts``: ``{counted}``), and, when the period goes on after them (``_LIVE``), those of
+# the rest (``live``: a row per day and person) after their last covered row (``seen``) if any. A row
+# counts in its bucket, and in the whole period, when the one before it is in neither.
 _PEOPLE_COUNTS = """
 SELECT groupArray((bucket, people)), sum(firsts) FROM (
-    SELECT bucket, countIf(before < greatest(bucket, {{counted_first_day:Date}})) AS people,
-           countIf(before < {{counted_first_day:Date}}) AS firsts
-    FROM (SELECT {bucket_of_row} AS bucket, {before} AS before FROM people_seen WHERE {covered}{live_rows})
+    SELECT bucket, sumIf(rows, before < greatest(bucket, {{counted_first_day:Date}})) AS people,
+           sumIf(rows, before < {{counted_first_day:Date}}) AS firsts
+    FROM (SELECT {bucket_of_row} AS bucket, before, rows FROM people_seen_counts WHERE {counted}{live_rows})
     GROUP BY bucket
 )
 """
 _LIVE = f"""
     UNION ALL
     SELECT {{bucket_of_live}} AS bucket,
-           greatest(s.last, lagInFrame(l.day) OVER (PARTITION BY l.person ORDER BY l.day {FRAME})) AS before
+           greatest(s.last, lagInFrame(l.day) OVER (PARTITION BY l.person ORDER BY l.day {FRAME})) AS before,
+           toUInt64(1) AS rows
     FROM (
         SELECT DISTINCT toDate(timestamp, {{{{counted_zone:String}}}}) AS day, {PERSON} AS person
         FROM {{rest}} WHERE person != 0
@@ -249,11 +255,12 @@ def people_counts(
     """A query of the distinct people (``PERSON``) of a period that starts at ``counted.since`` and ends at
     ``until``: one row of (array of (bucket, people), people of the whole period), the buckets by day
     or week (``DAY_BUCKETS``: their first days). The span ``counted`` answers for is counted over
-    ``people_seen`` (each person once, on its first row in the bucket or the period: migration 0048),
-    the rest over ``events_people`` and ``events``, where a person counts in a bucket or the period
-    only without a row in it before. ``filtered``: the names of the filters among platform and country
-    that narrow the period (parameters of those names). Takes ``{app_id:UUID}``; its other parameters
-    are returned."""
+    ``people_seen_counts`` (the rows of ``people_seen`` by the day of the row before: each person once,
+    on its first row in the bucket or the period; migrations 0048, 0050), the rest over
+    ``events_people`` and ``events``, where a person counts in a bucket or the period only without a
+    row in it before (its last covered row looked up in ``people_seen``). ``filtered``: the names of the
+    filters among platform and country that narrow the period (parameters of those names). Takes
+    ``{app_id:UUID}``; its other parameters are returned."""
     rest, params = people_source(since=counted.until, until=until, time_zone=time_zone, segment=segment(filtered))
     covered = (
         "app_id = {app_id:UUID} AND generation = {counted_generation:UInt64} "
@@ -267,12 +274,12 @@ def people_counts(
     )
     sql = _PEOPLE_COUNTS.format(
         bucket_of_row=DAY_BUCKETS[interval].format(day="day"),
-        before="before_both" if len(filtered) == 2 else f"before_{filtered[0] if filtered else 'any'}",
-        covered=covered,
+        counted=f"{covered} AND filters = {{counted_filters:String}}",
         live_rows=live_rows if counted.until < until else "",
     )
     return sql, {
         **params,
+        "counted_filters": next(name for name, names in PEOPLE_FILTERS.items() if names == filtered),
         "counted_zone": time_zone,
         "counted_generation": counted.generation,
         "counted_first_day": counted.first_day,

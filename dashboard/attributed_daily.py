@@ -22,15 +22,17 @@ raw tables whenever the reports are asked; the refresh only moves the line betwe
 Retention's line also moves with any event written since (``activity_changes``, ``coverage(activity=True,
 by_day=True)``); its rows are per day and its line is the start of a day. So does that of ``people_seen``
 (migration 0048), each person's days (hours in the two days before the refresh) with the day of the one
-before, whose first rows the distinct counts of activity count (``aggregates.people_counts``); the
-refresh writes it from ``people_daily`` (0047), who had an event per day of the app, and ``events``.
+before, whose first rows the distinct counts of activity count (``aggregates.people_counts``, over
+those rows' counts in ``people_seen_counts``, 0050); the refresh writes it from ``people_daily``
+(0047), who had an event per day of the app, and ``events``.
 
 An erasure leaves an erased subject's counts in the attribution rows until the next refresh, as in
 ``events_activity``: those rows hold no identifier. ``people_daily`` and ``people_seen`` hold the hashes
 of ids: an erasure deletes the subject's rows from them (``events.personal_data``) and notes itself as
 activity of every time (``events.subjects.stores.note_erased``), so that nothing of the generation is
 read until the refresh it makes due, which drops the generation (a refresh running meanwhile may have
-read the subject's events). ``settings.REPORT_AGGREGATES`` off reads raw data.
+read the subject's events; ``people_seen_counts`` keeps its counts until then, unread).
+``settings.REPORT_AGGREGATES`` off reads raw data.
 """
 
 import datetime as dt
@@ -48,7 +50,7 @@ from core.clickhouse import topology
 from core.periodic import PeriodicJob
 
 from . import credits
-from .aggregates import FRAME, PERSON, PERSON_OF_EVENT, PeopleRows, segment
+from .aggregates import FRAME, PEOPLE_FILTERS, PERSON, PERSON_OF_EVENT, PeopleRows, segment
 from .currency import conversion_day
 from .filters import Filters
 from .models import ReportRefresh
@@ -61,8 +63,9 @@ DIMENSIONS = "media_source, campaign, adset, ad"
 # What a refresh writes: 1, retention (``attributed_retention``) and the revenue of new installs apart
 # (``attributed_revenue.new_install``); 2, the recent rows per hour (``conversion_bucket``,
 # ``purchase_bucket``); 3, who had an event per day (``people_daily``); 4, each person's days
-# (``people_seen``). Readers skip a generation of another layout.
-LAYOUT = 4
+# (``people_seen``); 5, their rows' counts (``people_seen_counts``). Readers skip a generation of another
+# layout.
+LAYOUT = 5
 # The start of a time's row (a template of ``{column}``): its hour from ``{hourly_from}`` on, else its day.
 BUCKET = (
     "if({column} >= {{hourly_from:DateTime64(3, 'UTC')}}, toStartOfHour({column}, {{tz:String}}), "
@@ -399,6 +402,26 @@ FROM (
 PEOPLE_SEEN_PART_ROWS = 4_000_000
 
 
+def _counted_by(name: str, names: tuple[str, ...]) -> str:
+    """A ``people_seen`` row under the filters ``name`` (of ``PEOPLE_FILTERS``): (name, its platform and
+    country where the filters take them, else empty, the day of its row before under them)."""
+    platform, country = (column if column in names else "''" for column in ("platform", "country"))
+    return f"('{name}', {platform}, {country}, before_{name})"
+
+
+# The generation's rows of ``people_seen`` counted by start and the day of the row before under each of
+# ``PEOPLE_FILTERS`` (migration 0050).
+_PEOPLE_SEEN_COUNTS = f"""
+INSERT INTO people_seen_counts (app_id, generation, filters, start, day, platform, country, before, rows)
+SELECT {{app_id:UUID}}, {{generation:UInt64}}, counted.1 AS by_filters, start, day, counted.2 AS by_platform,
+       counted.3 AS by_country, counted.4 AS by_before, count()
+FROM people_seen
+ARRAY JOIN [{", ".join(_counted_by(name, names) for name, names in PEOPLE_FILTERS.items())}] AS counted
+WHERE app_id = {{app_id:UUID}} AND generation = {{generation:UInt64}}
+GROUP BY by_filters, start, day, by_platform, by_country, by_before
+"""
+
+
 # The periods followed after an install: days since its day, weeks (by their Mondays) since its week.
 RETENTION_HORIZONS = {1: 30, 7: 12}  # step in days -> the last period followed
 # From the day after an install to past the end of its last week followed, in any time zone.
@@ -475,7 +498,14 @@ def refresh(app: App) -> ReportRefresh:
             defaults={"generation": generation, "started_at": started, "time_zone": app.timezone, "layout": LAYOUT},
         )
     # Only older generations: a refresh that started later may be writing its rows now.
-    for table in ("attributed_installs", "attributed_revenue", "attributed_retention", "people_daily", "people_seen"):
+    for table in (
+        "attributed_installs",
+        "attributed_revenue",
+        "attributed_retention",
+        "people_daily",
+        "people_seen",
+        "people_seen_counts",
+    ):
         clickhouse.execute(
             f"ALTER TABLE {topology.mutated(table)} DELETE WHERE app_id = {{app_id:UUID}} "
             "AND generation < {generation:UInt64} SETTINGS mutations_sync = 1",
@@ -518,7 +548,8 @@ def _refresh_people(app: App, generation: int) -> None:
 def _refresh_people_seen(app: App, generation: int, *, hourly_from: dt.datetime) -> None:
     """Write the generation's ``people_seen``: per day from its ``people_daily`` and from ``hourly_from``
     on per hour from ``events``, the people in parts (by their hash) of at most about
-    ``PEOPLE_SEEN_PART_ROWS`` rows of ``people_daily``: a person's rows are all in one part."""
+    ``PEOPLE_SEEN_PART_ROWS`` rows of ``people_daily``: a person's rows are all in one part; then its
+    rows' counts (``people_seen_counts``)."""
     rows = clickhouse.execute(
         "SELECT count() FROM people_daily WHERE app_id = {app_id:UUID} AND generation = {generation:UInt64}",
         {"app_id": app.id, "generation": generation},
@@ -539,6 +570,12 @@ def _refresh_people_seen(app: App, generation: int, *, hourly_from: dt.datetime)
             tag="attributed_daily.refresh_people_seen",
             timeout=3600,
         )
+    clickhouse.execute(
+        _PEOPLE_SEEN_COUNTS,
+        {"app_id": app.id, "generation": generation},
+        tag="attributed_daily.refresh_people_seen_counts",
+        timeout=3600,
+    )
 
 
 def _statements(app: App) -> dict[str, str]:

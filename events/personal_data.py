@@ -104,6 +104,8 @@ TABLES = (
         user_filter="has(users, cityHash64({pseudonym:String})) OR person = cityHash64({pseudonym:String})",
         device_filter=_HASHED_DEVICE.format(column="person"),
     ),
+    # Their rows counted by the day of the row before (dashboard/attributed_daily.py): retention only.
+    PersonalTable("people_seen_counts", RAW_EVENTS, "day"),
     # Installs, revenue and retention per day, model and ad (dashboard/attributed_daily.py): retention only.
     PersonalTable("attributed_installs", ATTRIBUTIONS, "day"),
     PersonalTable("attributed_revenue", ATTRIBUTIONS, "day"),
