@@ -18,6 +18,7 @@ refresh writes with its rows' counts (``people_seen_counts``; ``dashboard/attrib
 """
 
 import datetime as dt
+import uuid
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -315,23 +316,26 @@ def rebuild_month(hourly: Hourly, month: int) -> None:
     )
 
 
-def differing_months(hourly: Hourly) -> list[int]:
-    """The months in which an app's hour of the hourly table differs from its raw table (``fingerprint``)."""
+def differing_months(hourly: Hourly, app_id: uuid.UUID | None = None) -> list[int]:
+    """The months in which an app's hour of the hourly table differs from its raw table (``fingerprint``);
+    ``app_id``: of that app only."""
     of_events, of_rows = hourly.fingerprint
+    app = "WHERE app_id = {app_id:UUID}" if app_id else ""
     return [
         month
         for (month,) in clickhouse.execute(
             f"""
             SELECT DISTINCT toYYYYMM(greatest(raw.hour, aggregated.hour)) AS month FROM (
                 SELECT app_id, toStartOfHour(timestamp) AS hour, {of_events} AS print
-                FROM {hourly.source} GROUP BY app_id, hour
+                FROM {hourly.source} {app} GROUP BY app_id, hour
             ) AS raw
             FULL OUTER JOIN (
-                SELECT app_id, hour, {of_rows} AS print FROM {hourly.table} GROUP BY app_id, hour
+                SELECT app_id, hour, {of_rows} AS print FROM {hourly.table} {app} GROUP BY app_id, hour
             ) AS aggregated ON raw.app_id = aggregated.app_id AND raw.hour = aggregated.hour
             WHERE raw.print != aggregated.print  -- a side without the hour reads 0 and the epoch
             ORDER BY month
             """,
+            {"app_id": app_id} if app_id else {},
             tag="aggregates.check",
             timeout=3600,
         ).rows

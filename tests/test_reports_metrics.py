@@ -20,7 +20,7 @@ def test_derive_divides_and_gives_no_number_over_zero():
 
 
 def test_one_select_aggregates_one_table():
-    assert select("clicks") == "countIf(touch_type = 'click') AS clicks"
+    assert select("clicks") == "sumIf(touches, touch_type = 'click') AS clicks"
     with pytest.raises(ValueError, match="not counted over one table"):
         select("clicks", "installs")
     with pytest.raises(ValueError):
