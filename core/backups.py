@@ -42,6 +42,7 @@ FOLDING = ("ReplacingMergeTree", "AggregatingMergeTree", "SummingMergeTree", "Co
 # count and the backup: their counts are not checked.
 UNCOUNTED = (
     "attributed_installs",
+    "attributed_conversions",
     "attributed_revenue",
     "attributed_retention",
     "people_daily",

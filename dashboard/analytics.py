@@ -34,12 +34,12 @@ from core.errors import ApplicationError
 from events.attribution_engine.rules import MODELS
 
 from . import attributed_daily
-from .aggregates import activity_source, people_counts, people_source, segment, touches_source
+from .aggregates import DAY_BUCKETS, activity_source, people_counts, people_source, segment, touches_source
 from .attributed_daily import FAR
-from .credits import CREDITED_KINDS, ORGANIC, ZERO_UUID, credited_ctes, installs_where
+from .credits import CREDITED_KINDS, ORGANIC, ZERO_UUID, credited_ctes, installs_where, uncovered
 from .currency import Money, conversion_day, money_totals
 from .filters import Filters
-from .metrics import derive, merged, select
+from .metrics import SERIES_CONVERSIONS, derive, merged, select
 
 LEVELS = {"source": 1, "campaign": 2, "adset": 3, "ad": 4}
 DIMENSIONS = ("mediaSource", "campaign", "adset", "ad")
@@ -423,7 +423,7 @@ def _series(app: App, filters: Filters, interval: str) -> tuple[list[dict], dict
     if interval == "hour" and filters.until - filters.since > dt.timedelta(days=MAX_HOURLY_DAYS):
         raise NotApplicable(f"An hourly series spans at most {MAX_HOURLY_DAYS} days.")
     source, params = _activity(app, filters)
-    on_events, on_installs = (SERIES_INTERVALS[interval].format(column=c) for c in ("timestamp", "conversion_time"))
+    on_events = SERIES_INTERVALS[interval].format(column="timestamp")
     counted = clickhouse.execute(
         f"SELECT {on_events} AS bucket, sum(events) FROM {source} GROUP BY bucket",
         params,
@@ -431,16 +431,7 @@ def _series(app: App, filters: Filters, interval: str) -> tuple[list[dict], dict
     ).rows
     dau, active_users = _people(app, filters, interval)
     events = {bucket: (total, dau.get(bucket, 0)) for bucket, total in counted}
-    installs = {
-        row[0]: row[1:]
-        for row in clickhouse.execute(
-            f"SELECT {on_installs} AS bucket, "
-            f"{select('installs', 'organicInstalls', 'nonOrganicInstalls', 'reattributions', 'reengagements')} "
-            f"FROM attributions FINAL WHERE {installs_where(filters, kinds=CREDITED_KINDS)} GROUP BY bucket",
-            params,
-            tag="analytics.series_installs",
-        ).rows
-    }
+    installs = _series_conversions(app, filters, interval)
     revenue = money_totals(
         target=app.currency,
         amounts=clickhouse.execute(
@@ -469,6 +460,25 @@ def _series(app: App, filters: Filters, interval: str) -> tuple[list[dict], dict
             }
         )
     return points, {"totalEvents": sum(total for total, _ in events.values()), "activeUsers": active_users}
+
+
+def _series_conversions(app: App, filters: Filters, interval: str) -> dict:
+    """The ``SERIES_CONVERSIONS`` per bucket: those before the line from the pre-aggregate (by day and
+    week; its older rows are per day), the rest from ``attributions FINAL``."""
+    covered = attributed_daily.coverage(app, filters) if interval != "hour" else None
+    counted: dict = defaultdict(lambda: (0,) * len(SERIES_CONVERSIONS))
+    live = installs_where(filters, kinds=CREDITED_KINDS, within=uncovered(1))
+    rows = clickhouse.execute(
+        f"SELECT {SERIES_INTERVALS[interval].format(column='conversion_time')} AS bucket, "
+        f"{select(*SERIES_CONVERSIONS)} FROM attributions FINAL WHERE {live} GROUP BY bucket",
+        {**_params(app, filters), **attributed_daily.coverage_params([covered], (filters,))},
+        tag="analytics.series_installs",
+    ).rows
+    if covered:
+        rows += attributed_daily.conversions(app, filters, covered, bucket=DAY_BUCKETS[interval].format(day="day"))
+    for bucket, *counts in rows:
+        counted[bucket] = tuple(a + b for a, b in zip(counted[bucket], counts, strict=True))
+    return counted
 
 
 def model_comparison(*, app: App, filters: Filters) -> list[dict]:

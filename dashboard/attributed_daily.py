@@ -1,7 +1,8 @@
 """The attribution side's pre-aggregate: installs, the revenue they brought and the days (weeks) their
 devices were active, per day and model, down to the ad (ClickHouse migrations 0042, 0044, 0046), so that
 the campaign report, the overview, the model comparison and the cohorts do not credit every install's
-path and join every purchase and event to its install when asked. The installs and revenue of the
+path and join every purchase and event to its install when asked; and the conversions the time series
+counts, per day, platform and country (``attributed_conversions``, 0051). The installs and revenue of the
 conversions (and purchases) from the start of the day before the refresh's day are in rows per hour
 (``conversion_bucket``, ``purchase_bucket``: the start of the row's hour, else of its day).
 
@@ -48,11 +49,13 @@ from apps_registry.models import App
 from core import clickhouse
 from core.clickhouse import topology
 from core.periodic import PeriodicJob
+from events.attribution_engine import sql
 
 from . import credits
 from .aggregates import FRAME, PEOPLE_FILTERS, PERSON, PERSON_OF_EVENT, PeopleRows, segment
 from .currency import conversion_day
 from .filters import Filters
+from .metrics import SERIES_CONVERSIONS, select
 from .models import ReportRefresh
 
 logger = logging.getLogger(__name__)
@@ -63,8 +66,8 @@ DIMENSIONS = "media_source, campaign, adset, ad"
 # What a refresh writes: 1, retention (``attributed_retention``) and the revenue of new installs apart
 # (``attributed_revenue.new_install``); 2, the recent rows per hour (``conversion_bucket``,
 # ``purchase_bucket``); 3, who had an event per day (``people_daily``); 4, each person's days
-# (``people_seen``); 5, their rows' counts (``people_seen_counts``). Readers skip a generation of another
-# layout.
+# (``people_seen``); 5, their rows' counts (``people_seen_counts``) and the conversions the series counts
+# (``attributed_conversions``). Readers skip a generation of another layout.
 LAYOUT = 5
 # The start of a time's row (a template of ``{column}``): its hour from ``{hourly_from}`` on, else its day.
 BUCKET = (
@@ -254,6 +257,21 @@ def installs(
     ).rows
 
 
+def conversions(app: App, filters: Filters, covered: Coverage, *, bucket: str) -> list[tuple]:
+    """Rows of (bucket, then the ``SERIES_CONVERSIONS``: installs, organic, non-organic, re-attributions,
+    re-engagements) of the covered conversions; ``bucket``: an expression of ``day``, the app's."""
+    where, params = _where(covered, filters, every_model=True)
+    return clickhouse.execute(
+        f"""
+        SELECT {bucket} AS bucket, sum(installs), sum(organic), sum(non_organic), sum(reattributions),
+               sum(reengagements)
+        FROM attributed_conversions WHERE {where} GROUP BY bucket
+        """,
+        {**params, **_filter_params(app, filters, covered)},
+        tag="attributed_daily.conversions",
+    ).rows
+
+
 def revenue(
     app: App, filters: Filters, covered: Coverage, *, group: str, every_model: bool = False, new_installs: bool = False
 ) -> list[tuple]:
@@ -334,6 +352,24 @@ SELECT {{app_id:UUID}}, {{generation:UInt64}}, model, day, conversion_bucket, pl
        sum(credit), sumIf(credit, touch_id != {zero})
 FROM keyed WHERE is_install
 GROUP BY model, day, conversion_bucket, platform, country, {dimensions}
+"""
+
+_CONVERSIONS = """
+INSERT INTO attributed_conversions
+    (app_id, generation, day, conversion_bucket, platform, country, installs, organic, non_organic,
+     reattributions, reengagements)
+SELECT {{app_id:UUID}}, {{generation:UInt64}}, toDate(conversion_time, {{tz:String}}) AS day,
+       {conversion_bucket} AS conversion_bucket, s.platform, s.country, {counts}
+FROM attributions FINAL
+LEFT JOIN (
+    SELECT event_id, any(platform) AS platform, any(country) AS country FROM events
+    WHERE app_id = {{app_id:UUID}} AND event_name IN ({events})
+      AND timestamp >= {{since:DateTime64(3, 'UTC')}} AND timestamp < {{until:DateTime64(3, 'UTC')}}
+    GROUP BY event_id
+) AS s ON conversion_id = s.event_id
+WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({kinds})
+  AND conversion_time >= {{since:DateTime64(3, 'UTC')}} AND conversion_time < {{until:DateTime64(3, 'UTC')}}
+GROUP BY day, conversion_bucket, s.platform, s.country
 """
 
 _REVENUE = """
@@ -500,6 +536,7 @@ def refresh(app: App) -> ReportRefresh:
     # Only older generations: a refresh that started later may be writing its rows now.
     for table in (
         "attributed_installs",
+        "attributed_conversions",
         "attributed_revenue",
         "attributed_retention",
         "people_daily",
@@ -591,6 +628,12 @@ def _statements(app: App) -> dict[str, str]:
     return {
         "attributed_daily.refresh_installs": _INSTALLS.format(
             source=source, dimensions=DIMENSIONS, zero=credits.ZERO_UUID
+        ),
+        "attributed_daily.refresh_conversions": _CONVERSIONS.format(
+            conversion_bucket=BUCKET.format(column="conversion_time"),
+            counts=select(*SERIES_CONVERSIONS),
+            events=credits.CONVERSION_EVENT_NAMES,
+            kinds=sql.literals(credits.CREDITED_KINDS),
         ),
         "attributed_daily.refresh_revenue": _REVENUE.format(source=source, keyed_dimensions=keyed_dimensions),
         "attributed_daily.refresh_retention": _RETENTION.format(

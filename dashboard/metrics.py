@@ -203,6 +203,11 @@ METRICS = {
 }
 
 
+# The conversions the time series counts per bucket (its installs, organic and not, re-attributions and
+# re-engagements), in the order of ``attributed_conversions``' columns.
+SERIES_CONVERSIONS = ("installs", "organicInstalls", "nonOrganicInstalls", "reattributions", "reengagements")
+
+
 def select(*names: str) -> str:
     """The SQL aggregates of these counted metrics, in order, each named as the metric. They must
     aggregate one table: a fragment over another table's columns would fail, or worse, not."""

@@ -108,6 +108,7 @@ TABLES = (
     PersonalTable("people_seen_counts", RAW_EVENTS, "day"),
     # Installs, revenue and retention per day, model and ad (dashboard/attributed_daily.py): retention only.
     PersonalTable("attributed_installs", ATTRIBUTIONS, "day"),
+    PersonalTable("attributed_conversions", ATTRIBUTIONS, "day"),
     PersonalTable("attributed_revenue", ATTRIBUTIONS, "day"),
     PersonalTable("attributed_retention", ATTRIBUTIONS, "day"),
 )
