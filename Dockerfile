@@ -4,6 +4,7 @@
 #   web       gunicorn (this file's CMD)
 #   consumer  python manage.py consume_events
 #   migrate   python manage.py migrate && python manage.py migrate_clickhouse
+#             && python manage.py rebuild_report_aggregates --check
 #
 # No Docker engine runs on the development machines: this file is kept correct by reading.
 # See deploy/README.md.

@@ -18,7 +18,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 install: $(VENV)/.installed
 
 # The reports' hourly pre-aggregates are filled from the raw tables where they differ: a store from
-# before one of them, or an hour a crash left short (no consumer runs yet to race with it).
+# before one of them, or an hour a crash left short (stop the consumers first; `make run` starts its
+# own only after this).
 migrate: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py migrate_clickhouse

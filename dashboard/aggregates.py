@@ -1,12 +1,14 @@
 """The pre-aggregates the reports read, and their rebuild from raw data.
 
-Two tables per app and UTC hour, each filled by a materialized view on every insert into ``events``:
-``events_activity`` (ClickHouse migration 0041), events and revenue per event name, platform, country and
-currency; ``events_people`` (0045), who had an event (device and user id hashes) per platform, country
-and whether it was a purchase, over which the distinct users and devices are counted. A report over
-[since, until) reads the whole UTC hours inside the period from them and the two partial hours at its
-ends from ``events`` (``activity_source``, ``people_source``), so its numbers are those of the raw table
-whatever the period's edges. An hour of UTC is an hour of the app's time zone only where the zone's
+Three tables per app and UTC hour, each filled by a materialized view on every insert into its raw
+table: ``events_activity`` (ClickHouse migration 0041), events and revenue per event name, platform,
+country and currency; ``events_people`` (0045), who had an event (device and user id hashes) per
+platform, country and whether it was a purchase, over which the distinct users and devices are counted;
+``touches_hourly`` (0049, from ``touchpoints``), clicks and impressions per touch type, platform, media
+source, campaign, ad set and ad. A report over [since, until) reads the whole UTC hours inside the
+period from them and the two partial hours at its ends from the raw table (``activity_source``,
+``people_source``, ``touches_source``), so its numbers are those of the raw table whatever the period's
+edges. An hour of UTC is an hour of the app's time zone only where the zone's
 offset is whole hours: for a zone such as Asia/Kolkata (+5:30) the whole period is read raw.
 
 The activity's distinct people can also be counted, not as sets, over ``people_seen``: each person's
@@ -126,8 +128,8 @@ def _hourly_source(
     hourly: str, raw: str, *, since: dt.datetime, until: dt.datetime, time_zone: str, segment: str, bounds: str
 ) -> tuple[str, dict]:
     """Rows of the whole UTC hours of [since, until) from an hourly table (``hourly``: the SELECT of its
-    rows, ``timestamp`` the hour's start) and of the rest from ``events`` (``raw``: the SELECT of the same
-    columns from each event), each narrowed by ``segment``; and the parameters that bound them (named
+    rows, ``timestamp`` the hour's start) and of the rest from the raw table (``raw``: the SELECT of the
+    same columns from each raw row), each narrowed by ``segment``; and the parameters that bound them (named
     ``{bounds}_since`` and so on, so that two sources can be read in one query)."""
     first, last = _middle(since, until, time_zone)
     sql = f"""(

@@ -9,7 +9,9 @@ touches and cost are those of the period. The time series is by *activity date*.
 
 The campaign report, the overview and the model comparison read the attribution side's pre-aggregate
 (``attributed_daily``) for the days and hours it answers for, and the raw tables for the rest
-(``credits.credited_ctes(spans=...)``): the numbers are the raw tables' either way. The overview reads its
+(``credits.credited_ctes(spans=...)``), the series by day and week its conversions
+(``attributed_conversions``); touches and activity come from the hourly pre-aggregates
+(``aggregates``) for whole hours: the numbers are the raw tables' either way. The overview reads its
 period and the one before it together (``_performances``): one query of the raw tables for both.
 
 Filters: platform and country narrow installs (through their install event) and activity; platform

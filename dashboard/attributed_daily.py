@@ -66,9 +66,9 @@ DIMENSIONS = "media_source, campaign, adset, ad"
 # What a refresh writes: 1, retention (``attributed_retention``) and the revenue of new installs apart
 # (``attributed_revenue.new_install``); 2, the recent rows per hour (``conversion_bucket``,
 # ``purchase_bucket``); 3, who had an event per day (``people_daily``); 4, each person's days
-# (``people_seen``); 5, their rows' counts (``people_seen_counts``) and the conversions the series counts
+# (``people_seen``); 5, their rows' counts (``people_seen_counts``); 6, the conversions the series counts
 # (``attributed_conversions``). Readers skip a generation of another layout.
-LAYOUT = 5
+LAYOUT = 6
 # The start of a time's row (a template of ``{column}``): its hour from ``{hourly_from}`` on, else its day.
 BUCKET = (
     "if({column} >= {{hourly_from:DateTime64(3, 'UTC')}}, toStartOfHour({column}, {{tz:String}}), "
@@ -504,6 +504,18 @@ def _spans(app: App) -> list[tuple[dt.datetime, dt.datetime]]:
     return list(zip(bounds, [*bounds[1:], FAR], strict=True))
 
 
+# The tables a refresh writes a generation of rows in.
+GENERATION_TABLES = (
+    "attributed_installs",
+    "attributed_conversions",
+    "attributed_revenue",
+    "attributed_retention",
+    "people_daily",
+    "people_seen",
+    "people_seen_counts",
+)
+
+
 def refresh(app: App) -> ReportRefresh:
     """Write a new generation of the app's pre-aggregate from the raw tables, span by span of conversion
     time, and make it the one read, unless a refresh that started later was recorded first; drop the
@@ -534,15 +546,7 @@ def refresh(app: App) -> ReportRefresh:
             defaults={"generation": generation, "started_at": started, "time_zone": app.timezone, "layout": LAYOUT},
         )
     # Only older generations: a refresh that started later may be writing its rows now.
-    for table in (
-        "attributed_installs",
-        "attributed_conversions",
-        "attributed_revenue",
-        "attributed_retention",
-        "people_daily",
-        "people_seen",
-        "people_seen_counts",
-    ):
+    for table in GENERATION_TABLES:
         clickhouse.execute(
             f"ALTER TABLE {topology.mutated(table)} DELETE WHERE app_id = {{app_id:UUID}} "
             "AND generation < {generation:UInt64} SETTINGS mutations_sync = 1",

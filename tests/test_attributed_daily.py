@@ -320,23 +320,29 @@ def test_the_refresh_command_refreshes_the_apps_that_changed():
 
 def test_a_refresh_drops_older_generations_and_leaves_a_later_refreshs_rows():
     app, _ = app_with_key(timezone="UTC", currency="USD")
+    with_generations = clickhouse.execute(
+        "SELECT DISTINCT table FROM system.columns WHERE database = currentDatabase() AND name = 'generation' "
+        "AND NOT endsWith(table, '_local')",
+        tag="test.attributed_daily",
+    ).rows
+    assert {table for (table,) in with_generations} == set(attributed_daily.GENERATION_TABLES)
     first = attributed_daily.refresh(app).generation
     later = first + 10**12  # a refresh that started later, still writing when this one ends
-    for generation in (first, later):
+    for table, generation in itertools.product(attributed_daily.GENERATION_TABLES, (first, later)):
         clickhouse.execute(
-            "INSERT INTO attributed_installs (app_id, generation, model, day, installs) "
-            "VALUES ({app:UUID}, {generation:UInt64}, 'last_touch', today(), 1)",
+            f"INSERT INTO {table} (app_id, generation, day) VALUES ({{app:UUID}}, {{generation:UInt64}}, today())",
             {"app": app.id, "generation": generation},
             tag="test.attributed_daily",
         )
     current = attributed_daily.refresh(app).generation
     assert first < current < later
-    kept = clickhouse.execute(
-        "SELECT generation FROM attributed_installs WHERE app_id = {app:UUID} ORDER BY generation",
-        {"app": app.id},
-        tag="test.attributed_daily",
-    ).rows
-    assert kept == [(later,)]
+    for table in attributed_daily.GENERATION_TABLES:
+        kept = clickhouse.execute(
+            f"SELECT DISTINCT generation FROM {table} WHERE app_id = {{app:UUID}} AND generation != {{current:UInt64}}",
+            {"app": app.id, "current": current},
+            tag="test.attributed_daily",
+        ).rows
+        assert kept == [(later,)], table
 
 
 def test_the_distinct_people_are_counted_as_first_rows_under_every_filter(settings):

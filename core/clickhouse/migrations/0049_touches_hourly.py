@@ -8,7 +8,7 @@ A materialized view fills it on every insert into ``touchpoints``, in the same I
 adds nothing here either, as for ``events_activity`` (0041: the table's own deduplication window). A
 process killed between the two parts of one insert leaves an hour short: ``manage.py
 rebuild_report_aggregates --check`` finds the hours whose counts differ from ``touchpoints`` and
-rebuilds them. Run it once after this migration on a store with touchpoints (the view sees only new
+rebuilds their months. Run it once after this migration on a store with touchpoints (the view sees only new
 inserts): stop the consumers while it runs.
 """
 
