@@ -10,8 +10,9 @@ A backup is a directory ``BACKUP_DIR/<UTC time>/``:
   restore checks: the OLTP rows exactly (counted in the copy's own snapshot), ClickHouse's at least
   (counted just before its backup, which a running consumer adds to). A table whose engine replaces
   or folds rows is counted as ``FINAL`` reads it, which a background merge does not change; the
-  tables a refresh rewrites whole (``UNCOUNTED``: the reports' pre-aggregate of attributions, which
-  ``refresh_reports --all`` rebuilds) are restored but not counted.
+  tables a refresh rewrites whole (``_uncounted``: the reports' pre-aggregate, each table with a
+  ``generation`` column, which ``refresh_reports --all`` rebuilds, and the change notes it trims) are
+  restored but not counted.
 
 The OLTP database is copied first, ClickHouse second: a bus message the outbox still held at the first
 copy is either in the second (the consumer stored it meanwhile) or still pending in the restored
@@ -38,19 +39,9 @@ from core import clickhouse
 MANIFEST = "manifest.json"
 # Engines that replace or fold rows in background merges (count them as FINAL reads them).
 FOLDING = ("ReplacingMergeTree", "AggregatingMergeTree", "SummingMergeTree", "CollapsingMergeTree")
-# Rewritten or trimmed by the report refresh (dashboard/attributed_daily.py), which may run between the
-# count and the backup: their counts are not checked.
-UNCOUNTED = (
-    "attributed_installs",
-    "attributed_conversions",
-    "attributed_revenue",
-    "attributed_retention",
-    "people_daily",
-    "people_seen",
-    "people_seen_counts",
-    "report_changes",
-    "activity_changes",
-)
+# Trimmed by the report refresh (dashboard/attributed_daily.py), which may run between the count and
+# the backup: their counts are not checked, nor those of the tables it writes generations of.
+TRIMMED = ("report_changes", "activity_changes")
 
 
 class BackupError(Exception):
@@ -122,18 +113,28 @@ def _clickhouse_tables() -> list[str]:
     return [name for (name,) in result.rows]
 
 
+def _uncounted() -> set[str]:
+    """The tables the report refresh writes generations of or trims."""
+    written = clickhouse.execute(
+        "SELECT DISTINCT table FROM system.columns WHERE database = currentDatabase() AND name = 'generation'",
+        tag="backup.generations",
+    ).rows
+    return {table for (table,) in written} | set(TRIMMED)
+
+
 def _clickhouse_counts() -> dict[str, int]:
     engines = dict(
         clickhouse.execute(
             "SELECT name, engine FROM system.tables WHERE database = currentDatabase()", tag="backup.engines"
         ).rows
     )
+    uncounted = _uncounted()
     return {
         table: clickhouse.execute(
             f"SELECT count() FROM {table}{' FINAL' if engines[table].endswith(FOLDING) else ''}", tag="backup.count"
         ).scalar()
         for table in _clickhouse_tables()
-        if table not in UNCOUNTED
+        if table not in uncounted
     }
 
 
