@@ -15,10 +15,12 @@ The pipeline (one statement):
 3. Split (or a media source / campaign filter): each device weighs as its latest new install before
    the period's end is credited under the chosen model (organic: no touch); a device with no new
    install on record has no source (``null``). A device's weights sum to one, so the rows add up to the
-   total. The installs read are those of the devices in the funnel: the devices with a first step in
-   the period (``windowFunnel`` gives those a level), read without running the funnel again; when that
-   first step is ``install``, their latest install is in the period, so the period's installs are read
-   instead, and the join keeps the funnel's.
+   total. When the first step is ``install``, that latest install is the device's last install step
+   (the period's, under the platform and country filters): ``reached`` keeps its id beside the level,
+   in the same pass, and joins the shares of the period's installs by it (the shares apart before the
+   join: carrying each install's arrays through a join costs more than reading them). Otherwise the installs read are
+   those of the devices with a first step in the period (``windowFunnel`` gives those a level), read
+   without running the funnel again, and joined to the funnel's devices.
 """
 
 import datetime as dt
@@ -32,7 +34,7 @@ from events.attribution_engine import sql
 from events.ingestion.schema import NAME_PATTERN
 
 from .aggregates import activity_source, segment
-from .credits import ORGANIC, installs_where
+from .credits import ORGANIC, ZERO_UUID, installs_where
 from .filters import Filters
 from .metrics import derive
 
@@ -82,20 +84,32 @@ class FunnelForm(forms.Form):
     split = forms.ChoiceField(label="Split", choices=list(SPLITS.items()), required=False)
 
 
-def _steps_sql(filters: Filters, steps: list[str]) -> str:
-    """Every row that can be a step (there is always an event step: ``install`` is only ever first)."""
+def _steps_sql(filters: Filters, steps: list[str], *, conversions: bool = False) -> str:
+    """Every row that can be a step (there is always an event step: ``install`` is only ever first);
+    ``conversions``: with ``conversion``, an install's id (the zero id for an event)."""
+    conversion = f", {ZERO_UUID} AS conversion" if conversions else ""
     parts = [
-        f"SELECT {sql.DEVICE_KEY} AS device_key, toUInt64(toUnixTimestamp64Milli(timestamp)) AS at, event_name AS name "
-        "FROM events WHERE app_id = {app_id:UUID} AND event_name IN {events:Array(String)} "
+        f"SELECT {sql.DEVICE_KEY} AS device_key, toUInt64(toUnixTimestamp64Milli(timestamp)) AS at, event_name AS name"
+        f"{conversion} FROM events WHERE app_id = {{app_id:UUID}} AND event_name IN {{events:Array(String)}} "
         "AND timestamp >= {since:DateTime64(3, 'UTC')} AND timestamp < {reach_until:DateTime64(3, 'UTC')}"
         f"{segment(filters.event_segments)}"
     ]
     if steps[0] == INSTALL:
+        conversion = ", conversion_id AS conversion" if conversions else ""
         parts.append(
-            f"SELECT device_key, toUInt64(toUnixTimestamp64Milli(conversion_time)) AS at, '{INSTALL}' AS name "
-            f"FROM attributions FINAL WHERE {installs_where(filters)}"
+            f"SELECT device_key, toUInt64(toUnixTimestamp64Milli(conversion_time)) AS at, '{INSTALL}' AS name"
+            f"{conversion} FROM attributions FINAL WHERE {installs_where(filters)}"
         )
     return " UNION ALL ".join(parts)
+
+
+# An install's rows, one per credited touch under the model: ``share`` (media source, campaign, credit);
+# one organic row when it had no touch. Of a tuple ``{path}`` (sources, campaigns, credits).
+_SHARES = f"""ARRAY JOIN if(
+        empty({{path}}.1), [('{ORGANIC}', '', 1.)],
+        arrayFilter(x -> x.3 > 0, arrayZip({{path}}.1, {{path}}.2, {{path}}.3))
+    ) AS share"""
+_PATH = "(path.media_source, path.campaign, credits[{model:String}])"
 
 
 def _funnel_sql(filters: Filters, steps: list[str], *, weighted: bool) -> str:
@@ -103,10 +117,12 @@ def _funnel_sql(filters: Filters, steps: list[str], *, weighted: bool) -> str:
     conditions = ", ".join(
         f"name = {{step_{n}:String}}" + (f" AND {first}" if n == 0 else "") for n in range(len(steps))
     )
+    from_installs = weighted and steps[0] == INSTALL
     reached = f"""
 WITH reached AS (
     SELECT device_key, windowFunnel({{window_ms:UInt64}})(at, {conditions}) AS level
-    FROM ({_steps_sql(filters, steps)}) WHERE device_key != ''
+           {f", argMaxIf(conversion, at, name = '{INSTALL}') AS conversion" if from_installs else ""}
+    FROM ({_steps_sql(filters, steps, conversions=from_installs)}) WHERE device_key != ''
     GROUP BY device_key HAVING level > 0
 )"""
     if not weighted:
@@ -116,29 +132,32 @@ WITH reached AS (
         for n, name in ((1, "media_source"), (2, "campaign"))
         if getattr(filters, name)
     )
-    if steps[0] == INSTALL:
-        # The funnel's devices installed in the period: every install of the period is read, and the
-        # join with ``reached`` keeps theirs (narrowing to them first would read those installs twice).
-        installs = "conversion_time >= {since:DateTime64(3, 'UTC')}"
-    else:
-        installs = f"""device_key IN (
-        SELECT device_key FROM ({_steps_sql(filters, steps)})
-        WHERE name = {{step_0:String}} AND {first} AND device_key != ''
-      )"""
+    if from_installs:
+        return f"""{reached}
+SELECT s.media_source, r.level, sum(s.credit)
+FROM reached AS r INNER JOIN (
+    SELECT conversion_id, share.1 AS media_source, share.3 AS credit
+    FROM attributions FINAL
+    {_SHARES.format(path=_PATH)}
+    WHERE {installs_where(filters)} {touch_segment}
+) AS s ON r.conversion = s.conversion_id
+GROUP BY s.media_source, r.level
+"""
     return f"""{reached},
 installs AS (
-    SELECT device_key, argMax(tuple(path.media_source, path.campaign, credits[{{model:String}}]), conversion_time) AS i
+    SELECT device_key, argMax({_PATH}, conversion_time) AS i
     FROM attributions FINAL
-    PREWHERE app_id = {{app_id:UUID}} AND conversion_time < {{until:DateTime64(3, 'UTC')}} AND {installs}
+    PREWHERE app_id = {{app_id:UUID}} AND conversion_time < {{until:DateTime64(3, 'UTC')}} AND device_key IN (
+        SELECT device_key FROM ({_steps_sql(filters, steps)})
+        WHERE name = {{step_0:String}} AND {first} AND device_key != ''
+    )
     WHERE conversion_kind IN ({sql.NEW_INSTALLS})
     GROUP BY device_key
 ),
 shares AS (
     SELECT device_key, share.1 AS media_source, share.3 AS credit
     FROM installs
-    ARRAY JOIN if(
-        empty(i.1), [('{ORGANIC}', '', 1.)], arrayFilter(x -> x.3 > 0, arrayZip(i.1, i.2, i.3))
-    ) AS share
+    {_SHARES.format(path="i")}
     WHERE 1 {touch_segment}
 )
 SELECT s.media_source, r.level, sum(if(s.device_key = '', 1., s.credit))
