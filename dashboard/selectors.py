@@ -51,35 +51,42 @@ def events_over_time(*, app_id: uuid.UUID, since: dt.datetime, until: dt.datetim
     return [{"day": day.date().isoformat(), "event": name, "count": count} for day, name, count in result.rows]
 
 
-# The installs are narrowed to the buyers by PREWHERE, before FINAL (the note on FINAL in ``credits``).
+# Each buyer's purchases of the period and new installs before its end (narrowed to the buyers by
+# PREWHERE, before FINAL: the note on FINAL in ``credits``) grouped by device in one pass, in which each
+# purchase finds its install (the latest at or before it; the default tuple, time 0, when none): no join
+# of the purchases to the installs.
 REVENUE_SQL = f"""
-SELECT
-    share.1 AS media_source,
-    sum(toFloat64(revenue) * share.2) AS revenue,
-    sum(share.2) AS purchases
+SELECT share.1 AS media_source, sum(toFloat64(revenue) * share.2) AS revenue, sum(share.2) AS purchases
 FROM (
-    SELECT {sql.DEVICE_KEY} AS device_key, timestamp, revenue
-    FROM events FINAL
-    WHERE app_id = {{app_id:UUID}} AND event_name = 'purchase'
-      AND timestamp >= {{since:DateTime64(3, 'UTC')}} AND timestamp < {{until:DateTime64(3, 'UTC')}}
-      AND device_key != ''
-) AS e
-ASOF LEFT JOIN (
-    -- the installs of the period's buyers, before its end (a purchase's owner is an install before it)
-    SELECT device_key, conversion_time, path.media_source AS sources, credits[{{model:String}}] AS credits
-    FROM attributions FINAL
-    PREWHERE app_id = {{app_id:UUID}} AND conversion_time < {{until:DateTime64(3, 'UTC')}}
-      AND device_key IN (
-        SELECT {sql.DEVICE_KEY} FROM events
-        WHERE app_id = {{app_id:UUID}} AND event_name = 'purchase'
-          AND timestamp >= {{since:DateTime64(3, 'UTC')}} AND timestamp < {{until:DateTime64(3, 'UTC')}}
-      )
-    WHERE conversion_kind IN ({sql.NEW_INSTALLS})
-) AS a ON e.device_key = a.device_key AND e.timestamp >= a.conversion_time
+    SELECT purchase.2 AS revenue, arrayLast(x -> x.1 <= purchase.1, installs) AS install
+    FROM (
+        SELECT groupArrayIf((timestamp, revenue), is_purchase) AS purchases,
+               arraySort(groupArrayIf((timestamp, sources, credits), NOT is_purchase)) AS installs
+        FROM (
+            SELECT {sql.DEVICE_KEY} AS device_key, timestamp, revenue, [] AS sources, [] AS credits, 1 AS is_purchase
+            FROM events FINAL
+            WHERE app_id = {{app_id:UUID}} AND event_name = 'purchase'
+              AND timestamp >= {{since:DateTime64(3, 'UTC')}} AND timestamp < {{until:DateTime64(3, 'UTC')}}
+              AND device_key != ''
+            UNION ALL
+            SELECT device_key, conversion_time, toDecimal64(0, 6), path.media_source, credits[{{model:String}}], 0
+            FROM attributions FINAL
+            PREWHERE app_id = {{app_id:UUID}} AND conversion_time < {{until:DateTime64(3, 'UTC')}}
+              AND device_key IN (
+                SELECT {sql.DEVICE_KEY} FROM events
+                WHERE app_id = {{app_id:UUID}} AND event_name = 'purchase'
+                  AND timestamp >= {{since:DateTime64(3, 'UTC')}} AND timestamp < {{until:DateTime64(3, 'UTC')}}
+              )
+            WHERE conversion_kind IN ({sql.NEW_INSTALLS})
+        )
+        GROUP BY device_key
+    )
+    ARRAY JOIN purchases AS purchase
+)
 ARRAY JOIN multiIf(
-    a.device_key = '', [('unattributed', 1.)],
-    empty(a.credits), [('organic', 1.)],
-    arrayFilter(x -> x.2 > 0, arrayZip(a.sources, a.credits))
+    install.1 = toDateTime64(0, 3, 'UTC'), [('unattributed', 1.)],
+    empty(install.3), [('organic', 1.)],
+    arrayFilter(x -> x.2 > 0, arrayZip(install.2, install.3))
 ) AS share
 GROUP BY media_source
 ORDER BY revenue DESC, media_source
