@@ -462,7 +462,7 @@ GROUP BY by_filters, start, day, by_platform, by_country, by_before
 RETENTION_HORIZONS = {1: 30, 7: 12}  # step in days -> the last period followed
 # From the day after an install to past the end of its last week followed, in any time zone.
 RETENTION_FOLLOWED = dt.timedelta(days=7 * (RETENTION_HORIZONS[7] + 1) + 2)
-_PERIODS = "[(1, toDate(e.timestamp, {tz:String})), (7, toMonday(toDate(e.timestamp, {tz:String})))]"
+_PERIODS = "[(1, toDate({column}, {{tz:String}})), (7, toMonday(toDate({column}, {{tz:String}})))]"
 
 _RETENTION = """
 INSERT INTO attributed_retention

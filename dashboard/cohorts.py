@@ -87,7 +87,7 @@ FROM members AS m GROUP BY m.cohort{_group(dimensions)}
 
 
 def _retained_sql(filters: Filters, granularity: str, dimensions: tuple[str, ...]) -> str:
-    period = SERIES_INTERVALS[granularity].format(column="e.timestamp")
+    period = SERIES_INTERVALS[granularity]
     active = active_periods(f"[(0, {period})]", events_until=" AND timestamp < {followed_until:DateTime64(3, 'UTC')}")
     return f"""{_members_ctes(filters, granularity, dimensions)},
 active AS ({active})

@@ -114,24 +114,38 @@ def owned_purchases(*, devices: str = "") -> str:
 
 def active_periods(periods: str, *, events_until: str = "") -> str:
     """One row per (new install of ``[{since}, {until})``, ``step``, ``period``) in which its device had
-    an event: an event belongs to its device's latest new install before it. ``periods``: the array of
-    (step, period) tuples of an event ``e`` (expressions of ``e.timestamp``); ``events_until``: a
-    further condition on the events read (``timestamp``)."""
+    an event: an event belongs to its device's latest new install at or before it. ``periods``: the
+    array of (step, period) tuples of an event (a template of ``{column}``, its time); ``events_until``:
+    a further condition on the events read (``timestamp``).
+
+    Each device's event times and installs are grouped in one pass, and each device's (install, step,
+    period) found apart there, once each: no join of the events to the installs, no distinct over
+    every event's rows."""
     return f"""
-    SELECT DISTINCT a.conversion_id AS conversion_id, a.conversion_time AS conversion_time, p.1 AS step,
-           p.2 AS period
+    SELECT a.1.2 AS conversion_id, a.1.1 AS conversion_time, a.2.1 AS step, a.2.2 AS period
     FROM (
-        SELECT {sql.DEVICE_KEY} AS device_key, timestamp FROM events
-        WHERE app_id = {{app_id:UUID}} AND timestamp >= {{since:DateTime64(3, 'UTC')}}{events_until}
-          AND device_key != ''
-    ) AS e
-    ASOF INNER JOIN (
-        SELECT device_key, conversion_time, conversion_id FROM attributions FINAL
-        WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS})
-          AND conversion_time >= {{since:DateTime64(3, 'UTC')}}
-    ) AS a ON e.device_key = a.device_key AND e.timestamp >= a.conversion_time
-    ARRAY JOIN {periods} AS p
-    WHERE a.conversion_time < {{until:DateTime64(3, 'UTC')}}"""
+        SELECT arrayDistinct(arrayFlatten(arrayMap(
+                   t -> arrayMap(p -> (arrayLast(x -> x.1 <= t, installs), p), {periods.format(column="t")}), times
+               ))) AS active
+        FROM (
+            SELECT groupArrayIf(timestamp, NOT is_install) AS times,
+                   arraySort(groupArrayIf((timestamp, conversion_id), is_install)) AS installs
+            FROM (
+                SELECT {sql.DEVICE_KEY} AS device_key, timestamp, {ZERO_UUID} AS conversion_id, 0 AS is_install
+                FROM events
+                WHERE app_id = {{app_id:UUID}} AND timestamp >= {{since:DateTime64(3, 'UTC')}}{events_until}
+                  AND device_key != ''
+                UNION ALL
+                SELECT device_key, conversion_time, conversion_id, 1 FROM attributions FINAL
+                WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS})
+                  AND conversion_time >= {{since:DateTime64(3, 'UTC')}}
+            )
+            GROUP BY device_key
+            HAVING notEmpty(installs)
+        )
+    )
+    ARRAY JOIN active AS a
+    WHERE a.1.2 != {ZERO_UUID} AND a.1.1 < {{until:DateTime64(3, 'UTC')}}"""
 
 
 def credit_rows(conversions: str, *, every_model: bool) -> str:
