@@ -10,8 +10,8 @@ A backup is a directory ``BACKUP_DIR/<UTC time>/``:
   restore checks: the OLTP rows exactly (counted in the copy's own snapshot), ClickHouse's at least
   (counted just before its backup, which a running consumer adds to). A table whose engine replaces
   or folds rows is counted as ``FINAL`` reads it, which a background merge does not change; the
-  tables a refresh rewrites whole (``_uncounted``: the reports' pre-aggregate, each table with a
-  ``generation`` column, which ``refresh_reports --all`` rebuilds, and the change notes it trims) are
+  tables the report refresh writes or trims (``_uncounted``: the reports' pre-aggregate, each table
+  with a ``generation`` column, which ``refresh_reports --all`` rebuilds, and the change notes) are
   restored but not counted.
 
 The OLTP database is copied first, ClickHouse second: a bus message the outbox still held at the first
@@ -114,12 +114,13 @@ def _clickhouse_tables() -> list[str]:
 
 
 def _uncounted() -> set[str]:
-    """The tables the report refresh writes generations of or trims."""
+    """The tables the report refresh writes generations of or trims (a cluster's ``_local`` tables
+    under their own names too)."""
     written = clickhouse.execute(
         "SELECT DISTINCT table FROM system.columns WHERE database = currentDatabase() AND name = 'generation'",
         tag="backup.generations",
     ).rows
-    return {table for (table,) in written} | set(TRIMMED)
+    return {table for (table,) in written} | set(TRIMMED) | {f"{table}_local" for table in TRIMMED}
 
 
 def _clickhouse_counts() -> dict[str, int]:

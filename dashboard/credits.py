@@ -116,16 +116,22 @@ def active_periods(periods: str, *, events_until: str = "") -> str:
     """One row per (new install of ``[{since}, {until})``, ``step``, ``period``) in which its device had
     an event: an event belongs to its device's latest new install at or before it. ``periods``: the
     array of (step, period) tuples of an event (a template of ``{column}``, its time); ``events_until``:
-    a further condition on the events read (``timestamp``).
+    a further condition on the events read (SQL of ``timestamp``).
 
-    Each device's event times and installs are grouped in one pass, and each device's (install, step,
-    period) found apart there, once each: no join of the events to the installs, no distinct over
-    every event's rows."""
+    Only the events of the devices with a new install of the period are read (those devices read
+    without FINAL: a superset). Each device's event times and new installs are grouped in one pass, and
+    each (install, step, period) found there once: no join of the events to the installs, no distinct
+    over every event's rows."""
+    installs = (
+        f"app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS}) "
+        "AND conversion_time >= {since:DateTime64(3, 'UTC')} AND device_key != ''"
+    )
     return f"""
     SELECT a.1.2 AS conversion_id, a.1.1 AS conversion_time, a.2.1 AS step, a.2.2 AS period
     FROM (
         SELECT arrayDistinct(arrayFlatten(arrayMap(
-                   t -> arrayMap(p -> (arrayLast(x -> x.1 <= t, installs), p), {periods.format(column="t")}), times
+                   e -> arrayMap(p -> (e.1, p), {periods.format(column="e.2")}),
+                   arrayMap(t -> (arrayLast(x -> x.1 <= t, installs), t), times)
                ))) AS active
         FROM (
             SELECT groupArrayIf(timestamp, NOT is_install) AS times,
@@ -135,13 +141,14 @@ def active_periods(periods: str, *, events_until: str = "") -> str:
                 FROM events
                 WHERE app_id = {{app_id:UUID}} AND timestamp >= {{since:DateTime64(3, 'UTC')}}{events_until}
                   AND device_key != ''
+                  AND device_key IN (
+                    SELECT device_key FROM attributions
+                    WHERE {installs} AND conversion_time < {{until:DateTime64(3, 'UTC')}}
+                  )
                 UNION ALL
-                SELECT device_key, conversion_time, conversion_id, 1 FROM attributions FINAL
-                WHERE app_id = {{app_id:UUID}} AND conversion_kind IN ({sql.NEW_INSTALLS})
-                  AND conversion_time >= {{since:DateTime64(3, 'UTC')}}
+                SELECT device_key, conversion_time, conversion_id, 1 FROM attributions FINAL WHERE {installs}
             )
             GROUP BY device_key
-            HAVING notEmpty(installs)
         )
     )
     ARRAY JOIN active AS a

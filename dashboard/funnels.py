@@ -7,8 +7,7 @@ The pipeline (one statement):
    ``install``, the engine's new installs (never the raw install events: a reinstall is no install).
    Platform and country narrow both (an install through its install event, as the campaign report).
    The events are read without FINAL: a redelivered event not yet merged away is an exact copy, and a
-   copy cannot lengthen a device's chain. The installs are read FINAL: a recompute may change a kind
-   (narrowed to the devices by PREWHERE before the merge: the note on FINAL in ``credits``).
+   copy cannot lengthen a device's chain. The installs are read FINAL: a recompute may change a kind.
 2. ``reached``: ClickHouse's ``windowFunnel`` per device: the longest chain of the steps in order,
    each within ``window`` of the chain's first step. Only a first step inside the period counts (the
    date range filters the first step's time); the later steps may fall up to a window after it.
@@ -16,11 +15,13 @@ The pipeline (one statement):
    the period's end is credited under the chosen model (organic: no touch); a device with no new
    install on record has no source (``null``). A device's weights sum to one, so the rows add up to the
    total. When the first step is ``install``, that latest install is the device's last install step
-   (the period's, under the platform and country filters): ``reached`` keeps its id beside the level,
-   in the same pass, and joins the shares of the period's installs by it (the shares apart before the
-   join: carrying each install's arrays through a join costs more than reading them). Otherwise the installs read are
-   those of the devices with a first step in the period (``windowFunnel`` gives those a level), read
-   without running the funnel again, and joined to the funnel's devices.
+   (the period's, under the platform and country filters; the greater id of two at one instant):
+   ``reached`` keeps its id beside the level, in the same pass, and joins the shares of the period's
+   installs by it (the shares apart before the join: carrying each install's arrays through a join
+   costs more than reading them). Otherwise the installs read are those of the devices with a first
+   step in the period (``windowFunnel`` gives those a level), read without running the funnel again
+   (narrowed to them by PREWHERE before the merge: the note on FINAL in ``credits``), and joined to
+   the funnel's devices.
 """
 
 import datetime as dt
@@ -121,7 +122,7 @@ def _funnel_sql(filters: Filters, steps: list[str], *, weighted: bool) -> str:
     reached = f"""
 WITH reached AS (
     SELECT device_key, windowFunnel({{window_ms:UInt64}})(at, {conditions}) AS level
-           {f", argMaxIf(conversion, at, name = '{INSTALL}') AS conversion" if from_installs else ""}
+           {f", argMaxIf(conversion, (at, conversion), name = '{INSTALL}') AS conversion" if from_installs else ""}
     FROM ({_steps_sql(filters, steps, conversions=from_installs)}) WHERE device_key != ''
     GROUP BY device_key HAVING level > 0
 )"""

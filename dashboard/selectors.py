@@ -8,6 +8,7 @@ from events.attribution_engine import sql
 from events.attribution_engine.rules import MODELS
 
 from .aggregates import activity_source, people_source
+from .credits import ZERO_UUID
 from .metrics import derive, select
 
 
@@ -53,23 +54,25 @@ def events_over_time(*, app_id: uuid.UUID, since: dt.datetime, until: dt.datetim
 
 # Each buyer's purchases of the period and new installs before its end (narrowed to the buyers by
 # PREWHERE, before FINAL: the note on FINAL in ``credits``) grouped by device in one pass, in which each
-# purchase finds its install (the latest at or before it; the default tuple, time 0, when none): no join
-# of the purchases to the installs.
+# purchase finds its install (the latest at or before it, the greater id of two at one instant; the
+# default tuple, the zero id, when none): no join of the purchases to the installs.
 REVENUE_SQL = f"""
 SELECT share.1 AS media_source, sum(toFloat64(revenue) * share.2) AS revenue, sum(share.2) AS purchases
 FROM (
     SELECT purchase.2 AS revenue, arrayLast(x -> x.1 <= purchase.1, installs) AS install
     FROM (
         SELECT groupArrayIf((timestamp, revenue), is_purchase) AS purchases,
-               arraySort(groupArrayIf((timestamp, sources, credits), NOT is_purchase)) AS installs
+               arraySort(groupArrayIf((timestamp, conversion_id, sources, credits), NOT is_purchase)) AS installs
         FROM (
-            SELECT {sql.DEVICE_KEY} AS device_key, timestamp, revenue, [] AS sources, [] AS credits, 1 AS is_purchase
+            SELECT {sql.DEVICE_KEY} AS device_key, timestamp, revenue, {ZERO_UUID} AS conversion_id, [] AS sources,
+                   [] AS credits, 1 AS is_purchase
             FROM events FINAL
             WHERE app_id = {{app_id:UUID}} AND event_name = 'purchase'
               AND timestamp >= {{since:DateTime64(3, 'UTC')}} AND timestamp < {{until:DateTime64(3, 'UTC')}}
               AND device_key != ''
             UNION ALL
-            SELECT device_key, conversion_time, toDecimal64(0, 6), path.media_source, credits[{{model:String}}], 0
+            SELECT device_key, conversion_time, toDecimal64(0, 6), conversion_id, path.media_source,
+                   credits[{{model:String}}], 0
             FROM attributions FINAL
             PREWHERE app_id = {{app_id:UUID}} AND conversion_time < {{until:DateTime64(3, 'UTC')}}
               AND device_key IN (
@@ -84,9 +87,9 @@ FROM (
     ARRAY JOIN purchases AS purchase
 )
 ARRAY JOIN multiIf(
-    install.1 = toDateTime64(0, 3, 'UTC'), [('unattributed', 1.)],
-    empty(install.3), [('organic', 1.)],
-    arrayFilter(x -> x.2 > 0, arrayZip(install.2, install.3))
+    install.2 = {ZERO_UUID}, [('unattributed', 1.)],
+    empty(install.4), [('organic', 1.)],
+    arrayFilter(x -> x.2 > 0, arrayZip(install.3, install.4))
 ) AS share
 GROUP BY media_source
 ORDER BY revenue DESC, media_source
@@ -94,7 +97,7 @@ ORDER BY revenue DESC, media_source
 
 
 def revenue_by_source(*, app_id: uuid.UUID, model: str, since: dt.datetime, until: dt.datetime) -> list[dict]:
-    """Purchases inherit the attribution of their device's latest install before them; under a
+    """Purchases inherit the attribution of their device's latest install at or before them; under a
     multi-touch model each purchase's revenue is split by the install's credits. A purchase with no
     attributed install before it is "unattributed"."""
     if model not in MODELS:

@@ -18,7 +18,7 @@ from core.clickhouse.errors import ClickHouseError, ConnectionLost, QueryError, 
 from core.clickhouse.params import normalize
 from core.clickhouse.types import normalize_driver_value
 
-# The oldest release whose SQL the schema and the selectors use (ASOF JOIN, Map, server-side
+# The oldest release whose SQL the schema and the selectors use (Map, window functions, server-side
 # parameters over the native protocol, lightweight DELETE): the 24.8 LTS.
 MINIMUM_VERSION = (24, 8)
 
