@@ -15,7 +15,8 @@ The pipeline (one statement):
    the period's end is credited under the chosen model (organic: no touch); a device with no new
    install on record has no source (``null``). A device's weights sum to one, so the rows add up to the
    total. When the first step is ``install``, that latest install is the device's last install step
-   (the period's, under the platform and country filters; the greater id of two at one instant):
+   (the period's, under the platform and country filters; either of a device's two new installs in
+   one millisecond: a tuple key to break so rare a tie made the query slower):
    ``reached`` keeps its id beside the level, in the same pass, and joins the shares of the period's
    installs by it (the shares apart before the join: carrying each install's arrays through a join
    costs more than reading them). Otherwise the installs read are those of the devices with a first
@@ -122,7 +123,7 @@ def _funnel_sql(filters: Filters, steps: list[str], *, weighted: bool) -> str:
     reached = f"""
 WITH reached AS (
     SELECT device_key, windowFunnel({{window_ms:UInt64}})(at, {conditions}) AS level
-           {f", argMaxIf(conversion, (at, conversion), name = '{INSTALL}') AS conversion" if from_installs else ""}
+           {f", argMaxIf(conversion, at, name = '{INSTALL}') AS conversion" if from_installs else ""}
     FROM ({_steps_sql(filters, steps, conversions=from_installs)}) WHERE device_key != ''
     GROUP BY device_key HAVING level > 0
 )"""
