@@ -15,6 +15,7 @@ Costs: meta / spring 8 EUR (10 USD) on D, google / brand 4 USD on D+1.
 
 import datetime as dt
 import re
+import uuid
 import zoneinfo
 
 import orjson
@@ -23,6 +24,8 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from apps_registry import costs, links
+from core import clickhouse
+from dashboard import credits
 from events.attribution_engine import services
 from tests.factories import UserFactory, bearer, grant
 from tests.ingestion import app_with_key, count, post_events
@@ -363,3 +366,55 @@ def test_the_campaigns_page_shows_roas_and_retention_by_day_since_install(scenar
     today = dt.datetime.now(BERLIN).date()
     ended = today - dt.timedelta(days=31)
     assert f"?date_from={ended - dt.timedelta(days=1)}&amp;date_to={ended}&amp;model=last_touch" in html
+
+
+def test_an_event_belongs_to_its_devices_latest_new_install_at_or_before_it():
+    """``credits.active_periods`` on rows stored directly: a device with two new installs, the later one
+    stored first. Each event is the install's at or before it (the install's own event included); an
+    event before both is nobody's."""
+    app_id, first, second = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    t = dt.datetime(2026, 6, 10, 12, tzinfo=dt.UTC)
+    day = dt.timedelta(days=1)
+    for conversion, at in ((second, t + 3 * day), (first, t)):  # two parts, the later install's first
+        clickhouse.insert(
+            "attributions",
+            [
+                {
+                    "app_id": app_id,
+                    "conversion_id": conversion,
+                    "conversion_kind": "install",
+                    "conversion_time": at,
+                    "device_key": "phone",
+                }
+            ],
+            columns=["app_id", "conversion_id", "conversion_kind", "conversion_time", "device_key"],
+            tag="test.active_periods",
+        )
+    clickhouse.insert(
+        "events",
+        [
+            {
+                "app_id": app_id,
+                "event_id": uuid.uuid4(),
+                "event_name": "open",
+                "timestamp": at,
+                "received_at": at,
+                "device_id": "phone",
+            }
+            for at in (t - dt.timedelta(hours=1), t, t + day, t + 3 * day + dt.timedelta(hours=2), t + 4 * day)
+        ],
+        columns=["app_id", "event_id", "event_name", "timestamp", "received_at", "device_id"],
+        tag="test.active_periods",
+    )
+    active = credits.active_periods("[(1, toDate({column}, {{tz:String}}))]")
+    rows = clickhouse.execute(
+        f"SELECT conversion_id, period FROM ({active}) ORDER BY period",
+        {"app_id": app_id, "since": t - 2 * day, "until": t + 10 * day, "tz": "UTC"},
+        tag="test.active_periods",
+    ).rows
+    assert rows == [
+        (first, t.date()),
+        (first, (t + day).date()),
+        (second, (t + 3 * day).date()),
+        (second, (t + 4 * day).date()),
+    ]
